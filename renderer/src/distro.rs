@@ -1,0 +1,131 @@
+//! Distro profiles (`distro/*.yaml`, compiled in): which network configuration format a distro reads, where
+//! its files go, and how `/etc/os-release` names it.
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// ```yaml
+/// name: rhel9
+/// description: RHEL 9 — NetworkManager keyfiles
+/// network: keyfile
+/// aliases: [centos9, rocky9, alma9, fedora]
+/// paths:
+///   network: /etc/NetworkManager/system-connections
+///   udevRules: /etc/udev/rules.d
+///   units: /etc/systemd/system
+///   helpers: /usr/libexec/plumber
+/// osRelease:
+///   - {id: rhel, versionMajor: "9"}
+/// ```
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Distro {
+    pub name: String,
+    pub description: String,
+    pub network: NetworkFormat,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub paths: Paths,
+    #[serde(default)]
+    pub os_release: Vec<OsReleaseMatch>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkFormat {
+    Ifcfg,
+    Keyfile,
+    Netplan,
+    Networkd,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Paths {
+    pub network: String,
+    pub udev_rules: String,
+    pub units: String,
+    pub helpers: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OsReleaseMatch {
+    pub id: String,
+    #[serde(default)]
+    pub version_major: Option<String>,
+}
+
+const PROFILES: &[(&str, &str)] = &[
+    ("rhel8", include_str!("../../distro/rhel8.yaml")),
+    ("rhel9", include_str!("../../distro/rhel9.yaml")),
+    ("rhel10", include_str!("../../distro/rhel10.yaml")),
+    ("ubuntu", include_str!("../../distro/ubuntu.yaml")),
+    ("debian", include_str!("../../distro/debian.yaml")),
+    ("flatcar", include_str!("../../distro/flatcar.yaml")),
+];
+
+impl Distro {
+    /// Every built-in profile, in a fixed order.
+    pub fn all() -> Vec<Distro> {
+        PROFILES
+            .iter()
+            .map(|(n, text)| {
+                let d: Distro = serde_yaml::from_str(text)
+                    .unwrap_or_else(|e| panic!("built-in distro profile {n} is broken: {e}"));
+                assert_eq!(&d.name, n, "distro/{n}.yaml names itself {}", d.name);
+                d
+            })
+            .collect()
+    }
+
+    pub fn names() -> Vec<&'static str> {
+        PROFILES.iter().map(|(n, _)| *n).collect()
+    }
+
+    /// By name or alias.
+    pub fn by_name(name: &str) -> Result<Distro> {
+        Distro::all()
+            .into_iter()
+            .find(|d| d.name == name || d.aliases.iter().any(|a| a == name))
+            .ok_or_else(|| Error::UnknownDistro(name.to_string(), Distro::names().join(", ")))
+    }
+
+    /// The profile for an `/etc/os-release` file's content.
+    pub fn from_os_release(text: &str) -> Option<Distro> {
+        let field = |key: &str| {
+            text.lines().find_map(|l| {
+                let v = l.strip_prefix(key)?.strip_prefix('=')?;
+                Some(v.trim().trim_matches('"').trim_matches('\'').to_string())
+            })
+        };
+        let id = field("ID")?;
+        let major = field("VERSION_ID").map(|v| v.split('.').next().unwrap_or("").to_string());
+        Distro::all().into_iter().find(|d| {
+            d.os_release.iter().any(|m| {
+                m.id == id && m.version_major.as_ref().is_none_or(|v| Some(v) == major.as_ref())
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_load_and_resolve() {
+        assert_eq!(Distro::all().len(), 6);
+        assert_eq!(Distro::by_name("rhel9").unwrap().network, NetworkFormat::Keyfile);
+        assert_eq!(Distro::by_name("rhel8").unwrap().network, NetworkFormat::Ifcfg);
+        assert_eq!(Distro::by_name("ubuntu").unwrap().network, NetworkFormat::Netplan);
+        assert!(Distro::by_name("windows").is_err());
+        let os = "NAME=\"Rocky Linux\"\nID=\"rocky\"\nVERSION_ID=\"9.3\"\n";
+        assert_eq!(Distro::from_os_release(os).unwrap().name, "rhel9");
+        let os = "ID=ubuntu\nVERSION_ID=\"22.04\"\n";
+        assert_eq!(Distro::from_os_release(os).unwrap().name, "ubuntu");
+        let os = "ID=rhel\nVERSION_ID=\"8.10\"\n";
+        assert_eq!(Distro::from_os_release(os).unwrap().name, "rhel8");
+    }
+}

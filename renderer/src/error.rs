@@ -1,0 +1,131 @@
+//! The renderer's one error type.
+//!
+//! Every error that comes from user input says *where* (file, YAML document, template name and the YAML
+//! path inside it) and *what* (the offending value), e.g.
+//! `hosts.yaml#1 (hostconfig-kernel-eno2): spec.interfaceConfig[0].vlan[2].id: 5000 is not in 1..=4094`.
+
+use std::fmt;
+
+/// Where a piece of input came from: a file (or `-`), the 1-based YAML document in it, and the template
+/// name once it is known.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Origin {
+    pub file: String,
+    pub document: usize,
+    pub template: Option<String>,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.file, self.document)?;
+        if let Some(t) = &self.template {
+            write!(f, " ({})", crate::escape::printable(t))?;
+        }
+        Ok(())
+    }
+}
+
+/// One problem with one value: `path: message`, the message starting with the value itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub origin: Origin,
+    /// YAML path inside the document, e.g. `spec.sriovConfig[1].numVfs`.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}: {}", self.origin, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.origin, self.path, self.message)
+        }
+    }
+}
+
+/// Two templates that set the same thing to different values with the same priority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// What is set twice, e.g. `interface eno2 mtu`.
+    pub field: String,
+    pub first: ConflictSide,
+    pub second: ConflictSide,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictSide {
+    pub template: String,
+    pub path: String,
+    pub value: String,
+    pub priority: i32,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = crate::escape::printable;
+        write!(
+            f,
+            "conflict on {}: template {} sets {} ({}) and template {} sets {} ({}), both with priority {}; \
+             make them agree or give one a higher spec.priority",
+            self.field,
+            p(&self.first.template),
+            self.first.value,
+            self.first.path,
+            p(&self.second.template),
+            self.second.value,
+            self.second.path,
+            self.first.priority
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is not YAML, or not the shape of a HostNetworkTemplate.
+    #[error("{origin}: {path}{message}")]
+    Parse {
+        origin: Origin,
+        /// `spec.x.y: ` or empty when the error is at the document root.
+        path: String,
+        message: String,
+    },
+    /// Values that parse but break a rule; all of them, not only the first.
+    #[error("{}", join_lines(.0))]
+    Invalid(Vec<FieldError>),
+    /// Templates that disagree.
+    #[error("{}", join_lines(.0))]
+    Conflicts(Vec<Conflict>),
+    #[error("unknown distro {0:?}; known: {1}")]
+    UnknownDistro(String, String),
+    /// A bug: a template or a formatter refused what validation let through.
+    #[error("rendering {artifact}: {message}")]
+    Render { artifact: String, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn join_lines<T: fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Error {
+    pub fn io(path: impl fmt::Display, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_string(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

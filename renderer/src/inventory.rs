@@ -1,0 +1,112 @@
+//! The `HostNetwork` object: a node's discovered state, in HostPlumber's status format plus plumber's
+//! additions. The applier publishes it (`plumber show`); the renderer reads it (`--inventory`) to turn
+//! vendor/device and PCI selectors into interface names and to check `numVfs` against `totalVfs`.
+//!
+//! Reading is lenient about fields it does not know (the object is machine-written and may be newer than
+//! this reader); writing is the applier's job.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Origin, Result};
+use crate::model::{PciAddr, PciId};
+
+/// ```yaml
+/// apiVersion: plumber.k8s.pf9.io/v1
+/// kind: HostNetwork
+/// metadata: {name: node-1}
+/// status:
+///   interfaceStatus:
+///     - pfName: eno2
+///       pciAddr: "0000:01:00.1"
+///       vendorId: "8086"
+///       deviceId: "1572"
+///       sriovEnabled: true
+///       sriovStatus: {totalVfs: 64, numVfs: 8}
+/// ```
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct HostNetwork {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: InventoryMeta,
+    #[serde(default)]
+    pub status: HostNetworkStatus,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+pub struct InventoryMeta {
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct HostNetworkStatus {
+    #[serde(default)]
+    pub interface_status: Vec<InterfaceStatus>,
+}
+
+/// One NIC as discovered.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct InterfaceStatus {
+    #[serde(default)]
+    pub pf_name: Option<String>,
+    #[serde(default)]
+    pub pci_addr: Option<PciAddr>,
+    #[serde(default)]
+    pub vendor_id: Option<PciId>,
+    #[serde(default)]
+    pub device_id: Option<PciId>,
+    #[serde(default)]
+    pub sriov_enabled: Option<bool>,
+    #[serde(default)]
+    pub sriov_status: Option<SriovStatus>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SriovStatus {
+    #[serde(default)]
+    pub num_vfs: Option<u32>,
+    #[serde(default)]
+    pub total_vfs: Option<u32>,
+}
+
+impl HostNetwork {
+    pub fn parse(text: &str, file: &str) -> Result<Self> {
+        let origin = Origin { file: file.to_string(), document: 1, template: None };
+        let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| crate::Error::Parse {
+            origin: origin.clone(),
+            path: String::new(),
+            message: e.to_string(),
+        })?;
+        crate::parse::from_value(value, &origin, "")
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<&InterfaceStatus> {
+        self.status
+            .interface_status
+            .iter()
+            .find(|i| i.pf_name.as_deref() == Some(name))
+    }
+
+    pub fn by_pci(&self, pci: &PciAddr) -> Option<&InterfaceStatus> {
+        self.status
+            .interface_status
+            .iter()
+            .find(|i| i.pci_addr.as_ref() == Some(pci))
+    }
+
+    /// Every SR-IOV-capable NIC of that model, in the order discovered.
+    pub fn by_ids(&self, vendor: PciId, device: PciId) -> Vec<&InterfaceStatus> {
+        self.status
+            .interface_status
+            .iter()
+            .filter(|i| i.vendor_id == Some(vendor) && i.device_id == Some(device))
+            .collect()
+    }
+}

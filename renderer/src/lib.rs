@@ -1,0 +1,23 @@
+//! plumber-render: the typed `HostNetworkTemplate` model, its validation, selection and merging into one
+//! [`NodeConfig`](node::NodeConfig) per node, and the pure renderer that turns a `NodeConfig` into the
+//! distro-native files ([`Artifact`](render::Artifact)s) that make the configuration survive a reboot.
+//!
+//! ```text
+//! parse ──► validate ──► select ──► merge ──► NodeConfig ──► render(distro) ──► Vec<Artifact>
+//! ```
+
+pub mod error;
+pub mod escape;
+pub mod model;
+
+pub use error::{Error, Result};
+pub mod inventory;
+pub mod parse;
+pub mod validate;
+pub mod node; pub mod select;
+pub mod merge;
+pub mod distro;
+pub mod render;
+pub mod pipeline;
+
+pub use pipeline::{load, node_config, render_sources, Source};

@@ -1,0 +1,678 @@
+//! Merging the templates that select a node into one [`NodeConfig`].
+//!
+//! Templates are taken in a fixed order (higher `spec.priority` first, then by name), so the result never
+//! depends on input order. Every scalar a template sets is a *claim* that remembers the template, the YAML
+//! path and the priority: equal claims agree, a higher priority overrides a lower one, and two different
+//! values at the same priority are a [`Conflict`] naming both templates, both paths and both values.
+//! Set-like lists (addresses, routes, VLANs, members) are unions.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::error::{Conflict, ConflictSide, Error, FieldError, Origin, Result};
+use crate::inventory::HostNetwork;
+use crate::model::*;
+use crate::node::*;
+use crate::parse::Loaded;
+use crate::validate::vlan_name;
+
+/// Merge `templates` (already validated and selected) for one node. `inventory`, when given, resolves PF
+/// selectors and DPDK uplinks to real devices and bounds `numVfs` by `totalVfs`.
+pub fn merge(templates: &[&Loaded], inventory: Option<&HostNetwork>) -> Result<NodeConfig> {
+    let mut order: Vec<&Loaded> = templates.to_vec();
+    order.sort_by(|a, b| {
+        b.template
+            .spec
+            .priority()
+            .cmp(&a.template.spec.priority())
+            .then_with(|| a.name().cmp(b.name()))
+    });
+    let mut m = Merger { inventory, ..Default::default() };
+    for t in &order {
+        m.template(t);
+    }
+    m.finish(&order)
+}
+
+#[derive(Clone)]
+struct Claim<T> {
+    value: T,
+    origin: Origin,
+    path: String,
+    priority: i32,
+}
+
+impl<T> Claim<T> {
+    fn side(&self, show: String) -> ConflictSide {
+        ConflictSide {
+            template: self.origin.template.clone().unwrap_or_default(),
+            path: self.path.clone(),
+            value: show,
+            priority: self.priority,
+        }
+    }
+}
+
+/// Record `new` in `slot`, or report a conflict.
+fn claim<T: PartialEq + fmt::Display>(
+    slot: &mut Option<Claim<T>>,
+    new: Claim<T>,
+    field: impl FnOnce() -> String,
+    conflicts: &mut Vec<Conflict>,
+) {
+    match slot {
+        None => *slot = Some(new),
+        Some(old) if old.value == new.value => {}
+        Some(old) if new.priority > old.priority => *slot = Some(new),
+        Some(old) if new.priority < old.priority => {}
+        Some(old) => conflicts.push(Conflict {
+            field: field(),
+            first: old.side(old.value.to_string()),
+            second: new.side(new.value.to_string()),
+        }),
+    }
+}
+
+#[derive(Default)]
+struct LinkB {
+    kind: Option<Claim<KindV>>,
+    mtu: Option<Claim<u32>>,
+    controller: Option<Claim<CtrlV>>,
+    v4: AddrB,
+    v6: AddrB,
+    owners: BTreeSet<String>,
+}
+
+#[derive(Clone, PartialEq)]
+struct KindV(LinkKind);
+impl fmt::Display for KindV {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            LinkKind::Device => f.write_str("a device"),
+            LinkKind::Vlan { parent, id } => write!(f, "VLAN {id} on {parent}"),
+            LinkKind::Bond { mode, .. } => write!(f, "a bond (mode {})", mode.as_str()),
+            LinkKind::Bridge { stp, .. } => write!(f, "a bridge (stp {})", stp.unwrap_or(false)),
+        }
+    }
+}
+
+#[derive(Clone, PartialEq)]
+struct CtrlV(Controller);
+impl fmt::Display for CtrlV {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let k = match self.0.kind {
+            ControllerKind::Bond => "bond",
+            ControllerKind::Bridge => "bridge",
+        };
+        write!(f, "member of {k} {}", self.0.name)
+    }
+}
+
+#[derive(Default)]
+struct AddrB {
+    /// Keyed by address; the prefix is the claim.
+    addresses: Vec<IpAddr>,
+    prefixes: BTreeMap<IpAddr, Option<Claim<u8>>>,
+    routes: Vec<(RouteDest, Option<u32>, Option<u32>)>,
+    vias: BTreeMap<(RouteDest, Option<u32>, Option<u32>), Option<Claim<OptIp>>>,
+    dhcp: Option<Claim<bool>>,
+    /// First place that gave this family addresses, routes or DHCP (for member checks).
+    first: Option<(Origin, String)>,
+}
+
+#[derive(Clone, PartialEq)]
+struct OptIp(Option<IpAddr>);
+impl fmt::Display for OptIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(a) => write!(f, "via {a}"),
+            None => f.write_str("on-link (no via)"),
+        }
+    }
+}
+
+#[derive(Default)]
+struct PfB {
+    selector: Option<PfSelector>,
+    name: Option<String>,
+    pci: Option<PciAddr>,
+    total_vfs: Option<u32>,
+    num_vfs: Option<Claim<u32>>,
+    vf_driver: Option<Claim<String>>,
+    mtu: Option<Claim<u32>>,
+    vfs: BTreeMap<u32, VfB>,
+    owners: BTreeSet<String>,
+}
+
+#[derive(Default)]
+struct VfB {
+    mac: Option<Claim<String>>,
+    vlan: Option<Claim<u16>>,
+    qos: Option<Claim<u8>>,
+    trust: Option<Claim<bool>>,
+    spoofchk: Option<Claim<bool>>,
+    max_tx_rate: Option<Claim<u32>>,
+    min_tx_rate: Option<Claim<u32>>,
+}
+
+#[derive(Default)]
+struct OvsB {
+    dpdk: Option<Claim<bool>>,
+    uplinks: Option<Claim<UplinksV>>,
+    mtu_request: Option<Claim<u32>>,
+    bond_mode: Option<Claim<String>>,
+    lacp: Option<Claim<String>>,
+    owners: BTreeSet<String>,
+}
+
+#[derive(Clone, PartialEq)]
+struct UplinksV(Vec<Uplink>);
+impl fmt::Display for UplinksV {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v: Vec<String> = self.0.iter().map(|u| u.to_string()).collect();
+        write!(f, "nodeInterface {}", v.join(","))
+    }
+}
+
+#[derive(Default)]
+struct Merger<'a> {
+    inventory: Option<&'a HostNetwork>,
+    links: BTreeMap<String, LinkB>,
+    pfs: BTreeMap<PfSelector, PfB>,
+    ovs: BTreeMap<String, OvsB>,
+    conflicts: Vec<Conflict>,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Merger<'a> {
+    fn c<T>(&self, t: &Loaded, path: String, value: T) -> Claim<T> {
+        Claim { value, origin: t.origin.clone(), path, priority: t.template.spec.priority() }
+    }
+
+    fn link(&mut self, name: &str, t: &Loaded) -> &mut LinkB {
+        let l = self.links.entry(name.to_string()).or_default();
+        l.owners.insert(t.name().to_string());
+        l
+    }
+
+    fn template(&mut self, t: &Loaded) {
+        let spec = &t.template.spec;
+        for (i, ic) in spec.interface_config.iter().enumerate() {
+            self.interface(t, i, ic);
+        }
+        for (i, b) in spec.bond_config.iter().enumerate() {
+            let p = format!("spec.bondConfig[{i}]");
+            let kind = KindV(LinkKind::Bond {
+                mode: b.mode,
+                options: b.options.clone().unwrap_or_default(),
+            });
+            self.set_kind(t, b.name.as_str(), format!("{p}.name"), kind);
+            for (j, m) in b.members.iter().enumerate() {
+                let ctrl = CtrlV(Controller { name: b.name.to_string(), kind: ControllerKind::Bond });
+                self.set_controller(t, m.as_str(), format!("{p}.members[{j}]"), ctrl);
+            }
+        }
+        for (i, b) in spec.bridge_config.iter().enumerate() {
+            let p = format!("spec.bridgeConfig[{i}]");
+            let kind = KindV(LinkKind::Bridge { stp: b.stp, forward_delay: b.forward_delay.map(|d| d.get()) });
+            self.set_kind(t, b.name.as_str(), format!("{p}.name"), kind);
+            for (j, m) in b.members.iter().enumerate() {
+                let ctrl = CtrlV(Controller { name: b.name.to_string(), kind: ControllerKind::Bridge });
+                self.set_controller(t, m.as_str(), format!("{p}.members[{j}]"), ctrl);
+            }
+        }
+        for (i, s) in spec.sriov_config.iter().enumerate() {
+            self.sriov(t, i, s);
+        }
+        for (i, o) in spec.ovs_config.iter().enumerate() {
+            self.ovs_bridge(t, i, o);
+        }
+    }
+
+    fn set_kind(&mut self, t: &Loaded, name: &str, path: String, kind: KindV) {
+        let c = self.c(t, path, kind);
+        let mut conflicts = std::mem::take(&mut self.conflicts);
+        claim(&mut self.link(name, t).kind, c, || format!("the kind of interface {name}"), &mut conflicts);
+        self.conflicts = conflicts;
+    }
+
+    fn set_controller(&mut self, t: &Loaded, name: &str, path: String, ctrl: CtrlV) {
+        let c = self.c(t, path, ctrl);
+        let mut conflicts = std::mem::take(&mut self.conflicts);
+        claim(&mut self.link(name, t).controller, c, || format!("the controller of interface {name}"), &mut conflicts);
+        self.conflicts = conflicts;
+    }
+
+    fn interface(&mut self, t: &Loaded, i: usize, ic: &InterfaceConfig) {
+        let p = format!("spec.interfaceConfig[{i}]");
+        let name = ic.name.to_string();
+        let mut conflicts = std::mem::take(&mut self.conflicts);
+        if let Some(m) = ic.mtu {
+            let c = self.c(t, format!("{p}.mtu"), m.get());
+            claim(&mut self.link(&name, t).mtu, c, || format!("the MTU of {name}"), &mut conflicts);
+        } else {
+            self.link(&name, t);
+        }
+        for (j, v) in ic.vlan.iter().enumerate() {
+            let vname = vlan_name(&name, v);
+            let c = self.c(t, format!("{p}.vlan[{j}]"), KindV(LinkKind::Vlan { parent: name.clone(), id: v.id.get() }));
+            claim(&mut self.link(&vname, t).kind, c, || format!("the kind of interface {vname}"), &mut conflicts);
+        }
+        for (fam, cfg) in [(false, &ic.ipv4), (true, &ic.ipv6)] {
+            let Some(cfg) = cfg else { continue };
+            let fp = format!("{p}.{}", if fam { "ipv6" } else { "ipv4" });
+            let origin = t.origin.clone();
+            let prio = t.template.spec.priority();
+            let link = self.link(&name, t);
+            let ab = if fam { &mut link.v6 } else { &mut link.v4 };
+            if ab.first.is_none() && (!cfg.address.is_empty() || !cfg.routes.is_empty() || cfg.dhcp == Some(true)) {
+                ab.first = Some((origin.clone(), fp.clone()));
+            }
+            for (k, a) in cfg.address.iter().enumerate() {
+                if !ab.prefixes.contains_key(&a.addr) {
+                    ab.addresses.push(a.addr);
+                }
+                let slot = ab.prefixes.entry(a.addr).or_default();
+                let c = Claim { value: a.prefix, origin: origin.clone(), path: format!("{fp}.address[{k}]"), priority: prio };
+                claim(slot, c, || format!("the prefix length of {} on {name}", a.addr), &mut conflicts);
+            }
+            for (k, r) in cfg.routes.iter().enumerate() {
+                let key = (r.to, r.table.map(|x| x.get()), r.metric.map(|x| x.get()));
+                if !ab.vias.contains_key(&key) {
+                    ab.routes.push(key);
+                }
+                let slot = ab.vias.entry(key).or_default();
+                let c = Claim { value: OptIp(r.via), origin: origin.clone(), path: format!("{fp}.routes[{k}]"), priority: prio };
+                claim(slot, c, || format!("the gateway of the route to {} on {name}", r.to), &mut conflicts);
+            }
+            if let Some(d) = cfg.dhcp {
+                let c = Claim { value: d, origin: origin.clone(), path: format!("{fp}.dhcp"), priority: prio };
+                claim(&mut ab.dhcp, c, || format!("DHCP on {name}"), &mut conflicts);
+            }
+        }
+        self.conflicts = conflicts;
+    }
+
+    /// The PFs an entry selects: itself, or (with an inventory) the devices it resolves to.
+    fn resolve_pfs(&mut self, t: &Loaded, p: &str, s: &SriovConfig) -> Vec<(PfSelector, Option<String>, Option<PciAddr>, Option<u32>)> {
+        let total = |i: &crate::inventory::InterfaceStatus| i.sriov_status.as_ref().and_then(|s| s.total_vfs);
+        let inv = self.inventory;
+        let node = inv.map(|i| i.metadata.name.clone()).unwrap_or_default();
+        let missing = |what: String| FieldError {
+            origin: t.origin.clone(),
+            path: p.to_string(),
+            message: format!("{what} is not in the inventory of node {}", crate::escape::printable(&node)),
+        };
+        if let Some(n) = &s.pf_name {
+            let name = n.to_string();
+            match inv {
+                None => vec![(PfSelector::Name(name.clone()), Some(name), None, None)],
+                Some(inv) => match inv.by_name(&name) {
+                    Some(i) => vec![(PfSelector::Name(name.clone()), Some(name), i.pci_addr, total(i))],
+                    None => {
+                        self.errors.push(missing(format!("pfName {name}")));
+                        vec![]
+                    }
+                },
+            }
+        } else if let Some(a) = s.pci_addr {
+            match inv {
+                None => vec![(PfSelector::Pci(a), None, Some(a), None)],
+                Some(inv) => match inv.by_pci(&a) {
+                    Some(i) => {
+                        let name = i.pf_name.clone();
+                        let key = name.clone().map(PfSelector::Name).unwrap_or(PfSelector::Pci(a));
+                        vec![(key, name, Some(a), total(i))]
+                    }
+                    None => {
+                        self.errors.push(missing(format!("pciAddr {a}")));
+                        vec![]
+                    }
+                },
+            }
+        } else if let (Some(v), Some(d)) = (s.vendor_id, s.device_id) {
+            match inv {
+                None => vec![(PfSelector::Ids { vendor: v, device: d }, None, None, None)],
+                // Every PF of that model; none is fine (the selector means "wherever this NIC is").
+                Some(inv) => inv
+                    .by_ids(v, d)
+                    .into_iter()
+                    .map(|i| {
+                        let key = match (&i.pf_name, i.pci_addr) {
+                            (Some(n), _) => PfSelector::Name(n.clone()),
+                            (None, Some(a)) => PfSelector::Pci(a),
+                            (None, None) => PfSelector::Ids { vendor: v, device: d },
+                        };
+                        (key, i.pf_name.clone(), i.pci_addr, total(i))
+                    })
+                    .collect(),
+            }
+        } else {
+            vec![]
+        }
+    }
+
+    fn sriov(&mut self, t: &Loaded, i: usize, s: &SriovConfig) {
+        let p = format!("spec.sriovConfig[{i}]");
+        for (key, name, pci, total) in self.resolve_pfs(t, &p, s) {
+            if let (Some(n), Some(tv)) = (s.num_vfs, total) {
+                if n.get() > tv {
+                    self.errors.push(FieldError {
+                        origin: t.origin.clone(),
+                        path: format!("{p}.numVfs"),
+                        message: format!("{n} is above the {tv} VFs ({}) supports", name.clone().unwrap_or(key.to_string())),
+                    });
+                }
+            }
+            let what = key.to_string();
+            let claims = (
+                s.num_vfs.map(|n| self.c(t, format!("{p}.numVfs"), n.get())),
+                s.vf_driver.as_ref().map(|d| self.c(t, format!("{p}.vfDriver"), d.as_str().to_string())),
+                s.mtu.map(|m| self.c(t, format!("{p}.mtu"), m.get())),
+            );
+            let vf_claims: Vec<(u32, usize, VfConfig)> = s
+                .vfs
+                .iter()
+                .enumerate()
+                .flat_map(|(j, vf)| vf.id.iter().map(move |id| (id, j, vf.clone())))
+                .collect();
+            let mut conflicts = std::mem::take(&mut self.conflicts);
+            let pf = self.pfs.entry(key.clone()).or_default();
+            pf.selector.get_or_insert(key.clone());
+            pf.name = pf.name.take().or(name);
+            pf.pci = pf.pci.or(pci);
+            pf.total_vfs = pf.total_vfs.or(total);
+            pf.owners.insert(t.name().to_string());
+            if let Some(c) = claims.0 {
+                claim(&mut pf.num_vfs, c, || format!("numVfs of {what}"), &mut conflicts);
+            }
+            if let Some(c) = claims.1 {
+                claim(&mut pf.vf_driver, c, || format!("vfDriver of {what}"), &mut conflicts);
+            }
+            if let Some(c) = claims.2 {
+                claim(&mut pf.mtu, c, || format!("the MTU of {what}"), &mut conflicts);
+            }
+            let prio = t.template.spec.priority();
+            for (id, j, vf) in vf_claims {
+                let b = pf.vfs.entry(id).or_default();
+                let vp = format!("{p}.vfs[{j}]");
+                let mk = |f: &str| Claim { value: (), origin: t.origin.clone(), path: format!("{vp}.{f}"), priority: prio };
+                macro_rules! set {
+                    ($field:ident, $yaml:literal, $val:expr) => {
+                        if let Some(v) = $val {
+                            let c = mk($yaml);
+                            let c = Claim { value: v, origin: c.origin, path: c.path, priority: c.priority };
+                            claim(&mut b.$field, c, || format!("{} of VF {id} on {what}", $yaml), &mut conflicts);
+                        }
+                    };
+                }
+                set!(mac, "mac", vf.mac.map(|m| m.to_string()));
+                set!(vlan, "vlan", vf.vlan.map(|v| v.get()));
+                set!(qos, "qos", vf.qos.map(|v| v.get()));
+                set!(trust, "trust", vf.trust);
+                set!(spoofchk, "spoofchk", vf.spoofchk);
+                set!(max_tx_rate, "maxTxRate", vf.max_tx_rate.map(|v| v.get()));
+                set!(min_tx_rate, "minTxRate", vf.min_tx_rate.map(|v| v.get()));
+            }
+            self.conflicts = conflicts;
+        }
+    }
+
+    fn ovs_bridge(&mut self, t: &Loaded, i: usize, o: &OvsConfig) {
+        let p = format!("spec.ovsConfig[{i}]");
+        let name = o.bridge_name.to_string();
+        let params = o.params.clone().unwrap_or_default();
+        let claims = (
+            self.c(t, format!("{p}.dpdk"), o.dpdk),
+            o.node_interface.as_ref().map(|n| self.c(t, format!("{p}.nodeInterface"), UplinksV(n.0.clone()))),
+            params.mtu_request.map(|m| self.c(t, format!("{p}.params.mtuRequest"), m.get())),
+            params.bond_mode.map(|m| self.c(t, format!("{p}.params.bondMode"), m.as_str().to_string())),
+            params.lacp.map(|l| self.c(t, format!("{p}.params.lacp"), l.as_str().to_string())),
+        );
+        let mut conflicts = std::mem::take(&mut self.conflicts);
+        let b = self.ovs.entry(name.clone()).or_default();
+        b.owners.insert(t.name().to_string());
+        claim(&mut b.dpdk, claims.0, || format!("dpdk of OVS bridge {name}"), &mut conflicts);
+        if let Some(c) = claims.1 {
+            claim(&mut b.uplinks, c, || format!("the uplink of OVS bridge {name}"), &mut conflicts);
+        }
+        if let Some(c) = claims.2 {
+            claim(&mut b.mtu_request, c, || format!("mtuRequest of OVS bridge {name}"), &mut conflicts);
+        }
+        if let Some(c) = claims.3 {
+            claim(&mut b.bond_mode, c, || format!("bondMode of OVS bridge {name}"), &mut conflicts);
+        }
+        if let Some(c) = claims.4 {
+            claim(&mut b.lacp, c, || format!("lacp of OVS bridge {name}"), &mut conflicts);
+        }
+        self.conflicts = conflicts;
+    }
+
+    fn finish(mut self, order: &[&Loaded]) -> Result<NodeConfig> {
+        let mut links: BTreeMap<String, Link> = BTreeMap::new();
+        let mut mtu_origin: BTreeMap<String, (Origin, String)> = BTreeMap::new();
+        let mut addr_origin: BTreeMap<String, (Origin, String)> = BTreeMap::new();
+        for (name, b) in std::mem::take(&mut self.links) {
+            let fam = |a: &AddrB| Addressing {
+                addresses: a
+                    .addresses
+                    .iter()
+                    .map(|ip| IpCidr { addr: *ip, prefix: a.prefixes[ip].as_ref().map(|c| c.value).unwrap_or(0) })
+                    .collect(),
+                routes: a
+                    .routes
+                    .iter()
+                    .map(|k| Route {
+                        to: k.0,
+                        via: a.vias[k].as_ref().and_then(|c| c.value.0),
+                        metric: k.2.map(Metric),
+                        table: k.1.map(TableId),
+                    })
+                    .collect(),
+                dhcp: a.dhcp.as_ref().map(|c| c.value).unwrap_or(false),
+            };
+            if let Some(c) = &b.mtu {
+                mtu_origin.insert(name.clone(), (c.origin.clone(), c.path.clone()));
+            }
+            if let Some(f) = b.v4.first.clone().or(b.v6.first.clone()) {
+                addr_origin.insert(name.clone(), f);
+            }
+            links.insert(
+                name.clone(),
+                Link {
+                    name: name.clone(),
+                    kind: b.kind.as_ref().map(|k| k.value.0.clone()).unwrap_or(LinkKind::Device),
+                    mtu: b.mtu.as_ref().map(|c| c.value),
+                    controller: b.controller.as_ref().map(|c| c.value.0.clone()),
+                    ipv4: fam(&b.v4),
+                    ipv6: fam(&b.v6),
+                    owners: b.owners,
+                },
+            );
+        }
+
+        // Node-level rules: the ones that can span templates.
+        let mut vlan_ids: BTreeMap<(String, u16), String> = BTreeMap::new();
+        for l in links.values() {
+            if let LinkKind::Vlan { parent, id } = &l.kind {
+                if let Some(other) = vlan_ids.insert((parent.clone(), *id), l.name.clone()) {
+                    self.errors.push(FieldError {
+                        origin: Origin { template: l.owners.iter().next().cloned(), ..Default::default() },
+                        path: String::new(),
+                        message: format!("VLAN {id} on {parent} is defined twice, as {other} and as {}", l.name),
+                    });
+                }
+                if let (Some(own), Some(par)) = (l.mtu, links.get(parent).and_then(|p| p.mtu)) {
+                    if own > par {
+                        let (origin, path) = mtu_origin[&l.name].clone();
+                        self.errors.push(FieldError {
+                            origin,
+                            path,
+                            message: format!("{own} is above the MTU {par} of {}'s parent {parent}", l.name),
+                        });
+                    }
+                }
+            }
+            if let Some(c) = &l.controller {
+                let ok = match (links.get(&c.name).map(|x| &x.kind), c.kind) {
+                    (Some(LinkKind::Bond { .. }), ControllerKind::Bond) => true,
+                    (Some(LinkKind::Bridge { .. }), ControllerKind::Bridge) => true,
+                    _ => false,
+                };
+                if !ok {
+                    self.errors.push(FieldError {
+                        origin: Origin { template: l.owners.iter().next().cloned(), ..Default::default() },
+                        path: String::new(),
+                        message: format!("{} is a member of {}, which is not defined as that kind", l.name, c.name),
+                    });
+                }
+                if let Some((origin, path)) = addr_origin.get(&l.name) {
+                    self.errors.push(FieldError {
+                        origin: origin.clone(),
+                        path: path.clone(),
+                        message: format!(
+                            "{} is a member of {}; put its addresses, routes and DHCP on {} instead",
+                            l.name, c.name, c.name
+                        ),
+                    });
+                }
+            }
+        }
+
+        // SR-IOV: the PF's MTU and the link's MTU are one setting.
+        let mut sriov = Vec::new();
+        for (key, b) in std::mem::take(&mut self.pfs) {
+            if let (Some(n), Some(pfm)) = (&b.name, &b.mtu) {
+                if let Some(l) = links.get_mut(n) {
+                    match l.mtu {
+                        None => l.mtu = Some(pfm.value),
+                        Some(lm) if lm != pfm.value => {
+                            let (origin, path) = mtu_origin[n].clone();
+                            self.conflicts.push(Conflict {
+                                field: format!("the MTU of {n}"),
+                                first: ConflictSide {
+                                    template: origin.template.clone().unwrap_or_default(),
+                                    path,
+                                    value: lm.to_string(),
+                                    priority: order.iter().find(|t| Some(t.name()) == origin.template.as_deref()).map(|t| t.template.spec.priority()).unwrap_or(0),
+                                },
+                                second: pfm.side(pfm.value.to_string()),
+                            });
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            let vfs = b
+                .vfs
+                .iter()
+                .map(|(id, v)| {
+                    (
+                        *id,
+                        VfSettings {
+                            mac: v.mac.as_ref().map(|c| MacAddr::parse(&c.value).expect("validated MAC")),
+                            vlan: v.vlan.as_ref().map(|c| c.value),
+                            qos: v.qos.as_ref().map(|c| c.value),
+                            trust: v.trust.as_ref().map(|c| c.value),
+                            spoofchk: v.spoofchk.as_ref().map(|c| c.value),
+                            max_tx_rate: v.max_tx_rate.as_ref().map(|c| c.value),
+                            min_tx_rate: v.min_tx_rate.as_ref().map(|c| c.value),
+                        },
+                    )
+                })
+                .collect();
+            sriov.push(SriovPf {
+                selector: b.selector.clone().unwrap_or(key),
+                name: b.name.clone(),
+                pci: b.pci,
+                num_vfs: b.num_vfs.as_ref().map(|c| c.value),
+                vf_driver: b.vf_driver.as_ref().map(|c| DriverName::parse(&c.value).expect("validated driver")),
+                mtu: b.mtu.as_ref().map(|c| c.value),
+                vfs,
+                owners: b.owners,
+            });
+        }
+
+        let mut ovs = Vec::new();
+        for (name, b) in std::mem::take(&mut self.ovs) {
+            let dpdk = b.dpdk.as_ref().map(|c| c.value).unwrap_or(false);
+            if links.contains_key(&name) {
+                self.errors.push(FieldError {
+                    origin: b.dpdk.as_ref().map(|c| c.origin.clone()).unwrap_or_default(),
+                    path: b.dpdk.as_ref().map(|c| c.path.replace(".dpdk", ".bridgeName")).unwrap_or_default(),
+                    message: format!("{name} is also a Linux interface configured by plumber"),
+                });
+            }
+            let mut ports = Vec::new();
+            if let Some(up) = &b.uplinks {
+                let mtu_request = b.mtu_request.as_ref().map(|c| c.value);
+                let mut ifaces = Vec::new();
+                for u in &up.value.0 {
+                    match (u, dpdk) {
+                        (Uplink::Name(n), false) => {
+                            if let Some(c) = links.get(n.as_str()).and_then(|l| l.controller.as_ref()) {
+                                self.errors.push(FieldError {
+                                    origin: up.origin.clone(),
+                                    path: up.path.clone(),
+                                    message: format!("{n} is a member of {}; it cannot also be an OVS port", c.name),
+                                });
+                            }
+                            ifaces.push(OvsInterface { name: n.to_string(), dpdk_devargs: None, mtu_request });
+                        }
+                        (Uplink::Name(n), true) => {
+                            let pci = self.inventory.and_then(|inv| inv.by_name(n.as_str())).and_then(|i| i.pci_addr);
+                            match pci {
+                                Some(a) => ifaces.push(OvsInterface { name: format!("dpdk-{n}"), dpdk_devargs: Some(a), mtu_request }),
+                                None => self.errors.push(FieldError {
+                                    origin: up.origin.clone(),
+                                    path: up.path.clone(),
+                                    message: format!(
+                                        "{n} is a DPDK uplink and its PCI address is unknown: write the PCI address (0000:03:00.0) or render with an inventory that lists {n}"
+                                    ),
+                                }),
+                            }
+                        }
+                        (Uplink::Pci(a), _) => ifaces.push(OvsInterface { name: format!("dpdk-{a}"), dpdk_devargs: Some(*a), mtu_request }),
+                    }
+                }
+                if ifaces.len() > 1 {
+                    ports.push(OvsPort {
+                        name: format!("{name}-bond"),
+                        interfaces: ifaces,
+                        bond_mode: b.bond_mode.as_ref().map(|c| match c.value.as_str() {
+                            "active-backup" => OvsBondMode::ActiveBackup,
+                            "balance-slb" => OvsBondMode::BalanceSlb,
+                            _ => OvsBondMode::BalanceTcp,
+                        }),
+                        lacp: b.lacp.as_ref().map(|c| match c.value.as_str() {
+                            "active" => Lacp::Active,
+                            "passive" => Lacp::Passive,
+                            _ => Lacp::Off,
+                        }),
+                    });
+                } else if let Some(i) = ifaces.pop() {
+                    ports.push(OvsPort { name: i.name.clone(), interfaces: vec![i], bond_mode: None, lacp: None });
+                }
+            }
+            ovs.push(OvsBridge { name, dpdk, ports, owners: b.owners });
+        }
+
+        if !self.conflicts.is_empty() {
+            return Err(Error::Conflicts(self.conflicts));
+        }
+        if !self.errors.is_empty() {
+            return Err(Error::Invalid(self.errors));
+        }
+        let mut templates: Vec<TemplateRef> = order
+            .iter()
+            .map(|t| TemplateRef {
+                name: t.name().to_string(),
+                priority: t.template.spec.priority(),
+                generation: t.template.metadata.generation,
+            })
+            .collect();
+        templates.sort();
+        Ok(NodeConfig { templates, links, sriov, ovs })
+    }
+}

@@ -1,0 +1,30 @@
+//! The `HostNetworkTemplate` API (`plumber.k8s.pf9.io/v1`) as typed Rust, one file per concept.
+//!
+//! Parsing is strict: unknown fields are errors, and every value type checks its own range or syntax while
+//! it is read, so the error names the YAML path and the value. Rules that span several fields (one PF
+//! selector, unique VLAN ids, ...) live in [`crate::validate`].
+
+mod bond;
+mod bridge;
+pub(crate) mod de;
+mod interface;
+mod names;
+mod net;
+mod numbers;
+mod ovs;
+mod pci;
+mod sriov;
+mod template;
+
+pub use bond::{BondConfig, BondMode, BondOptions, LacpRate, XmitHashPolicy};
+pub use bridge::BridgeConfig;
+pub use interface::{InterfaceConfig, IpConfig, Route, VlanConfig};
+pub use names::{check_ifname, check_label_key, check_label_value, DriverName, IfName, IFNAMSIZ_MAX};
+pub use net::{parse_ip, IpCidr, MacAddr, RouteDest};
+pub use numbers::{
+    ForwardDelay, Metric, Millis, Mtu, NumVfs, Priority, TableId, TxRate, VfQos, VfVlan, VlanId,
+};
+pub use ovs::{Lacp, NodeInterfaces, OvsBondMode, OvsConfig, OvsParams, Uplink};
+pub use pci::{PciAddr, PciId};
+pub use sriov::{SriovConfig, VfConfig, VfIds};
+pub use template::{HostNetworkTemplate, ObjectMeta, TemplateSpec, API_VERSION, KIND};

@@ -1,0 +1,219 @@
+//! Names a user types that end up as kernel objects, file names and values in generated files.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+use crate::escape::printable;
+
+/// A Linux network interface name, checked against the kernel's `dev_valid_name` rules (at most 15 bytes,
+/// not `.` or `..`, no `/`, `:` or whitespace) and, because the name becomes part of file names, udev rules
+/// and shell scripts, limited to letters, digits and `-`, `_`, `.`, `+`, `@`.
+///
+/// ```yaml
+/// name: enp3s0f1        # ok
+/// name: enp175s0f0np0.1000   # refused: 18 bytes
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IfName(String);
+
+pub const IFNAMSIZ_MAX: usize = 15;
+
+impl IfName {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        check_ifname(s)?;
+        Ok(IfName(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The kernel's rules plus plumber's alphabet; the error names the value and the rule it breaks.
+pub fn check_ifname(s: &str) -> Result<(), String> {
+    let shown = printable(s);
+    if s.is_empty() {
+        return Err("an interface name cannot be empty".into());
+    }
+    if s.len() > IFNAMSIZ_MAX {
+        return Err(format!(
+            "{shown} is {} bytes; Linux interface names are at most {IFNAMSIZ_MAX} bytes",
+            s.len()
+        ));
+    }
+    if s == "." || s == ".." {
+        return Err(format!("{shown} is not a valid interface name"));
+    }
+    if let Some(c) = s.chars().find(|c| *c == '/' || *c == ':' || c.is_whitespace()) {
+        return Err(format!(
+            "{shown} contains {:?}; Linux interface names cannot contain '/', ':' or whitespace",
+            c
+        ));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.+@".contains(*c)))
+    {
+        return Err(format!(
+            "{shown} contains {c:?}; plumber accepts letters, digits and '-', '_', '.', '+', '@' in interface names"
+        ));
+    }
+    Ok(())
+}
+
+impl fmt::Display for IfName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for IfName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for IfName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        IfName::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for IfName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// A kernel driver name for `vfDriver` (`vfio-pci`, `iavf`, `i40evf`, `ixgbevf`, `mlx5_core`): 1 to 56
+/// letters, digits, `_` or `-`, as module names are.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct DriverName(String);
+
+impl DriverName {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if !s.is_empty()
+            && s.len() <= 56
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            Ok(DriverName(s.to_string()))
+        } else {
+            Err(format!(
+                "{} is not a kernel driver name (1 to 56 letters, digits, '_' or '-')",
+                printable(s)
+            ))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for DriverName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        DriverName::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Kubernetes label key: an optional DNS-subdomain prefix and `/`, then a name of at most 63 characters.
+pub fn check_label_key(k: &str) -> Result<(), String> {
+    let (prefix, name) = match k.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, k),
+    };
+    if let Some(p) = prefix {
+        let ok = !p.is_empty()
+            && p.len() <= 253
+            && p.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            });
+        if !ok {
+            return Err(format!(
+                "{} is not a label key: its prefix must be a DNS subdomain",
+                printable(k)
+            ));
+        }
+    }
+    if name.is_empty() || !label_name_ok(name) {
+        return Err(format!(
+            "{} is not a label key: the name part must be 1 to 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric",
+            printable(k)
+        ));
+    }
+    Ok(())
+}
+
+/// Kubernetes label value: empty, or at most 63 characters as in a label name.
+pub fn check_label_value(v: &str) -> Result<(), String> {
+    if v.is_empty() || label_name_ok(v) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric",
+            printable(v)
+        ))
+    }
+}
+
+fn label_name_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    s.len() <= 63
+        && !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_name_rules() {
+        assert!(IfName::parse("eno2").is_ok());
+        assert!(IfName::parse("enp3s0f1.1000").is_ok());
+        assert!(IfName::parse("123456789012345").is_ok());
+        let e = IfName::parse("enp175s0f0np0.1000").unwrap_err();
+        assert!(e.contains("18 bytes"), "{e}");
+        assert!(IfName::parse("1234567890123456").is_err());
+        assert!(IfName::parse("").is_err());
+        assert!(IfName::parse(".").is_err());
+        assert!(IfName::parse("..").is_err());
+        assert!(IfName::parse("a/b").unwrap_err().contains("'/'"));
+        assert!(IfName::parse("a:b").is_err());
+        assert!(IfName::parse("a b").is_err());
+        assert!(IfName::parse("a\tb").is_err());
+        assert!(IfName::parse("$(x)").is_err());
+        assert!(IfName::parse("a;b").is_err());
+        assert!(IfName::parse("a'b").is_err());
+    }
+
+    #[test]
+    fn labels() {
+        assert!(check_label_key("feature.node.kubernetes.io/network-sriov.capable").is_ok());
+        assert!(check_label_key("foo").is_ok());
+        assert!(check_label_key("kubernetes.io/hostname").is_ok());
+        assert!(check_label_key("Foo.io/x").is_err());
+        assert!(check_label_key("/x").is_err());
+        assert!(check_label_value("10.128.237.204").is_ok());
+        assert!(check_label_value("").is_ok());
+        assert!(check_label_value("a b").is_err());
+        assert!(check_label_value("-a").is_err());
+    }
+
+    #[test]
+    fn drivers() {
+        assert!(DriverName::parse("vfio-pci").is_ok());
+        assert!(DriverName::parse("mlx5_core").is_ok());
+        assert!(DriverName::parse("vfio pci").is_err());
+        assert!(DriverName::parse("../x").is_err());
+    }
+}

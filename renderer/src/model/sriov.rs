@@ -1,0 +1,166 @@
+//! `sriovConfig`: SR-IOV physical functions, how many VFs, which VF driver, and per-VF settings.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+use super::de::null_as_default;
+use super::{DriverName, IfName, MacAddr, Mtu, NumVfs, PciAddr, PciId, TxRate, VfQos, VfVlan};
+
+/// One SR-IOV entry. The PF is chosen by exactly one of `pfName`, `vendorId`+`deviceId` (every PF of
+/// that model) or `pciAddr`.
+///
+/// ```yaml
+/// sriovConfig:
+///   - pfName: enp3s0f1
+///     numVfs: 8
+///     vfDriver: ixgbevf
+///   - vendorId: "8086"
+///     deviceId: "1528"
+///     numVfs: 32
+///     vfDriver: vfio-pci
+///   - pciAddr: 0000:03:00.0
+///     numVfs: 4
+///     mtu: 9000
+///     vfs:                       # plumber: per-VF settings
+///       - id: 0
+///         mac: 02:00:00:00:00:10
+///         vlan: 100
+///         qos: 3
+///         trust: true
+///         spoofchk: false
+///         maxTxRate: 1000        # Mbit/s
+///       - id: 1-3                # a range
+///         spoofchk: true
+/// ```
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SriovConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pf_name: Option<IfName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_id: Option<PciId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<PciId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pci_addr: Option<PciAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_vfs: Option<NumVfs>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vf_driver: Option<DriverName>,
+    /// MTU of the PF (VFs cannot exceed it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<Mtu>,
+    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    pub vfs: Vec<VfConfig>,
+}
+
+/// Settings of one VF or a range of VFs, applied by the PF driver (`ip link set PF vf N ...`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VfConfig {
+    pub id: VfIds,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<MacAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<VfVlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qos: Option<VfQos>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spoofchk: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tx_rate: Option<TxRate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_tx_rate: Option<TxRate>,
+}
+
+/// `id: 3` or `id: 0-7` (inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VfIds {
+    pub first: u32,
+    pub last: u32,
+}
+
+impl VfIds {
+    pub fn iter(&self) -> impl Iterator<Item = u32> {
+        self.first..=self.last
+    }
+    pub fn len(&self) -> u32 {
+        self.last - self.first + 1
+    }
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl fmt::Display for VfIds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}-{}", self.first, self.last)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for VfIds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = VfIds;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a VF id (0) or an inclusive range (\"0-7\")")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<VfIds, E> {
+                let n = u32::try_from(v)
+                    .ok()
+                    .filter(|n| *n < 1024)
+                    .ok_or_else(|| E::custom(format!("{v} is not in 0..=1023")))?;
+                Ok(VfIds { first: n, last: n })
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<VfIds, E> {
+                if v < 0 {
+                    return Err(E::custom(format!("{v} is not in 0..=1023")));
+                }
+                self.visit_u64(v as u64)
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<VfIds, E> {
+                let bad = || {
+                    E::custom(format!(
+                        "{} is not a VF id or range like 0-7",
+                        crate::escape::printable(s)
+                    ))
+                };
+                let num = |p: &str| -> Result<u32, E> {
+                    if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(bad());
+                    }
+                    p.parse::<u32>().ok().filter(|n| *n < 1024).ok_or_else(bad)
+                };
+                let (a, b) = match s.split_once('-') {
+                    Some((a, b)) => (num(a.trim())?, num(b.trim())?),
+                    None => {
+                        let n = num(s.trim())?;
+                        (n, n)
+                    }
+                };
+                if a > b {
+                    return Err(E::custom(format!("{s}: the range is empty ({a} > {b})")));
+                }
+                Ok(VfIds { first: a, last: b })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for VfIds {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.first == self.last {
+            s.serialize_u32(self.first)
+        } else {
+            s.collect_str(self)
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! `NodeConfig`: the one normalised desired state of a node, after selecting and merging its templates.
+//! Every renderer and the applier's planner read this and nothing else.
+//!
+//! Links are keyed by their kernel name and carry their kind (NIC, VLAN, bond, bridge), so a VLAN is an
+//! interface like any other and a bond's members point at it through `controller`.
+
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::{
+    BondMode, BondOptions, DriverName, IpCidr, Lacp, MacAddr, OvsBondMode, PciAddr, PciId, Route,
+};
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct NodeConfig {
+    /// The templates merged into this config, by name.
+    pub templates: Vec<TemplateRef>,
+    pub links: BTreeMap<String, Link>,
+    pub sriov: Vec<SriovPf>,
+    pub ovs: Vec<OvsBridge>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct TemplateRef {
+    pub name: String,
+    pub priority: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+}
+
+/// A kernel network interface plumber configures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Link {
+    pub name: String,
+    pub kind: LinkKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// The bond or bridge this link is a member of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub controller: Option<Controller>,
+    pub ipv4: Addressing,
+    pub ipv6: Addressing,
+    /// Templates that contributed to this link.
+    pub owners: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum LinkKind {
+    /// A device that exists on its own (NIC, PF, VF): configured, never created.
+    Device,
+    Vlan { parent: String, id: u16 },
+    Bond { mode: BondMode, options: BondOptions },
+    Bridge {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stp: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        forward_delay: Option<u32>,
+    },
+}
+
+impl LinkKind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            LinkKind::Device => "device",
+            LinkKind::Vlan { .. } => "vlan",
+            LinkKind::Bond { .. } => "bond",
+            LinkKind::Bridge { .. } => "bridge",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Controller {
+    pub name: String,
+    pub kind: ControllerKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ControllerKind {
+    Bond,
+    Bridge,
+}
+
+/// One address family of a link. `managed` is false when no template said anything about this family:
+/// the link then gets no addresses of that family (IPv6 keeps its link-local address).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Addressing {
+    pub addresses: Vec<IpCidr>,
+    pub routes: Vec<Route>,
+    pub dhcp: bool,
+}
+
+impl Addressing {
+    pub fn is_empty(&self) -> bool {
+        self.addresses.is_empty() && self.routes.is_empty() && !self.dhcp
+    }
+}
+
+/// One SR-IOV physical function, or every PF of a model when `selector` is by ids and no inventory
+/// resolved it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SriovPf {
+    pub selector: PfSelector,
+    /// Known when selected by name, or resolved through the inventory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pci: Option<PciAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_vfs: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vf_driver: Option<DriverName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// Per-VF settings by VF id.
+    pub vfs: BTreeMap<u32, VfSettings>,
+    pub owners: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PfSelector {
+    Name(String),
+    Pci(PciAddr),
+    Ids { vendor: PciId, device: PciId },
+}
+
+impl std::fmt::Display for PfSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PfSelector::Name(n) => write!(f, "pfName {n}"),
+            PfSelector::Pci(p) => write!(f, "pciAddr {p}"),
+            PfSelector::Ids { vendor, device } => write!(f, "vendorId {vendor} deviceId {device}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VfSettings {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<MacAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qos: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spoofchk: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tx_rate: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_tx_rate: Option<u32>,
+}
+
+/// An OVS bridge and its ports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OvsBridge {
+    pub name: String,
+    /// `netdev` (DPDK, userspace) or `system` (kernel datapath).
+    pub dpdk: bool,
+    pub ports: Vec<OvsPort>,
+    pub owners: BTreeSet<String>,
+}
+
+/// A port: one interface, or a bond of several.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OvsPort {
+    pub name: String,
+    pub interfaces: Vec<OvsInterface>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bond_mode: Option<OvsBondMode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lacp: Option<Lacp>,
+}
+
+impl OvsPort {
+    pub fn is_bond(&self) -> bool {
+        self.interfaces.len() > 1
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OvsInterface {
+    pub name: String,
+    /// DPDK interfaces: the PCI device (`options:dpdk-devargs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dpdk_devargs: Option<PciAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtu_request: Option<u32>,
+}
+
+impl NodeConfig {
+    pub fn template_names(&self) -> Vec<&str> {
+        self.templates.iter().map(|t| t.name.as_str()).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.links.is_empty() && self.sriov.is_empty() && self.ovs.is_empty()
+    }
+
+    /// Links in an order that creates parents before children: devices, bonds and bridges, then VLANs.
+    pub fn links_in_creation_order(&self) -> Vec<&Link> {
+        let rank = |l: &Link| match l.kind {
+            LinkKind::Device => 0,
+            LinkKind::Bond { .. } | LinkKind::Bridge { .. } => 1,
+            LinkKind::Vlan { .. } => 2,
+        };
+        let mut v: Vec<&Link> = self.links.values().collect();
+        v.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.name.cmp(&b.name)));
+        v
+    }
+}

@@ -1,0 +1,75 @@
+//! The whole pure pipeline, for the CLI, the applier and tests:
+//! `load` (parse + validate every template) → `node_config` (select + merge) → [`crate::render::render`].
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, FieldError, Result};
+use crate::inventory::HostNetwork;
+use crate::merge::merge;
+use crate::node::NodeConfig;
+use crate::parse::{parse_templates, Loaded};
+use crate::select::{selects, Labels};
+use crate::validate::validate;
+
+/// Input text and the name to use for it in messages.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+/// Parse and validate every template of every source. Two templates with the same name are an error
+/// (they would be the same Kubernetes object). All validation problems are reported together.
+pub fn load(sources: &[Source]) -> Result<Vec<Loaded>> {
+    let mut all = Vec::new();
+    for s in sources {
+        all.extend(parse_templates(&s.text, &s.name)?);
+    }
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut seen: BTreeMap<&str, &Loaded> = BTreeMap::new();
+    for t in &all {
+        if let Some(prev) = seen.insert(t.name(), t) {
+            errors.push(FieldError {
+                origin: t.origin.clone(),
+                path: "metadata.name".into(),
+                message: format!(
+                    "{} is already the name of the template at {}#{}; template names are unique",
+                    crate::escape::printable(t.name()),
+                    prev.origin.file,
+                    prev.origin.document
+                ),
+            });
+        }
+        errors.extend(validate(t));
+    }
+    if errors.is_empty() {
+        Ok(all)
+    } else {
+        Err(Error::Invalid(errors))
+    }
+}
+
+/// Select the templates for a node (all of them when `labels` is `None`) and merge them.
+pub fn node_config(
+    templates: &[Loaded],
+    labels: Option<&Labels>,
+    inventory: Option<&HostNetwork>,
+) -> Result<NodeConfig> {
+    let chosen: Vec<&Loaded> = templates
+        .iter()
+        .filter(|t| labels.is_none_or(|l| selects(t, l)))
+        .collect();
+    merge(&chosen, inventory)
+}
+
+/// Parse, validate, merge and render in one call.
+pub fn render_sources(
+    sources: &[Source],
+    distro: &crate::distro::Distro,
+    labels: Option<&Labels>,
+    inventory: Option<&HostNetwork>,
+) -> Result<Vec<crate::render::Artifact>> {
+    let templates = load(sources)?;
+    let node = node_config(&templates, labels, inventory)?;
+    crate::render::render(&node, distro)
+}

@@ -1,0 +1,353 @@
+//! Rules that span several fields of one template. Single values were checked while parsing; what is left
+//! here needs context (one PF selector per entry, unique VLAN ids, the VLAN name that the kernel will
+//! see, ...). Every problem is reported, not only the first, each with its YAML path and value. Rules that
+//! span templates run after merging ([`crate::merge`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::FieldError;
+use crate::escape::printable;
+use crate::model::*;
+use crate::parse::Loaded;
+
+/// All problems of one template; empty when it is valid.
+pub fn validate(t: &Loaded) -> Vec<FieldError> {
+    let mut v = Validator { t, errors: Vec::new() };
+    v.metadata();
+    v.sriov();
+    v.interfaces();
+    v.bonds();
+    v.bridges();
+    v.ovs();
+    v.errors
+}
+
+/// The kernel name of a VLAN: its own name or `<parent>.<id>`.
+pub fn vlan_name(parent: &str, vlan: &VlanConfig) -> String {
+    match &vlan.name {
+        Some(n) => n.to_string(),
+        None => format!("{parent}.{}", vlan.id),
+    }
+}
+
+struct Validator<'a> {
+    t: &'a Loaded,
+    errors: Vec<FieldError>,
+}
+
+impl Validator<'_> {
+    fn err(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            origin: self.t.origin.clone(),
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    fn metadata(&mut self) {
+        let name = &self.t.template.metadata.name;
+        if name.is_empty() || name.len() > 253 || name.chars().any(|c| c.is_control()) {
+            self.err(
+                "metadata.name",
+                format!("{} is not a usable name (1 to 253 printable characters)", printable(name)),
+            );
+        }
+        let sel = self.t.template.spec.node_selector.clone();
+        for (k, val) in &sel {
+            if let Err(e) = check_label_key(k) {
+                self.err(format!("spec.nodeSelector.{}", printable(k)), e);
+            }
+            if let Err(e) = check_label_value(val) {
+                self.err(format!("spec.nodeSelector.{}", printable(k)), e);
+            }
+        }
+    }
+
+    fn sriov(&mut self) {
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, s) in self.t.template.spec.sriov_config.iter().enumerate() {
+            let p = format!("spec.sriovConfig[{i}]");
+            let by_ids = s.vendor_id.is_some() || s.device_id.is_some();
+            let count = [s.pf_name.is_some(), by_ids, s.pci_addr.is_some()]
+                .iter()
+                .filter(|b| **b)
+                .count();
+            if count == 0 {
+                self.err(&p, "no PF selector: set exactly one of pfName, vendorId+deviceId or pciAddr");
+            } else if count > 1 {
+                let mut set = Vec::new();
+                if let Some(n) = &s.pf_name {
+                    set.push(format!("pfName {n}"));
+                }
+                if by_ids {
+                    set.push("vendorId/deviceId".to_string());
+                }
+                if let Some(a) = &s.pci_addr {
+                    set.push(format!("pciAddr {a}"));
+                }
+                self.err(
+                    &p,
+                    format!("{} select the PF together; set exactly one of pfName, vendorId+deviceId or pciAddr", set.join(" and ")),
+                );
+            }
+            match (s.vendor_id, s.device_id) {
+                (Some(v), None) => self.err(format!("{p}.vendorId"), format!("{v} needs a deviceId next to it")),
+                (None, Some(d)) => self.err(format!("{p}.deviceId"), format!("{d} needs a vendorId next to it")),
+                _ => {}
+            }
+            let key = if let Some(n) = &s.pf_name {
+                format!("pfName {n}")
+            } else if let Some(a) = &s.pci_addr {
+                format!("pciAddr {a}")
+            } else {
+                format!("vendorId {:?} deviceId {:?}", s.vendor_id.map(|v| v.to_string()), s.device_id.map(|v| v.to_string()))
+            };
+            if let Some(j) = seen.insert(key.clone(), i) {
+                self.err(&p, format!("{key} is already configured by spec.sriovConfig[{j}]"));
+            }
+            self.vfs(&p, s);
+        }
+    }
+
+    fn vfs(&mut self, p: &str, s: &SriovConfig) {
+        let mut taken: BTreeMap<u32, usize> = BTreeMap::new();
+        for (j, vf) in s.vfs.iter().enumerate() {
+            let vp = format!("{p}.vfs[{j}]");
+            match s.num_vfs {
+                None => self.err(format!("{vp}.id"), format!("{} needs numVfs on the PF", vf.id)),
+                Some(n) if vf.id.last >= n.get() => self.err(
+                    format!("{vp}.id"),
+                    format!("{} is not below numVfs {n} (VF ids start at 0)", vf.id),
+                ),
+                _ => {}
+            }
+            if let Some(first) = vf.id.iter().find_map(|id| taken.get(&id).map(|k| (id, *k))) {
+                self.err(
+                    format!("{vp}.id"),
+                    format!("{} overlaps spec.sriovConfig vfs[{}] at VF {}", vf.id, first.1, first.0),
+                );
+            }
+            for id in vf.id.iter() {
+                taken.entry(id).or_insert(j);
+            }
+            if let Some(mac) = vf.mac {
+                if vf.id.len() > 1 {
+                    self.err(format!("{vp}.mac"), format!("{mac} would be given to {} VFs ({}); set a MAC per VF", vf.id.len(), vf.id));
+                }
+            }
+            if let Some(q) = vf.qos {
+                if q.get() != 0 && vf.vlan.map(|v| v.get()).unwrap_or(0) == 0 {
+                    self.err(format!("{vp}.qos"), format!("{q} needs a non-zero vlan on the VF"));
+                }
+            }
+            if let (Some(min), Some(max)) = (vf.min_tx_rate, vf.max_tx_rate) {
+                if max.get() != 0 && min.get() > max.get() {
+                    self.err(format!("{vp}.minTxRate"), format!("{min} is above maxTxRate {max}"));
+                }
+            }
+        }
+    }
+
+    fn interfaces(&mut self) {
+        let spec = &self.t.template.spec;
+        let mut names: BTreeMap<String, String> = BTreeMap::new();
+        let mut mtus: BTreeMap<String, u32> = BTreeMap::new();
+        for ic in &spec.interface_config {
+            if let Some(m) = ic.mtu {
+                mtus.insert(ic.name.to_string(), m.get());
+            }
+        }
+        for (i, ic) in spec.interface_config.iter().enumerate() {
+            let p = format!("spec.interfaceConfig[{i}]");
+            if let Some(prev) = names.insert(ic.name.to_string(), format!("{p}.name")) {
+                self.err(format!("{p}.name"), format!("{} is already configured at {prev}", ic.name));
+            }
+            let mut ids: BTreeMap<u16, usize> = BTreeMap::new();
+            for (j, vl) in ic.vlan.iter().enumerate() {
+                let vp = format!("{p}.vlan[{j}]");
+                if let Some(k) = ids.insert(vl.id.get(), j) {
+                    self.err(format!("{vp}.id"), format!("{} is already a VLAN of {} at {p}.vlan[{k}]", vl.id, ic.name));
+                }
+                let vname = vlan_name(ic.name.as_str(), vl);
+                if vl.name.is_none() {
+                    if let Err(e) = check_ifname(&vname) {
+                        self.err(&vp, format!("the VLAN's name {e}; give it a shorter name with `name:`"));
+                    }
+                }
+                if vname == ic.name.as_str() {
+                    self.err(format!("{vp}.name"), format!("{vname} is the name of its own parent"));
+                }
+                if let Some(prev) = names.insert(vname.clone(), format!("{vp}")) {
+                    self.err(&vp, format!("{vname} is already defined at {prev}"));
+                }
+                // The kernel refuses a VLAN MTU above its parent's.
+                if let (Some(parent), Some(own)) = (ic.mtu, mtus.get(&vname)) {
+                    if *own > parent.get() {
+                        let at = spec
+                            .interface_config
+                            .iter()
+                            .position(|x| x.name.as_str() == vname)
+                            .unwrap_or(0);
+                        self.err(
+                            format!("spec.interfaceConfig[{at}].mtu"),
+                            format!("{own} is above the MTU {parent} of {vname}'s parent {}", ic.name),
+                        );
+                    }
+                }
+            }
+            for (fam, cfg) in [("ipv4", &ic.ipv4), ("ipv6", &ic.ipv6)] {
+                if let Some(c) = cfg {
+                    self.ip(&format!("{p}.{fam}"), fam == "ipv6", c);
+                }
+            }
+        }
+        // An interfaceConfig entry for a VLAN defined after it is found above only in one direction;
+        // the node-level check after merging covers VLANs defined in other templates.
+        let _ = names;
+    }
+
+    fn ip(&mut self, p: &str, v6: bool, c: &IpConfig) {
+        let fam = if v6 { "IPv6" } else { "IPv4" };
+        let mut seen = BTreeSet::new();
+        for (i, a) in c.address.iter().enumerate() {
+            if a.is_ipv4() == v6 {
+                self.err(format!("{p}.address[{i}]"), format!("{a} is not an {fam} address"));
+            }
+            if !seen.insert(a.addr) {
+                self.err(format!("{p}.address[{i}]"), format!("{a} is listed twice"));
+            }
+            if !v6 && a.prefix < 31 && a.addr == a.network() {
+                self.err(format!("{p}.address[{i}]"), format!("{a} is the network address of its prefix, not a host address"));
+            }
+        }
+        let mut routes = BTreeSet::new();
+        for (i, r) in c.routes.iter().enumerate() {
+            if r.to.is_ipv4() == Some(v6) {
+                self.err(format!("{p}.routes[{i}].to"), format!("{} is not an {fam} prefix", r.to));
+            }
+            if let Some(via) = r.via {
+                if via.is_ipv4() == v6 {
+                    self.err(format!("{p}.routes[{i}].via"), format!("{via} is not an {fam} address"));
+                }
+            }
+            if !routes.insert((r.to, r.table.map(|t| t.get()), r.metric.map(|m| m.get()))) {
+                self.err(format!("{p}.routes[{i}]"), format!("the route to {} is listed twice", r.to));
+            }
+        }
+    }
+
+    fn members(&mut self, p: &str, name: &IfName, members: &[IfName]) {
+        if members.is_empty() {
+            self.err(format!("{p}.members"), format!("{name} has no members"));
+        }
+        let mut seen = BTreeSet::new();
+        for (i, m) in members.iter().enumerate() {
+            if m == name {
+                self.err(format!("{p}.members[{i}]"), format!("{m} cannot be a member of itself"));
+            }
+            if !seen.insert(m) {
+                self.err(format!("{p}.members[{i}]"), format!("{m} is listed twice"));
+            }
+        }
+    }
+
+    fn bonds(&mut self) {
+        let spec = &self.t.template.spec;
+        let mut names = BTreeMap::new();
+        for (i, b) in spec.bond_config.iter().enumerate() {
+            let p = format!("spec.bondConfig[{i}]");
+            if let Some(j) = names.insert(b.name.clone(), i) {
+                self.err(format!("{p}.name"), format!("{} is already defined at spec.bondConfig[{j}]", b.name));
+            }
+            self.members(&p, &b.name, &b.members);
+            if let Some(o) = &b.options {
+                if let Some(pr) = &o.primary {
+                    if !b.members.contains(pr) {
+                        self.err(format!("{p}.options.primary"), format!("{pr} is not a member of {}", b.name));
+                    }
+                    if !matches!(b.mode, BondMode::ActiveBackup | BondMode::BalanceTlb | BondMode::BalanceAlb) {
+                        self.err(format!("{p}.options.primary"), format!("{pr}: primary needs mode active-backup, balance-tlb or balance-alb, not {}", b.mode.as_str()));
+                    }
+                }
+                if let Some(r) = o.lacp_rate {
+                    if b.mode != BondMode::Lacp {
+                        self.err(format!("{p}.options.lacpRate"), format!("{} needs mode 802.3ad, not {}", r.as_str(), b.mode.as_str()));
+                    }
+                }
+                if let Some(x) = o.xmit_hash_policy {
+                    if !matches!(b.mode, BondMode::Lacp | BondMode::BalanceXor | BondMode::BalanceTlb | BondMode::BalanceAlb) {
+                        self.err(format!("{p}.options.xmitHashPolicy"), format!("{} needs mode 802.3ad, balance-xor, balance-tlb or balance-alb, not {}", x.as_str(), b.mode.as_str()));
+                    }
+                }
+            }
+        }
+    }
+
+    fn bridges(&mut self) {
+        let spec = &self.t.template.spec;
+        let mut names = BTreeMap::new();
+        for (i, b) in spec.bridge_config.iter().enumerate() {
+            let p = format!("spec.bridgeConfig[{i}]");
+            if let Some(j) = names.insert(b.name.clone(), i) {
+                self.err(format!("{p}.name"), format!("{} is already defined at spec.bridgeConfig[{j}]", b.name));
+            }
+            if b.members.is_empty() {
+                // A bridge without ports is legitimate (e.g. a VM network); nothing to check.
+            } else {
+                let mut seen = BTreeSet::new();
+                for (k, m) in b.members.iter().enumerate() {
+                    if m == &b.name {
+                        self.err(format!("{p}.members[{k}]"), format!("{m} cannot be a member of itself"));
+                    }
+                    if !seen.insert(m) {
+                        self.err(format!("{p}.members[{k}]"), format!("{m} is listed twice"));
+                    }
+                }
+            }
+            if b.forward_delay.is_some() && b.stp == Some(false) {
+                self.err(format!("{p}.forwardDelay"), "only applies with stp: true");
+            }
+        }
+    }
+
+    fn ovs(&mut self) {
+        let spec = &self.t.template.spec;
+        let mut names = BTreeMap::new();
+        for (i, o) in spec.ovs_config.iter().enumerate() {
+            let p = format!("spec.ovsConfig[{i}]");
+            if let Some(j) = names.insert(o.bridge_name.clone(), i) {
+                self.err(format!("{p}.bridgeName"), format!("{} is already defined at spec.ovsConfig[{j}]", o.bridge_name));
+            }
+            let uplinks = o.node_interface.as_ref().map(|n| n.0.as_slice()).unwrap_or(&[]);
+            let mut seen = BTreeSet::new();
+            for u in uplinks {
+                if !seen.insert(u) {
+                    self.err(format!("{p}.nodeInterface"), format!("{u} is listed twice"));
+                }
+                if let Uplink::Pci(a) = u {
+                    if !o.dpdk {
+                        self.err(format!("{p}.nodeInterface"), format!("{a} is a PCI address, which only a DPDK bridge (dpdk: true) can use"));
+                    }
+                }
+                if let Uplink::Name(n) = u {
+                    if n == &o.bridge_name {
+                        self.err(format!("{p}.nodeInterface"), format!("{n} is the bridge itself"));
+                    }
+                }
+            }
+            if let Some(params) = &o.params {
+                if uplinks.len() < 2 {
+                    if let Some(m) = params.bond_mode {
+                        self.err(format!("{p}.params.bondMode"), format!("{} needs an OVS bond: list at least 2 interfaces in nodeInterface", m.as_str()));
+                    }
+                    if let Some(l) = params.lacp {
+                        self.err(format!("{p}.params.lacp"), format!("{} needs an OVS bond: list at least 2 interfaces in nodeInterface", l.as_str()));
+                    }
+                }
+                if params.mtu_request.is_some() && uplinks.is_empty() {
+                    self.err(format!("{p}.params.mtuRequest"), "needs a nodeInterface to apply to");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The renderer's integration tests: one binary (as ripgrep does), one module per concern.
+//!
+//! Tests that need a real consumer (netplan, nmcli, ovsdb-server, bash) fail when it is missing: the
+//! README's test command installs them.
+
+mod common;
+
+mod cli;
+mod errors;
+mod golden;
+mod ifcfg_shell;
+mod injection;
+mod keyfile_nmcli;
+mod netplan_generate;
+mod ovs_ovsdb;
+mod sriov_udev;
