@@ -69,13 +69,18 @@ pub fn yaml(s: &str) -> String {
 }
 
 fn yaml_plain_ok(s: &str) -> bool {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./".contains(&b)) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./:+".contains(&b)) {
         return false;
     }
     let first = s.as_bytes()[0];
     if !first.is_ascii_alphabetic() {
-        // Leading digits, '-', '.' can make numbers (1e3, 0x1f, .inf, -1), sequences or dates.
-        return false;
+        // Leading digits, '-', '.', ':' can make numbers (1e3, 0x1f, .inf, -1, YAML 1.1's 1:20 = 80),
+        // sequences or dates. A prefix with '/' (192.0.2.0/24) or a dotted quad is never one of those.
+        let dotted_quad = s.bytes().filter(|b| *b == b'.').count() == 3
+            && s.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        if !(first.is_ascii_digit() && (s.contains('/') || dotted_quad)) {
+            return false;
+        }
     }
     let lower = s.to_ascii_lowercase();
     const RESERVED: &[&str] = &[
@@ -160,7 +165,13 @@ mod tests {
         assert_eq!(yaml("1e3"), "\"1e3\"");
         assert_eq!(yaml("a: b"), "\"a: b\"");
         assert_eq!(yaml("x\"\n#"), "\"x\\\"\\n#\"");
-        assert_eq!(yaml("192.168.1.1/24"), "\"192.168.1.1/24\"");
+        assert_eq!(yaml("192.168.1.1/24"), "192.168.1.1/24");
+        assert_eq!(yaml("192.168.1.1"), "192.168.1.1");
+        assert_eq!(yaml("2001:db8::1/64"), "2001:db8::1/64");
+        assert_eq!(yaml("::/0"), "\"::/0\"");
+        assert_eq!(yaml("1:20"), "\"1:20\"");
+        assert_eq!(yaml("1.5"), "\"1.5\"");
+        assert_eq!(yaml("layer3+4"), "layer3+4");
     }
 
     #[test]

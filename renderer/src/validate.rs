@@ -151,6 +151,7 @@ impl Validator<'_> {
     fn interfaces(&mut self) {
         let spec = &self.t.template.spec;
         let mut names: BTreeMap<String, String> = BTreeMap::new();
+        let mut vlans: BTreeMap<String, String> = BTreeMap::new();
         let mut mtus: BTreeMap<String, u32> = BTreeMap::new();
         for ic in &spec.interface_config {
             if let Some(m) = ic.mtu {
@@ -177,7 +178,7 @@ impl Validator<'_> {
                 if vname == ic.name.as_str() {
                     self.err(format!("{vp}.name"), format!("{vname} is the name of its own parent"));
                 }
-                if let Some(prev) = names.insert(vname.clone(), format!("{vp}")) {
+                if let Some(prev) = vlans.insert(vname.clone(), vp.clone()) {
                     self.err(&vp, format!("{vname} is already defined at {prev}"));
                 }
                 // The kernel refuses a VLAN MTU above its parent's.
@@ -201,9 +202,6 @@ impl Validator<'_> {
                 }
             }
         }
-        // An interfaceConfig entry for a VLAN defined after it is found above only in one direction;
-        // the node-level check after merging covers VLANs defined in other templates.
-        let _ = names;
     }
 
     fn ip(&mut self, p: &str, v6: bool, c: &IpConfig) {

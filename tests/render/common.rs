@@ -98,7 +98,11 @@ pub fn write_tree(dir: &Path, arts: &[Artifact]) {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         match &a.symlink {
             Some(t) => std::os::unix::fs::symlink(t, &p).unwrap(),
-            None => std::fs::write(&p, &a.content).unwrap(),
+            None => {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::write(&p, &a.content).unwrap();
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(a.mode)).unwrap();
+            }
         }
     }
 }

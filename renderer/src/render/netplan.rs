@@ -1,11 +1,164 @@
-//! (being written)
+//! Ubuntu: one netplan file, `/etc/netplan/60-plumber.yaml` (mode 0600, as netplan asks of files that may
+//! hold secrets).
+//!
+//! Netplan merges files by interface id, later files winning key by key. Because naming an interface makes
+//! plumber its owner, the file states every addressing key it owns explicitly (`dhcp4: false`,
+//! `accept-ra: false` when IPv6 is static) so a distro file such as `50-cloud-init.yaml` cannot add
+//! DHCP or SLAAC addresses behind plumber's back. Default routes are written as `0.0.0.0/0` / `::/0`,
+//! which every netplan since Ubuntu 20.04 accepts (`to: default` came later).
+//!
+//! SR-IOV and OVS are *not* expressed in netplan syntax: netplan cannot bind VF drivers, match a PF by
+//! vendor/device for `virtual-function-count`, or build DPDK ports, so plumber uses the same udev rules and
+//! ovs-vsctl script on every distro instead of a netplan-only variant that behaves differently.
+
+use serde::Serialize;
 
 use crate::distro::Distro;
 use crate::error::Result;
-use crate::node::NodeConfig;
+use crate::node::{Addressing, ControllerKind, Link, LinkKind, NodeConfig};
 
-use super::Artifact;
+use super::{header, render_template, Artifact};
 
-pub fn render(_node: &NodeConfig, _distro: &Distro) -> Result<Vec<Artifact>> {
-    Ok(Vec::new())
+#[derive(Serialize)]
+struct Ctx {
+    ethernets: Vec<Entry>,
+    vlans: Vec<Entry>,
+    bonds: Vec<Entry>,
+    bridges: Vec<Entry>,
+}
+
+#[derive(Serialize)]
+struct Entry {
+    name: String,
+    /// `id`/`link` for VLANs.
+    id: Option<u16>,
+    link: Option<String>,
+    interfaces: Vec<String>,
+    parameters: Vec<(String, ParamValue)>,
+    mtu: Option<u32>,
+    /// Members of a bond or bridge carry no addressing of their own.
+    member: bool,
+    dhcp4: bool,
+    dhcp6: bool,
+    accept_ra: bool,
+    addresses: Vec<String>,
+    routes: Vec<RouteCtx>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ParamValue {
+    Str(String),
+    Num(u32),
+    Bool(bool),
+}
+
+#[derive(Serialize)]
+struct RouteCtx {
+    to: String,
+    via: Option<String>,
+    metric: Option<u32>,
+    table: Option<u32>,
+}
+
+fn routes(a: &Addressing, v6: bool) -> Vec<RouteCtx> {
+    a.routes
+        .iter()
+        .map(|r| RouteCtx {
+            to: r.to.cidr(v6).to_string(),
+            via: r.via.map(|v| v.to_string()),
+            metric: r.metric.map(|m| m.get()),
+            table: r.table.map(|t| t.get()),
+        })
+        .collect()
+}
+
+fn entry(node: &NodeConfig, l: &Link) -> Entry {
+    let members = |kind: ControllerKind| -> Vec<String> {
+        node.links
+            .values()
+            .filter(|m| m.controller.as_ref().is_some_and(|c| c.name == l.name && c.kind == kind))
+            .map(|m| m.name.clone())
+            .collect()
+    };
+    let mut e = Entry {
+        name: l.name.clone(),
+        id: None,
+        link: None,
+        interfaces: Vec::new(),
+        parameters: Vec::new(),
+        mtu: l.mtu,
+        member: l.controller.is_some(),
+        dhcp4: l.ipv4.dhcp,
+        dhcp6: l.ipv6.dhcp,
+        accept_ra: l.ipv6.dhcp,
+        addresses: l
+            .ipv4
+            .addresses
+            .iter()
+            .chain(l.ipv6.addresses.iter())
+            .map(|a| a.to_string())
+            .collect(),
+        routes: routes(&l.ipv4, false).into_iter().chain(routes(&l.ipv6, true)).collect(),
+    };
+    match &l.kind {
+        LinkKind::Device => {}
+        LinkKind::Vlan { parent, id } => {
+            e.id = Some(*id);
+            e.link = Some(parent.clone());
+        }
+        LinkKind::Bond { mode, options } => {
+            e.interfaces = members(ControllerKind::Bond);
+            let p = &mut e.parameters;
+            p.push(("mode".into(), ParamValue::Str(mode.as_str().into())));
+            if let Some(v) = options.miimon {
+                p.push(("mii-monitor-interval".into(), ParamValue::Num(v.get())));
+            }
+            if let Some(v) = options.updelay {
+                p.push(("up-delay".into(), ParamValue::Num(v.get())));
+            }
+            if let Some(v) = options.downdelay {
+                p.push(("down-delay".into(), ParamValue::Num(v.get())));
+            }
+            if let Some(v) = options.lacp_rate {
+                p.push(("lacp-rate".into(), ParamValue::Str(v.as_str().into())));
+            }
+            if let Some(v) = options.xmit_hash_policy {
+                p.push(("transmit-hash-policy".into(), ParamValue::Str(v.as_str().into())));
+            }
+            if let Some(v) = &options.primary {
+                p.push(("primary".into(), ParamValue::Str(v.to_string())));
+            }
+        }
+        LinkKind::Bridge { stp, forward_delay } => {
+            e.interfaces = members(ControllerKind::Bridge);
+            if let Some(s) = stp {
+                e.parameters.push(("stp".into(), ParamValue::Bool(*s)));
+            }
+            if let Some(d) = forward_delay {
+                e.parameters.push(("forward-delay".into(), ParamValue::Num(*d)));
+            }
+        }
+    }
+    e
+}
+
+pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
+    if node.links.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ctx = Ctx { ethernets: vec![], vlans: vec![], bonds: vec![], bridges: vec![] };
+    for l in node.links.values() {
+        let e = entry(node, l);
+        match l.kind {
+            LinkKind::Device => ctx.ethernets.push(e),
+            LinkKind::Vlan { .. } => ctx.vlans.push(e),
+            LinkKind::Bond { .. } => ctx.bonds.push(e),
+            LinkKind::Bridge { .. } => ctx.bridges.push(e),
+        }
+    }
+    let path = format!("{}/60-plumber.yaml", distro.paths.network);
+    let owners = node.template_names();
+    let content = render_template("netplan.yaml.j2", &path, &header(owners), &ctx)?;
+    Ok(vec![Artifact::file(path, 0o600, content)])
 }

@@ -1,1 +1,105 @@
-fn main() {}
+//! `plumber-render`: HostNetworkTemplates in, distro-native network files out. Offline and pure: it
+//! reads files and writes only where `--out`/`--tar` say.
+//!
+//! Exit codes: 0 success (and "identical" for `--check`/`--diff`), 1 invalid input or any error,
+//! 2 differences found by `--check`/`--diff`.
+
+mod args;
+mod examples;
+mod fleet;
+mod output;
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::Parser;
+use plumber_render::distro::Distro;
+use plumber_render::inventory::HostNetwork;
+use plumber_render::{load, node_config, select, Error, Source};
+
+use args::Args;
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("plumber-render: {}", e.to_string().replace('\n', "\nplumber-render: "));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<u8> {
+    if args.list_distros {
+        for d in Distro::all() {
+            let aliases = if d.aliases.is_empty() { String::new() } else { format!(" (also: {})", d.aliases.join(", ")) };
+            println!("{:8} {}{}", d.name, d.description, aliases);
+        }
+        return Ok(0);
+    }
+    let distro_name = args.distro.clone().ok_or_else(|| Error::Usage("--distro is required (see --list-distros)".into()))?;
+    if args.examples {
+        return examples::run(&args, &distro_name);
+    }
+    let distro = Distro::by_name(&distro_name)?;
+    let sources = read_sources(&args.files)?;
+    let templates = load(&sources)?;
+
+    if let Some(nodes) = &args.nodes {
+        return fleet::run(&args, nodes, &templates, &distro);
+    }
+
+    let labels = args.node_labels.as_deref().map(select::parse_labels).transpose()?;
+    let inventory = match &args.inventory {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| Error::io(p.display(), e))?;
+            Some(HostNetwork::parse(&text, &p.display().to_string())?)
+        }
+        None => None,
+    };
+    let node = node_config(&templates, labels.as_ref(), inventory.as_ref())?;
+    if args.node_config {
+        print!("{}", serde_yaml::to_string(&node)?);
+        return Ok(0);
+    }
+    let artifacts = plumber_render::render::render(&node, &distro)?;
+    output::emit(&args, &artifacts)
+}
+
+/// Files, directories (every `*.yaml`/`*.yml` inside, sorted) or `-` for standard input.
+fn read_sources(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<Source>> {
+    if files.is_empty() {
+        return Err(Error::Usage("no template files given (use - for standard input, or --examples)".into()).into());
+    }
+    let mut out = Vec::new();
+    for f in files {
+        if f.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).map_err(|e| Error::io("-", e))?;
+            out.push(Source { name: "-".into(), text });
+        } else if f.is_dir() {
+            let mut entries: Vec<_> = std::fs::read_dir(f)
+                .map_err(|e| Error::io(f.display(), e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                .collect();
+            entries.sort();
+            for p in entries {
+                let text = std::fs::read_to_string(&p).map_err(|e| Error::io(p.display(), e))?;
+                out.push(Source { name: p.display().to_string(), text });
+            }
+        } else {
+            let text = std::fs::read_to_string(f).map_err(|e| Error::io(f.display(), e))?;
+            out.push(Source { name: f.display().to_string(), text });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,97 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Parser};
+
+const EXAMPLES: &str = "\
+Examples:
+  # Review what a template does on Ubuntu (prints every file with its path and mode)
+  plumber-render --distro ubuntu examples/comprehensive.yaml
+
+  # Only the templates whose nodeSelector matches this node's labels
+  plumber-render --distro rhel9 --node-labels rack=r1,kubernetes.io/hostname=worker-1 templates/
+
+  # Resolve vendor/device and PCI selectors to interface names with a node's HostNetwork
+  plumber-render --distro rhel8 --inventory worker-1.hostnetwork.yaml sriov.yaml
+
+  # Build an image: write the tree (with modes) or a tarball rooted at /
+  plumber-render --distro debian --out ./rootfs cluster-templates/
+  plumber-render --distro ubuntu --tar net.tar cluster-templates/
+
+  # Compare with what a host has installed (exit 2 when different)
+  plumber-render --distro ubuntu --diff / cluster-templates/
+  plumber-render --distro ubuntu --check / cluster-templates/
+
+  # A whole cluster: one directory per node, in parallel
+  kubectl get nodes -o yaml > nodes.yaml
+  plumber-render --distro rhel9 --nodes nodes.yaml --inventories hostnetworks/ --out fleet/ cluster-templates/
+
+  # The merged desired state (NodeConfig) instead of files
+  plumber-render --distro ubuntu --node-config examples/comprehensive.yaml
+
+  # The HostPlumber README's examples, bundled in the binary
+  plumber-render --distro ubuntu --examples
+
+Exit codes: 0 ok / identical, 1 invalid input or error, 2 differences (--check, --diff).";
+
+/// Render HostNetworkTemplates (plumber.k8s.pf9.io/v1) into distro-native network files that survive a
+/// reboot: ifcfg (rhel8), NetworkManager keyfiles (rhel9, rhel10), netplan (ubuntu), systemd-networkd
+/// (debian, flatcar), plus udev rules for SR-IOV and an ovs-vsctl script with its boot unit.
+#[derive(Parser, Debug)]
+#[command(name = "plumber-render", version, after_help = EXAMPLES)]
+#[command(group(ArgGroup::new("mode").args(["out", "tar", "diff", "check", "node_config"])))]
+pub struct Args {
+    /// Template files or directories of *.yaml; `-` reads standard input.
+    pub files: Vec<PathBuf>,
+
+    /// Target distro: rhel8, rhel9, rhel10, ubuntu, debian, flatcar (or an alias, see --list-distros).
+    #[arg(long)]
+    pub distro: Option<String>,
+
+    /// List the distro profiles and exit.
+    #[arg(long)]
+    pub list_distros: bool,
+
+    /// The node's labels (k=v,k2=v2): only templates whose nodeSelector matches are used. Without it every
+    /// template given is used.
+    #[arg(long, value_name = "LABELS")]
+    pub node_labels: Option<String>,
+
+    /// The node's HostNetwork YAML (as `plumber show` prints it): resolves vendor/device and PCI selectors
+    /// and DPDK uplinks to devices, and checks numVfs against totalVfs.
+    #[arg(long, value_name = "HOSTNETWORK.yaml")]
+    pub inventory: Option<PathBuf>,
+
+    /// Write the files under DIR as if DIR were / (with their modes).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Write the files as a tar archive rooted at / (`-` for standard output).
+    #[arg(long, value_name = "FILE")]
+    pub tar: Option<PathBuf>,
+
+    /// Show a unified diff against the files installed under ROOT; exit 2 when they differ.
+    #[arg(long, value_name = "ROOT")]
+    pub diff: Option<PathBuf>,
+
+    /// Exit 0 when the files under ROOT are identical to the rendering, 2 when not.
+    #[arg(long, value_name = "ROOT")]
+    pub check: Option<PathBuf>,
+
+    /// Print the merged desired state (NodeConfig) as YAML instead of files.
+    #[arg(long)]
+    pub node_config: bool,
+
+    /// Fleet mode: `kubectl get nodes -o yaml` output; renders every node into OUT/<node>/ (needs --out).
+    #[arg(long, value_name = "NODES.yaml", requires = "out")]
+    pub nodes: Option<PathBuf>,
+
+    /// Fleet mode: a directory of per-node HostNetwork YAML named <node>.yaml.
+    #[arg(long, value_name = "DIR", requires = "nodes")]
+    pub inventories: Option<PathBuf>,
+
+    /// Render the HostPlumber README examples bundled in this binary, each on its own.
+    #[arg(long, conflicts_with_all = ["files", "nodes", "inventory", "node_labels", "diff", "check", "tar"])]
+    pub examples: bool,
+}

@@ -1,0 +1,184 @@
+//! Fleet mode: every node of a cluster rendered into `OUT/<node>/`, so a template change can be reviewed
+//! across the fleet before it is applied.
+//!
+//! Nodes that select the same templates and have the same inventory get the same bytes, so each distinct
+//! (templates, inventory) pair is merged and rendered once; writing the files is the rest of the work,
+//! and both steps run in parallel.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use plumber_render::distro::Distro;
+use plumber_render::inventory::HostNetwork;
+use plumber_render::parse::Loaded;
+use plumber_render::render::Artifact;
+use plumber_render::select::{selects, Labels};
+use plumber_render::{merge, Error};
+
+use crate::args::Args;
+use crate::output::under;
+
+struct Node {
+    name: String,
+    labels: Labels,
+}
+
+/// Node names become directory names: only Kubernetes node names (DNS subdomains) are accepted.
+fn check_node_name(n: &str) -> Result<(), Error> {
+    let ok = !n.is_empty()
+        && n.len() <= 253
+        && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && n.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "node name {} is not a Kubernetes node name (a DNS subdomain)",
+            plumber_render::escape::printable(n)
+        )))
+    }
+}
+
+fn read_nodes(path: &Path) -> anyhow::Result<Vec<Node>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?;
+    let v: serde_yaml::Value = serde_yaml::from_str(&text)
+        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+    let items: Vec<serde_yaml::Value> = match v.get("items") {
+        Some(serde_yaml::Value::Sequence(s)) => s.clone(),
+        _ if v.get("kind").and_then(|k| k.as_str()) == Some("Node") => vec![v.clone()],
+        _ => return Err(Error::Usage(format!("{}: not a Node or a list of Nodes", path.display())).into()),
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let meta = item.get("metadata");
+        let name = meta
+            .and_then(|m| m.get("name"))
+            .and_then(|n| n.as_str())
+            .ok_or_else(|| Error::Usage(format!("{}: items[{i}].metadata.name is missing", path.display())))?;
+        check_node_name(name)?;
+        let mut labels = Labels::new();
+        if let Some(serde_yaml::Value::Mapping(m)) = meta.and_then(|m| m.get("labels")) {
+            for (k, val) in m {
+                if let (Some(k), Some(val)) = (k.as_str(), val.as_str()) {
+                    labels.insert(k.to_string(), val.to_string());
+                }
+            }
+        }
+        out.push(Node { name: name.to_string(), labels });
+    }
+    Ok(out)
+}
+
+pub fn run(args: &Args, nodes_path: &Path, templates: &[Loaded], distro: &Distro) -> anyhow::Result<u8> {
+    let out_dir = args.out.clone().expect("clap requires --out with --nodes");
+    let nodes = read_nodes(nodes_path)?;
+
+    // Group nodes by what determines their output.
+    let mut groups: BTreeMap<(Vec<usize>, Option<String>), Vec<usize>> = BTreeMap::new();
+    for (i, n) in nodes.iter().enumerate() {
+        let chosen: Vec<usize> = (0..templates.len()).filter(|t| selects(&templates[*t], &n.labels)).collect();
+        let inv = match &args.inventories {
+            Some(dir) => {
+                let p = dir.join(format!("{}.yaml", n.name));
+                match std::fs::read_to_string(&p) {
+                    Ok(t) => Some(t),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(Error::io(p.display(), e).into()),
+                }
+            }
+            None => None,
+        };
+        groups.entry((chosen, inv)).or_default().push(i);
+    }
+
+    let groups: Vec<_> = groups.into_iter().collect();
+    let rendered: Vec<(Vec<usize>, Result<Vec<Artifact>, String>)> = groups
+        .par_iter()
+        .map(|((chosen, inv), members)| {
+            let first = &nodes[members[0]].name;
+            let result = (|| -> Result<Vec<Artifact>, Error> {
+                let inventory = match inv {
+                    Some(t) => Some(HostNetwork::parse(t, &format!("{first}.yaml"))?),
+                    None => None,
+                };
+                let refs: Vec<&Loaded> = chosen.iter().map(|i| &templates[*i]).collect();
+                let node = merge::merge(&refs, inventory.as_ref())?;
+                plumber_render::render::render(&node, distro)
+            })();
+            (members.clone(), result.map_err(|e| e.to_string()))
+        })
+        .collect();
+
+    let mut jobs: Vec<(&str, &[Artifact])> = Vec::new();
+    let mut failures = Vec::new();
+    for (members, r) in &rendered {
+        match r {
+            Ok(arts) => jobs.extend(members.iter().map(|m| (nodes[*m].name.as_str(), arts.as_slice()))),
+            Err(e) => failures.extend(members.iter().map(|m| format!("node {}: {e}", nodes[*m].name))),
+        }
+    }
+    let files: usize = jobs.par_iter().map(|(name, arts)| write_node(&out_dir.join(name), arts)).collect::<anyhow::Result<Vec<usize>>>()?.iter().sum();
+    for f in &failures {
+        eprintln!("plumber-render: {}", f.replace('\n', "\nplumber-render:   "));
+    }
+    eprintln!(
+        "plumber-render: {} nodes ({} distinct configurations), {} files under {}{}",
+        nodes.len(),
+        rendered.len(),
+        files,
+        out_dir.display(),
+        if failures.is_empty() { String::new() } else { format!("; {} nodes failed", failures.len()) }
+    );
+    Ok(if failures.is_empty() { 0 } else { 1 })
+}
+
+fn write_node(dir: &Path, arts: &[Artifact]) -> anyhow::Result<usize> {
+    let mut made: Vec<PathBuf> = Vec::new();
+    for a in arts {
+        let p = under(dir, &a.path)?;
+        let parent = p.parent().expect("has parent").to_path_buf();
+        if !made.contains(&parent) {
+            std::fs::create_dir_all(&parent).map_err(|e| Error::io(parent.display(), e))?;
+            made.push(parent);
+        }
+        match &a.symlink {
+            Some(t) => {
+                let _ = std::fs::remove_file(&p);
+                std::os::unix::fs::symlink(t, &p).map_err(|e| Error::io(p.display(), e))?;
+            }
+            None => write_file(&p, a)?,
+        }
+    }
+    Ok(arts.len())
+}
+
+fn write_file(p: &Path, a: &Artifact) -> anyhow::Result<()> {
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(a.mode).open(p) {
+        Ok(mut f) => f.write_all(a.content.as_bytes()).map_err(|e| Error::io(p.display(), e))?,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::write(p, &a.content).map_err(|e| Error::io(p.display(), e))?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(a.mode)).map_err(|e| Error::io(p.display(), e))?;
+        }
+        Err(e) => return Err(Error::io(p.display(), e).into()),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_names_cannot_escape_the_output_directory() {
+        assert!(check_node_name("worker-1").is_ok());
+        assert!(check_node_name("10.128.237.204").is_ok());
+        assert!(check_node_name("../etc").is_err());
+        assert!(check_node_name("a/b").is_err());
+        assert!(check_node_name("").is_err());
+        assert!(check_node_name("..").is_err());
+    }
+}
