@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 /// A string for error messages and comments: quotes it as Rust debug output when it holds anything that is
 /// not plain printable ASCII, so a newline in a template name cannot start a new line of a generated file.
 pub fn printable(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_graphic() || c == ' ') && !s.starts_with(' ') {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_graphic()) {
         s.to_string()
     } else {
         format!("{s:?}")
