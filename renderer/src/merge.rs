@@ -361,7 +361,7 @@ impl<'a> Merger<'a> {
                     self.errors.push(FieldError {
                         origin: t.origin.clone(),
                         path: format!("{p}.numVfs"),
-                        message: format!("{n} is above the {tv} VFs ({}) supports", name.clone().unwrap_or(key.to_string())),
+                        message: format!("{n} is above the {tv} VFs {} supports", name.clone().unwrap_or(key.to_string())),
                     });
                 }
             }
