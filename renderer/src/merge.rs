@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
+use std::rc::Rc;
 
 use crate::error::{Conflict, ConflictSide, Error, FieldError, Origin, Result};
 use crate::inventory::HostNetwork;
@@ -35,11 +36,13 @@ pub fn merge(templates: &[&Loaded], inventory: Option<&HostNetwork>) -> Result<N
     m.finish(&order)
 }
 
+/// A value a template set, with where it was set. Origins and paths are shared (`Rc`) because one VF
+/// range entry claims the same path for every VF it covers.
 #[derive(Clone)]
 struct Claim<T> {
     value: T,
-    origin: Origin,
-    path: String,
+    origin: Rc<Origin>,
+    path: Rc<str>,
     priority: i32,
 }
 
@@ -47,7 +50,7 @@ impl<T> Claim<T> {
     fn side(&self, show: String) -> ConflictSide {
         ConflictSide {
             template: self.origin.template.clone().unwrap_or_default(),
-            path: self.path.clone(),
+            path: self.path.to_string(),
             value: show,
             priority: self.priority,
         }
@@ -118,7 +121,7 @@ struct AddrB {
     vias: BTreeMap<(RouteDest, Option<u32>, Option<u32>), Option<Claim<OptIp>>>,
     dhcp: Option<Claim<bool>>,
     /// First place that gave this family addresses, routes or DHCP (for member checks).
-    first: Option<(Origin, String)>,
+    first: Option<(Rc<Origin>, String)>,
 }
 
 #[derive(Clone, PartialEq)]
@@ -183,11 +186,13 @@ struct Merger<'a> {
     ovs: BTreeMap<String, OvsB>,
     conflicts: Vec<Conflict>,
     errors: Vec<FieldError>,
+    /// The origin of the template being merged, shared by all its claims.
+    cur: Rc<Origin>,
 }
 
 impl<'a> Merger<'a> {
     fn c<T>(&self, t: &Loaded, path: String, value: T) -> Claim<T> {
-        Claim { value, origin: t.origin.clone(), path, priority: t.template.spec.priority() }
+        Claim { value, origin: self.cur.clone(), path: path.into(), priority: t.template.spec.priority() }
     }
 
     fn link(&mut self, name: &str, t: &Loaded) -> &mut LinkB {
@@ -197,6 +202,7 @@ impl<'a> Merger<'a> {
     }
 
     fn template(&mut self, t: &Loaded) {
+        self.cur = Rc::new(t.origin.clone());
         let spec = &t.template.spec;
         for (i, ic) in spec.interface_config.iter().enumerate() {
             self.interface(t, i, ic);
@@ -262,7 +268,7 @@ impl<'a> Merger<'a> {
         for (fam, cfg) in [(false, &ic.ipv4), (true, &ic.ipv6)] {
             let Some(cfg) = cfg else { continue };
             let fp = format!("{p}.{}", if fam { "ipv6" } else { "ipv4" });
-            let origin = t.origin.clone();
+            let origin = self.cur.clone();
             let prio = t.template.spec.priority();
             let link = self.link(&name, t);
             let ab = if fam { &mut link.v6 } else { &mut link.v4 };
@@ -274,7 +280,7 @@ impl<'a> Merger<'a> {
                     ab.addresses.push(a.addr);
                 }
                 let slot = ab.prefixes.entry(a.addr).or_default();
-                let c = Claim { value: a.prefix, origin: origin.clone(), path: format!("{fp}.address[{k}]"), priority: prio };
+                let c = Claim { value: a.prefix, origin: origin.clone(), path: format!("{fp}.address[{k}]").into(), priority: prio };
                 claim(slot, c, || format!("the prefix length of {} on {name}", a.addr), &mut conflicts);
             }
             for (k, r) in cfg.routes.iter().enumerate() {
@@ -283,11 +289,11 @@ impl<'a> Merger<'a> {
                     ab.routes.push(key);
                 }
                 let slot = ab.vias.entry(key).or_default();
-                let c = Claim { value: OptIp(r.via), origin: origin.clone(), path: format!("{fp}.routes[{k}]"), priority: prio };
+                let c = Claim { value: OptIp(r.via), origin: origin.clone(), path: format!("{fp}.routes[{k}]").into(), priority: prio };
                 claim(slot, c, || format!("the gateway of the route to {} on {name}", r.to), &mut conflicts);
             }
             if let Some(d) = cfg.dhcp {
-                let c = Claim { value: d, origin: origin.clone(), path: format!("{fp}.dhcp"), priority: prio };
+                let c = Claim { value: d, origin: origin.clone(), path: format!("{fp}.dhcp").into(), priority: prio };
                 claim(&mut ab.dhcp, c, || format!("DHCP on {name}"), &mut conflicts);
             }
         }
@@ -371,12 +377,6 @@ impl<'a> Merger<'a> {
                 s.vf_driver.as_ref().map(|d| self.c(t, format!("{p}.vfDriver"), d.as_str().to_string())),
                 s.mtu.map(|m| self.c(t, format!("{p}.mtu"), m.get())),
             );
-            let vf_claims: Vec<(u32, usize, VfConfig)> = s
-                .vfs
-                .iter()
-                .enumerate()
-                .flat_map(|(j, vf)| vf.id.iter().map(move |id| (id, j, vf.clone())))
-                .collect();
             let mut conflicts = std::mem::take(&mut self.conflicts);
             let pf = self.pfs.entry(key.clone()).or_default();
             pf.selector.get_or_insert(key.clone());
@@ -394,26 +394,30 @@ impl<'a> Merger<'a> {
                 claim(&mut pf.mtu, c, || format!("the MTU of {what}"), &mut conflicts);
             }
             let prio = t.template.spec.priority();
-            for (id, j, vf) in vf_claims {
-                let b = pf.vfs.entry(id).or_default();
+            let origin = self.cur.clone();
+            for (j, vf) in s.vfs.iter().enumerate() {
                 let vp = format!("{p}.vfs[{j}]");
-                let mk = |f: &str| Claim { value: (), origin: t.origin.clone(), path: format!("{vp}.{f}"), priority: prio };
-                macro_rules! set {
-                    ($field:ident, $yaml:literal, $val:expr) => {
-                        if let Some(v) = $val {
-                            let c = mk($yaml);
-                            let c = Claim { value: v, origin: c.origin, path: c.path, priority: c.priority };
-                            claim(&mut b.$field, c, || format!("{} of VF {id} on {what}", $yaml), &mut conflicts);
-                        }
-                    };
+                let path = |f: &str| -> Rc<str> { format!("{vp}.{f}").into() };
+                let paths = [path("mac"), path("vlan"), path("qos"), path("trust"), path("spoofchk"), path("maxTxRate"), path("minTxRate")];
+                let mac = vf.mac.map(|m| m.to_string());
+                for id in vf.id.iter() {
+                    let b = pf.vfs.entry(id).or_default();
+                    macro_rules! set {
+                        ($field:ident, $n:expr, $yaml:literal, $val:expr) => {
+                            if let Some(v) = $val {
+                                let c = Claim { value: v, origin: origin.clone(), path: paths[$n].clone(), priority: prio };
+                                claim(&mut b.$field, c, || format!("{} of VF {id} on {what}", $yaml), &mut conflicts);
+                            }
+                        };
+                    }
+                    set!(mac, 0, "mac", mac.clone());
+                    set!(vlan, 1, "vlan", vf.vlan.map(|v| v.get()));
+                    set!(qos, 2, "qos", vf.qos.map(|v| v.get()));
+                    set!(trust, 3, "trust", vf.trust);
+                    set!(spoofchk, 4, "spoofchk", vf.spoofchk);
+                    set!(max_tx_rate, 5, "maxTxRate", vf.max_tx_rate.map(|v| v.get()));
+                    set!(min_tx_rate, 6, "minTxRate", vf.min_tx_rate.map(|v| v.get()));
                 }
-                set!(mac, "mac", vf.mac.map(|m| m.to_string()));
-                set!(vlan, "vlan", vf.vlan.map(|v| v.get()));
-                set!(qos, "qos", vf.qos.map(|v| v.get()));
-                set!(trust, "trust", vf.trust);
-                set!(spoofchk, "spoofchk", vf.spoofchk);
-                set!(max_tx_rate, "maxTxRate", vf.max_tx_rate.map(|v| v.get()));
-                set!(min_tx_rate, "minTxRate", vf.min_tx_rate.map(|v| v.get()));
             }
             self.conflicts = conflicts;
         }
@@ -473,10 +477,10 @@ impl<'a> Merger<'a> {
                 dhcp: a.dhcp.as_ref().map(|c| c.value).unwrap_or(false),
             };
             if let Some(c) = &b.mtu {
-                mtu_origin.insert(name.clone(), (c.origin.clone(), c.path.clone()));
+                mtu_origin.insert(name.clone(), ((*c.origin).clone(), c.path.to_string()));
             }
-            if let Some(f) = b.v4.first.clone().or(b.v6.first.clone()) {
-                addr_origin.insert(name.clone(), f);
+            if let Some((o, p)) = b.v4.first.clone().or(b.v6.first.clone()) {
+                addr_origin.insert(name.clone(), ((*o).clone(), p));
             }
             links.insert(
                 name.clone(),
@@ -599,7 +603,7 @@ impl<'a> Merger<'a> {
             let dpdk = b.dpdk.as_ref().map(|c| c.value).unwrap_or(false);
             if links.contains_key(&name) {
                 self.errors.push(FieldError {
-                    origin: b.dpdk.as_ref().map(|c| c.origin.clone()).unwrap_or_default(),
+                    origin: b.dpdk.as_ref().map(|c| (*c.origin).clone()).unwrap_or_default(),
                     path: b.dpdk.as_ref().map(|c| c.path.replace(".dpdk", ".bridgeName")).unwrap_or_default(),
                     message: format!("{name} is also a Linux interface configured by plumber"),
                 });
@@ -613,8 +617,8 @@ impl<'a> Merger<'a> {
                         (Uplink::Name(n), false) => {
                             if let Some(c) = links.get(n.as_str()).and_then(|l| l.controller.as_ref()) {
                                 self.errors.push(FieldError {
-                                    origin: up.origin.clone(),
-                                    path: up.path.clone(),
+                                    origin: (*up.origin).clone(),
+                                    path: up.path.to_string(),
                                     message: format!("{n} is a member of {}; it cannot also be an OVS port", c.name),
                                 });
                             }
@@ -625,8 +629,8 @@ impl<'a> Merger<'a> {
                             match pci {
                                 Some(a) => ifaces.push(OvsInterface { name: format!("dpdk-{n}"), dpdk_devargs: Some(a), mtu_request }),
                                 None => self.errors.push(FieldError {
-                                    origin: up.origin.clone(),
-                                    path: up.path.clone(),
+                                    origin: (*up.origin).clone(),
+                                    path: up.path.to_string(),
                                     message: format!(
                                         "{n} is a DPDK uplink and its PCI address is unknown: write the PCI address (0000:03:00.0) or render with an inventory that lists {n}"
                                     ),

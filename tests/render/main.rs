@@ -12,5 +12,6 @@ mod ifcfg_shell;
 mod injection;
 mod keyfile_nmcli;
 mod netplan_generate;
+mod networkd_oracle;
 mod ovs_ovsdb;
 mod sriov_udev;

@@ -15,7 +15,7 @@ use plumber_render::distro::Distro;
 use plumber_render::inventory::HostNetwork;
 use plumber_render::parse::Loaded;
 use plumber_render::render::Artifact;
-use plumber_render::select::{selects, Labels};
+use plumber_render::select::{Labels, SelectorIndex};
 use plumber_render::{merge, Error};
 
 use crate::args::Args;
@@ -74,12 +74,21 @@ fn read_nodes(path: &Path) -> anyhow::Result<Vec<Node>> {
 
 pub fn run(args: &Args, nodes_path: &Path, templates: &[Loaded], distro: &Distro) -> anyhow::Result<u8> {
     let out_dir = args.out.clone().expect("clap requires --out with --nodes");
+    let timing = std::env::var_os("PLUMBER_TIMING").is_some();
+    let t0 = std::time::Instant::now();
+    let phase = |name: &str| {
+        if timing {
+            eprintln!("plumber-render: timing: {name} done at {:?}", t0.elapsed());
+        }
+    };
     let nodes = read_nodes(nodes_path)?;
+    phase("read nodes");
 
     // Group nodes by what determines their output.
+    let index = SelectorIndex::new(templates);
     let mut groups: BTreeMap<(Vec<usize>, Option<String>), Vec<usize>> = BTreeMap::new();
     for (i, n) in nodes.iter().enumerate() {
-        let chosen: Vec<usize> = (0..templates.len()).filter(|t| selects(&templates[*t], &n.labels)).collect();
+        let chosen = index.matching(templates, &n.labels);
         let inv = match &args.inventories {
             Some(dir) => {
                 let p = dir.join(format!("{}.yaml", n.name));
@@ -94,6 +103,7 @@ pub fn run(args: &Args, nodes_path: &Path, templates: &[Loaded], distro: &Distro
         groups.entry((chosen, inv)).or_default().push(i);
     }
 
+    phase("select and read inventories");
     let groups: Vec<_> = groups.into_iter().collect();
     let rendered: Vec<(Vec<usize>, Result<Vec<Artifact>, String>)> = groups
         .par_iter()
@@ -112,6 +122,7 @@ pub fn run(args: &Args, nodes_path: &Path, templates: &[Loaded], distro: &Distro
         })
         .collect();
 
+    phase("merge and render");
     let mut jobs: Vec<(&str, &[Artifact])> = Vec::new();
     let mut failures = Vec::new();
     for (members, r) in &rendered {
@@ -121,6 +132,7 @@ pub fn run(args: &Args, nodes_path: &Path, templates: &[Loaded], distro: &Distro
         }
     }
     let files: usize = jobs.par_iter().map(|(name, arts)| write_node(&out_dir.join(name), arts)).collect::<anyhow::Result<Vec<usize>>>()?.iter().sum();
+    phase("write");
     for f in &failures {
         eprintln!("plumber-render: {}", f.replace('\n', "\nplumber-render:   "));
     }
