@@ -20,7 +20,9 @@ pub fn printable(s: &str) -> String {
 
 /// POSIX shell word: bare when it only holds characters no shell treats specially, otherwise single-quoted
 /// with embedded single quotes written as `'\''`. Used for ovs-vsctl scripts and ifcfg/route files, which
-/// initscripts source and NetworkManager's ifcfg-rh reads with shell quoting rules.
+/// initscripts source and NetworkManager's ifcfg-rh reads with shell quoting rules. A newline inside the
+/// quotes is correct shell but ifcfg-rh reads line by line; no value that reaches an ifcfg file can hold
+/// one (validation refuses control characters everywhere), and the injection tests cover the rest.
 pub fn shell(s: &str) -> String {
     let safe = !s.is_empty()
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.,:/@%+=".contains(&b))

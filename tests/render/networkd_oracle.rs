@@ -12,7 +12,7 @@ use plumber_render::distro::Distro;
 /// The facts that matter in a networkd file, as (section, key, value), with each `[Route]` folded into
 /// one fact so several routes stay distinct.
 fn facts(text: &str) -> BTreeSet<(String, String, String)> {
-    const KEYS: &[&str] = &["Name", "MTUBytes", "Address", "VLAN", "Bond", "Bridge", "Kind", "Id", "Mode"];
+    const KEYS: &[&str] = &["Name", "MTUBytes", "Address", "VLAN", "Bond", "Bridge", "Kind", "Id", "Mode", "STP"];
     let mut out = BTreeSet::new();
     let mut section = String::new();
     let mut route: Vec<String> = Vec::new();
@@ -35,6 +35,12 @@ fn facts(text: &str) -> BTreeSet<(String, String, String)> {
                 route.push(format!("{k}={v}"));
             }
         } else if KEYS.contains(&k) {
+            // systemd reads yes/true and no/false alike; netplan writes the latter.
+            let v = match v {
+                "yes" => "true",
+                "no" => "false",
+                v => v,
+            };
             out.insert((section.clone(), k.to_string(), v.to_string()));
         }
     }

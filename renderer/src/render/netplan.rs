@@ -132,9 +132,9 @@ fn entry(node: &NodeConfig, l: &Link) -> Entry {
         }
         LinkKind::Bridge { stp, forward_delay } => {
             e.interfaces = members(ControllerKind::Bridge);
-            if let Some(s) = stp {
-                e.parameters.push(("stp".into(), ParamValue::Bool(*s)));
-            }
+            // netplan turns STP on when it is not mentioned; the kernel, networkd and ifcfg default to
+            // off. Always say it, so every distro gets the same bridge.
+            e.parameters.push(("stp".into(), ParamValue::Bool(stp.unwrap_or(false))));
             if let Some(d) = forward_delay {
                 e.parameters.push(("forward-delay".into(), ParamValue::Num(*d)));
             }

@@ -86,10 +86,8 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
                 Some(("bond", "Bond", s))
             }
             LinkKind::Bridge { stp, forward_delay } => {
-                let mut s = Vec::new();
-                if let Some(v) = stp {
-                    s.push(("STP", if *v { "yes" } else { "no" }.to_string()));
-                }
+                // Explicit even when unset (off), as in the netplan renderer.
+                let mut s = vec![("STP", if stp.unwrap_or(false) { "yes" } else { "no" }.to_string())];
                 if let Some(v) = forward_delay {
                     s.push(("ForwardDelaySec", v.to_string()));
                 }
