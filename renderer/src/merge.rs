@@ -117,12 +117,18 @@ struct AddrB {
     /// Keyed by address; the prefix is the claim.
     addresses: Vec<IpAddr>,
     prefixes: BTreeMap<IpAddr, Option<Claim<u8>>>,
-    routes: Vec<(RouteDest, Option<u32>, Option<u32>)>,
-    vias: BTreeMap<(RouteDest, Option<u32>, Option<u32>), Option<Claim<OptIp>>>,
+    routes: Vec<RouteKey>,
+    vias: BTreeMap<RouteKey, Option<Claim<OptIp>>>,
     dhcp: Option<Claim<bool>>,
     /// First place that gave this family addresses, routes or DHCP (for member checks).
     first: Option<(Rc<Origin>, String)>,
 }
+
+/// A route's identity: destination, table, metric. The gateway is what a template claims for it.
+type RouteKey = (RouteDest, Option<u32>, Option<u32>);
+
+/// A PF an entry selects: merge key, name and PCI address when known, `totalVfs` from the inventory.
+type ResolvedPf = (PfSelector, Option<String>, Option<PciAddr>, Option<u32>);
 
 #[derive(Clone, PartialEq)]
 struct OptIp(Option<IpAddr>);
@@ -301,7 +307,7 @@ impl<'a> Merger<'a> {
     }
 
     /// The PFs an entry selects: itself, or (with an inventory) the devices it resolves to.
-    fn resolve_pfs(&mut self, t: &Loaded, p: &str, s: &SriovConfig) -> Vec<(PfSelector, Option<String>, Option<PciAddr>, Option<u32>)> {
+    fn resolve_pfs(&mut self, t: &Loaded, p: &str, s: &SriovConfig) -> Vec<ResolvedPf> {
         let total = |i: &crate::inventory::InterfaceStatus| i.sriov_status.as_ref().and_then(|s| s.total_vfs);
         let inv = self.inventory;
         let node = inv.map(|i| i.metadata.name.clone()).unwrap_or_default();
@@ -519,11 +525,11 @@ impl<'a> Merger<'a> {
                 }
             }
             if let Some(c) = &l.controller {
-                let ok = match (links.get(&c.name).map(|x| &x.kind), c.kind) {
-                    (Some(LinkKind::Bond { .. }), ControllerKind::Bond) => true,
-                    (Some(LinkKind::Bridge { .. }), ControllerKind::Bridge) => true,
-                    _ => false,
-                };
+                let ok = matches!(
+                    (links.get(&c.name).map(|x| &x.kind), c.kind),
+                    (Some(LinkKind::Bond { .. }), ControllerKind::Bond)
+                        | (Some(LinkKind::Bridge { .. }), ControllerKind::Bridge)
+                );
                 if !ok {
                     self.errors.push(FieldError {
                         origin: Origin { template: l.owners.iter().next().cloned(), ..Default::default() },

@@ -42,7 +42,7 @@ fn hostile_template_names_stay_inside_one_comment_line() {
     for name in HOSTILE {
         let src = Source { name: "t.yaml".into(), text: template(name, FULL) };
         for d in Distro::all() {
-            let arts = match render_sources(&[src.clone()], &d, None, None) {
+            let arts = match render_sources(std::slice::from_ref(&src), &d, None, None) {
                 Ok(a) => a,
                 // Control characters cannot be shown faithfully anywhere: refused up front.
                 Err(e) if name.chars().any(char::is_control) => {

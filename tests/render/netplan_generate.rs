@@ -32,7 +32,7 @@ fn every_rendered_netplan_file_passes_netplan_generate() {
             np.content
         );
         // What netplan will hand to networkd at boot has our links, MTUs and addresses.
-        let text = std::fs::read_to_string(&case.dir.join("input.yaml")).unwrap();
+        let text = std::fs::read_to_string(case.dir.join("input.yaml")).unwrap();
         let labels = std::fs::read_to_string(case.dir.join("labels")).ok().map(|l| plumber_render::select::parse_labels(l.trim()).unwrap());
         let inv = std::fs::read_to_string(case.dir.join("inventory.yaml"))
             .ok()

@@ -105,7 +105,8 @@ pub fn run(args: &Args, nodes_path: &Path, templates: &[Loaded], distro: &Distro
 
     phase("select and read inventories");
     let groups: Vec<_> = groups.into_iter().collect();
-    let rendered: Vec<(Vec<usize>, Result<Vec<Artifact>, String>)> = groups
+    type Rendered = (Vec<usize>, Result<Vec<Artifact>, String>);
+    let rendered: Vec<Rendered> = groups
         .par_iter()
         .map(|((chosen, inv), members)| {
             let first = &nodes[members[0]].name;
