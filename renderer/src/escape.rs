@@ -92,8 +92,9 @@ fn yaml_plain_ok(s: &str) -> bool {
 }
 
 /// GLib key-file value (NetworkManager keyfiles): backslash escapes for `\`, newline, tab, carriage return
-/// and a leading space, as `g_key_file_set_string` writes them.
-pub fn keyfile(s: &str) -> String {
+/// and a leading space, as `g_key_file_set_string` writes them. Other control characters have no escape
+/// (GLib stops a value at NUL), so they are refused.
+pub fn keyfile(s: &str) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     for (i, c) in s.chars().enumerate() {
         match c {
@@ -102,10 +103,13 @@ pub fn keyfile(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
             ' ' if i == 0 => out.push_str("\\s"),
+            c if c.is_control() => {
+                return Err(format!("{} cannot be written into a keyfile", printable(s)))
+            }
             c => out.push(c),
         }
     }
-    out
+    Ok(out)
 }
 
 /// A value inside a udev rule's double quotes. udev has no escape for `"` or a newline, and expands `$`
@@ -178,8 +182,9 @@ mod tests {
 
     #[test]
     fn keyfile_escapes_line_breaks() {
-        assert_eq!(keyfile("a\nb"), "a\\nb");
-        assert_eq!(keyfile(" x\\"), "\\sx\\\\");
+        assert_eq!(keyfile("a\nb").unwrap(), "a\\nb");
+        assert_eq!(keyfile(" x\\").unwrap(), "\\sx\\\\");
+        assert!(keyfile("a\0b").is_err());
     }
 
     #[test]

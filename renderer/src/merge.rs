@@ -215,10 +215,11 @@ impl<'a> Merger<'a> {
         }
         for (i, b) in spec.bond_config.iter().enumerate() {
             let p = format!("spec.bondConfig[{i}]");
-            let kind = KindV(LinkKind::Bond {
-                mode: b.mode,
-                options: b.options.clone().unwrap_or_default(),
-            });
+            // Without miimon the kernel does no link monitoring at all, while NetworkManager quietly uses
+            // 100 ms: default it to 100 ms everywhere so every distro gets the same bond.
+            let mut options = b.options.clone().unwrap_or_default();
+            options.miimon = options.miimon.or(Some(Millis(100)));
+            let kind = KindV(LinkKind::Bond { mode: b.mode, options });
             self.set_kind(t, b.name.as_str(), format!("{p}.name"), kind);
             for (j, m) in b.members.iter().enumerate() {
                 let ctrl = CtrlV(Controller { name: b.name.to_string(), kind: ControllerKind::Bond });
@@ -482,6 +483,19 @@ impl<'a> Merger<'a> {
                     .collect(),
                 dhcp: a.dhcp.as_ref().map(|c| c.value).unwrap_or(false),
             };
+            // NetworkManager does not install routes on a family with no address (method disabled or
+            // link-local), so such a template would work on some distros and silently not on others.
+            for (fam, a) in [("IPv4", &b.v4), ("IPv6", &b.v6)] {
+                let dhcp = a.dhcp.as_ref().is_some_and(|c| c.value);
+                if !a.routes.is_empty() && a.addresses.is_empty() && !dhcp && b.controller.is_none() {
+                    let (origin, path) = a.first.clone().expect("routes record where they came from");
+                    self.errors.push(FieldError {
+                        origin: (*origin).clone(),
+                        path: format!("{path}.routes"),
+                        message: format!("{name} has {fam} routes but no {fam} address or DHCP; give it an address"),
+                    });
+                }
+            }
             if let Some(c) = &b.mtu {
                 mtu_origin.insert(name.clone(), ((*c.origin).clone(), c.path.to_string()));
             }

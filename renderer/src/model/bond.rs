@@ -70,7 +70,8 @@ impl BondMode {
     }
 }
 
-/// Bond options, each optional; the kernel default applies when one is not set.
+/// Bond options, each optional; the kernel default applies when one is not set, except `miimon`, which
+/// defaults to 100 ms (the kernel's 0 means no link monitoring; NetworkManager would use 100 anyway).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BondOptions {

@@ -65,7 +65,7 @@ fn format_value(out: &mut Output, state: &State, v: &Value) -> std::result::Resu
             match kind {
                 "shell" => escape::shell(s),
                 "yaml" => escape::yaml(s),
-                "keyfile" => escape::keyfile(s),
+                "keyfile" => escape::keyfile(s).map_err(fail)?,
                 "udev" => escape::udev(s).map_err(fail)?,
                 "systemd" => escape::networkd(s).map_err(fail)?,
                 _ => return Err(fail(format!("no escaping known for {kind}"))),
