@@ -124,11 +124,12 @@ pub fn udev(s: &str) -> Result<String, String> {
     }
 }
 
-/// A value in a systemd-networkd `.network`/`.netdev` file: one line, no leading or trailing space, no
-/// control characters (networkd has no escape for them).
+/// A value in a systemd file (`.network`, `.netdev`, `.service`): one line, no leading or trailing space,
+/// no control characters (systemd has no escape for them), and no `%` or `$`, which unit files expand
+/// (specifiers, environment variables).
 pub fn networkd(s: &str) -> Result<String, String> {
     if !s.is_empty()
-        && s.chars().all(|c| !c.is_control())
+        && s.chars().all(|c| !c.is_control() && c != '%' && c != '$')
         && s.trim() == s
     {
         Ok(s.to_string())
@@ -197,6 +198,8 @@ mod tests {
         assert!(networkd("a\nb").is_err());
         assert!(networkd(" a").is_err());
         assert!(networkd("eno2").is_ok());
+        assert!(networkd("%n").is_err());
+        assert!(networkd("$HOME").is_err());
     }
 
     #[test]

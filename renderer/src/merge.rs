@@ -194,6 +194,8 @@ struct Merger<'a> {
     errors: Vec<FieldError>,
     /// The origin of the template being merged, shared by all its claims.
     cur: Rc<Origin>,
+    /// Where each OVS bridge's uplink was set, for errors found after merging.
+    ovs_uplink_origin: BTreeMap<String, (Origin, String)>,
 }
 
 impl<'a> Merger<'a> {
@@ -381,7 +383,7 @@ impl<'a> Merger<'a> {
             let what = key.to_string();
             let claims = (
                 s.num_vfs.map(|n| self.c(t, format!("{p}.numVfs"), n.get())),
-                s.vf_driver.as_ref().map(|d| self.c(t, format!("{p}.vfDriver"), d.as_str().to_string())),
+                s.vf_driver.as_ref().map(|d| self.c(t, format!("{p}.vfDriver"), d.canonical().as_str().to_string())),
                 s.mtu.map(|m| self.c(t, format!("{p}.mtu"), m.get())),
             );
             let mut conflicts = std::mem::take(&mut self.conflicts);
@@ -567,6 +569,9 @@ impl<'a> Merger<'a> {
         // SR-IOV: the PF's MTU and the link's MTU are one setting.
         let mut sriov = Vec::new();
         for (key, b) in std::mem::take(&mut self.pfs) {
+            // The other direction: a PF whose link has an MTU gets it from the udev rule too, before its
+            // VFs exist (VF drivers read the PF's MTU when they start).
+            let link_mtu = b.name.as_ref().and_then(|n| links.get(n)).and_then(|l| l.mtu);
             if let (Some(n), Some(pfm)) = (&b.name, &b.mtu) {
                 if let Some(l) = links.get_mut(n) {
                     match l.mtu {
@@ -612,7 +617,7 @@ impl<'a> Merger<'a> {
                 pci: b.pci,
                 num_vfs: b.num_vfs.as_ref().map(|c| c.value),
                 vf_driver: b.vf_driver.as_ref().map(|c| DriverName::parse(&c.value).expect("validated driver")),
-                mtu: b.mtu.as_ref().map(|c| c.value),
+                mtu: b.mtu.as_ref().map(|c| c.value).or(link_mtu),
                 vfs,
                 owners: b.owners,
             });
@@ -630,6 +635,7 @@ impl<'a> Merger<'a> {
             }
             let mut ports = Vec::new();
             if let Some(up) = &b.uplinks {
+                self.ovs_uplink_origin.insert(name.clone(), ((*up.origin).clone(), up.path.to_string()));
                 let mtu_request = b.mtu_request.as_ref().map(|c| c.value);
                 let mut ifaces = Vec::new();
                 for u in &up.value.0 {
@@ -682,6 +688,28 @@ impl<'a> Merger<'a> {
             ovs.push(OvsBridge { name, dpdk, ports, owners: b.owners });
         }
 
+        // A device bound to a DPDK driver has no network interface, so its SR-IOV rule could never run.
+        for b in &ovs {
+            for i in b.ports.iter().flat_map(|p| &p.interfaces) {
+                if let Some(pf) = sriov.iter().find(|pf| pf.pci.is_some() && pf.pci == i.dpdk_devargs) {
+                    let (origin, path) = self
+                        .ovs_uplink_origin
+                        .get(&b.name)
+                        .cloned()
+                        .unwrap_or_default();
+                    self.errors.push(FieldError {
+                        origin,
+                        path,
+                        message: format!(
+                            "{} ({}) is a DPDK uplink and also an SR-IOV PF ({}); a device cannot be both",
+                            i.name,
+                            i.dpdk_devargs.map(|a| a.to_string()).unwrap_or_default(),
+                            pf.selector
+                        ),
+                    });
+                }
+            }
+        }
         if !self.conflicts.is_empty() {
             return Err(Error::Conflicts(self.conflicts));
         }

@@ -12,11 +12,16 @@ fn every_case_for_every_distro_matches_its_golden_tree() {
         for distro in Distro::all() {
             let arts = render_case(&case, &distro);
             let dir = case.dir.join("expected").join(&distro.name);
+            // File modes are part of the expectation, in a `.modes` file next to the tree.
+            let modes: String = arts.iter().map(|a| format!("{:04o} {}\n", a.mode, a.path)).collect();
             if bless() {
                 write_tree(&dir, &arts);
+                std::fs::write(dir.join(".modes"), &modes).unwrap();
                 continue;
             }
-            let diff = tree_diff(&read_tree(&dir), &artifact_map(&arts));
+            let mut actual = artifact_map(&arts);
+            actual.insert("/.modes".into(), modes);
+            let diff = tree_diff(&read_tree(&dir), &actual);
             if !diff.is_empty() {
                 failures.push_str(&format!("\n=== case {} distro {} ===\n{diff}", case.name, distro.name));
             }

@@ -49,6 +49,11 @@ pub fn check_ifname(s: &str) -> Result<(), String> {
             c
         ));
     }
+    if s.starts_with('-') {
+        return Err(format!(
+            "{shown} starts with '-', which tools read as an option (ovs-vsctl, ip)"
+        ));
+    }
     if let Some(c) = s
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || "-_.+@".contains(*c)))
@@ -107,6 +112,17 @@ impl DriverName {
     }
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The name the running kernel's driver has: old module names that were renamed but that templates
+    /// (HostPlumber's own examples) still use are mapped, because `driver_override` compares driver
+    /// names, not module aliases. `i40evf` became `iavf` in Linux 4.17 (RHEL 8's 4.18 and Ubuntu
+    /// 20.04's 5.4 only have `iavf`).
+    pub fn canonical(&self) -> DriverName {
+        match self.0.as_str() {
+            "i40evf" => DriverName("iavf".into()),
+            _ => self.clone(),
+        }
     }
 }
 
@@ -192,6 +208,8 @@ mod tests {
         assert!(IfName::parse("a b").is_err());
         assert!(IfName::parse("a\tb").is_err());
         assert!(IfName::parse("$(x)").is_err());
+        assert!(IfName::parse("--").unwrap_err().contains("starts with '-'"));
+        assert!(IfName::parse("-eth0").is_err());
         assert!(IfName::parse("a;b").is_err());
         assert!(IfName::parse("a'b").is_err());
     }
