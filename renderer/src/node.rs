@@ -100,7 +100,7 @@ impl Addressing {
 
 /// One SR-IOV physical function, or every PF of a model when `selector` is by ids and no inventory
 /// resolved it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct SriovPf {
     pub selector: PfSelector,
     /// Known when selected by name, or resolved through the inventory.
@@ -137,7 +137,7 @@ impl std::fmt::Display for PfSelector {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VfSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -157,7 +157,7 @@ pub struct VfSettings {
 }
 
 /// An OVS bridge and its ports.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct OvsBridge {
     pub name: String,
     /// `netdev` (DPDK, userspace) or `system` (kernel datapath).
@@ -167,7 +167,7 @@ pub struct OvsBridge {
 }
 
 /// A port: one interface, or a bond of several.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct OvsPort {
     pub name: String,
     pub interfaces: Vec<OvsInterface>,
@@ -183,7 +183,7 @@ impl OvsPort {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct OvsInterface {
     pub name: String,
     /// DPDK interfaces: the PCI device (`options:dpdk-devargs`).

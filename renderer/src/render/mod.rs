@@ -15,10 +15,12 @@ mod ovs;
 mod udev;
 
 use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use crate::distro::{Distro, NetworkFormat};
 use crate::error::Result;
-use crate::node::NodeConfig;
+use crate::node::{NodeConfig, OvsBridge, SriovPf};
 
 pub use env::{escape_kind, render_template};
 
@@ -43,16 +45,58 @@ impl Artifact {
 
 /// All files for `node` on `distro`, sorted by path.
 pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
-    let mut out = match distro.network {
-        NetworkFormat::Netplan => netplan::render(node, distro)?,
-        NetworkFormat::Networkd => networkd::render(node, distro)?,
-        NetworkFormat::Ifcfg => ifcfg::render(node, distro)?,
-        NetworkFormat::Keyfile => keyfile::render(node, distro)?,
-    };
+    let mut out = network(node, distro)?;
     out.extend(udev::render(node, distro)?);
     out.extend(ovs::render(node, distro)?);
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
+}
+
+fn network(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
+    match distro.network {
+        NetworkFormat::Netplan => netplan::render(node, distro),
+        NetworkFormat::Networkd => networkd::render(node, distro),
+        NetworkFormat::Ifcfg => ifcfg::render(node, distro),
+        NetworkFormat::Keyfile => keyfile::render(node, distro),
+    }
+}
+
+/// Reuse of rendered files across nodes (fleet mode), for one distro. The SR-IOV files depend only on
+/// `node.sriov` and the OVS files only on `node.ovs`, which a fleet usually shares across many nodes
+/// whose addresses differ; those parts are rendered once per distinct value. Same bytes as [`render`].
+pub struct RenderCache {
+    distro: String,
+    sriov: Mutex<HashMap<Vec<SriovPf>, Arc<Vec<Artifact>>>>,
+    ovs: Mutex<HashMap<Vec<OvsBridge>, Arc<Vec<Artifact>>>>,
+}
+
+impl RenderCache {
+    pub fn new(distro: &Distro) -> Self {
+        RenderCache { distro: distro.name.clone(), sriov: Mutex::default(), ovs: Mutex::default() }
+    }
+
+    /// [`render`], with the SR-IOV and OVS parts looked up first.
+    pub fn render(&self, node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
+        assert_eq!(self.distro, distro.name, "a RenderCache serves one distro");
+        let mut out = network(node, distro)?;
+        out.extend(cached(&self.sriov, &node.sriov, || udev::render(node, distro))?.iter().cloned());
+        out.extend(cached(&self.ovs, &node.ovs, || ovs::render(node, distro))?.iter().cloned());
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+}
+
+fn cached<K: std::hash::Hash + Eq + Clone>(
+    map: &Mutex<HashMap<K, Arc<Vec<Artifact>>>>,
+    key: &K,
+    make: impl FnOnce() -> Result<Vec<Artifact>>,
+) -> Result<Arc<Vec<Artifact>>> {
+    if let Some(hit) = map.lock().expect("render cache lock").get(key) {
+        return Ok(hit.clone());
+    }
+    let made = Arc::new(make()?);
+    map.lock().expect("render cache lock").insert(key.clone(), made.clone());
+    Ok(made)
 }
 
 /// The comment block at the top of every file: who generated it and from which templates. Two lines,

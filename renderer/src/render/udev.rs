@@ -110,8 +110,9 @@ fn pf_ctx(pf: &SriovPf, artifact: &str) -> Result<PfCtx> {
             .unwrap_or_else(dash),
         pf.mtu.map(|m| m.to_string()).unwrap_or_else(dash),
     ];
+    let selector = pf.selector.to_string();
     for (id, v) in &pf.vfs {
-        args.extend(vf_args(*id, v, &pf.selector.to_string(), artifact)?);
+        args.extend(vf_args(*id, v, &selector, artifact)?);
     }
     let (by, vendor, device) = match (&pf.name, &pf.pci, &pf.selector) {
         (Some(_), _, _) => ("name", None, None),

@@ -105,6 +105,7 @@ pub fn run(args: &Args, nodes_path: &Path, templates: &[Loaded], distro: &Distro
 
     phase("select and read inventories");
     let groups: Vec<_> = groups.into_iter().collect();
+    let cache = plumber_render::render::RenderCache::new(distro);
     type Rendered = (Vec<usize>, Result<Vec<Artifact>, String>);
     let rendered: Vec<Rendered> = groups
         .par_iter()
@@ -117,7 +118,7 @@ pub fn run(args: &Args, nodes_path: &Path, templates: &[Loaded], distro: &Distro
                 };
                 let refs: Vec<&Loaded> = chosen.iter().map(|i| &templates[*i]).collect();
                 let node = merge::merge(&refs, inventory.as_ref())?;
-                plumber_render::render::render(&node, distro)
+                cache.render(&node, distro)
             })();
             (members.clone(), result.map_err(|e| e.to_string()))
         })
