@@ -20,31 +20,79 @@ impl Loaded {
 }
 
 /// Every template in `text`. `file` names the source in messages (`-` for standard input).
+///
+/// The text is cut into documents at `---` and `...` lines first (YAML forbids those at the start of a
+/// line inside content, block scalars included, so the cut is exact), and the documents are parsed in
+/// parallel: a fleet's template repository can hold thousands. Document numbers count the documents
+/// that hold something other than comments and blank lines, from 1.
 pub fn parse_templates(text: &str, file: &str) -> Result<Vec<Loaded>> {
+    use rayon::prelude::*;
+    let docs = split_documents(text);
+    let parsed: Vec<Result<Vec<Loaded>>> = if docs.len() > 16 {
+        docs.par_iter().map(|(n, d)| parse_document(d, file, *n)).collect()
+    } else {
+        docs.iter().map(|(n, d)| parse_document(d, file, *n)).collect()
+    };
     let mut out = Vec::new();
-    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let origin = Origin { file: file.to_string(), document: i + 1, template: None };
-        let mut value = <serde_yaml::Value as serde::Deserialize>::deserialize(doc)
-            .map_err(|e| parse_error(&origin, "", e.to_string()))?;
-        value.apply_merge().map_err(|e| parse_error(&origin, "", e.to_string()))?;
-        if value.is_null() {
-            continue;
-        }
-        let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
-        if kind == "List" || kind == "HostNetworkTemplateList" {
-            let items = match value.get("items") {
-                Some(serde_yaml::Value::Sequence(s)) => s.clone(),
-                Some(serde_yaml::Value::Null) | None => Vec::new(),
-                Some(_) => return Err(parse_error(&origin, "items", "is not a list".into())),
-            };
-            for (j, item) in items.into_iter().enumerate() {
-                out.push(one_template(item, &origin, &format!("items[{j}]"))?);
-            }
-        } else {
-            out.push(one_template(value, &origin, "")?);
-        }
+    for p in parsed {
+        out.extend(p?);
     }
     Ok(out)
+}
+
+/// `(document number, text)` for each YAML document of a stream.
+fn split_documents(text: &str) -> Vec<(usize, &str)> {
+    fn push<'t>(docs: &mut Vec<(usize, &'t str)>, chunk: &'t str) {
+        let blank = chunk.lines().all(|l| {
+            let t = l.trim();
+            t.is_empty() || t.starts_with('#')
+        });
+        if !blank {
+            let n = docs.len() + 1;
+            docs.push((n, chunk));
+        }
+    }
+    let mut docs = Vec::new();
+    let mut start = 0;
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        let marker = bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t");
+        let end = bare == "...";
+        if marker || end {
+            push(&mut docs, &text[start..pos]);
+            // `--- {content}` keeps its content for the next document.
+            start = if marker { pos + 3 } else { pos + line.len() };
+        }
+        pos += line.len();
+    }
+    push(&mut docs, &text[start..]);
+    docs
+}
+
+fn parse_document(text: &str, file: &str, n: usize) -> Result<Vec<Loaded>> {
+    let origin = Origin { file: file.to_string(), document: n, template: None };
+    let mut value: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| parse_error(&origin, "", e.to_string()))?;
+    value.apply_merge().map_err(|e| parse_error(&origin, "", e.to_string()))?;
+    if value.is_null() {
+        return Ok(Vec::new());
+    }
+    let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+    if kind == "List" || kind == "HostNetworkTemplateList" {
+        let items = match value.get("items") {
+            Some(serde_yaml::Value::Sequence(s)) => s.clone(),
+            Some(serde_yaml::Value::Null) | None => Vec::new(),
+            Some(_) => return Err(parse_error(&origin, "items", "is not a list".into())),
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(j, item)| one_template(item, &origin, &format!("items[{j}]")))
+            .collect()
+    } else {
+        Ok(vec![one_template(value, &origin, "")?])
+    }
 }
 
 fn one_template(value: serde_yaml::Value, origin: &Origin, prefix: &str) -> Result<Loaded> {
@@ -155,6 +203,18 @@ mod tests {
         assert!(e.contains("kind: HostNetwork is not HostNetworkTemplate"), "{e}");
         let e = parse_templates(&ONE.replace("/v1", "/v2"), "x").unwrap_err().to_string();
         assert!(e.contains("apiVersion: plumber.k8s.pf9.io/v2 is not"), "{e}");
+    }
+
+    #[test]
+    fn documents_are_cut_at_markers_only() {
+        let d = |t: &str| split_documents(t).into_iter().map(|(n, s)| (n, s.trim().to_string())).collect::<Vec<_>>();
+        assert_eq!(d("a: 1\n---\nb: 2\n"), vec![(1, "a: 1".into()), (2, "b: 2".into())]);
+        assert_eq!(d("# c\n---\na: 1\n"), vec![(1, "a: 1".into())]);
+        assert_eq!(d("--- {a: 1}\n--- {b: 2}\n"), vec![(1, "{a: 1}".into()), (2, "{b: 2}".into())]);
+        assert_eq!(d("a: |\n  ---x\n  --- y\nb: 1\n"), vec![(1, "a: |\n  ---x\n  --- y\nb: 1".into())]);
+        assert_eq!(d("a: 1\n...\n---\nb: 2\n").len(), 2);
+        assert_eq!(d("").len(), 0);
+        assert_eq!(d("a: 1\n----\n").len(), 1);
     }
 
     #[test]
