@@ -190,6 +190,17 @@ fn fleet_mode_renders_one_directory_per_node() {
     let w4 = std::fs::read_to_string(out.join("worker-4/etc/systemd/network/60-plumber-eno1.network")).unwrap();
     assert!(w4.contains("MTUBytes=9000"), "{w4}");
     assert!(!out.join("worker-3").exists());
+
+    // --no-write reports the same without touching the disk.
+    let o = cmd()
+        .args(["--distro", "debian", "--no-write", "--nodes"])
+        .arg(&nodes)
+        .arg(repo_root().join("tests/golden/merge-priority/input.yaml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("rendered, none written; 2 nodes failed"), "{err}");
 }
 
 #[test]

@@ -26,6 +26,7 @@ Examples:
   # A whole cluster: one directory per node, in parallel
   kubectl get nodes -o yaml > nodes.yaml
   plumber-render --distro rhel9 --nodes nodes.yaml --inventories hostnetworks/ --out fleet/ cluster-templates/
+  plumber-render --distro rhel9 --nodes nodes.yaml --no-write cluster-templates/   # only report failing nodes
 
   # The merged desired state (NodeConfig) instead of files
   plumber-render --distro ubuntu --node-config examples/comprehensive.yaml
@@ -83,9 +84,15 @@ pub struct Args {
     #[arg(long)]
     pub node_config: bool,
 
-    /// Fleet mode: `kubectl get nodes -o yaml` output; renders every node into OUT/<node>/ (needs --out).
-    #[arg(long, value_name = "NODES.yaml", requires = "out")]
+    /// Fleet mode: `kubectl get nodes -o yaml` output; renders every node into OUT/<node>/ (needs --out,
+    /// or --no-write).
+    #[arg(long, value_name = "NODES.yaml")]
     pub nodes: Option<PathBuf>,
+
+    /// Fleet mode: render every node and report the ones that fail (conflicts, missing devices), but
+    /// write nothing. A cheap CI gate for a template change.
+    #[arg(long, requires = "nodes", conflicts_with = "out")]
+    pub no_write: bool,
 
     /// Fleet mode: a directory of per-node HostNetwork YAML named <node>.yaml.
     #[arg(long, value_name = "DIR", requires = "nodes")]

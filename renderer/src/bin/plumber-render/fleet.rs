@@ -73,7 +73,11 @@ fn read_nodes(path: &Path) -> anyhow::Result<Vec<Node>> {
 }
 
 pub fn run(args: &Args, nodes_path: &Path, templates: &[Loaded], distro: &Distro) -> anyhow::Result<u8> {
-    let out_dir = args.out.clone().expect("clap requires --out with --nodes");
+    let out_dir = match (&args.out, args.no_write) {
+        (Some(d), _) => d.clone(),
+        (None, true) => PathBuf::new(),
+        (None, false) => return Err(Error::Usage("--nodes needs --out DIR (or --no-write)".into()).into()),
+    };
     let timing = std::env::var_os("PLUMBER_TIMING").is_some();
     let t0 = std::time::Instant::now();
     let phase = |name: &str| {
@@ -106,8 +110,9 @@ pub fn run(args: &Args, nodes_path: &Path, templates: &[Loaded], distro: &Distro
     phase("select and read inventories");
     let groups: Vec<_> = groups.into_iter().collect();
     let cache = plumber_render::render::RenderCache::new(distro);
-    type Rendered = (Vec<usize>, Result<Vec<Artifact>, String>);
-    let rendered: Vec<Rendered> = groups
+    // Each distinct configuration is merged and rendered once, then written for each of its nodes right
+    // away, so memory holds the groups in flight rather than the whole fleet's files.
+    let outcomes: Vec<anyhow::Result<(usize, Vec<String>)>> = groups
         .par_iter()
         .map(|((chosen, inv), members)| {
             let first = &nodes[members[0]].name;
@@ -120,44 +125,71 @@ pub fn run(args: &Args, nodes_path: &Path, templates: &[Loaded], distro: &Distro
                 let node = merge::merge(&refs, inventory.as_ref())?;
                 cache.render(&node, distro)
             })();
-            (members.clone(), result.map_err(|e| e.to_string()))
+            match result {
+                Ok(arts) if args.no_write => Ok((arts.len() * members.len(), Vec::new())),
+                Ok(arts) => {
+                    let dirs = directories(&arts)?;
+                    let files = members
+                        .par_iter()
+                        .map(|m| write_node(&out_dir.join(&nodes[*m].name), &dirs, &arts))
+                        .sum::<anyhow::Result<usize>>()?;
+                    Ok((files, Vec::new()))
+                }
+                Err(e) => Ok((0, members.iter().map(|m| format!("node {}: {e}", nodes[*m].name)).collect())),
+            }
         })
         .collect();
-
-    phase("merge and render");
-    let mut jobs: Vec<(&str, &[Artifact])> = Vec::new();
+    let mut files = 0;
     let mut failures = Vec::new();
-    for (members, r) in &rendered {
-        match r {
-            Ok(arts) => jobs.extend(members.iter().map(|m| (nodes[*m].name.as_str(), arts.as_slice()))),
-            Err(e) => failures.extend(members.iter().map(|m| format!("node {}: {e}", nodes[*m].name))),
-        }
+    for o in outcomes {
+        let (n, f) = o?;
+        files += n;
+        failures.extend(f);
     }
-    let files: usize = jobs.par_iter().map(|(name, arts)| write_node(&out_dir.join(name), arts)).collect::<anyhow::Result<Vec<usize>>>()?.iter().sum();
-    phase("write");
+    phase("merge, render and write");
     for f in &failures {
         eprintln!("plumber-render: {}", f.replace('\n', "\nplumber-render:   "));
     }
     eprintln!(
-        "plumber-render: {} nodes ({} distinct configurations), {} files under {}{}",
+        "plumber-render: {} nodes ({} distinct configurations), {} files {}{}",
         nodes.len(),
-        rendered.len(),
+        groups.len(),
         files,
-        out_dir.display(),
+        if args.no_write { "rendered, none written".to_string() } else { format!("under {}", out_dir.display()) },
         if failures.is_empty() { String::new() } else { format!("; {} nodes failed", failures.len()) }
     );
     Ok(if failures.is_empty() { 0 } else { 1 })
 }
 
-fn write_node(dir: &Path, arts: &[Artifact]) -> anyhow::Result<usize> {
-    let mut made: Vec<PathBuf> = Vec::new();
+/// Every directory the artifacts need, parents first, relative to a node's root.
+fn directories(arts: &[Artifact]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut dirs = std::collections::BTreeSet::new();
+    for a in arts {
+        let rel = under(Path::new(""), &a.path)?;
+        let mut p = rel.parent();
+        while let Some(d) = p.filter(|d| !d.as_os_str().is_empty()) {
+            dirs.insert(d.to_path_buf());
+            p = d.parent();
+        }
+    }
+    // BTreeSet order puts a parent before its children.
+    Ok(dirs.into_iter().collect())
+}
+
+fn write_node(dir: &Path, dirs: &[PathBuf], arts: &[Artifact]) -> anyhow::Result<usize> {
+    let mkdir = |p: &Path| match std::fs::create_dir(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io(p.display(), e)),
+    };
+    if let Err(e) = mkdir(dir) {
+        std::fs::create_dir_all(dir).map_err(|_| e)?;
+    }
+    for d in dirs {
+        mkdir(&dir.join(d))?;
+    }
     for a in arts {
         let p = under(dir, &a.path)?;
-        let parent = p.parent().expect("has parent").to_path_buf();
-        if !made.contains(&parent) {
-            std::fs::create_dir_all(&parent).map_err(|e| Error::io(parent.display(), e))?;
-            made.push(parent);
-        }
         match &a.symlink {
             Some(t) => {
                 let _ = std::fs::remove_file(&p);
