@@ -104,7 +104,10 @@ impl Distro {
         let major = field("VERSION_ID").map(|v| v.split('.').next().unwrap_or("").to_string());
         Distro::all().into_iter().find(|d| {
             d.os_release.iter().any(|m| {
-                m.id == id && m.version_major.as_ref().is_none_or(|v| Some(v) == major.as_ref())
+                m.id == id
+                    && m.version_major
+                        .as_ref()
+                        .is_none_or(|v| Some(v) == major.as_ref())
             })
         })
     }
@@ -117,9 +120,18 @@ mod tests {
     #[test]
     fn profiles_load_and_resolve() {
         assert_eq!(Distro::all().len(), 6);
-        assert_eq!(Distro::by_name("rhel9").unwrap().network, NetworkFormat::Keyfile);
-        assert_eq!(Distro::by_name("rhel8").unwrap().network, NetworkFormat::Ifcfg);
-        assert_eq!(Distro::by_name("ubuntu").unwrap().network, NetworkFormat::Netplan);
+        assert_eq!(
+            Distro::by_name("rhel9").unwrap().network,
+            NetworkFormat::Keyfile
+        );
+        assert_eq!(
+            Distro::by_name("rhel8").unwrap().network,
+            NetworkFormat::Ifcfg
+        );
+        assert_eq!(
+            Distro::by_name("ubuntu").unwrap().network,
+            NetworkFormat::Netplan
+        );
         assert!(Distro::by_name("windows").is_err());
         let os = "NAME=\"Rocky Linux\"\nID=\"rocky\"\nVERSION_ID=\"9.3\"\n";
         assert_eq!(Distro::from_os_release(os).unwrap().name, "rhel9");

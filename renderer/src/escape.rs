@@ -25,7 +25,8 @@ pub fn printable(s: &str) -> String {
 /// one (validation refuses control characters everywhere), and the injection tests cover the rest.
 pub fn shell(s: &str) -> String {
     let safe = !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.,:/@%+=".contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.,:/@%+=".contains(&b))
         && !s.starts_with('=');
     if safe {
         s.to_string()
@@ -71,7 +72,11 @@ pub fn yaml(s: &str) -> String {
 }
 
 fn yaml_plain_ok(s: &str) -> bool {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./:+".contains(&b)) {
+    if s.is_empty()
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./:+".contains(&b))
+    {
         return false;
     }
     let first = s.as_bytes()[0];
@@ -116,11 +121,15 @@ pub fn keyfile(s: &str) -> Result<String, String> {
 /// and `%` in assignments, so only a conservative alphabet passes; anything else is refused.
 pub fn udev(s: &str) -> Result<String, String> {
     if !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.:+@/".contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.:+@/".contains(&b))
     {
         Ok(s.to_string())
     } else {
-        Err(format!("{} cannot be written into a udev rule", printable(s)))
+        Err(format!(
+            "{} cannot be written into a udev rule",
+            printable(s)
+        ))
     }
 }
 
@@ -128,9 +137,7 @@ pub fn udev(s: &str) -> Result<String, String> {
 /// no control characters (systemd has no escape for them), and no `%` or `$`, which unit files expand
 /// (specifiers, environment variables).
 pub fn networkd(s: &str) -> Result<String, String> {
-    if !s.is_empty()
-        && s.chars().all(|c| !c.is_control() && c != '%' && c != '$')
-        && s.trim() == s
+    if !s.is_empty() && s.chars().all(|c| !c.is_control() && c != '%' && c != '$') && s.trim() == s
     {
         Ok(s.to_string())
     } else {

@@ -78,13 +78,21 @@ pub struct SriovStatus {
 
 impl HostNetwork {
     pub fn parse(text: &str, file: &str) -> Result<Self> {
-        let origin = Origin { file: file.to_string(), document: 1, template: None };
+        let origin = Origin {
+            file: file.to_string(),
+            document: 1,
+            template: None,
+        };
         // Straight from the text (no intermediate Value): fleet mode parses one per node.
         serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text)).map_err(|e| {
             let path = e.path().to_string();
             crate::Error::Parse {
                 origin,
-                path: if path == "." { String::new() } else { format!("{path}: ") },
+                path: if path == "." {
+                    String::new()
+                } else {
+                    format!("{path}: ")
+                },
                 message: e.into_inner().to_string(),
             }
         })

@@ -11,14 +11,14 @@ pub mod escape;
 pub mod model;
 
 pub use error::{Error, Result};
-pub mod inventory;
-pub mod parse;
-pub mod validate;
-pub mod node;
-pub mod select;
-pub mod merge;
 pub mod distro;
-pub mod render;
+pub mod inventory;
+pub mod merge;
+pub mod node;
+pub mod parse;
 pub mod pipeline;
+pub mod render;
+pub mod select;
+pub mod validate;
 
 pub use pipeline::{load, node_config, render_sources, Source};

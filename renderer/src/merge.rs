@@ -29,7 +29,10 @@ pub fn merge(templates: &[&Loaded], inventory: Option<&HostNetwork>) -> Result<N
             .cmp(&a.template.spec.priority())
             .then_with(|| a.name().cmp(b.name()))
     });
-    let mut m = Merger { inventory, ..Default::default() };
+    let mut m = Merger {
+        inventory,
+        ..Default::default()
+    };
     for t in &order {
         m.template(t);
     }
@@ -200,7 +203,12 @@ struct Merger<'a> {
 
 impl<'a> Merger<'a> {
     fn c<T>(&self, t: &Loaded, path: String, value: T) -> Claim<T> {
-        Claim { value, origin: self.cur.clone(), path: path.into(), priority: t.template.spec.priority() }
+        Claim {
+            value,
+            origin: self.cur.clone(),
+            path: path.into(),
+            priority: t.template.spec.priority(),
+        }
     }
 
     fn link(&mut self, name: &str, t: &Loaded) -> &mut LinkB {
@@ -221,19 +229,31 @@ impl<'a> Merger<'a> {
             // 100 ms: default it to 100 ms everywhere so every distro gets the same bond.
             let mut options = b.options.clone().unwrap_or_default();
             options.miimon = options.miimon.or(Some(Millis(100)));
-            let kind = KindV(LinkKind::Bond { mode: b.mode, options });
+            let kind = KindV(LinkKind::Bond {
+                mode: b.mode,
+                options,
+            });
             self.set_kind(t, b.name.as_str(), format!("{p}.name"), kind);
             for (j, m) in b.members.iter().enumerate() {
-                let ctrl = CtrlV(Controller { name: b.name.to_string(), kind: ControllerKind::Bond });
+                let ctrl = CtrlV(Controller {
+                    name: b.name.to_string(),
+                    kind: ControllerKind::Bond,
+                });
                 self.set_controller(t, m.as_str(), format!("{p}.members[{j}]"), ctrl);
             }
         }
         for (i, b) in spec.bridge_config.iter().enumerate() {
             let p = format!("spec.bridgeConfig[{i}]");
-            let kind = KindV(LinkKind::Bridge { stp: b.stp, forward_delay: b.forward_delay.map(|d| d.get()) });
+            let kind = KindV(LinkKind::Bridge {
+                stp: b.stp,
+                forward_delay: b.forward_delay.map(|d| d.get()),
+            });
             self.set_kind(t, b.name.as_str(), format!("{p}.name"), kind);
             for (j, m) in b.members.iter().enumerate() {
-                let ctrl = CtrlV(Controller { name: b.name.to_string(), kind: ControllerKind::Bridge });
+                let ctrl = CtrlV(Controller {
+                    name: b.name.to_string(),
+                    kind: ControllerKind::Bridge,
+                });
                 self.set_controller(t, m.as_str(), format!("{p}.members[{j}]"), ctrl);
             }
         }
@@ -248,14 +268,24 @@ impl<'a> Merger<'a> {
     fn set_kind(&mut self, t: &Loaded, name: &str, path: String, kind: KindV) {
         let c = self.c(t, path, kind);
         let mut conflicts = std::mem::take(&mut self.conflicts);
-        claim(&mut self.link(name, t).kind, c, || format!("the kind of interface {name}"), &mut conflicts);
+        claim(
+            &mut self.link(name, t).kind,
+            c,
+            || format!("the kind of interface {name}"),
+            &mut conflicts,
+        );
         self.conflicts = conflicts;
     }
 
     fn set_controller(&mut self, t: &Loaded, name: &str, path: String, ctrl: CtrlV) {
         let c = self.c(t, path, ctrl);
         let mut conflicts = std::mem::take(&mut self.conflicts);
-        claim(&mut self.link(name, t).controller, c, || format!("the controller of interface {name}"), &mut conflicts);
+        claim(
+            &mut self.link(name, t).controller,
+            c,
+            || format!("the controller of interface {name}"),
+            &mut conflicts,
+        );
         self.conflicts = conflicts;
     }
 
@@ -265,14 +295,31 @@ impl<'a> Merger<'a> {
         let mut conflicts = std::mem::take(&mut self.conflicts);
         if let Some(m) = ic.mtu {
             let c = self.c(t, format!("{p}.mtu"), m.get());
-            claim(&mut self.link(&name, t).mtu, c, || format!("the MTU of {name}"), &mut conflicts);
+            claim(
+                &mut self.link(&name, t).mtu,
+                c,
+                || format!("the MTU of {name}"),
+                &mut conflicts,
+            );
         } else {
             self.link(&name, t);
         }
         for (j, v) in ic.vlan.iter().enumerate() {
             let vname = vlan_name(&name, v);
-            let c = self.c(t, format!("{p}.vlan[{j}]"), KindV(LinkKind::Vlan { parent: name.clone(), id: v.id.get() }));
-            claim(&mut self.link(&vname, t).kind, c, || format!("the kind of interface {vname}"), &mut conflicts);
+            let c = self.c(
+                t,
+                format!("{p}.vlan[{j}]"),
+                KindV(LinkKind::Vlan {
+                    parent: name.clone(),
+                    id: v.id.get(),
+                }),
+            );
+            claim(
+                &mut self.link(&vname, t).kind,
+                c,
+                || format!("the kind of interface {vname}"),
+                &mut conflicts,
+            );
         }
         for (fam, cfg) in [(false, &ic.ipv4), (true, &ic.ipv6)] {
             let Some(cfg) = cfg else { continue };
@@ -281,7 +328,9 @@ impl<'a> Merger<'a> {
             let prio = t.template.spec.priority();
             let link = self.link(&name, t);
             let ab = if fam { &mut link.v6 } else { &mut link.v4 };
-            if ab.first.is_none() && (!cfg.address.is_empty() || !cfg.routes.is_empty() || cfg.dhcp == Some(true)) {
+            if ab.first.is_none()
+                && (!cfg.address.is_empty() || !cfg.routes.is_empty() || cfg.dhcp == Some(true))
+            {
                 ab.first = Some((origin.clone(), fp.clone()));
             }
             for (k, a) in cfg.address.iter().enumerate() {
@@ -289,8 +338,18 @@ impl<'a> Merger<'a> {
                     ab.addresses.push(a.addr);
                 }
                 let slot = ab.prefixes.entry(a.addr).or_default();
-                let c = Claim { value: a.prefix, origin: origin.clone(), path: format!("{fp}.address[{k}]").into(), priority: prio };
-                claim(slot, c, || format!("the prefix length of {} on {name}", a.addr), &mut conflicts);
+                let c = Claim {
+                    value: a.prefix,
+                    origin: origin.clone(),
+                    path: format!("{fp}.address[{k}]").into(),
+                    priority: prio,
+                };
+                claim(
+                    slot,
+                    c,
+                    || format!("the prefix length of {} on {name}", a.addr),
+                    &mut conflicts,
+                );
             }
             for (k, r) in cfg.routes.iter().enumerate() {
                 let key = (r.to, r.table.map(|x| x.get()), r.metric.map(|x| x.get()));
@@ -298,12 +357,32 @@ impl<'a> Merger<'a> {
                     ab.routes.push(key);
                 }
                 let slot = ab.vias.entry(key).or_default();
-                let c = Claim { value: OptIp(r.via), origin: origin.clone(), path: format!("{fp}.routes[{k}]").into(), priority: prio };
-                claim(slot, c, || format!("the gateway of the route to {} on {name}", r.to), &mut conflicts);
+                let c = Claim {
+                    value: OptIp(r.via),
+                    origin: origin.clone(),
+                    path: format!("{fp}.routes[{k}]").into(),
+                    priority: prio,
+                };
+                claim(
+                    slot,
+                    c,
+                    || format!("the gateway of the route to {} on {name}", r.to),
+                    &mut conflicts,
+                );
             }
             if let Some(d) = cfg.dhcp {
-                let c = Claim { value: d, origin: origin.clone(), path: format!("{fp}.dhcp").into(), priority: prio };
-                claim(&mut ab.dhcp, c, || format!("DHCP on {name}"), &mut conflicts);
+                let c = Claim {
+                    value: d,
+                    origin: origin.clone(),
+                    path: format!("{fp}.dhcp").into(),
+                    priority: prio,
+                };
+                claim(
+                    &mut ab.dhcp,
+                    c,
+                    || format!("DHCP on {name}"),
+                    &mut conflicts,
+                );
             }
         }
         self.conflicts = conflicts;
@@ -311,20 +390,30 @@ impl<'a> Merger<'a> {
 
     /// The PFs an entry selects: itself, or (with an inventory) the devices it resolves to.
     fn resolve_pfs(&mut self, t: &Loaded, p: &str, s: &SriovConfig) -> Vec<ResolvedPf> {
-        let total = |i: &crate::inventory::InterfaceStatus| i.sriov_status.as_ref().and_then(|s| s.total_vfs);
+        let total = |i: &crate::inventory::InterfaceStatus| {
+            i.sriov_status.as_ref().and_then(|s| s.total_vfs)
+        };
         let inv = self.inventory;
         let node = inv.map(|i| i.metadata.name.clone()).unwrap_or_default();
         let missing = |what: String| FieldError {
             origin: t.origin.clone(),
             path: p.to_string(),
-            message: format!("{what} is not in the inventory of node {}", crate::escape::printable(&node)),
+            message: format!(
+                "{what} is not in the inventory of node {}",
+                crate::escape::printable(&node)
+            ),
         };
         if let Some(n) = &s.pf_name {
             let name = n.to_string();
             match inv {
                 None => vec![(PfSelector::Name(name.clone()), Some(name), None, None)],
                 Some(inv) => match inv.by_name(&name) {
-                    Some(i) => vec![(PfSelector::Name(name.clone()), Some(name), i.pci_addr, total(i))],
+                    Some(i) => vec![(
+                        PfSelector::Name(name.clone()),
+                        Some(name),
+                        i.pci_addr,
+                        total(i),
+                    )],
                     None => {
                         self.errors.push(missing(format!("pfName {name}")));
                         vec![]
@@ -337,7 +426,10 @@ impl<'a> Merger<'a> {
                 Some(inv) => match inv.by_pci(&a) {
                     Some(i) => {
                         let name = i.pf_name.clone();
-                        let key = name.clone().map(PfSelector::Name).unwrap_or(PfSelector::Pci(a));
+                        let key = name
+                            .clone()
+                            .map(PfSelector::Name)
+                            .unwrap_or(PfSelector::Pci(a));
                         vec![(key, name, Some(a), total(i))]
                     }
                     None => {
@@ -348,7 +440,15 @@ impl<'a> Merger<'a> {
             }
         } else if let (Some(v), Some(d)) = (s.vendor_id, s.device_id) {
             match inv {
-                None => vec![(PfSelector::Ids { vendor: v, device: d }, None, None, None)],
+                None => vec![(
+                    PfSelector::Ids {
+                        vendor: v,
+                        device: d,
+                    },
+                    None,
+                    None,
+                    None,
+                )],
                 // Every PF of that model; none is fine (the selector means "wherever this NIC is").
                 Some(inv) => inv
                     .by_ids(v, d)
@@ -357,7 +457,10 @@ impl<'a> Merger<'a> {
                         let key = match (&i.pf_name, i.pci_addr) {
                             (Some(n), _) => PfSelector::Name(n.clone()),
                             (None, Some(a)) => PfSelector::Pci(a),
-                            (None, None) => PfSelector::Ids { vendor: v, device: d },
+                            (None, None) => PfSelector::Ids {
+                                vendor: v,
+                                device: d,
+                            },
                         };
                         (key, i.pf_name.clone(), i.pci_addr, total(i))
                     })
@@ -376,14 +479,23 @@ impl<'a> Merger<'a> {
                     self.errors.push(FieldError {
                         origin: t.origin.clone(),
                         path: format!("{p}.numVfs"),
-                        message: format!("{n} is above the {tv} VFs {} supports", name.clone().unwrap_or(key.to_string())),
+                        message: format!(
+                            "{n} is above the {tv} VFs {} supports",
+                            name.clone().unwrap_or(key.to_string())
+                        ),
                     });
                 }
             }
             let what = key.to_string();
             let claims = (
                 s.num_vfs.map(|n| self.c(t, format!("{p}.numVfs"), n.get())),
-                s.vf_driver.as_ref().map(|d| self.c(t, format!("{p}.vfDriver"), d.canonical().as_str().to_string())),
+                s.vf_driver.as_ref().map(|d| {
+                    self.c(
+                        t,
+                        format!("{p}.vfDriver"),
+                        d.canonical().as_str().to_string(),
+                    )
+                }),
                 s.mtu.map(|m| self.c(t, format!("{p}.mtu"), m.get())),
             );
             let mut conflicts = std::mem::take(&mut self.conflicts);
@@ -394,28 +506,61 @@ impl<'a> Merger<'a> {
             pf.total_vfs = pf.total_vfs.or(total);
             pf.owners.insert(t.name().to_string());
             if let Some(c) = claims.0 {
-                claim(&mut pf.num_vfs, c, || format!("numVfs of {what}"), &mut conflicts);
+                claim(
+                    &mut pf.num_vfs,
+                    c,
+                    || format!("numVfs of {what}"),
+                    &mut conflicts,
+                );
             }
             if let Some(c) = claims.1 {
-                claim(&mut pf.vf_driver, c, || format!("vfDriver of {what}"), &mut conflicts);
+                claim(
+                    &mut pf.vf_driver,
+                    c,
+                    || format!("vfDriver of {what}"),
+                    &mut conflicts,
+                );
             }
             if let Some(c) = claims.2 {
-                claim(&mut pf.mtu, c, || format!("the MTU of {what}"), &mut conflicts);
+                claim(
+                    &mut pf.mtu,
+                    c,
+                    || format!("the MTU of {what}"),
+                    &mut conflicts,
+                );
             }
             let prio = t.template.spec.priority();
             let origin = self.cur.clone();
             for (j, vf) in s.vfs.iter().enumerate() {
                 let vp = format!("{p}.vfs[{j}]");
                 let path = |f: &str| -> Rc<str> { format!("{vp}.{f}").into() };
-                let paths = [path("mac"), path("vlan"), path("qos"), path("trust"), path("spoofchk"), path("maxTxRate"), path("minTxRate")];
+                let paths = [
+                    path("mac"),
+                    path("vlan"),
+                    path("qos"),
+                    path("trust"),
+                    path("spoofchk"),
+                    path("maxTxRate"),
+                    path("minTxRate"),
+                ];
                 let mac = vf.mac.map(|m| m.to_string());
                 for id in vf.id.iter() {
                     let b = pf.vfs.entry(id).or_default();
                     macro_rules! set {
                         ($field:ident, $n:expr, $yaml:literal, $val:expr) => {
                             if let Some(v) = $val {
-                                let c = Claim { value: v, origin: origin.clone(), path: paths[$n].clone(), priority: prio };
-                                claim(&mut b.$field, c, || format!("{} of VF {id} on {what}", $yaml), &mut conflicts);
+                                let c = Claim {
+                                    value: v,
+                                    origin: origin.clone(),
+                                    path: paths[$n].clone(),
+                                    priority: prio,
+                                };
+                                claim(
+                                    &mut b.$field,
+                                    c,
+                                    || format!("{} of VF {id} on {what}", $yaml),
+                                    &mut conflicts,
+                                );
                             }
                         };
                     }
@@ -438,26 +583,59 @@ impl<'a> Merger<'a> {
         let params = o.params.clone().unwrap_or_default();
         let claims = (
             self.c(t, format!("{p}.dpdk"), o.dpdk),
-            o.node_interface.as_ref().map(|n| self.c(t, format!("{p}.nodeInterface"), UplinksV(n.0.clone()))),
-            params.mtu_request.map(|m| self.c(t, format!("{p}.params.mtuRequest"), m.get())),
-            params.bond_mode.map(|m| self.c(t, format!("{p}.params.bondMode"), m.as_str().to_string())),
-            params.lacp.map(|l| self.c(t, format!("{p}.params.lacp"), l.as_str().to_string())),
+            o.node_interface
+                .as_ref()
+                .map(|n| self.c(t, format!("{p}.nodeInterface"), UplinksV(n.0.clone()))),
+            params
+                .mtu_request
+                .map(|m| self.c(t, format!("{p}.params.mtuRequest"), m.get())),
+            params
+                .bond_mode
+                .map(|m| self.c(t, format!("{p}.params.bondMode"), m.as_str().to_string())),
+            params
+                .lacp
+                .map(|l| self.c(t, format!("{p}.params.lacp"), l.as_str().to_string())),
         );
         let mut conflicts = std::mem::take(&mut self.conflicts);
         let b = self.ovs.entry(name.clone()).or_default();
         b.owners.insert(t.name().to_string());
-        claim(&mut b.dpdk, claims.0, || format!("dpdk of OVS bridge {name}"), &mut conflicts);
+        claim(
+            &mut b.dpdk,
+            claims.0,
+            || format!("dpdk of OVS bridge {name}"),
+            &mut conflicts,
+        );
         if let Some(c) = claims.1 {
-            claim(&mut b.uplinks, c, || format!("the uplink of OVS bridge {name}"), &mut conflicts);
+            claim(
+                &mut b.uplinks,
+                c,
+                || format!("the uplink of OVS bridge {name}"),
+                &mut conflicts,
+            );
         }
         if let Some(c) = claims.2 {
-            claim(&mut b.mtu_request, c, || format!("mtuRequest of OVS bridge {name}"), &mut conflicts);
+            claim(
+                &mut b.mtu_request,
+                c,
+                || format!("mtuRequest of OVS bridge {name}"),
+                &mut conflicts,
+            );
         }
         if let Some(c) = claims.3 {
-            claim(&mut b.bond_mode, c, || format!("bondMode of OVS bridge {name}"), &mut conflicts);
+            claim(
+                &mut b.bond_mode,
+                c,
+                || format!("bondMode of OVS bridge {name}"),
+                &mut conflicts,
+            );
         }
         if let Some(c) = claims.4 {
-            claim(&mut b.lacp, c, || format!("lacp of OVS bridge {name}"), &mut conflicts);
+            claim(
+                &mut b.lacp,
+                c,
+                || format!("lacp of OVS bridge {name}"),
+                &mut conflicts,
+            );
         }
         self.conflicts = conflicts;
     }
@@ -471,7 +649,10 @@ impl<'a> Merger<'a> {
                 addresses: a
                     .addresses
                     .iter()
-                    .map(|ip| IpCidr { addr: *ip, prefix: a.prefixes[ip].as_ref().map(|c| c.value).unwrap_or(0) })
+                    .map(|ip| IpCidr {
+                        addr: *ip,
+                        prefix: a.prefixes[ip].as_ref().map(|c| c.value).unwrap_or(0),
+                    })
                     .collect(),
                 routes: a
                     .routes
@@ -489,8 +670,10 @@ impl<'a> Merger<'a> {
             // link-local), so such a template would work on some distros and silently not on others.
             for (fam, a) in [("IPv4", &b.v4), ("IPv6", &b.v6)] {
                 let dhcp = a.dhcp.as_ref().is_some_and(|c| c.value);
-                if !a.routes.is_empty() && a.addresses.is_empty() && !dhcp && b.controller.is_none() {
-                    let (origin, path) = a.first.clone().expect("routes record where they came from");
+                if !a.routes.is_empty() && a.addresses.is_empty() && !dhcp && b.controller.is_none()
+                {
+                    let (origin, path) =
+                        a.first.clone().expect("routes record where they came from");
                     self.errors.push(FieldError {
                         origin: (*origin).clone(),
                         path: format!("{path}.routes"),
@@ -508,7 +691,11 @@ impl<'a> Merger<'a> {
                 name.clone(),
                 Link {
                     name: name.clone(),
-                    kind: b.kind.as_ref().map(|k| k.value.0.clone()).unwrap_or(LinkKind::Device),
+                    kind: b
+                        .kind
+                        .as_ref()
+                        .map(|k| k.value.0.clone())
+                        .unwrap_or(LinkKind::Device),
                     mtu: b.mtu.as_ref().map(|c| c.value),
                     controller: b.controller.as_ref().map(|c| c.value.0.clone()),
                     ipv4: fam(&b.v4),
@@ -524,9 +711,15 @@ impl<'a> Merger<'a> {
             if let LinkKind::Vlan { parent, id } = &l.kind {
                 if let Some(other) = vlan_ids.insert((parent.clone(), *id), l.name.clone()) {
                     self.errors.push(FieldError {
-                        origin: Origin { template: l.owners.iter().next().cloned(), ..Default::default() },
+                        origin: Origin {
+                            template: l.owners.iter().next().cloned(),
+                            ..Default::default()
+                        },
                         path: String::new(),
-                        message: format!("VLAN {id} on {parent} is defined twice, as {other} and as {}", l.name),
+                        message: format!(
+                            "VLAN {id} on {parent} is defined twice, as {other} and as {}",
+                            l.name
+                        ),
                     });
                 }
                 if let (Some(own), Some(par)) = (l.mtu, links.get(parent).and_then(|p| p.mtu)) {
@@ -535,7 +728,10 @@ impl<'a> Merger<'a> {
                         self.errors.push(FieldError {
                             origin,
                             path,
-                            message: format!("{own} is above the MTU {par} of {}'s parent {parent}", l.name),
+                            message: format!(
+                                "{own} is above the MTU {par} of {}'s parent {parent}",
+                                l.name
+                            ),
                         });
                     }
                 }
@@ -548,9 +744,15 @@ impl<'a> Merger<'a> {
                 );
                 if !ok {
                     self.errors.push(FieldError {
-                        origin: Origin { template: l.owners.iter().next().cloned(), ..Default::default() },
+                        origin: Origin {
+                            template: l.owners.iter().next().cloned(),
+                            ..Default::default()
+                        },
                         path: String::new(),
-                        message: format!("{} is a member of {}, which is not defined as that kind", l.name, c.name),
+                        message: format!(
+                            "{} is a member of {}, which is not defined as that kind",
+                            l.name, c.name
+                        ),
                     });
                 }
                 if let Some((origin, path)) = addr_origin.get(&l.name) {
@@ -571,7 +773,11 @@ impl<'a> Merger<'a> {
         for (key, b) in std::mem::take(&mut self.pfs) {
             // The other direction: a PF whose link has an MTU gets it from the udev rule too, before its
             // VFs exist (VF drivers read the PF's MTU when they start).
-            let link_mtu = b.name.as_ref().and_then(|n| links.get(n)).and_then(|l| l.mtu);
+            let link_mtu = b
+                .name
+                .as_ref()
+                .and_then(|n| links.get(n))
+                .and_then(|l| l.mtu);
             if let (Some(n), Some(pfm)) = (&b.name, &b.mtu) {
                 if let Some(l) = links.get_mut(n) {
                     match l.mtu {
@@ -584,7 +790,11 @@ impl<'a> Merger<'a> {
                                     template: origin.template.clone().unwrap_or_default(),
                                     path,
                                     value: lm.to_string(),
-                                    priority: order.iter().find(|t| Some(t.name()) == origin.template.as_deref()).map(|t| t.template.spec.priority()).unwrap_or(0),
+                                    priority: order
+                                        .iter()
+                                        .find(|t| Some(t.name()) == origin.template.as_deref())
+                                        .map(|t| t.template.spec.priority())
+                                        .unwrap_or(0),
                                 },
                                 second: pfm.side(pfm.value.to_string()),
                             });
@@ -600,7 +810,10 @@ impl<'a> Merger<'a> {
                     (
                         *id,
                         VfSettings {
-                            mac: v.mac.as_ref().map(|c| MacAddr::parse(&c.value).expect("validated MAC")),
+                            mac: v
+                                .mac
+                                .as_ref()
+                                .map(|c| MacAddr::parse(&c.value).expect("validated MAC")),
                             vlan: v.vlan.as_ref().map(|c| c.value),
                             qos: v.qos.as_ref().map(|c| c.value),
                             trust: v.trust.as_ref().map(|c| c.value),
@@ -616,7 +829,10 @@ impl<'a> Merger<'a> {
                 name: b.name.clone(),
                 pci: b.pci,
                 num_vfs: b.num_vfs.as_ref().map(|c| c.value),
-                vf_driver: b.vf_driver.as_ref().map(|c| DriverName::parse(&c.value).expect("validated driver")),
+                vf_driver: b
+                    .vf_driver
+                    .as_ref()
+                    .map(|c| DriverName::parse(&c.value).expect("validated driver")),
                 mtu: b.mtu.as_ref().map(|c| c.value).or(link_mtu),
                 vfs,
                 owners: b.owners,
@@ -628,30 +844,51 @@ impl<'a> Merger<'a> {
             let dpdk = b.dpdk.as_ref().map(|c| c.value).unwrap_or(false);
             if links.contains_key(&name) {
                 self.errors.push(FieldError {
-                    origin: b.dpdk.as_ref().map(|c| (*c.origin).clone()).unwrap_or_default(),
-                    path: b.dpdk.as_ref().map(|c| c.path.replace(".dpdk", ".bridgeName")).unwrap_or_default(),
+                    origin: b
+                        .dpdk
+                        .as_ref()
+                        .map(|c| (*c.origin).clone())
+                        .unwrap_or_default(),
+                    path: b
+                        .dpdk
+                        .as_ref()
+                        .map(|c| c.path.replace(".dpdk", ".bridgeName"))
+                        .unwrap_or_default(),
                     message: format!("{name} is also a Linux interface configured by plumber"),
                 });
             }
             let mut ports = Vec::new();
             if let Some(up) = &b.uplinks {
-                self.ovs_uplink_origin.insert(name.clone(), ((*up.origin).clone(), up.path.to_string()));
+                self.ovs_uplink_origin
+                    .insert(name.clone(), ((*up.origin).clone(), up.path.to_string()));
                 let mtu_request = b.mtu_request.as_ref().map(|c| c.value);
                 let mut ifaces = Vec::new();
                 for u in &up.value.0 {
                     match (u, dpdk) {
                         (Uplink::Name(n), false) => {
-                            if let Some(c) = links.get(n.as_str()).and_then(|l| l.controller.as_ref()) {
+                            if let Some(c) =
+                                links.get(n.as_str()).and_then(|l| l.controller.as_ref())
+                            {
                                 self.errors.push(FieldError {
                                     origin: (*up.origin).clone(),
                                     path: up.path.to_string(),
-                                    message: format!("{n} is a member of {}; it cannot also be an OVS port", c.name),
+                                    message: format!(
+                                        "{n} is a member of {}; it cannot also be an OVS port",
+                                        c.name
+                                    ),
                                 });
                             }
-                            ifaces.push(OvsInterface { name: n.to_string(), dpdk_devargs: None, mtu_request });
+                            ifaces.push(OvsInterface {
+                                name: n.to_string(),
+                                dpdk_devargs: None,
+                                mtu_request,
+                            });
                         }
                         (Uplink::Name(n), true) => {
-                            let pci = self.inventory.and_then(|inv| inv.by_name(n.as_str())).and_then(|i| i.pci_addr);
+                            let pci = self
+                                .inventory
+                                .and_then(|inv| inv.by_name(n.as_str()))
+                                .and_then(|i| i.pci_addr);
                             match pci {
                                 Some(a) => ifaces.push(OvsInterface { name: format!("dpdk-{n}"), dpdk_devargs: Some(a), mtu_request }),
                                 None => self.errors.push(FieldError {
@@ -663,7 +900,11 @@ impl<'a> Merger<'a> {
                                 }),
                             }
                         }
-                        (Uplink::Pci(a), _) => ifaces.push(OvsInterface { name: format!("dpdk-{a}"), dpdk_devargs: Some(*a), mtu_request }),
+                        (Uplink::Pci(a), _) => ifaces.push(OvsInterface {
+                            name: format!("dpdk-{a}"),
+                            dpdk_devargs: Some(*a),
+                            mtu_request,
+                        }),
                     }
                 }
                 if ifaces.len() > 1 {
@@ -682,16 +923,29 @@ impl<'a> Merger<'a> {
                         }),
                     });
                 } else if let Some(i) = ifaces.pop() {
-                    ports.push(OvsPort { name: i.name.clone(), interfaces: vec![i], bond_mode: None, lacp: None });
+                    ports.push(OvsPort {
+                        name: i.name.clone(),
+                        interfaces: vec![i],
+                        bond_mode: None,
+                        lacp: None,
+                    });
                 }
             }
-            ovs.push(OvsBridge { name, dpdk, ports, owners: b.owners });
+            ovs.push(OvsBridge {
+                name,
+                dpdk,
+                ports,
+                owners: b.owners,
+            });
         }
 
         // A device bound to a DPDK driver has no network interface, so its SR-IOV rule could never run.
         for b in &ovs {
             for i in b.ports.iter().flat_map(|p| &p.interfaces) {
-                if let Some(pf) = sriov.iter().find(|pf| pf.pci.is_some() && pf.pci == i.dpdk_devargs) {
+                if let Some(pf) = sriov
+                    .iter()
+                    .find(|pf| pf.pci.is_some() && pf.pci == i.dpdk_devargs)
+                {
                     let (origin, path) = self
                         .ovs_uplink_origin
                         .get(&b.name)
@@ -725,6 +979,11 @@ impl<'a> Merger<'a> {
             })
             .collect();
         templates.sort();
-        Ok(NodeConfig { templates, links, sriov, ovs })
+        Ok(NodeConfig {
+            templates,
+            links,
+            sriov,
+            ovs,
+        })
     }
 }

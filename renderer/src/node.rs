@@ -49,8 +49,14 @@ pub struct Link {
 pub enum LinkKind {
     /// A device that exists on its own (NIC, PF, VF): configured, never created.
     Device,
-    Vlan { parent: String, id: u16 },
-    Bond { mode: BondMode, options: BondOptions },
+    Vlan {
+        parent: String,
+        id: u16,
+    },
+    Bond {
+        mode: BondMode,
+        options: BondOptions,
+    },
     Bridge {
         #[serde(skip_serializing_if = "Option::is_none")]
         stp: Option<bool>,

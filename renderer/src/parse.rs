@@ -29,9 +29,13 @@ pub fn parse_templates(text: &str, file: &str) -> Result<Vec<Loaded>> {
     use rayon::prelude::*;
     let docs = split_documents(text);
     let parsed: Vec<Result<Vec<Loaded>>> = if docs.len() > 16 {
-        docs.par_iter().map(|(n, d)| parse_document(d, file, *n)).collect()
+        docs.par_iter()
+            .map(|(n, d)| parse_document(d, file, *n))
+            .collect()
     } else {
-        docs.iter().map(|(n, d)| parse_document(d, file, *n)).collect()
+        docs.iter()
+            .map(|(n, d)| parse_document(d, file, *n))
+            .collect()
     };
     let mut out = Vec::new();
     for p in parsed {
@@ -71,10 +75,16 @@ fn split_documents(text: &str) -> Vec<(usize, &str)> {
 }
 
 fn parse_document(text: &str, file: &str, n: usize) -> Result<Vec<Loaded>> {
-    let origin = Origin { file: file.to_string(), document: n, template: None };
+    let origin = Origin {
+        file: file.to_string(),
+        document: n,
+        template: None,
+    };
     let mut value: serde_yaml::Value =
         serde_yaml::from_str(text).map_err(|e| parse_error(&origin, "", e.to_string()))?;
-    value.apply_merge().map_err(|e| parse_error(&origin, "", e.to_string()))?;
+    value
+        .apply_merge()
+        .map_err(|e| parse_error(&origin, "", e.to_string()))?;
     if value.is_null() {
         return Ok(Vec::new());
     }
@@ -118,7 +128,13 @@ fn one_template(value: serde_yaml::Value, origin: &Origin, prefix: &str) -> Resu
                 format!("{} is not {API_VERSION}", crate::escape::printable(other)),
             ))
         }
-        None => return Err(parse_error(&origin, &join("apiVersion"), "is missing".into())),
+        None => {
+            return Err(parse_error(
+                &origin,
+                &join("apiVersion"),
+                "is missing".into(),
+            ))
+        }
     }
     match value.get("kind").and_then(|v| v.as_str()) {
         Some(KIND) => {}
@@ -156,7 +172,11 @@ pub fn from_value<T: DeserializeOwned>(
 fn parse_error(origin: &Origin, path: &str, message: String) -> Error {
     Error::Parse {
         origin: origin.clone(),
-        path: if path.is_empty() { String::new() } else { format!("{path}: ") },
+        path: if path.is_empty() {
+            String::new()
+        } else {
+            format!("{path}: ")
+        },
         message,
     }
 }
@@ -170,13 +190,21 @@ mod tests {
     #[test]
     fn path_and_value_in_errors() {
         let e = parse_templates(ONE, "x.yaml").unwrap_err().to_string();
-        assert_eq!(e, "x.yaml#1 (a): spec.interfaceConfig[0].vlan[2].id: 5000 is not in 1..=4094");
+        assert_eq!(
+            e,
+            "x.yaml#1 (a): spec.interfaceConfig[0].vlan[2].id: 5000 is not in 1..=4094"
+        );
     }
 
     #[test]
     fn unknown_fields_are_errors() {
-        let e = parse_templates(&ONE.replace("vlan:", "vlans:"), "x.yaml").unwrap_err().to_string();
-        assert!(e.contains("spec.interfaceConfig[0].vlans: unknown field `vlans`, expected one of"), "{e}");
+        let e = parse_templates(&ONE.replace("vlan:", "vlans:"), "x.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("spec.interfaceConfig[0].vlans: unknown field `vlans`, expected one of"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -186,32 +214,63 @@ mod tests {
         assert_eq!(parse_templates(&two, "x").unwrap().len(), 2);
         let list = format!(
             "apiVersion: v1\nkind: List\nitems:\n{}",
-            ok.lines().map(|l| format!("  {l}\n")).collect::<String>().replacen("  apiVersion", "- apiVersion", 1)
+            ok.lines()
+                .map(|l| format!("  {l}\n"))
+                .collect::<String>()
+                .replacen("  apiVersion", "- apiVersion", 1)
         );
         let got = parse_templates(&list, "x").unwrap();
         assert_eq!(got.len(), 1);
         let bad = list.replace("id: 3", "id: 0");
         let e = parse_templates(&bad, "x").unwrap_err().to_string();
-        assert!(e.contains("items[0].spec.interfaceConfig[0].vlan[2].id: 0 is not in"), "{e}");
+        assert!(
+            e.contains("items[0].spec.interfaceConfig[0].vlan[2].id: 0 is not in"),
+            "{e}"
+        );
     }
 
     #[test]
     fn wrong_kind_or_version() {
-        let e = parse_templates(&ONE.replace("kind: HostNetworkTemplate", "kind: HostNetwork"), "x")
+        let e = parse_templates(
+            &ONE.replace("kind: HostNetworkTemplate", "kind: HostNetwork"),
+            "x",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("kind: HostNetwork is not HostNetworkTemplate"),
+            "{e}"
+        );
+        let e = parse_templates(&ONE.replace("/v1", "/v2"), "x")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("kind: HostNetwork is not HostNetworkTemplate"), "{e}");
-        let e = parse_templates(&ONE.replace("/v1", "/v2"), "x").unwrap_err().to_string();
-        assert!(e.contains("apiVersion: plumber.k8s.pf9.io/v2 is not"), "{e}");
+        assert!(
+            e.contains("apiVersion: plumber.k8s.pf9.io/v2 is not"),
+            "{e}"
+        );
     }
 
     #[test]
     fn documents_are_cut_at_markers_only() {
-        let d = |t: &str| split_documents(t).into_iter().map(|(n, s)| (n, s.trim().to_string())).collect::<Vec<_>>();
-        assert_eq!(d("a: 1\n---\nb: 2\n"), vec![(1, "a: 1".into()), (2, "b: 2".into())]);
+        let d = |t: &str| {
+            split_documents(t)
+                .into_iter()
+                .map(|(n, s)| (n, s.trim().to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            d("a: 1\n---\nb: 2\n"),
+            vec![(1, "a: 1".into()), (2, "b: 2".into())]
+        );
         assert_eq!(d("# c\n---\na: 1\n"), vec![(1, "a: 1".into())]);
-        assert_eq!(d("--- {a: 1}\n--- {b: 2}\n"), vec![(1, "{a: 1}".into()), (2, "{b: 2}".into())]);
-        assert_eq!(d("a: |\n  ---x\n  --- y\nb: 1\n"), vec![(1, "a: |\n  ---x\n  --- y\nb: 1".into())]);
+        assert_eq!(
+            d("--- {a: 1}\n--- {b: 2}\n"),
+            vec![(1, "{a: 1}".into()), (2, "{b: 2}".into())]
+        );
+        assert_eq!(
+            d("a: |\n  ---x\n  --- y\nb: 1\n"),
+            vec![(1, "a: |\n  ---x\n  --- y\nb: 1".into())]
+        );
         assert_eq!(d("a: 1\n...\n---\nb: 2\n").len(), 2);
         assert_eq!(d("").len(), 0);
         assert_eq!(d("a: 1\n----\n").len(), 1);
@@ -219,7 +278,17 @@ mod tests {
 
     #[test]
     fn garbage_does_not_panic() {
-        for s in ["", "---", "[", "{a: [}", "- 1\n- 2", "apiVersion: 3", "\u{0}", "a: &x [*x]", "!!binary x"] {
+        for s in [
+            "",
+            "---",
+            "[",
+            "{a: [}",
+            "- 1\n- 2",
+            "apiVersion: 3",
+            "\u{0}",
+            "a: &x [*x]",
+            "!!binary x",
+        ] {
             let _ = parse_templates(s, "x");
         }
     }

@@ -36,7 +36,10 @@ impl SelectorIndex {
                 Some((k, v)) => by_pair.entry((k.clone(), v.clone())).or_default().push(i),
             }
         }
-        SelectorIndex { everywhere, by_pair }
+        SelectorIndex {
+            everywhere,
+            by_pair,
+        }
     }
 
     /// Indices of the templates that select a node with `labels`, ascending.
@@ -44,7 +47,11 @@ impl SelectorIndex {
         let mut out = self.everywhere.clone();
         for (k, v) in labels {
             if let Some(ts) = self.by_pair.get(&(k.clone(), v.clone())) {
-                out.extend(ts.iter().copied().filter(|i| selects(&templates[*i], labels)));
+                out.extend(
+                    ts.iter()
+                        .copied()
+                        .filter(|i| selects(&templates[*i], labels)),
+                );
             }
         }
         out.sort_unstable();
@@ -57,11 +64,13 @@ impl SelectorIndex {
 pub fn parse_labels(s: &str) -> Result<Labels> {
     let mut out = Labels::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once('=').ok_or_else(|| {
-            Error::Usage(format!("--node-labels: {part:?} is not key=value"))
-        })?;
-        crate::model::check_label_key(k).map_err(|e| Error::Usage(format!("--node-labels: {e}")))?;
-        crate::model::check_label_value(v).map_err(|e| Error::Usage(format!("--node-labels: {e}")))?;
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| Error::Usage(format!("--node-labels: {part:?} is not key=value")))?;
+        crate::model::check_label_key(k)
+            .map_err(|e| Error::Usage(format!("--node-labels: {e}")))?;
+        crate::model::check_label_value(v)
+            .map_err(|e| Error::Usage(format!("--node-labels: {e}")))?;
         out.insert(k.to_string(), v.to_string());
     }
     Ok(out)
@@ -89,14 +98,33 @@ mod index_tests {
     #[test]
     fn the_index_agrees_with_testing_every_template() {
         let mut text = String::new();
-        for (i, sel) in ["{}", "{a: \"1\"}", "{a: \"1\", b: \"2\"}", "{b: \"2\"}", "{c: \"\"}", "{a: \"2\"}"].iter().enumerate() {
+        for (i, sel) in [
+            "{}",
+            "{a: \"1\"}",
+            "{a: \"1\", b: \"2\"}",
+            "{b: \"2\"}",
+            "{c: \"\"}",
+            "{a: \"2\"}",
+        ]
+        .iter()
+        .enumerate()
+        {
             text.push_str(&format!(
                 "---\napiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: t{i}}}\nspec:\n  nodeSelector: {sel}\n"
             ));
         }
         let ts = parse_templates(&text, "x").unwrap();
         let idx = SelectorIndex::new(&ts);
-        for labels in ["", "a=1", "a=1,b=2", "b=2", "c=", "a=2,c=", "a=1,b=2,c=", "z=9"] {
+        for labels in [
+            "",
+            "a=1",
+            "a=1,b=2",
+            "b=2",
+            "c=",
+            "a=2,c=",
+            "a=1,b=2,c=",
+            "z=9",
+        ] {
             let l = parse_labels(labels).unwrap();
             let brute: Vec<usize> = (0..ts.len()).filter(|i| selects(&ts[*i], &l)).collect();
             assert_eq!(idx.matching(&ts, &l), brute, "labels {labels}");

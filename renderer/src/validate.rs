@@ -12,7 +12,10 @@ use crate::parse::Loaded;
 
 /// All problems of one template; empty when it is valid.
 pub fn validate(t: &Loaded) -> Vec<FieldError> {
-    let mut v = Validator { t, errors: Vec::new() };
+    let mut v = Validator {
+        t,
+        errors: Vec::new(),
+    };
     v.metadata();
     v.sriov();
     v.interfaces();
@@ -49,7 +52,10 @@ impl Validator<'_> {
         if name.is_empty() || name.len() > 253 || name.chars().any(|c| c.is_control()) {
             self.err(
                 "metadata.name",
-                format!("{} is not a usable name (1 to 253 printable characters)", printable(name)),
+                format!(
+                    "{} is not a usable name (1 to 253 printable characters)",
+                    printable(name)
+                ),
             );
         }
         let sel = self.t.template.spec.node_selector.clone();
@@ -73,7 +79,10 @@ impl Validator<'_> {
                 .filter(|b| **b)
                 .count();
             if count == 0 {
-                self.err(&p, "no PF selector: set exactly one of pfName, vendorId+deviceId or pciAddr");
+                self.err(
+                    &p,
+                    "no PF selector: set exactly one of pfName, vendorId+deviceId or pciAddr",
+                );
             } else if count > 1 {
                 let mut set = Vec::new();
                 if let Some(n) = &s.pf_name {
@@ -91,8 +100,14 @@ impl Validator<'_> {
                 );
             }
             match (s.vendor_id, s.device_id) {
-                (Some(v), None) => self.err(format!("{p}.vendorId"), format!("{v} needs a deviceId next to it")),
-                (None, Some(d)) => self.err(format!("{p}.deviceId"), format!("{d} needs a vendorId next to it")),
+                (Some(v), None) => self.err(
+                    format!("{p}.vendorId"),
+                    format!("{v} needs a deviceId next to it"),
+                ),
+                (None, Some(d)) => self.err(
+                    format!("{p}.deviceId"),
+                    format!("{d} needs a vendorId next to it"),
+                ),
                 _ => {}
             }
             let key = if let Some(n) = &s.pf_name {
@@ -100,10 +115,17 @@ impl Validator<'_> {
             } else if let Some(a) = &s.pci_addr {
                 format!("pciAddr {a}")
             } else {
-                format!("vendorId {:?} deviceId {:?}", s.vendor_id.map(|v| v.to_string()), s.device_id.map(|v| v.to_string()))
+                format!(
+                    "vendorId {:?} deviceId {:?}",
+                    s.vendor_id.map(|v| v.to_string()),
+                    s.device_id.map(|v| v.to_string())
+                )
             };
             if let Some(j) = seen.insert(key.clone(), i) {
-                self.err(&p, format!("{key} is already configured by spec.sriovConfig[{j}]"));
+                self.err(
+                    &p,
+                    format!("{key} is already configured by spec.sriovConfig[{j}]"),
+                );
             }
             self.vfs(&p, s);
         }
@@ -114,7 +136,10 @@ impl Validator<'_> {
         for (j, vf) in s.vfs.iter().enumerate() {
             let vp = format!("{p}.vfs[{j}]");
             match s.num_vfs {
-                None => self.err(format!("{vp}.id"), format!("{} needs numVfs on the PF", vf.id)),
+                None => self.err(
+                    format!("{vp}.id"),
+                    format!("{} needs numVfs on the PF", vf.id),
+                ),
                 Some(n) if vf.id.last >= n.get() => self.err(
                     format!("{vp}.id"),
                     format!("{} is not below numVfs {n} (VF ids start at 0)", vf.id),
@@ -124,7 +149,10 @@ impl Validator<'_> {
             if let Some(first) = vf.id.iter().find_map(|id| taken.get(&id).map(|k| (id, *k))) {
                 self.err(
                     format!("{vp}.id"),
-                    format!("{} overlaps spec.sriovConfig vfs[{}] at VF {}", vf.id, first.1, first.0),
+                    format!(
+                        "{} overlaps spec.sriovConfig vfs[{}] at VF {}",
+                        vf.id, first.1, first.0
+                    ),
                 );
             }
             for id in vf.id.iter() {
@@ -132,17 +160,30 @@ impl Validator<'_> {
             }
             if let Some(mac) = vf.mac {
                 if vf.id.len() > 1 {
-                    self.err(format!("{vp}.mac"), format!("{mac} would be given to {} VFs ({}); set a MAC per VF", vf.id.len(), vf.id));
+                    self.err(
+                        format!("{vp}.mac"),
+                        format!(
+                            "{mac} would be given to {} VFs ({}); set a MAC per VF",
+                            vf.id.len(),
+                            vf.id
+                        ),
+                    );
                 }
             }
             if let Some(q) = vf.qos {
                 if q.get() != 0 && vf.vlan.map(|v| v.get()).unwrap_or(0) == 0 {
-                    self.err(format!("{vp}.qos"), format!("{q} needs a non-zero vlan on the VF"));
+                    self.err(
+                        format!("{vp}.qos"),
+                        format!("{q} needs a non-zero vlan on the VF"),
+                    );
                 }
             }
             if let (Some(min), Some(max)) = (vf.min_tx_rate, vf.max_tx_rate) {
                 if max.get() != 0 && min.get() > max.get() {
-                    self.err(format!("{vp}.minTxRate"), format!("{min} is above maxTxRate {max}"));
+                    self.err(
+                        format!("{vp}.minTxRate"),
+                        format!("{min} is above maxTxRate {max}"),
+                    );
                 }
             }
         }
@@ -161,22 +202,37 @@ impl Validator<'_> {
         for (i, ic) in spec.interface_config.iter().enumerate() {
             let p = format!("spec.interfaceConfig[{i}]");
             if let Some(prev) = names.insert(ic.name.to_string(), format!("{p}.name")) {
-                self.err(format!("{p}.name"), format!("{} is already configured at {prev}", ic.name));
+                self.err(
+                    format!("{p}.name"),
+                    format!("{} is already configured at {prev}", ic.name),
+                );
             }
             let mut ids: BTreeMap<u16, usize> = BTreeMap::new();
             for (j, vl) in ic.vlan.iter().enumerate() {
                 let vp = format!("{p}.vlan[{j}]");
                 if let Some(k) = ids.insert(vl.id.get(), j) {
-                    self.err(format!("{vp}.id"), format!("{} is already a VLAN of {} at {p}.vlan[{k}]", vl.id, ic.name));
+                    self.err(
+                        format!("{vp}.id"),
+                        format!(
+                            "{} is already a VLAN of {} at {p}.vlan[{k}]",
+                            vl.id, ic.name
+                        ),
+                    );
                 }
                 let vname = vlan_name(ic.name.as_str(), vl);
                 if vl.name.is_none() {
                     if let Err(e) = check_ifname(&vname) {
-                        self.err(&vp, format!("the VLAN's name {e}; give it a shorter name with `name:`"));
+                        self.err(
+                            &vp,
+                            format!("the VLAN's name {e}; give it a shorter name with `name:`"),
+                        );
                     }
                 }
                 if vname == ic.name.as_str() {
-                    self.err(format!("{vp}.name"), format!("{vname} is the name of its own parent"));
+                    self.err(
+                        format!("{vp}.name"),
+                        format!("{vname} is the name of its own parent"),
+                    );
                 }
                 if let Some(prev) = vlans.insert(vname.clone(), vp.clone()) {
                     self.err(&vp, format!("{vname} is already defined at {prev}"));
@@ -191,7 +247,10 @@ impl Validator<'_> {
                             .unwrap_or(0);
                         self.err(
                             format!("spec.interfaceConfig[{at}].mtu"),
-                            format!("{own} is above the MTU {parent} of {vname}'s parent {}", ic.name),
+                            format!(
+                                "{own} is above the MTU {parent} of {vname}'s parent {}",
+                                ic.name
+                            ),
                         );
                     }
                 }
@@ -209,27 +268,42 @@ impl Validator<'_> {
         let mut seen = BTreeSet::new();
         for (i, a) in c.address.iter().enumerate() {
             if a.is_ipv4() == v6 {
-                self.err(format!("{p}.address[{i}]"), format!("{a} is not an {fam} address"));
+                self.err(
+                    format!("{p}.address[{i}]"),
+                    format!("{a} is not an {fam} address"),
+                );
             }
             if !seen.insert(a.addr) {
                 self.err(format!("{p}.address[{i}]"), format!("{a} is listed twice"));
             }
             if !v6 && a.prefix < 31 && a.addr == a.network() {
-                self.err(format!("{p}.address[{i}]"), format!("{a} is the network address of its prefix, not a host address"));
+                self.err(
+                    format!("{p}.address[{i}]"),
+                    format!("{a} is the network address of its prefix, not a host address"),
+                );
             }
         }
         let mut routes = BTreeSet::new();
         for (i, r) in c.routes.iter().enumerate() {
             if r.to.is_ipv4() == Some(v6) {
-                self.err(format!("{p}.routes[{i}].to"), format!("{} is not an {fam} prefix", r.to));
+                self.err(
+                    format!("{p}.routes[{i}].to"),
+                    format!("{} is not an {fam} prefix", r.to),
+                );
             }
             if let Some(via) = r.via {
                 if via.is_ipv4() == v6 {
-                    self.err(format!("{p}.routes[{i}].via"), format!("{via} is not an {fam} address"));
+                    self.err(
+                        format!("{p}.routes[{i}].via"),
+                        format!("{via} is not an {fam} address"),
+                    );
                 }
             }
             if !routes.insert((r.to, r.table.map(|t| t.get()), r.metric.map(|m| m.get()))) {
-                self.err(format!("{p}.routes[{i}]"), format!("the route to {} is listed twice", r.to));
+                self.err(
+                    format!("{p}.routes[{i}]"),
+                    format!("the route to {} is listed twice", r.to),
+                );
             }
         }
     }
@@ -241,7 +315,10 @@ impl Validator<'_> {
         let mut seen = BTreeSet::new();
         for (i, m) in members.iter().enumerate() {
             if m == name {
-                self.err(format!("{p}.members[{i}]"), format!("{m} cannot be a member of itself"));
+                self.err(
+                    format!("{p}.members[{i}]"),
+                    format!("{m} cannot be a member of itself"),
+                );
             }
             if !seen.insert(m) {
                 self.err(format!("{p}.members[{i}]"), format!("{m} is listed twice"));
@@ -255,25 +332,43 @@ impl Validator<'_> {
         for (i, b) in spec.bond_config.iter().enumerate() {
             let p = format!("spec.bondConfig[{i}]");
             if let Some(j) = names.insert(b.name.clone(), i) {
-                self.err(format!("{p}.name"), format!("{} is already defined at spec.bondConfig[{j}]", b.name));
+                self.err(
+                    format!("{p}.name"),
+                    format!("{} is already defined at spec.bondConfig[{j}]", b.name),
+                );
             }
             self.members(&p, &b.name, &b.members);
             if let Some(o) = &b.options {
                 if let Some(pr) = &o.primary {
                     if !b.members.contains(pr) {
-                        self.err(format!("{p}.options.primary"), format!("{pr} is not a member of {}", b.name));
+                        self.err(
+                            format!("{p}.options.primary"),
+                            format!("{pr} is not a member of {}", b.name),
+                        );
                     }
-                    if !matches!(b.mode, BondMode::ActiveBackup | BondMode::BalanceTlb | BondMode::BalanceAlb) {
+                    if !matches!(
+                        b.mode,
+                        BondMode::ActiveBackup | BondMode::BalanceTlb | BondMode::BalanceAlb
+                    ) {
                         self.err(format!("{p}.options.primary"), format!("{pr}: primary needs mode active-backup, balance-tlb or balance-alb, not {}", b.mode.as_str()));
                     }
                 }
                 if let Some(r) = o.lacp_rate {
                     if b.mode != BondMode::Lacp {
-                        self.err(format!("{p}.options.lacpRate"), format!("{} needs mode 802.3ad, not {}", r.as_str(), b.mode.as_str()));
+                        self.err(
+                            format!("{p}.options.lacpRate"),
+                            format!("{} needs mode 802.3ad, not {}", r.as_str(), b.mode.as_str()),
+                        );
                     }
                 }
                 if let Some(x) = o.xmit_hash_policy {
-                    if !matches!(b.mode, BondMode::Lacp | BondMode::BalanceXor | BondMode::BalanceTlb | BondMode::BalanceAlb) {
+                    if !matches!(
+                        b.mode,
+                        BondMode::Lacp
+                            | BondMode::BalanceXor
+                            | BondMode::BalanceTlb
+                            | BondMode::BalanceAlb
+                    ) {
                         self.err(format!("{p}.options.xmitHashPolicy"), format!("{} needs mode 802.3ad, balance-xor, balance-tlb or balance-alb, not {}", x.as_str(), b.mode.as_str()));
                     }
                 }
@@ -287,7 +382,10 @@ impl Validator<'_> {
         for (i, b) in spec.bridge_config.iter().enumerate() {
             let p = format!("spec.bridgeConfig[{i}]");
             if let Some(j) = names.insert(b.name.clone(), i) {
-                self.err(format!("{p}.name"), format!("{} is already defined at spec.bridgeConfig[{j}]", b.name));
+                self.err(
+                    format!("{p}.name"),
+                    format!("{} is already defined at spec.bridgeConfig[{j}]", b.name),
+                );
             }
             if b.members.is_empty() {
                 // A bridge without ports is legitimate (e.g. a VM network); nothing to check.
@@ -295,7 +393,10 @@ impl Validator<'_> {
                 let mut seen = BTreeSet::new();
                 for (k, m) in b.members.iter().enumerate() {
                     if m == &b.name {
-                        self.err(format!("{p}.members[{k}]"), format!("{m} cannot be a member of itself"));
+                        self.err(
+                            format!("{p}.members[{k}]"),
+                            format!("{m} cannot be a member of itself"),
+                        );
                     }
                     if !seen.insert(m) {
                         self.err(format!("{p}.members[{k}]"), format!("{m} is listed twice"));
@@ -314,9 +415,19 @@ impl Validator<'_> {
         for (i, o) in spec.ovs_config.iter().enumerate() {
             let p = format!("spec.ovsConfig[{i}]");
             if let Some(j) = names.insert(o.bridge_name.clone(), i) {
-                self.err(format!("{p}.bridgeName"), format!("{} is already defined at spec.ovsConfig[{j}]", o.bridge_name));
+                self.err(
+                    format!("{p}.bridgeName"),
+                    format!(
+                        "{} is already defined at spec.ovsConfig[{j}]",
+                        o.bridge_name
+                    ),
+                );
             }
-            let uplinks = o.node_interface.as_ref().map(|n| n.0.as_slice()).unwrap_or(&[]);
+            let uplinks = o
+                .node_interface
+                .as_ref()
+                .map(|n| n.0.as_slice())
+                .unwrap_or(&[]);
             let mut seen = BTreeSet::new();
             for u in uplinks {
                 if !seen.insert(u) {
@@ -329,21 +440,39 @@ impl Validator<'_> {
                 }
                 if let Uplink::Name(n) = u {
                     if n == &o.bridge_name {
-                        self.err(format!("{p}.nodeInterface"), format!("{n} is the bridge itself"));
+                        self.err(
+                            format!("{p}.nodeInterface"),
+                            format!("{n} is the bridge itself"),
+                        );
                     }
                 }
             }
             if let Some(params) = &o.params {
                 if uplinks.len() < 2 {
                     if let Some(m) = params.bond_mode {
-                        self.err(format!("{p}.params.bondMode"), format!("{} needs an OVS bond: list at least 2 interfaces in nodeInterface", m.as_str()));
+                        self.err(
+                            format!("{p}.params.bondMode"),
+                            format!(
+                                "{} needs an OVS bond: list at least 2 interfaces in nodeInterface",
+                                m.as_str()
+                            ),
+                        );
                     }
                     if let Some(l) = params.lacp {
-                        self.err(format!("{p}.params.lacp"), format!("{} needs an OVS bond: list at least 2 interfaces in nodeInterface", l.as_str()));
+                        self.err(
+                            format!("{p}.params.lacp"),
+                            format!(
+                                "{} needs an OVS bond: list at least 2 interfaces in nodeInterface",
+                                l.as_str()
+                            ),
+                        );
                     }
                 }
                 if params.mtu_request.is_some() && uplinks.is_empty() {
-                    self.err(format!("{p}.params.mtuRequest"), "needs a nodeInterface to apply to");
+                    self.err(
+                        format!("{p}.params.mtuRequest"),
+                        "needs a nodeInterface to apply to",
+                    );
                 }
             }
         }

@@ -19,7 +19,10 @@ fn help_shows_examples_and_exit_codes() {
     assert!(out.status.success());
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("--nodes nodes.yaml --inventories"), "{s}");
-    assert!(s.contains("Exit codes: 0 ok / identical, 1 invalid input or error, 2 differences"), "{s}");
+    assert!(
+        s.contains("Exit codes: 0 ok / identical, 1 invalid input or error, 2 differences"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -29,30 +32,52 @@ fn usage_errors_exit_1() {
     let out = cmd().arg(example("vlans.yaml")).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--distro is required"));
-    let out = cmd().args(["--distro", "windows"]).arg(example("vlans.yaml")).output().unwrap();
+    let out = cmd()
+        .args(["--distro", "windows"])
+        .arg(example("vlans.yaml"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown distro \"windows\""));
 }
 
 #[test]
 fn review_output_names_every_file_with_its_mode() {
-    let out = cmd().args(["--distro", "ubuntu"]).arg(example("comprehensive.yaml")).output().unwrap();
+    let out = cmd()
+        .args(["--distro", "ubuntu"])
+        .arg(example("comprehensive.yaml"))
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let s = String::from_utf8_lossy(&out.stdout);
-    assert!(s.contains("==> /etc/netplan/60-plumber.yaml (mode 0600) <=="), "{s}");
-    assert!(s.contains("==> /etc/udev/rules.d/81-plumber-sriov.rules (mode 0644) <=="), "{s}");
+    assert!(
+        s.contains("==> /etc/netplan/60-plumber.yaml (mode 0600) <=="),
+        "{s}"
+    );
+    assert!(
+        s.contains("==> /etc/udev/rules.d/81-plumber-sriov.rules (mode 0644) <=="),
+        "{s}"
+    );
     assert!(s.contains("eno2.1000:"), "{s}");
 }
 
 #[test]
 fn stdin_and_directories_are_inputs() {
     let text = std::fs::read_to_string(example("ip-addresses.yaml")).unwrap();
-    let a = cmd().args(["--distro", "debian", "-"]).write_stdin(text).output().unwrap();
+    let a = cmd()
+        .args(["--distro", "debian", "-"])
+        .write_stdin(text)
+        .output()
+        .unwrap();
     assert!(a.status.success());
     let dir = scratch();
     std::fs::copy(example("ip-addresses.yaml"), dir.path().join("x.yaml")).unwrap();
     std::fs::write(dir.path().join("ignored.txt"), "not yaml").unwrap();
-    let b = cmd().args(["--distro", "debian"]).arg(dir.path()).output().unwrap();
+    let b = cmd()
+        .args(["--distro", "debian"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
     assert_eq!(a.stdout, b.stdout);
 }
@@ -62,20 +87,44 @@ fn out_writes_a_tree_with_modes_then_check_and_diff_agree() {
     let dir = scratch();
     let root = dir.path().join("root");
     let f = example("comprehensive.yaml");
-    let w = cmd().args(["--distro", "ubuntu", "--out"]).arg(&root).arg(&f).output().unwrap();
+    let w = cmd()
+        .args(["--distro", "ubuntu", "--out"])
+        .arg(&root)
+        .arg(&f)
+        .output()
+        .unwrap();
     assert!(w.status.success(), "{}", String::from_utf8_lossy(&w.stderr));
     let np = root.join("etc/netplan/60-plumber.yaml");
-    assert_eq!(std::fs::metadata(&np).unwrap().permissions().mode() & 0o7777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&np).unwrap().permissions().mode() & 0o7777,
+        0o600
+    );
 
-    let check = |root: &std::path::Path| cmd().args(["--distro", "ubuntu", "--check"]).arg(root).arg(&f).output().unwrap();
-    let diff = |root: &std::path::Path| cmd().args(["--distro", "ubuntu", "--diff"]).arg(root).arg(&f).output().unwrap();
+    let check = |root: &std::path::Path| {
+        cmd()
+            .args(["--distro", "ubuntu", "--check"])
+            .arg(root)
+            .arg(&f)
+            .output()
+            .unwrap()
+    };
+    let diff = |root: &std::path::Path| {
+        cmd()
+            .args(["--distro", "ubuntu", "--diff"])
+            .arg(root)
+            .arg(&f)
+            .output()
+            .unwrap()
+    };
     assert_eq!(check(&root).status.code(), Some(0));
     let d = diff(&root);
     assert_eq!(d.status.code(), Some(0));
     assert!(d.stdout.is_empty());
 
     // Someone edits the installed file: both notice, and the diff shows the line.
-    let edited = std::fs::read_to_string(&np).unwrap().replace("mtu: 9000", "mtu: 1500");
+    let edited = std::fs::read_to_string(&np)
+        .unwrap()
+        .replace("mtu: 9000", "mtu: 1500");
     std::fs::write(&np, edited).unwrap();
     let c = check(&root);
     assert_eq!(c.status.code(), Some(2));
@@ -83,14 +132,23 @@ fn out_writes_a_tree_with_modes_then_check_and_diff_agree() {
     let d = diff(&root);
     assert_eq!(d.status.code(), Some(2));
     let s = String::from_utf8_lossy(&d.stdout);
-    assert!(s.contains("-      mtu: 1500") && s.contains("+      mtu: 9000"), "{s}");
+    assert!(
+        s.contains("-      mtu: 1500") && s.contains("+      mtu: 9000"),
+        "{s}"
+    );
 
     // A wrong mode alone is a difference too.
-    let w = cmd().args(["--distro", "ubuntu", "--out"]).arg(&root).arg(&f).output().unwrap();
+    let w = cmd()
+        .args(["--distro", "ubuntu", "--out"])
+        .arg(&root)
+        .arg(&f)
+        .output()
+        .unwrap();
     assert!(w.status.success());
     std::fs::set_permissions(&np, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert_eq!(check(&root).status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&diff(&root).stdout).contains("mode /etc/netplan/60-plumber.yaml: 0644 -> 0600"));
+    assert!(String::from_utf8_lossy(&diff(&root).stdout)
+        .contains("mode /etc/netplan/60-plumber.yaml: 0644 -> 0600"));
 
     // Against an empty root everything is new.
     let empty = dir.path().join("empty");
@@ -106,17 +164,34 @@ fn tar_is_reproducible_and_holds_the_files_with_modes() {
     let f = repo_root().join("tests/golden/ovs-bond-dpdk/input.yaml");
     let inv = repo_root().join("tests/golden/ovs-bond-dpdk/inventory.yaml");
     let mk = |p: &std::path::Path| {
-        let o = cmd().args(["--distro", "rhel9", "--inventory"]).arg(&inv).arg("--tar").arg(p).arg(&f).output().unwrap();
+        let o = cmd()
+            .args(["--distro", "rhel9", "--inventory"])
+            .arg(&inv)
+            .arg("--tar")
+            .arg(p)
+            .arg(&f)
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         std::fs::read(p).unwrap()
     };
     let a = mk(&dir.path().join("a.tar"));
     let b = mk(&dir.path().join("b.tar"));
     assert_eq!(a, b, "two tarballs of the same input differ");
-    let list = std::process::Command::new("tar").arg("-tvf").arg(dir.path().join("a.tar")).output().unwrap();
+    let list = std::process::Command::new("tar")
+        .arg("-tvf")
+        .arg(dir.path().join("a.tar"))
+        .output()
+        .unwrap();
     let s = String::from_utf8_lossy(&list.stdout);
-    assert!(s.contains("-rwxr-xr-x root/root") && s.contains("plumber-ovs"), "{s}");
-    assert!(s.contains("etc/systemd/system/multi-user.target.wants/plumber-ovs.service ->"), "{s}");
+    assert!(
+        s.contains("-rwxr-xr-x root/root") && s.contains("plumber-ovs"),
+        "{s}"
+    );
+    assert!(
+        s.contains("etc/systemd/system/multi-user.target.wants/plumber-ovs.service ->"),
+        "{s}"
+    );
     assert!(s.contains("1970-01-01"), "{s}");
 }
 
@@ -124,12 +199,21 @@ fn tar_is_reproducible_and_holds_the_files_with_modes() {
 fn node_labels_select_templates() {
     let f = example("comprehensive.yaml");
     let yes = cmd()
-        .args(["--distro", "debian", "--node-labels", "feature.node.kubernetes.io/network-sriov.capable=true,foo=bar"])
+        .args([
+            "--distro",
+            "debian",
+            "--node-labels",
+            "feature.node.kubernetes.io/network-sriov.capable=true,foo=bar",
+        ])
         .arg(&f)
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&yes.stdout).contains("60-plumber-eno2.network"));
-    let no = cmd().args(["--distro", "debian", "--node-labels", "foo=bar"]).arg(&f).output().unwrap();
+    let no = cmd()
+        .args(["--distro", "debian", "--node-labels", "foo=bar"])
+        .arg(&f)
+        .output()
+        .unwrap();
     assert!(no.status.success());
     assert!(no.stdout.is_empty());
     assert!(String::from_utf8_lossy(&no.stderr).contains("nothing to render"));
@@ -145,15 +229,35 @@ fn inventory_resolves_vendor_device_selectors() {
         "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetwork\nmetadata: {name: n1}\nstatus:\n  interfaceStatus:\n    - {pfName: ens1f0, pciAddr: \"0000:3b:00.0\", vendorId: \"8086\", deviceId: \"1528\", sriovStatus: {totalVfs: 63}}\n    - {pfName: ens1f1, pciAddr: \"0000:3b:00.1\", vendorId: \"8086\", deviceId: \"1528\", sriovStatus: {totalVfs: 63}}\n    - {pfName: eno1, pciAddr: \"0000:01:00.0\", vendorId: \"8086\", deviceId: \"1572\"}\n",
     )
     .unwrap();
-    let o = cmd().args(["--distro", "ubuntu", "--node-config", "--inventory"]).arg(&inv).arg(&f).output().unwrap();
+    let o = cmd()
+        .args(["--distro", "ubuntu", "--node-config", "--inventory"])
+        .arg(&inv)
+        .arg(&f)
+        .output()
+        .unwrap();
     let s = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(s.contains("name: ens1f0") && s.contains("name: ens1f1") && !s.contains("name: eno1"), "{s}");
+    assert!(
+        s.contains("name: ens1f0") && s.contains("name: ens1f1") && !s.contains("name: eno1"),
+        "{s}"
+    );
     // 32 VFs fit in 63; 64 would not.
-    std::fs::write(&inv, std::fs::read_to_string(&inv).unwrap().replace("totalVfs: 63", "totalVfs: 16")).unwrap();
-    let o = cmd().args(["--distro", "ubuntu", "--inventory"]).arg(&inv).arg(&f).output().unwrap();
+    std::fs::write(
+        &inv,
+        std::fs::read_to_string(&inv)
+            .unwrap()
+            .replace("totalVfs: 63", "totalVfs: 16"),
+    )
+    .unwrap();
+    let o = cmd()
+        .args(["--distro", "ubuntu", "--inventory"])
+        .arg(&inv)
+        .arg(&f)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("spec.sriovConfig[0].numVfs: 32 is above the 16 VFs ens1f0 supports"));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("spec.sriovConfig[0].numVfs: 32 is above the 16 VFs ens1f0 supports"));
 }
 
 #[test]
@@ -181,13 +285,27 @@ fn fleet_mode_renders_one_directory_per_node() {
     // r1 nodes, worker-1 (r1 plus its own address template), and the r2 nodes, whose rack template
     // conflicts with the base template: 3 distinct configurations, the r2 ones reported and not written.
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("6 nodes (3 distinct configurations)") && err.contains("2 nodes failed"), "{err}");
-    assert!(err.contains("node worker-3: conflict on the MTU of eno1: template base sets 1500"), "{err}");
-    let w1 = std::fs::read_to_string(out.join("worker-1/etc/systemd/network/60-plumber-eno1.10.network")).unwrap();
+    assert!(
+        err.contains("6 nodes (3 distinct configurations)") && err.contains("2 nodes failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("node worker-3: conflict on the MTU of eno1: template base sets 1500"),
+        "{err}"
+    );
+    let w1 = std::fs::read_to_string(
+        out.join("worker-1/etc/systemd/network/60-plumber-eno1.10.network"),
+    )
+    .unwrap();
     assert!(w1.contains("Address=10.0.10.21/24"), "{w1}");
-    let w0 = std::fs::read_to_string(out.join("worker-0/etc/systemd/network/60-plumber-eno1.10.network")).unwrap();
+    let w0 = std::fs::read_to_string(
+        out.join("worker-0/etc/systemd/network/60-plumber-eno1.10.network"),
+    )
+    .unwrap();
     assert!(!w0.contains("Address="), "{w0}");
-    let w4 = std::fs::read_to_string(out.join("worker-4/etc/systemd/network/60-plumber-eno1.network")).unwrap();
+    let w4 =
+        std::fs::read_to_string(out.join("worker-4/etc/systemd/network/60-plumber-eno1.network"))
+            .unwrap();
     assert!(w4.contains("MTUBytes=9000"), "{w4}");
     assert!(!out.join("worker-3").exists());
 
@@ -200,16 +318,27 @@ fn fleet_mode_renders_one_directory_per_node() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("rendered, none written; 2 nodes failed"), "{err}");
+    assert!(
+        err.contains("rendered, none written; 2 nodes failed"),
+        "{err}"
+    );
 }
 
 #[test]
 fn examples_render_for_every_distro() {
-    let o = cmd().args(["--distro", "all", "--examples"]).output().unwrap();
+    let o = cmd()
+        .args(["--distro", "all", "--examples"])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = String::from_utf8_lossy(&o.stdout);
     for d in ["rhel8", "rhel9", "rhel10", "ubuntu", "debian", "flatcar"] {
-        assert!(s.contains(&format!("######## examples/comprehensive.yaml for {d} ########")), "{d}");
+        assert!(
+            s.contains(&format!(
+                "######## examples/comprehensive.yaml for {d} ########"
+            )),
+            "{d}"
+        );
     }
     assert_eq!(s.matches("######## examples/").count(), 7 * 6);
 }

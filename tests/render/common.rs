@@ -11,7 +11,10 @@ use plumber_render::render::Artifact;
 use plumber_render::{render_sources, select, Source};
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub fn golden_dir() -> PathBuf {
@@ -33,7 +36,10 @@ pub fn cases() -> Vec<Case> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.join("input.yaml").exists())
-        .map(|p| Case { name: p.file_name().unwrap().to_string_lossy().into_owned(), dir: p })
+        .map(|p| Case {
+            name: p.file_name().unwrap().to_string_lossy().into_owned(),
+            dir: p,
+        })
         .collect();
     v.sort_by(|a, b| a.name.cmp(&b.name));
     assert!(!v.is_empty(), "no golden cases found");
@@ -49,7 +55,10 @@ pub fn render_case(case: &Case, distro: &Distro) -> Vec<Artifact> {
     let inventory = std::fs::read_to_string(case.dir.join("inventory.yaml"))
         .ok()
         .map(|t| plumber_render::inventory::HostNetwork::parse(&t, "inventory.yaml").unwrap());
-    let src = Source { name: "input.yaml".into(), text };
+    let src = Source {
+        name: "input.yaml".into(),
+        text,
+    };
     render_sources(&[src], distro, labels.as_ref(), inventory.as_ref())
         .unwrap_or_else(|e| panic!("case {} for {}: {e}", case.name, distro.name))
 }
@@ -67,7 +76,10 @@ pub fn read_tree(dir: &Path) -> BTreeMap<String, String> {
             let meta = std::fs::symlink_metadata(&p).unwrap();
             let rel = format!("/{}", p.strip_prefix(dir).unwrap().to_string_lossy());
             if meta.file_type().is_symlink() {
-                out.insert(rel, format!("-> {}", std::fs::read_link(&p).unwrap().display()));
+                out.insert(
+                    rel,
+                    format!("-> {}", std::fs::read_link(&p).unwrap().display()),
+                );
             } else if meta.is_dir() {
                 stack.push(p);
             } else {
@@ -116,10 +128,19 @@ pub fn tree_diff(expected: &BTreeMap<String, String>, actual: &BTreeMap<String, 
             (Some(e), Some(a)) if e == a => {}
             (Some(e), Some(a)) => {
                 let d = similar::TextDiff::from_lines(e, a);
-                out.push_str(&d.unified_diff().context_radius(3).header(&format!("expected{k}"), &format!("actual{k}")).to_string());
+                out.push_str(
+                    &d.unified_diff()
+                        .context_radius(3)
+                        .header(&format!("expected{k}"), &format!("actual{k}"))
+                        .to_string(),
+                );
             }
-            (Some(_), None) => out.push_str(&format!("--- expected{k}\n(missing from the output)\n")),
-            (None, Some(a)) => out.push_str(&format!("+++ actual{k}\n(not expected; it contains:)\n{a}\n")),
+            (Some(_), None) => {
+                out.push_str(&format!("--- expected{k}\n(missing from the output)\n"))
+            }
+            (None, Some(a)) => out.push_str(&format!(
+                "+++ actual{k}\n(not expected; it contains:)\n{a}\n"
+            )),
             (None, None) => unreachable!(),
         }
     }
@@ -133,7 +154,14 @@ pub fn bless() -> bool {
 
 /// Path of a required external tool; panics with the fix when it is missing (never a silent skip).
 pub fn require_tool(name: &str) -> PathBuf {
-    for dir in ["/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/lib/netplan", "/usr/local/bin"] {
+    for dir in [
+        "/usr/bin",
+        "/usr/sbin",
+        "/bin",
+        "/sbin",
+        "/usr/lib/netplan",
+        "/usr/local/bin",
+    ] {
         let p = Path::new(dir).join(name);
         if p.exists() {
             return p;
@@ -143,5 +171,8 @@ pub fn require_tool(name: &str) -> PathBuf {
 }
 
 pub fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("plumber-test-").tempdir().unwrap()
+    tempfile::Builder::new()
+        .prefix("plumber-test-")
+        .tempdir()
+        .unwrap()
 }

@@ -10,9 +10,16 @@ use plumber_render::distro::Distro;
 #[test]
 fn every_bad_input_is_rejected_with_path_and_value_and_writes_nothing() {
     let dir = repo_root().join("tests/bad");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
-    assert!(files.len() >= 30, "the corpus has only {} cases", files.len());
+    assert!(
+        files.len() >= 30,
+        "the corpus has only {} cases",
+        files.len()
+    );
     let mut failures = String::new();
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
@@ -33,7 +40,10 @@ fn every_bad_input_is_rejected_with_path_and_value_and_writes_nothing() {
         let stderr = String::from_utf8_lossy(&r.stderr);
         let name = f.file_name().unwrap().to_string_lossy();
         if r.status.code() != Some(1) {
-            failures.push_str(&format!("{name}: exit {:?}, want 1\n{stderr}\n", r.status.code()));
+            failures.push_str(&format!(
+                "{name}: exit {:?}, want 1\n{stderr}\n",
+                r.status.code()
+            ));
         }
         if !stderr.contains(expect) {
             failures.push_str(&format!("{name}: stderr lacks {expect:?}:\n{stderr}\n"));
@@ -49,10 +59,18 @@ fn every_bad_input_is_rejected_with_path_and_value_and_writes_nothing() {
 #[test]
 fn errors_name_the_file_document_and_template() {
     let f = repo_root().join("tests/bad/vlan-id-range.yaml");
-    let r = Command::cargo_bin("plumber-render").unwrap().args(["--distro", "rhel9"]).arg(&f).output().unwrap();
+    let r = Command::cargo_bin("plumber-render")
+        .unwrap()
+        .args(["--distro", "rhel9"])
+        .arg(&f)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&r.stderr);
     assert!(
-        stderr.contains(&format!("{}#1 (bad): spec.interfaceConfig[0].vlan[2].id: 5000 is not in 1..=4094", f.display())),
+        stderr.contains(&format!(
+            "{}#1 (bad): spec.interfaceConfig[0].vlan[2].id: 5000 is not in 1..=4094",
+            f.display()
+        )),
         "{stderr}"
     );
 }
@@ -76,10 +94,36 @@ impl Rng {
 #[test]
 fn no_input_makes_the_pipeline_panic() {
     let hostile = [
-        "0", "-1", "99999999999999999999", "1e400", "\"\"", "null", "~", "[]", "{}", "\"$(reboot)\"",
-        "\"a\\nb\"", "\"../../etc/passwd\"", "0000:03:00.0", "eno1,eno1", "\",\"", "4095", "4094", "65535",
-        "68", "\"0-1023\"", "\"5-2\"", "true", "\"fe80::1/64\"", "\"0.0.0.0/0\"", "default", "!!binary aGk=",
-        "&a [*a]", "\"\\u0000\"", "\"é\"", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+        "0",
+        "-1",
+        "99999999999999999999",
+        "1e400",
+        "\"\"",
+        "null",
+        "~",
+        "[]",
+        "{}",
+        "\"$(reboot)\"",
+        "\"a\\nb\"",
+        "\"../../etc/passwd\"",
+        "0000:03:00.0",
+        "eno1,eno1",
+        "\",\"",
+        "4095",
+        "4094",
+        "65535",
+        "68",
+        "\"0-1023\"",
+        "\"5-2\"",
+        "true",
+        "\"fe80::1/64\"",
+        "\"0.0.0.0/0\"",
+        "default",
+        "!!binary aGk=",
+        "&a [*a]",
+        "\"\\u0000\"",
+        "\"é\"",
+        "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
     ];
     let distros = Distro::all();
     let mut rng = Rng(0x9e3779b97f4a7c15);
@@ -113,7 +157,10 @@ fn no_input_makes_the_pipeline_panic() {
                     break;
                 }
             }
-            let src = plumber_render::Source { name: "m".into(), text: l.join("\n") };
+            let src = plumber_render::Source {
+                name: "m".into(),
+                text: l.join("\n"),
+            };
             for d in &distros {
                 let _ = plumber_render::render_sources(std::slice::from_ref(&src), d, None, None);
             }

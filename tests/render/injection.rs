@@ -40,7 +40,10 @@ const FULL: &str = "  sriovConfig:\n    - pfName: eno2\n      numVfs: 2\n      v
 #[test]
 fn hostile_template_names_stay_inside_one_comment_line() {
     for name in HOSTILE {
-        let src = Source { name: "t.yaml".into(), text: template(name, FULL) };
+        let src = Source {
+            name: "t.yaml".into(),
+            text: template(name, FULL),
+        };
         for d in Distro::all() {
             let arts = match render_sources(std::slice::from_ref(&src), &d, None, None) {
                 Ok(a) => a,
@@ -57,12 +60,20 @@ fn hostile_template_names_stay_inside_one_comment_line() {
                 let mut found = false;
                 for line in a.content.lines() {
                     if line.contains(&quoted) {
-                        assert!(line.starts_with("# "), "{name:?} outside a comment in {}: {line}", a.path);
+                        assert!(
+                            line.starts_with("# "),
+                            "{name:?} outside a comment in {}: {line}",
+                            a.path
+                        );
                         found = true;
                     }
                 }
                 if a.symlink.is_none() {
-                    assert!(found, "{name:?}: header of {} does not name the template:\n{}", a.path, a.content);
+                    assert!(
+                        found,
+                        "{name:?}: header of {} does not name the template:\n{}",
+                        a.path, a.content
+                    );
                 }
                 // No line of any file is the tail of a split name.
                 if name.contains('\n') {
@@ -88,13 +99,19 @@ fn hostile_interface_and_driver_names_are_refused_by_validation() {
     for (body, path) in places {
         for bad in HOSTILE {
             let body = body.replace("{}", &serde_json::to_string(bad).unwrap());
-            let src = Source { name: "t.yaml".into(), text: template("t", &body) };
+            let src = Source {
+                name: "t.yaml".into(),
+                text: template("t", &body),
+            };
             let err = render_sources(&[src], &Distro::by_name("ubuntu").unwrap(), None, None);
             // `a,b` is a valid two-interface list for nodeInterface; everything else must fail here.
             if *bad == "a,b" && path.ends_with("nodeInterface") {
                 continue;
             }
-            let e = err.err().unwrap_or_else(|| panic!("{bad:?} accepted at {path}")).to_string();
+            let e = err
+                .err()
+                .unwrap_or_else(|| panic!("{bad:?} accepted at {path}"))
+                .to_string();
             assert!(e.contains(path), "{bad:?} at {path}: {e}");
         }
     }
@@ -104,7 +121,11 @@ fn hostile_interface_and_driver_names_are_refused_by_validation() {
 fn hostile_node_names_in_fleet_mode_cannot_leave_the_output_directory() {
     let dir = scratch();
     let nodes = dir.path().join("nodes.yaml");
-    std::fs::write(&nodes, "apiVersion: v1\nkind: List\nitems:\n  - metadata:\n      name: ../../escape\n").unwrap();
+    std::fs::write(
+        &nodes,
+        "apiVersion: v1\nkind: List\nitems:\n  - metadata:\n      name: ../../escape\n",
+    )
+    .unwrap();
     let out = dir.path().join("out");
     let r = Command::cargo_bin("plumber-render")
         .unwrap()

@@ -10,7 +10,11 @@ use plumber_render::node::LinkKind;
 
 fn generate(root: &std::path::Path) -> std::process::Output {
     let gen = require_tool("generate");
-    Command::new(gen).arg("--root-dir").arg(root).output().unwrap()
+    Command::new(gen)
+        .arg("--root-dir")
+        .arg(root)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -19,7 +23,9 @@ fn every_rendered_netplan_file_passes_netplan_generate() {
     let mut checked = 0;
     for case in cases() {
         let arts = render_case(&case, &ubuntu);
-        let Some(np) = arts.iter().find(|a| a.path.starts_with("/etc/netplan/")) else { continue };
+        let Some(np) = arts.iter().find(|a| a.path.starts_with("/etc/netplan/")) else {
+            continue;
+        };
         let root = scratch();
         write_tree(&root.path().join("r"), std::slice::from_ref(np));
         let r = root.path().join("r");
@@ -33,27 +39,48 @@ fn every_rendered_netplan_file_passes_netplan_generate() {
         );
         // What netplan will hand to networkd at boot has our links, MTUs and addresses.
         let text = std::fs::read_to_string(case.dir.join("input.yaml")).unwrap();
-        let labels = std::fs::read_to_string(case.dir.join("labels")).ok().map(|l| plumber_render::select::parse_labels(l.trim()).unwrap());
+        let labels = std::fs::read_to_string(case.dir.join("labels"))
+            .ok()
+            .map(|l| plumber_render::select::parse_labels(l.trim()).unwrap());
         let inv = std::fs::read_to_string(case.dir.join("inventory.yaml"))
             .ok()
             .map(|t| plumber_render::inventory::HostNetwork::parse(&t, "inv").unwrap());
-        let t = plumber_render::load(&[plumber_render::Source { name: "input.yaml".into(), text }]).unwrap();
+        let t = plumber_render::load(&[plumber_render::Source {
+            name: "input.yaml".into(),
+            text,
+        }])
+        .unwrap();
         let node = plumber_render::node_config(&t, labels.as_ref(), inv.as_ref()).unwrap();
         let run = r.join("run/systemd/network");
         for l in node.links.values() {
             let network = run.join(format!("10-netplan-{}.network", l.name));
-            let body = std::fs::read_to_string(&network)
-                .unwrap_or_else(|_| panic!("case {}: netplan made no {}", case.name, network.display()));
-            assert!(body.contains(&format!("Name={}", l.name)), "case {}: {body}", case.name);
+            let body = std::fs::read_to_string(&network).unwrap_or_else(|_| {
+                panic!("case {}: netplan made no {}", case.name, network.display())
+            });
+            assert!(
+                body.contains(&format!("Name={}", l.name)),
+                "case {}: {body}",
+                case.name
+            );
             for a in l.ipv4.addresses.iter().chain(&l.ipv6.addresses) {
-                assert!(body.contains(&format!("Address={a}")), "case {}: {} lacks {a}:\n{body}", case.name, l.name);
+                assert!(
+                    body.contains(&format!("Address={a}")),
+                    "case {}: {} lacks {a}:\n{body}",
+                    case.name,
+                    l.name
+                );
             }
             if !matches!(l.kind, LinkKind::Device) {
                 let netdev = run.join(format!("10-netplan-{}.netdev", l.name));
-                let nd = std::fs::read_to_string(&netdev)
-                    .unwrap_or_else(|_| panic!("case {}: netplan made no {}", case.name, netdev.display()));
+                let nd = std::fs::read_to_string(&netdev).unwrap_or_else(|_| {
+                    panic!("case {}: netplan made no {}", case.name, netdev.display())
+                });
                 if let Some(m) = l.mtu {
-                    assert!(nd.contains(&format!("MTUBytes={m}")), "case {}: {nd}", case.name);
+                    assert!(
+                        nd.contains(&format!("MTUBytes={m}")),
+                        "case {}: {nd}",
+                        case.name
+                    );
                 }
                 if let LinkKind::Vlan { id, .. } = l.kind {
                     assert!(nd.contains(&format!("Id={id}")), "case {}: {nd}", case.name);
@@ -71,7 +98,14 @@ fn netplan_generate_rejects_a_broken_file() {
     let root = scratch();
     let dir = root.path().join("etc/netplan");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("60-plumber.yaml"), "network:\n  version: 2\n  vlans:\n    v1:\n      id: 1\n      link: missing\n").unwrap();
+    std::fs::write(
+        dir.join("60-plumber.yaml"),
+        "network:\n  version: 2\n  vlans:\n    v1:\n      id: 1\n      link: missing\n",
+    )
+    .unwrap();
     let out = generate(root.path());
-    assert!(!out.status.success() || !out.stderr.is_empty(), "netplan accepted a VLAN on an undefined link");
+    assert!(
+        !out.status.success() || !out.stderr.is_empty(),
+        "netplan accepted a VLAN on an undefined link"
+    );
 }

@@ -12,7 +12,9 @@ use plumber_render::distro::Distro;
 /// The facts that matter in a networkd file, as (section, key, value), with each `[Route]` folded into
 /// one fact so several routes stay distinct.
 fn facts(text: &str) -> BTreeSet<(String, String, String)> {
-    const KEYS: &[&str] = &["Name", "MTUBytes", "Address", "VLAN", "Bond", "Bridge", "Kind", "Id", "Mode", "STP"];
+    const KEYS: &[&str] = &[
+        "Name", "MTUBytes", "Address", "VLAN", "Bond", "Bridge", "Kind", "Id", "Mode", "STP",
+    ];
     let mut out = BTreeSet::new();
     let mut section = String::new();
     let mut route: Vec<String> = Vec::new();
@@ -29,7 +31,9 @@ fn facts(text: &str) -> BTreeSet<(String, String, String)> {
             section = line.trim_matches(|c| c == '[' || c == ']').to_string();
             continue;
         }
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         if section == "Route" {
             if ["Destination", "Gateway", "Metric", "Table"].contains(&k) {
                 route.push(format!("{k}={v}"));
@@ -48,11 +52,20 @@ fn facts(text: &str) -> BTreeSet<(String, String, String)> {
     out
 }
 
-fn by_link(files: impl Iterator<Item = (String, String)>, prefix: &str) -> BTreeMap<String, BTreeSet<(String, String, String)>> {
+fn by_link(
+    files: impl Iterator<Item = (String, String)>,
+    prefix: &str,
+) -> BTreeMap<String, BTreeSet<(String, String, String)>> {
     let mut m: BTreeMap<String, BTreeSet<_>> = BTreeMap::new();
     for (name, text) in files {
-        let Some(stem) = name.strip_prefix(prefix) else { continue };
-        let link = stem.trim_end_matches(".network").trim_end_matches(".netdev").trim_end_matches(".link").to_string();
+        let Some(stem) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        let link = stem
+            .trim_end_matches(".network")
+            .trim_end_matches(".netdev")
+            .trim_end_matches(".link")
+            .to_string();
         m.entry(link).or_default().extend(facts(&text));
     }
     m
@@ -61,24 +74,46 @@ fn by_link(files: impl Iterator<Item = (String, String)>, prefix: &str) -> BTree
 #[test]
 fn networkd_files_match_what_netplan_generates_for_the_same_case() {
     let gen = require_tool("generate");
-    let (ubuntu, debian) = (Distro::by_name("ubuntu").unwrap(), Distro::by_name("debian").unwrap());
+    let (ubuntu, debian) = (
+        Distro::by_name("ubuntu").unwrap(),
+        Distro::by_name("debian").unwrap(),
+    );
     let mut compared = 0;
     for case in cases() {
         let np = render_case(&case, &ubuntu);
-        let Some(np) = np.into_iter().find(|a| a.path.starts_with("/etc/netplan/")) else { continue };
+        let Some(np) = np.into_iter().find(|a| a.path.starts_with("/etc/netplan/")) else {
+            continue;
+        };
         let root = scratch();
         write_tree(root.path(), std::slice::from_ref(&np));
-        let out = Command::new(&gen).arg("--root-dir").arg(root.path()).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(&gen)
+            .arg("--root-dir")
+            .arg(root.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let netplan = by_link(
-            read_tree(&root.path().join("run/systemd/network")).into_iter().map(|(k, v)| (k.trim_start_matches('/').to_string(), v)),
+            read_tree(&root.path().join("run/systemd/network"))
+                .into_iter()
+                .map(|(k, v)| (k.trim_start_matches('/').to_string(), v)),
             "10-netplan-",
         );
         let ours = by_link(
             render_case(&case, &debian)
                 .into_iter()
                 .filter(|a| a.path.starts_with("/etc/systemd/network/"))
-                .map(|a| (a.path.trim_start_matches("/etc/systemd/network/").to_string(), a.content)),
+                .map(|a| {
+                    (
+                        a.path
+                            .trim_start_matches("/etc/systemd/network/")
+                            .to_string(),
+                        a.content,
+                    )
+                }),
             "60-plumber-",
         );
         assert_eq!(
@@ -88,7 +123,11 @@ fn networkd_files_match_what_netplan_generates_for_the_same_case() {
             case.name
         );
         for (link, f) in &ours {
-            assert_eq!(f, &netplan[link], "case {} link {link}: ours (left) vs netplan's (right)", case.name);
+            assert_eq!(
+                f, &netplan[link],
+                "case {} link {link}: ours (left) vs netplan's (right)",
+                case.name
+            );
         }
         compared += 1;
     }

@@ -19,7 +19,9 @@ mod template;
 pub use bond::{BondConfig, BondMode, BondOptions, LacpRate, XmitHashPolicy};
 pub use bridge::BridgeConfig;
 pub use interface::{InterfaceConfig, IpConfig, Route, VlanConfig};
-pub use names::{check_ifname, check_label_key, check_label_value, DriverName, IfName, IFNAMSIZ_MAX};
+pub use names::{
+    check_ifname, check_label_key, check_label_value, DriverName, IfName, IFNAMSIZ_MAX,
+};
 pub use net::{parse_ip, IpCidr, MacAddr, RouteDest};
 pub use numbers::{
     ForwardDelay, Metric, Millis, Mtu, NumVfs, Priority, TableId, TxRate, VfQos, VfVlan, VlanId,

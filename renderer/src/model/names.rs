@@ -43,7 +43,10 @@ pub fn check_ifname(s: &str) -> Result<(), String> {
     if s == "." || s == ".." {
         return Err(format!("{shown} is not a valid interface name"));
     }
-    if let Some(c) = s.chars().find(|c| *c == '/' || *c == ':' || c.is_whitespace()) {
+    if let Some(c) = s
+        .chars()
+        .find(|c| *c == '/' || *c == ':' || c.is_whitespace())
+    {
         return Err(format!(
             "{shown} contains {:?}; Linux interface names cannot contain '/', ':' or whitespace",
             c
@@ -100,7 +103,8 @@ impl DriverName {
     pub fn parse(s: &str) -> Result<Self, String> {
         if !s.is_empty()
             && s.len() <= 56
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
             Ok(DriverName(s.to_string()))
         } else {
@@ -145,7 +149,8 @@ pub fn check_label_key(k: &str) -> Result<(), String> {
             && p.split('.').all(|l| {
                 !l.is_empty()
                     && l.len() <= 63
-                    && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && l.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                     && !l.starts_with('-')
                     && !l.ends_with('-')
             });
@@ -183,8 +188,7 @@ fn label_name_ok(s: &str) -> bool {
         && !b.is_empty()
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
 }
 

@@ -21,9 +21,12 @@ impl IpCidr {
                 "{shown} is not an address with a prefix length, like 192.0.2.10/24 or 2001:db8::10/64"
             ));
         };
-        let addr: IpAddr = a
-            .parse()
-            .map_err(|_| format!("{shown} is not a valid CIDR: {} is not an IP address", printable(a)))?;
+        let addr: IpAddr = a.parse().map_err(|_| {
+            format!(
+                "{shown} is not a valid CIDR: {} is not an IP address",
+                printable(a)
+            )
+        })?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix: u8 = match p.parse::<u8>() {
             Ok(n) if n <= max && !p.starts_with('+') => n,
@@ -46,12 +49,20 @@ impl IpCidr {
         match self.addr {
             IpAddr::V4(a) => {
                 let bits = u32::from(a);
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.prefix)
+                };
                 IpAddr::V4(Ipv4Addr::from(bits & mask))
             }
             IpAddr::V6(a) => {
                 let bits = u128::from(a);
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.prefix)
+                };
                 IpAddr::V6(Ipv6Addr::from(bits & mask))
             }
         }
@@ -120,8 +131,14 @@ impl RouteDest {
     pub fn cidr(&self, v6: bool) -> IpCidr {
         match self {
             RouteDest::Prefix(c) => *c,
-            RouteDest::Default if v6 => IpCidr { addr: IpAddr::V6(Ipv6Addr::UNSPECIFIED), prefix: 0 },
-            RouteDest::Default => IpCidr { addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED), prefix: 0 },
+            RouteDest::Default if v6 => IpCidr {
+                addr: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                prefix: 0,
+            },
+            RouteDest::Default => IpCidr {
+                addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                prefix: 0,
+            },
         }
     }
 
@@ -176,7 +193,9 @@ impl MacAddr {
                 .iter()
                 .any(|p| p.len() != 2 || !p.bytes().all(|b| b.is_ascii_hexdigit()))
         {
-            return Err(format!("{shown} is not a MAC address like 02:00:00:00:00:01"));
+            return Err(format!(
+                "{shown} is not a MAC address like 02:00:00:00:00:01"
+            ));
         }
         let mut b = [0u8; 6];
         for (i, p) in parts.iter().enumerate() {
@@ -219,15 +238,24 @@ mod tests {
 
     #[test]
     fn cidrs() {
-        assert_eq!(IpCidr::parse("192.168.195.7/24").unwrap().to_string(), "192.168.195.7/24");
+        assert_eq!(
+            IpCidr::parse("192.168.195.7/24").unwrap().to_string(),
+            "192.168.195.7/24"
+        );
         assert_eq!(IpCidr::parse("fc00:1::3/112").unwrap().prefix, 112);
-        assert!(IpCidr::parse("10.0.0.1").unwrap_err().contains("prefix length"));
+        assert!(IpCidr::parse("10.0.0.1")
+            .unwrap_err()
+            .contains("prefix length"));
         assert!(IpCidr::parse("10.0.0.1/33").is_err());
         assert!(IpCidr::parse("10.0.0.256/24").is_err());
         assert!(IpCidr::parse("fc00::1/129").is_err());
         assert!(IpCidr::parse("10.0.0.1/+8").is_err());
         assert_eq!(
-            IpCidr::parse("10.1.2.3/8").unwrap().netmask_v4().unwrap().to_string(),
+            IpCidr::parse("10.1.2.3/8")
+                .unwrap()
+                .netmask_v4()
+                .unwrap()
+                .to_string(),
             "255.0.0.0"
         );
     }
@@ -236,14 +264,21 @@ mod tests {
     fn route_destinations() {
         assert_eq!(RouteDest::parse("default").unwrap(), RouteDest::Default);
         assert_eq!(RouteDest::parse("0.0.0.0/0").unwrap(), RouteDest::Default);
-        assert!(RouteDest::parse("10.0.0.1/8").unwrap_err().contains("10.0.0.0/8"));
+        assert!(RouteDest::parse("10.0.0.1/8")
+            .unwrap_err()
+            .contains("10.0.0.0/8"));
         assert!(RouteDest::parse("10.0.0.0/8").is_ok());
     }
 
     #[test]
     fn macs() {
-        assert_eq!(MacAddr::parse("02:AA:bb:cc:dd:ee").unwrap().to_string(), "02:aa:bb:cc:dd:ee");
-        assert!(MacAddr::parse("01:00:5e:00:00:01").unwrap_err().contains("multicast"));
+        assert_eq!(
+            MacAddr::parse("02:AA:bb:cc:dd:ee").unwrap().to_string(),
+            "02:aa:bb:cc:dd:ee"
+        );
+        assert!(MacAddr::parse("01:00:5e:00:00:01")
+            .unwrap_err()
+            .contains("multicast"));
         assert!(MacAddr::parse("02:00:00:00:00").is_err());
         assert!(MacAddr::parse("02-00-00-00-00-01").is_err());
         assert!(MacAddr::parse("00:00:00:00:00:00").is_ok());

@@ -84,7 +84,10 @@ pub struct PciId(pub u16);
 
 impl PciId {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let t = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+        let t = s
+            .strip_prefix("0x")
+            .or_else(|| s.strip_prefix("0X"))
+            .unwrap_or(s);
         if !t.is_empty() && t.len() <= 4 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(PciId(u16::from_str_radix(t, 16).expect("checked hex")))
         } else {
@@ -150,9 +153,18 @@ mod tests {
 
     #[test]
     fn pci_addresses() {
-        assert_eq!(PciAddr::parse("0000:03:00.0").unwrap().to_string(), "0000:03:00.0");
-        assert_eq!(PciAddr::parse("03:00.1").unwrap().to_string(), "0000:03:00.1");
-        assert_eq!(PciAddr::parse("0000:AF:00.7").unwrap().to_string(), "0000:af:00.7");
+        assert_eq!(
+            PciAddr::parse("0000:03:00.0").unwrap().to_string(),
+            "0000:03:00.0"
+        );
+        assert_eq!(
+            PciAddr::parse("03:00.1").unwrap().to_string(),
+            "0000:03:00.1"
+        );
+        assert_eq!(
+            PciAddr::parse("0000:AF:00.7").unwrap().to_string(),
+            "0000:af:00.7"
+        );
         assert!(PciAddr::parse("0000:03.00.1").is_err());
         assert!(PciAddr::parse("0000:03:00.8").is_err());
         assert!(PciAddr::parse("0000:03:20.0").is_err());

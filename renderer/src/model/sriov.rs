@@ -50,7 +50,11 @@ pub struct SriovConfig {
     /// MTU of the PF (VFs cannot exceed it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<Mtu>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub vfs: Vec<VfConfig>,
 }
 

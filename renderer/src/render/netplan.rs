@@ -77,7 +77,11 @@ fn entry(node: &NodeConfig, l: &Link) -> Entry {
     let members = |kind: ControllerKind| -> Vec<String> {
         node.links
             .values()
-            .filter(|m| m.controller.as_ref().is_some_and(|c| c.name == l.name && c.kind == kind))
+            .filter(|m| {
+                m.controller
+                    .as_ref()
+                    .is_some_and(|c| c.name == l.name && c.kind == kind)
+            })
             .map(|m| m.name.clone())
             .collect()
     };
@@ -99,7 +103,10 @@ fn entry(node: &NodeConfig, l: &Link) -> Entry {
             .chain(l.ipv6.addresses.iter())
             .map(|a| a.to_string())
             .collect(),
-        routes: routes(&l.ipv4, false).into_iter().chain(routes(&l.ipv6, true)).collect(),
+        routes: routes(&l.ipv4, false)
+            .into_iter()
+            .chain(routes(&l.ipv6, true))
+            .collect(),
     };
     match &l.kind {
         LinkKind::Device => {}
@@ -124,7 +131,10 @@ fn entry(node: &NodeConfig, l: &Link) -> Entry {
                 p.push(("lacp-rate".into(), ParamValue::Str(v.as_str().into())));
             }
             if let Some(v) = options.xmit_hash_policy {
-                p.push(("transmit-hash-policy".into(), ParamValue::Str(v.as_str().into())));
+                p.push((
+                    "transmit-hash-policy".into(),
+                    ParamValue::Str(v.as_str().into()),
+                ));
             }
             if let Some(v) = &options.primary {
                 p.push(("primary".into(), ParamValue::Str(v.to_string())));
@@ -134,9 +144,11 @@ fn entry(node: &NodeConfig, l: &Link) -> Entry {
             e.interfaces = members(ControllerKind::Bridge);
             // netplan turns STP on when it is not mentioned; the kernel, networkd and ifcfg default to
             // off. Always say it, so every distro gets the same bridge.
-            e.parameters.push(("stp".into(), ParamValue::Bool(stp.unwrap_or(false))));
+            e.parameters
+                .push(("stp".into(), ParamValue::Bool(stp.unwrap_or(false))));
             if let Some(d) = forward_delay {
-                e.parameters.push(("forward-delay".into(), ParamValue::Num(*d)));
+                e.parameters
+                    .push(("forward-delay".into(), ParamValue::Num(*d)));
             }
         }
     }
@@ -147,7 +159,12 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
     if node.links.is_empty() {
         return Ok(Vec::new());
     }
-    let mut ctx = Ctx { ethernets: vec![], vlans: vec![], bonds: vec![], bridges: vec![] };
+    let mut ctx = Ctx {
+        ethernets: vec![],
+        vlans: vec![],
+        bonds: vec![],
+        bridges: vec![],
+    };
     for l in node.links.values() {
         let e = entry(node, l);
         match l.kind {

@@ -87,7 +87,10 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
             }
             LinkKind::Bridge { stp, forward_delay } => {
                 // Explicit even when unset (off), as in the netplan renderer.
-                let mut s = vec![("STP", if stp.unwrap_or(false) { "yes" } else { "no" }.to_string())];
+                let mut s = vec![(
+                    "STP",
+                    if stp.unwrap_or(false) { "yes" } else { "no" }.to_string(),
+                )];
                 if let Some(v) = forward_delay {
                     s.push(("ForwardDelaySec", v.to_string()));
                 }
@@ -96,7 +99,13 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
         };
         if let Some((kind, section, settings)) = netdev {
             let path = format!("{dir}/60-plumber-{}.netdev", l.name);
-            let ctx = NetdevCtx { name: l.name.clone(), kind, mtu: l.mtu, section, settings };
+            let ctx = NetdevCtx {
+                name: l.name.clone(),
+                kind,
+                mtu: l.mtu,
+                section,
+                settings,
+            };
             let content = render_template("networkd.netdev.j2", &path, &head, &ctx)?;
             out.push(Artifact::file(path, 0o644, content));
         }
@@ -116,7 +125,11 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
             };
             network.push((key, c.name.clone()));
             if let Some(LinkKind::Bond { options, .. }) = node.links.get(&c.name).map(|b| &b.kind) {
-                if options.primary.as_ref().is_some_and(|p| p.as_str() == l.name) {
+                if options
+                    .primary
+                    .as_ref()
+                    .is_some_and(|p| p.as_str() == l.name)
+                {
                     network.push(("PrimarySlave", "yes".to_string()));
                 }
             }
@@ -134,8 +147,16 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
             dhcp,
             accept_ra: l.ipv6.dhcp,
             network,
-            addresses: l.ipv4.addresses.iter().chain(&l.ipv6.addresses).map(|a| a.to_string()).collect(),
-            routes: routes(&l.ipv4, false).chain(routes(&l.ipv6, true)).collect(),
+            addresses: l
+                .ipv4
+                .addresses
+                .iter()
+                .chain(&l.ipv6.addresses)
+                .map(|a| a.to_string())
+                .collect(),
+            routes: routes(&l.ipv4, false)
+                .chain(routes(&l.ipv6, true))
+                .collect(),
         };
         let path = format!("{dir}/60-plumber-{}.network", l.name);
         let content = render_template("networkd.network.j2", &path, &head, &ctx)?;

@@ -7,28 +7,59 @@ use plumber_render::{render_sources, Source};
 use crate::args::Args;
 
 pub const EXAMPLES: &[(&str, &str)] = &[
-    ("comprehensive.yaml", include_str!("../../../../examples/comprehensive.yaml")),
-    ("sriov-pfname.yaml", include_str!("../../../../examples/sriov-pfname.yaml")),
-    ("sriov-vendor-device.yaml", include_str!("../../../../examples/sriov-vendor-device.yaml")),
-    ("sriov-pciaddr.yaml", include_str!("../../../../examples/sriov-pciaddr.yaml")),
-    ("ip-addresses.yaml", include_str!("../../../../examples/ip-addresses.yaml")),
-    ("vlans.yaml", include_str!("../../../../examples/vlans.yaml")),
+    (
+        "comprehensive.yaml",
+        include_str!("../../../../examples/comprehensive.yaml"),
+    ),
+    (
+        "sriov-pfname.yaml",
+        include_str!("../../../../examples/sriov-pfname.yaml"),
+    ),
+    (
+        "sriov-vendor-device.yaml",
+        include_str!("../../../../examples/sriov-vendor-device.yaml"),
+    ),
+    (
+        "sriov-pciaddr.yaml",
+        include_str!("../../../../examples/sriov-pciaddr.yaml"),
+    ),
+    (
+        "ip-addresses.yaml",
+        include_str!("../../../../examples/ip-addresses.yaml"),
+    ),
+    (
+        "vlans.yaml",
+        include_str!("../../../../examples/vlans.yaml"),
+    ),
     ("ovs.yaml", include_str!("../../../../examples/ovs.yaml")),
 ];
 
 pub fn run(args: &Args, distro: &str) -> anyhow::Result<u8> {
-    let distros = if distro == "all" { Distro::all() } else { vec![Distro::by_name(distro)?] };
+    let distros = if distro == "all" {
+        Distro::all()
+    } else {
+        vec![Distro::by_name(distro)?]
+    };
     let mut stdout = std::io::stdout().lock();
     for d in &distros {
         for (name, text) in EXAMPLES {
-            let src = Source { name: format!("examples/{name}"), text: text.to_string() };
+            let src = Source {
+                name: format!("examples/{name}"),
+                text: text.to_string(),
+            };
             let arts = render_sources(&[src], d, None, None)?;
             match &args.out {
                 Some(dir) => {
                     let stem = name.trim_end_matches(".yaml");
                     let target = dir.join(&d.name).join(stem);
                     crate::output::write_tree(&target, &arts)?;
-                    eprintln!("plumber-render: {} for {}: {} files under {}", name, d.name, arts.len(), target.display());
+                    eprintln!(
+                        "plumber-render: {} for {}: {} files under {}",
+                        name,
+                        d.name,
+                        arts.len(),
+                        target.display()
+                    );
                 }
                 None => {
                     use std::io::Write;

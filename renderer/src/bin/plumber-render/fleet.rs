@@ -10,13 +10,13 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use plumber_render::distro::Distro;
 use plumber_render::inventory::HostNetwork;
 use plumber_render::parse::Loaded;
 use plumber_render::render::Artifact;
 use plumber_render::select::{Labels, SelectorIndex};
 use plumber_render::{merge, Error};
+use rayon::prelude::*;
 
 use crate::args::Args;
 use crate::output::under;
@@ -30,8 +30,10 @@ struct Node {
 fn check_node_name(n: &str) -> Result<(), Error> {
     let ok = !n.is_empty()
         && n.len() <= 253
-        && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && n.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && n.split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
     if ok {
         Ok(())
     } else {
@@ -49,7 +51,11 @@ fn read_nodes(path: &Path) -> anyhow::Result<Vec<Node>> {
     let items: Vec<serde_yaml::Value> = match v.get("items") {
         Some(serde_yaml::Value::Sequence(s)) => s.clone(),
         _ if v.get("kind").and_then(|k| k.as_str()) == Some("Node") => vec![v.clone()],
-        _ => return Err(Error::Usage(format!("{}: not a Node or a list of Nodes", path.display())).into()),
+        _ => {
+            return Err(
+                Error::Usage(format!("{}: not a Node or a list of Nodes", path.display())).into(),
+            )
+        }
     };
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
@@ -57,7 +63,12 @@ fn read_nodes(path: &Path) -> anyhow::Result<Vec<Node>> {
         let name = meta
             .and_then(|m| m.get("name"))
             .and_then(|n| n.as_str())
-            .ok_or_else(|| Error::Usage(format!("{}: items[{i}].metadata.name is missing", path.display())))?;
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "{}: items[{i}].metadata.name is missing",
+                    path.display()
+                ))
+            })?;
         check_node_name(name)?;
         let mut labels = Labels::new();
         if let Some(serde_yaml::Value::Mapping(m)) = meta.and_then(|m| m.get("labels")) {
@@ -67,16 +78,26 @@ fn read_nodes(path: &Path) -> anyhow::Result<Vec<Node>> {
                 }
             }
         }
-        out.push(Node { name: name.to_string(), labels });
+        out.push(Node {
+            name: name.to_string(),
+            labels,
+        });
     }
     Ok(out)
 }
 
-pub fn run(args: &Args, nodes_path: &Path, templates: &[Loaded], distro: &Distro) -> anyhow::Result<u8> {
+pub fn run(
+    args: &Args,
+    nodes_path: &Path,
+    templates: &[Loaded],
+    distro: &Distro,
+) -> anyhow::Result<u8> {
     let out_dir = match (&args.out, args.no_write) {
         (Some(d), _) => d.clone(),
         (None, true) => PathBuf::new(),
-        (None, false) => return Err(Error::Usage("--nodes needs --out DIR (or --no-write)".into()).into()),
+        (None, false) => {
+            return Err(Error::Usage("--nodes needs --out DIR (or --no-write)".into()).into())
+        }
     };
     let timing = std::env::var_os("PLUMBER_TIMING").is_some();
     let t0 = std::time::Instant::now();
@@ -91,25 +112,34 @@ pub fn run(args: &Args, nodes_path: &Path, templates: &[Loaded], distro: &Distro
     // Group nodes by what determines their output.
     let index = SelectorIndex::new(templates);
     let mut groups: BTreeMap<(Vec<usize>, Option<String>), Vec<usize>> = BTreeMap::new();
-    for (i, n) in nodes.iter().enumerate() {
-        let chosen = index.matching(templates, &n.labels);
-        let inv = match &args.inventories {
-            Some(dir) => {
-                let p = dir.join(format!("{}.yaml", n.name));
-                match std::fs::read_to_string(&p) {
-                    Ok(t) => Some(t),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                    Err(e) => return Err(Error::io(p.display(), e).into()),
+    let keyed: Vec<(Vec<usize>, Option<String>)> = nodes
+        .par_iter()
+        .map(|n| -> anyhow::Result<_> {
+            let chosen = index.matching(templates, &n.labels);
+            let inv = match &args.inventories {
+                Some(dir) => {
+                    let p = dir.join(format!("{}.yaml", n.name));
+                    match std::fs::read_to_string(&p) {
+                        Ok(t) => Some(t),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                        Err(e) => return Err(Error::io(p.display(), e).into()),
+                    }
                 }
-            }
-            None => None,
-        };
-        groups.entry((chosen, inv)).or_default().push(i);
+                None => None,
+            };
+            Ok((chosen, inv))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    for (i, key) in keyed.into_iter().enumerate() {
+        groups.entry(key).or_default().push(i);
     }
 
     phase("select and read inventories");
     let groups: Vec<_> = groups.into_iter().collect();
     let cache = plumber_render::render::RenderCache::new(distro);
+    // CPU time per step, summed over threads, for PLUMBER_TIMING.
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    let cpu: [AtomicU64; 4] = Default::default();
     // Each distinct configuration is merged and rendered once, then written for each of its nodes right
     // away, so memory holds the groups in flight rather than the whole fleet's files.
     let outcomes: Vec<anyhow::Result<(usize, Vec<String>)>> = groups
@@ -117,13 +147,23 @@ pub fn run(args: &Args, nodes_path: &Path, templates: &[Loaded], distro: &Distro
         .map(|((chosen, inv), members)| {
             let first = &nodes[members[0]].name;
             let result = (|| -> Result<Vec<Artifact>, Error> {
+                let t = std::time::Instant::now();
                 let inventory = match inv {
                     Some(t) => Some(HostNetwork::parse(t, &format!("{first}.yaml"))?),
                     None => None,
                 };
+                cpu[0].fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+                let t = std::time::Instant::now();
                 let refs: Vec<&Loaded> = chosen.iter().map(|i| &templates[*i]).collect();
                 let node = merge::merge(&refs, inventory.as_ref())?;
-                cache.render(&node, distro)
+                cpu[1].fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+                let t = std::time::Instant::now();
+                let arts = cache.render(&node, distro);
+                cpu[2].fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+                let t = std::time::Instant::now();
+                drop(node);
+                cpu[3].fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+                arts
             })();
             match result {
                 Ok(arts) if args.no_write => Ok((arts.len() * members.len(), Vec::new())),
@@ -135,7 +175,13 @@ pub fn run(args: &Args, nodes_path: &Path, templates: &[Loaded], distro: &Distro
                         .sum::<anyhow::Result<usize>>()?;
                     Ok((files, Vec::new()))
                 }
-                Err(e) => Ok((0, members.iter().map(|m| format!("node {}: {e}", nodes[*m].name)).collect())),
+                Err(e) => Ok((
+                    0,
+                    members
+                        .iter()
+                        .map(|m| format!("node {}: {e}", nodes[*m].name))
+                        .collect(),
+                )),
             }
         })
         .collect();
@@ -147,16 +193,37 @@ pub fn run(args: &Args, nodes_path: &Path, templates: &[Loaded], distro: &Distro
         failures.extend(f);
     }
     phase("merge, render and write");
+    if timing {
+        let ms = |i: usize| cpu[i].load(Relaxed) as f64 / 1e6;
+        eprintln!(
+            "plumber-render: timing: thread time: inventories {:.0} ms, merge {:.0} ms, render {:.0} ms, drop {:.0} ms",
+            ms(0),
+            ms(1),
+            ms(2),
+            ms(3)
+        );
+    }
     for f in &failures {
-        eprintln!("plumber-render: {}", f.replace('\n', "\nplumber-render:   "));
+        eprintln!(
+            "plumber-render: {}",
+            f.replace('\n', "\nplumber-render:   ")
+        );
     }
     eprintln!(
         "plumber-render: {} nodes ({} distinct configurations), {} files {}{}",
         nodes.len(),
         groups.len(),
         files,
-        if args.no_write { "rendered, none written".to_string() } else { format!("under {}", out_dir.display()) },
-        if failures.is_empty() { String::new() } else { format!("; {} nodes failed", failures.len()) }
+        if args.no_write {
+            "rendered, none written".to_string()
+        } else {
+            format!("under {}", out_dir.display())
+        },
+        if failures.is_empty() {
+            String::new()
+        } else {
+            format!("; {} nodes failed", failures.len())
+        }
     );
     Ok(if failures.is_empty() { 0 } else { 1 })
 }
@@ -202,12 +269,20 @@ fn write_node(dir: &Path, dirs: &[PathBuf], arts: &[Artifact]) -> anyhow::Result
 }
 
 fn write_file(p: &Path, a: &Artifact) -> anyhow::Result<()> {
-    match std::fs::OpenOptions::new().write(true).create_new(true).mode(a.mode).open(p) {
-        Ok(mut f) => f.write_all(a.content.as_bytes()).map_err(|e| Error::io(p.display(), e))?,
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(a.mode)
+        .open(p)
+    {
+        Ok(mut f) => f
+            .write_all(a.content.as_bytes())
+            .map_err(|e| Error::io(p.display(), e))?,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             std::fs::write(p, &a.content).map_err(|e| Error::io(p.display(), e))?;
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(p, std::fs::Permissions::from_mode(a.mode)).map_err(|e| Error::io(p.display(), e))?;
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(a.mode))
+                .map_err(|e| Error::io(p.display(), e))?;
         }
         Err(e) => return Err(Error::io(p.display(), e).into()),
     }

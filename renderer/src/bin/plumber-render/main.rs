@@ -36,7 +36,10 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("plumber-render: {}", e.to_string().replace('\n', "\nplumber-render: "));
+            eprintln!(
+                "plumber-render: {}",
+                e.to_string().replace('\n', "\nplumber-render: ")
+            );
             ExitCode::from(1)
         }
     }
@@ -45,12 +48,19 @@ fn main() -> ExitCode {
 fn run(args: Args) -> anyhow::Result<u8> {
     if args.list_distros {
         for d in Distro::all() {
-            let aliases = if d.aliases.is_empty() { String::new() } else { format!(" (also: {})", d.aliases.join(", ")) };
+            let aliases = if d.aliases.is_empty() {
+                String::new()
+            } else {
+                format!(" (also: {})", d.aliases.join(", "))
+            };
             println!("{:8} {}{}", d.name, d.description, aliases);
         }
         return Ok(0);
     }
-    let distro_name = args.distro.clone().ok_or_else(|| Error::Usage("--distro is required (see --list-distros)".into()))?;
+    let distro_name = args
+        .distro
+        .clone()
+        .ok_or_else(|| Error::Usage("--distro is required (see --list-distros)".into()))?;
     if args.examples {
         return examples::run(&args, &distro_name);
     }
@@ -59,14 +69,22 @@ fn run(args: Args) -> anyhow::Result<u8> {
     let sources = read_sources(&args.files)?;
     let templates = load(&sources)?;
     if std::env::var_os("PLUMBER_TIMING").is_some() {
-        eprintln!("plumber-render: timing: {} templates loaded in {:?}", templates.len(), t0.elapsed());
+        eprintln!(
+            "plumber-render: timing: {} templates loaded in {:?}",
+            templates.len(),
+            t0.elapsed()
+        );
     }
 
     if let Some(nodes) = &args.nodes {
         return fleet::run(&args, nodes, &templates, &distro);
     }
 
-    let labels = args.node_labels.as_deref().map(select::parse_labels).transpose()?;
+    let labels = args
+        .node_labels
+        .as_deref()
+        .map(select::parse_labels)
+        .transpose()?;
     let inventory = match &args.inventory {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| Error::io(p.display(), e))?;
@@ -86,14 +104,22 @@ fn run(args: Args) -> anyhow::Result<u8> {
 /// Files, directories (every `*.yaml`/`*.yml` inside, sorted) or `-` for standard input.
 fn read_sources(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<Source>> {
     if files.is_empty() {
-        return Err(Error::Usage("no template files given (use - for standard input, or --examples)".into()).into());
+        return Err(Error::Usage(
+            "no template files given (use - for standard input, or --examples)".into(),
+        )
+        .into());
     }
     let mut out = Vec::new();
     for f in files {
         if f.as_os_str() == "-" {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).map_err(|e| Error::io("-", e))?;
-            out.push(Source { name: "-".into(), text });
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Error::io("-", e))?;
+            out.push(Source {
+                name: "-".into(),
+                text,
+            });
         } else if f.is_dir() {
             let mut entries: Vec<_> = std::fs::read_dir(f)
                 .map_err(|e| Error::io(f.display(), e))?
@@ -103,11 +129,17 @@ fn read_sources(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<Source>> {
             entries.sort();
             for p in entries {
                 let text = std::fs::read_to_string(&p).map_err(|e| Error::io(p.display(), e))?;
-                out.push(Source { name: p.display().to_string(), text });
+                out.push(Source {
+                    name: p.display().to_string(),
+                    text,
+                });
             }
         } else {
             let text = std::fs::read_to_string(f).map_err(|e| Error::io(f.display(), e))?;
-            out.push(Source { name: f.display().to_string(), text });
+            out.push(Source {
+                name: f.display().to_string(),
+                text,
+            });
         }
     }
     Ok(out)

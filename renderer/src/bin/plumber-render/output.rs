@@ -13,7 +13,11 @@ use crate::args::Args;
 pub fn emit(args: &Args, artifacts: &[Artifact]) -> anyhow::Result<u8> {
     if let Some(dir) = &args.out {
         write_tree(dir, artifacts)?;
-        eprintln!("plumber-render: wrote {} files under {}", artifacts.len(), dir.display());
+        eprintln!(
+            "plumber-render: wrote {} files under {}",
+            artifacts.len(),
+            dir.display()
+        );
         return Ok(0);
     }
     if let Some(t) = &args.tar {
@@ -47,7 +51,9 @@ pub fn emit(args: &Args, artifacts: &[Artifact]) -> anyhow::Result<u8> {
 /// Every file with a path header, for a person to read.
 pub fn print_review(out: &mut impl Write, artifacts: &[Artifact]) -> std::io::Result<()> {
     if artifacts.is_empty() {
-        eprintln!("plumber-render: nothing to render (no template selected, or they configure nothing)");
+        eprintln!(
+            "plumber-render: nothing to render (no template selected, or they configure nothing)"
+        );
     }
     for (i, a) in artifacts.iter().enumerate() {
         if i > 0 {
@@ -68,9 +74,14 @@ pub fn print_review(out: &mut impl Write, artifacts: &[Artifact]) -> std::io::Re
 pub fn under(root: &Path, path: &str) -> anyhow::Result<PathBuf> {
     let p = Path::new(path);
     let ok = p.is_absolute()
-        && p.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+        && p.components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
     if !ok {
-        return Err(Error::Render { artifact: path.to_string(), message: "unsafe artifact path".into() }.into());
+        return Err(Error::Render {
+            artifact: path.to_string(),
+            message: "unsafe artifact path".into(),
+        }
+        .into());
     }
     Ok(root.join(p.strip_prefix("/").expect("absolute")))
 }
@@ -122,7 +133,11 @@ pub fn write_tar(w: impl Write, artifacts: &[Artifact]) -> anyhow::Result<()> {
     };
     for d in &dirs {
         let mut h = header(0o755, 0, tar::EntryType::Directory);
-        b.append_data(&mut h, d.strip_prefix("/").expect("absolute"), std::io::empty())?;
+        b.append_data(
+            &mut h,
+            d.strip_prefix("/").expect("absolute"),
+            std::io::empty(),
+        )?;
     }
     for a in artifacts {
         under(Path::new("/"), &a.path)?;
@@ -153,7 +168,11 @@ fn installed(root: &Path, a: &Artifact) -> anyhow::Result<Option<(String, u32, O
         }
         Ok(m) => {
             let bytes = std::fs::read(&p).map_err(|e| Error::io(p.display(), e))?;
-            Ok(Some((String::from_utf8_lossy(&bytes).into_owned(), m.permissions().mode() & 0o7777, None)))
+            Ok(Some((
+                String::from_utf8_lossy(&bytes).into_owned(),
+                m.permissions().mode() & 0o7777,
+                None,
+            )))
         }
     }
 }
@@ -189,12 +208,26 @@ pub fn diff_against(root: &Path, artifacts: &[Artifact]) -> anyhow::Result<Strin
             continue;
         }
         if old_mode.is_some() && old_mode != Some(a.mode) {
-            out.push_str(&format!("mode {}: {:04o} -> {:04o}\n", a.path, old_mode.unwrap_or(0), a.mode));
+            out.push_str(&format!(
+                "mode {}: {:04o} -> {:04o}\n",
+                a.path,
+                old_mode.unwrap_or(0),
+                a.mode
+            ));
         }
         if old != a.content || old_mode.is_none() {
-            let from = if old_mode.is_none() { "/dev/null".to_string() } else { format!("a/{rel}") };
+            let from = if old_mode.is_none() {
+                "/dev/null".to_string()
+            } else {
+                format!("a/{rel}")
+            };
             let d = similar::TextDiff::from_lines(&old, &a.content);
-            out.push_str(&d.unified_diff().context_radius(3).header(&from, &format!("b/{rel}")).to_string());
+            out.push_str(
+                &d.unified_diff()
+                    .context_radius(3)
+                    .header(&from, &format!("b/{rel}"))
+                    .to_string(),
+            );
         }
     }
     Ok(out)
