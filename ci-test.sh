@@ -18,4 +18,11 @@ if [ -n "$need" ]; then
 fi
 
 cargo fmt --all -- --check
-cargo test --workspace --locked "$@"
+log=$(mktemp)
+trap 'rm -f "$log" "$log.rc"' EXIT
+# POSIX sh has no pipefail: keep cargo's own exit status beside the log.
+{ cargo test --workspace --locked "$@"; echo $? >"$log.rc"; } 2>&1 | tee "$log"
+status=$(cat "$log.rc")
+# One closing line for the whole run (cargo prints one per test binary, the last often a 0-test doc run).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
