@@ -46,8 +46,14 @@ pub fn cases() -> Vec<Case> {
     v
 }
 
-/// Render a case for a distro through the library (the CLI is tested separately).
-pub fn render_case(case: &Case, distro: &Distro) -> Vec<Artifact> {
+/// A case's inputs: its templates, labels and inventory.
+pub struct CaseInput {
+    pub source: Source,
+    pub labels: Option<select::Labels>,
+    pub inventory: Option<plumber_render::inventory::HostNetwork>,
+}
+
+pub fn case_input(case: &Case) -> CaseInput {
     let text = std::fs::read_to_string(case.dir.join("input.yaml")).unwrap();
     let labels = std::fs::read_to_string(case.dir.join("labels"))
         .ok()
@@ -55,12 +61,34 @@ pub fn render_case(case: &Case, distro: &Distro) -> Vec<Artifact> {
     let inventory = std::fs::read_to_string(case.dir.join("inventory.yaml"))
         .ok()
         .map(|t| plumber_render::inventory::HostNetwork::parse(&t, "inventory.yaml").unwrap());
-    let src = Source {
-        name: "input.yaml".into(),
-        text,
-    };
-    render_sources(&[src], distro, labels.as_ref(), inventory.as_ref())
-        .unwrap_or_else(|e| panic!("case {} for {}: {e}", case.name, distro.name))
+    CaseInput {
+        source: Source {
+            name: "input.yaml".into(),
+            text,
+        },
+        labels,
+        inventory,
+    }
+}
+
+/// A case's merged desired state.
+pub fn case_node(case: &Case) -> plumber_render::node::NodeConfig {
+    let i = case_input(case);
+    let t = plumber_render::load(std::slice::from_ref(&i.source)).unwrap();
+    plumber_render::node_config(&t, i.labels.as_ref(), i.inventory.as_ref())
+        .unwrap_or_else(|e| panic!("case {}: {e}", case.name))
+}
+
+/// Render a case for a distro through the library (the CLI is tested separately).
+pub fn render_case(case: &Case, distro: &Distro) -> Vec<Artifact> {
+    let i = case_input(case);
+    render_sources(
+        std::slice::from_ref(&i.source),
+        distro,
+        i.labels.as_ref(),
+        i.inventory.as_ref(),
+    )
+    .unwrap_or_else(|e| panic!("case {} for {}: {e}", case.name, distro.name))
 }
 
 /// Every file under `dir`, by path relative to it, with its content.

@@ -86,19 +86,7 @@ struct Rendered {
 }
 
 fn read_case_node(case: &Case) -> NodeConfig {
-    let text = std::fs::read_to_string(case.dir.join("input.yaml")).unwrap();
-    let labels = std::fs::read_to_string(case.dir.join("labels"))
-        .ok()
-        .map(|l| plumber_render::select::parse_labels(l.trim()).unwrap());
-    let inv = std::fs::read_to_string(case.dir.join("inventory.yaml"))
-        .ok()
-        .map(|t| plumber_render::inventory::HostNetwork::parse(&t, "inventory.yaml").unwrap());
-    let t = plumber_render::load(&[plumber_render::Source {
-        name: "input.yaml".into(),
-        text,
-    }])
-    .unwrap();
-    plumber_render::node_config(&t, labels.as_ref(), inv.as_ref()).unwrap()
+    case_node(case)
 }
 
 /// Every golden case plus [`EXTRA`], rendered for rhel8.

@@ -38,19 +38,7 @@ fn every_rendered_netplan_file_passes_netplan_generate() {
             np.content
         );
         // What netplan will hand to networkd at boot has our links, MTUs and addresses.
-        let text = std::fs::read_to_string(case.dir.join("input.yaml")).unwrap();
-        let labels = std::fs::read_to_string(case.dir.join("labels"))
-            .ok()
-            .map(|l| plumber_render::select::parse_labels(l.trim()).unwrap());
-        let inv = std::fs::read_to_string(case.dir.join("inventory.yaml"))
-            .ok()
-            .map(|t| plumber_render::inventory::HostNetwork::parse(&t, "inv").unwrap());
-        let t = plumber_render::load(&[plumber_render::Source {
-            name: "input.yaml".into(),
-            text,
-        }])
-        .unwrap();
-        let node = plumber_render::node_config(&t, labels.as_ref(), inv.as_ref()).unwrap();
+        let node = case_node(&case);
         let run = r.join("run/systemd/network");
         for l in node.links.values() {
             let network = run.join(format!("10-netplan-{}.network", l.name));
