@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")"
 
 need=""
-for pkg in netplan.io openvswitch-switch network-manager bash tar; do
+for pkg in netplan.io openvswitch-switch network-manager iproute2 dash bash tar; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then

@@ -65,6 +65,14 @@ pub struct InterfaceStatus {
     pub sriov_enabled: Option<bool>,
     #[serde(default)]
     pub sriov_status: Option<SriovStatus>,
+    /// The PF's MAC address as the kernel prints it (`address`), kept as text: informational.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// The PF's kernel driver (`i40e`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pf_driver: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
@@ -74,6 +82,33 @@ pub struct SriovStatus {
     pub num_vfs: Option<u32>,
     #[serde(default)]
     pub total_vfs: Option<u32>,
+    /// The VFs that exist, by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vfs: Vec<VfStatus>,
+}
+
+/// One VF as discovered. sysfs gives the id, PCI address and driver; the rest comes from netlink
+/// (`IFLA_VFINFO_LIST`) and is absent when only sysfs was read.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct VfStatus {
+    #[serde(default)]
+    pub id: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pci_addr: Option<PciAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qos: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spoofchk: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<bool>,
+    /// The VF's kernel driver (`iavf`, `vfio-pci`); absent when unbound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vf_driver: Option<String>,
 }
 
 impl HostNetwork {

@@ -1,0 +1,68 @@
+//! The applier's one error type.
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file plumber would write exists and is not plumber's.
+    #[error(
+        "{0} exists and was not installed by plumber; move it away or delete it, then apply again"
+    )]
+    Foreign(String),
+    #[error("manifest {path}: {message}")]
+    Manifest { path: String, message: String },
+    /// An artifact path that is not absolute and normal, or that clashes with another artifact.
+    #[error("{path}: {reason}")]
+    BadPath { path: String, reason: String },
+    /// An install left a transaction that was neither committed nor rolled back.
+    #[error("{0}")]
+    Transaction(String),
+    #[error("{0}")]
+    Sysfs(String),
+    /// A sysfs plan failed part-way and executed the inverses of the steps done before it.
+    #[error("{0}")]
+    SysfsApply(Box<Failed>),
+    #[error(transparent)]
+    Render(#[from] plumber_render::Error),
+    /// A netlink request failed outside an `apply` (discovery, opening the socket, one `execute`).
+    #[error("netlink: {0}")]
+    Netlink(String),
+    /// `netlink::apply` failed part-way and executed the rollback of the ops done before it.
+    #[error("{0}")]
+    Apply(Box<Failed>),
+}
+
+/// A sequence of changes (netlink ops, sysfs steps) that failed at one of them and was rolled back.
+#[derive(Debug)]
+pub struct Failed {
+    /// The failed op or step, as `--dry-run` prints it.
+    pub at: String,
+    pub error: String,
+    /// The rollback ops or steps executed, in order.
+    pub rolled_back: Vec<String>,
+    /// Rollback ops or steps that failed too (the node is then neither as it was nor as desired).
+    pub rollback_failed: Vec<String>,
+    /// A one-line summary of the rollback.
+    pub rollback: String,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}; {}", self.at, self.error, self.rollback)
+    }
+}
+
+impl Error {
+    pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_string(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,276 @@
+//! `discover`: the node's links, addresses and routes as a [`CurrentState`], from three netlink dumps.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use futures::TryStreamExt;
+use plumber_render::model::{BondMode, IpCidr};
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags};
+use rtnetlink::packet_route::link::{
+    InfoBond, InfoData, InfoKind, InfoVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use rtnetlink::packet_route::route::{
+    RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteType,
+};
+use rtnetlink::packet_route::AddressFamily;
+use rtnetlink::Handle;
+
+use super::nl_err;
+use crate::state::{AddressState, CurrentKind, CurrentState, LinkState, RouteProto, RouteState};
+use crate::Result;
+
+/// The local table (local and broadcast addresses of the node itself), never plumber's.
+const RT_TABLE_LOCAL: u32 = 255;
+
+/// Dumps links, addresses and routes (every table, both families).
+pub async fn discover(handle: &Handle) -> Result<CurrentState> {
+    let links: Vec<LinkMessage> = handle
+        .link()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(|e| nl_err("dumping links", e))?;
+    let names: BTreeMap<u32, String> = links
+        .iter()
+        .filter_map(|l| link_name(l).map(|n| (l.header.index, n.to_string())))
+        .collect();
+    let mut state = CurrentState::default();
+    for l in &links {
+        if let Some(ls) = link_state(l, &names) {
+            state.links.insert(ls.name.clone(), ls);
+        }
+    }
+
+    let addrs: Vec<_> = handle
+        .address()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(|e| nl_err("dumping addresses", e))?;
+    for a in addrs {
+        let Some(link) = names
+            .get(&a.header.index)
+            .and_then(|n| state.links.get_mut(n))
+        else {
+            continue;
+        };
+        let mut addr = None;
+        let mut local = None;
+        let mut flags = None;
+        for attr in &a.attributes {
+            match attr {
+                AddressAttribute::Address(ip) => addr = Some(*ip),
+                AddressAttribute::Local(ip) => local = Some(*ip),
+                AddressAttribute::Flags(f) => flags = Some(f.contains(AddressFlags::Permanent)),
+                _ => {}
+            }
+        }
+        // IPv4 puts the node's own address in IFA_LOCAL (IFA_ADDRESS is the peer on point-to-point
+        // links); IPv6 has only IFA_ADDRESS unless a peer is set.
+        let Some(ip) = local.or(addr) else { continue };
+        // IFA_FLAGS (32 bits) when the kernel sends it, else the 8 bits of the header.
+        let permanent =
+            flags.unwrap_or_else(|| a.header.flags.contains(AddressHeaderFlags::Permanent));
+        link.addresses.push(AddressState {
+            cidr: IpCidr {
+                addr: ip,
+                prefix: a.header.prefix_len,
+            },
+            dynamic: !permanent,
+        });
+    }
+
+    // Dump order changes when an address is removed and added again (rollback): sort, so that two
+    // discoveries of the same node compare equal.
+    for l in state.links.values_mut() {
+        l.addresses.sort_by_key(|a| a.cidr);
+    }
+
+    // One dump per family: an unspecified family would also dump the multicast routing families
+    // (IPMR, IP6MR), which are not plumber's. The table is left unspecified: without strict checking
+    // the kernel dumps every table.
+    let mut routes: Vec<RouteMessage> = Vec::new();
+    for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+        let mut req = RouteMessage::default();
+        req.header.address_family = family;
+        req.header.table = 0;
+        let mut got: Vec<RouteMessage> = handle
+            .route()
+            .get(req)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| nl_err("dumping routes", e))?;
+        routes.append(&mut got);
+    }
+    for r in &routes {
+        if let Some(rs) = route_state(r, &names) {
+            state.routes.push(rs);
+        }
+    }
+    state.routes.sort();
+    Ok(state)
+}
+
+fn link_name(l: &LinkMessage) -> Option<&str> {
+    l.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfName(n) => Some(n.as_str()),
+        _ => None,
+    })
+}
+
+fn link_state(l: &LinkMessage, names: &BTreeMap<u32, String>) -> Option<LinkState> {
+    let name = link_name(l)?.to_string();
+    let mut mtu = 0;
+    let mut controller = None;
+    let mut lower = None;
+    let mut kind = None;
+    let mut data = None;
+    for a in &l.attributes {
+        match a {
+            LinkAttribute::Mtu(m) => mtu = *m,
+            LinkAttribute::Controller(i) if *i != 0 => controller = names.get(i).cloned(),
+            LinkAttribute::Link(i) => lower = Some(*i),
+            LinkAttribute::LinkInfo(infos) => {
+                for i in infos {
+                    match i {
+                        LinkInfo::Kind(k) => kind = Some(k),
+                        LinkInfo::Data(d) => data = Some(d),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let kind = match kind {
+        None => CurrentKind::Device,
+        Some(InfoKind::Vlan) => {
+            let id = match data {
+                Some(InfoData::Vlan(v)) => v.iter().find_map(|i| match i {
+                    InfoVlan::Id(id) => Some(*id),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            // The parent is IFLA_LINK; it can be in another namespace, then it has no name here.
+            let parent = lower.and_then(|i| names.get(&i).cloned());
+            match (parent, id) {
+                (Some(parent), Some(id)) => CurrentKind::Vlan { parent, id },
+                _ => CurrentKind::Other {
+                    kind: "vlan".into(),
+                },
+            }
+        }
+        Some(InfoKind::Bond) => {
+            let mode = match data {
+                Some(InfoData::Bond(b)) => b.iter().find_map(|i| match i {
+                    InfoBond::Mode(m) => bond_mode(u8::from(*m)),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            // Mode 0 (balance-rr) is the kernel's default and is always reported.
+            CurrentKind::Bond {
+                mode: mode.unwrap_or(BondMode::BalanceRr),
+            }
+        }
+        Some(InfoKind::Bridge) => CurrentKind::Bridge,
+        Some(k) => CurrentKind::Other {
+            kind: k.to_string(),
+        },
+    };
+    Some(LinkState {
+        name,
+        kind,
+        mtu,
+        up: l.header.flags.contains(LinkFlags::Up),
+        controller,
+        addresses: Vec::new(),
+    })
+}
+
+/// `IFLA_BOND_MODE` to the template's mode.
+pub(crate) fn bond_mode(n: u8) -> Option<BondMode> {
+    Some(match n {
+        0 => BondMode::BalanceRr,
+        1 => BondMode::ActiveBackup,
+        2 => BondMode::BalanceXor,
+        3 => BondMode::Broadcast,
+        4 => BondMode::Lacp,
+        5 => BondMode::BalanceTlb,
+        6 => BondMode::BalanceAlb,
+        _ => return None,
+    })
+}
+
+fn route_state(r: &RouteMessage, names: &BTreeMap<u32, String>) -> Option<RouteState> {
+    if r.header.kind != RouteType::Unicast {
+        return None;
+    }
+    let v6 = match r.header.address_family {
+        AddressFamily::Inet => false,
+        AddressFamily::Inet6 => true,
+        _ => return None,
+    };
+    let mut table = u32::from(r.header.table);
+    let mut dst = None;
+    let mut via = None;
+    let mut metric = None;
+    let mut oif = None;
+    for a in &r.attributes {
+        match a {
+            RouteAttribute::Table(t) => table = *t,
+            RouteAttribute::Destination(d) => dst = ip(d),
+            RouteAttribute::Gateway(g) => via = ip(g),
+            RouteAttribute::Priority(p) => metric = Some(*p),
+            RouteAttribute::Oif(i) => oif = Some(*i),
+            _ => {}
+        }
+    }
+    if table == RT_TABLE_LOCAL {
+        return None;
+    }
+    // Multipath routes have no RTA_OIF (their hops are in RTA_MULTIPATH): not plumber's to manage.
+    let dev = names.get(&oif?)?.clone();
+    let addr = dst.unwrap_or(if v6 {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    });
+    if match addr {
+        IpAddr::V4(a) => a.is_multicast(),
+        IpAddr::V6(a) => a.is_multicast(),
+    } {
+        return None;
+    }
+    let proto = match r.header.protocol {
+        RouteProtocol::Kernel => RouteProto::Kernel,
+        RouteProtocol::Boot => RouteProto::Boot,
+        RouteProtocol::Static => RouteProto::Static,
+        RouteProtocol::Dhcp => RouteProto::Dhcp,
+        RouteProtocol::Ra => RouteProto::Ra,
+        _ => RouteProto::Other,
+    };
+    Some(RouteState {
+        dev,
+        dst: IpCidr {
+            addr,
+            prefix: r.header.destination_prefix_length,
+        },
+        via,
+        metric,
+        table,
+        proto,
+    })
+}
+
+fn ip(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    }
+}

@@ -1,0 +1,402 @@
+//! `plan(desired, current) -> Vec<Op>`: the pure diff between a node's [`NodeConfig`] and what it has.
+//! Executing the ops makes the node match; planning again on the rediscovered state gives nothing, which
+//! is how `verify` works; undoing the executed ops in reverse order (`Op::inverse`) is how rollback
+//! works.
+//!
+//! Order matters to the kernel and is fixed here:
+//! 1. links of the wrong kind that the templates own are deleted, missing ones are created: bonds and
+//!    bridges, then VLANs parents first;
+//! 2. membership in bonds and bridges;
+//! 3. MTUs: lowered children first, then raised parents first (a VLAN's MTU cannot exceed its parent's);
+//! 4. links up;
+//! 5. addresses: missing ones added, then unlisted ones removed (the kernel flushes a link's IPv4 routes
+//!    when its last IPv4 address goes, so a replacement must arrive first). The IPv6 link-local address
+//!    stays, and so do dynamic (DHCP/SLAAC) addresses of a family the templates put on DHCP;
+//! 6. routes: unlisted `boot`/`static` routes of the owned links removed, missing ones added (after the
+//!    addresses that make their gateways reachable).
+
+mod op;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use plumber_render::node::{Addressing, Link, LinkKind, NodeConfig};
+
+pub use op::{LinkSpec, Op, RouteSpec, Snapshot};
+
+use crate::state::{CurrentKind, CurrentState, LinkState};
+
+/// Something the plan cannot do by changing the node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("{0} does not exist on this node (plumber configures NICs, it cannot create them)")]
+    MissingDevice(String),
+    #[error("{name} exists as a {kind} link; plumber replaces only VLANs, bonds and bridges, move it out of the way")]
+    WrongKind { name: String, kind: String },
+}
+
+/// The kernel's default route metric for a family (what a route without one gets).
+pub fn default_metric(v6: bool) -> u32 {
+    if v6 {
+        1024
+    } else {
+        0
+    }
+}
+
+fn spec(kind: &LinkKind) -> Option<LinkSpec> {
+    match kind {
+        LinkKind::Device => None,
+        LinkKind::Vlan { parent, id } => Some(LinkSpec::Vlan {
+            parent: parent.clone(),
+            id: *id,
+        }),
+        LinkKind::Bond { mode, options } => Some(LinkSpec::Bond {
+            mode: *mode,
+            options: options.clone(),
+        }),
+        LinkKind::Bridge { stp, forward_delay } => Some(LinkSpec::Bridge {
+            stp: *stp,
+            forward_delay: *forward_delay,
+        }),
+    }
+}
+
+/// The link as it stands, as the spec plumber would create it with (for replacing and rollback).
+fn current_spec(l: &LinkState) -> Option<LinkSpec> {
+    match &l.kind {
+        CurrentKind::Vlan { parent, id } => Some(LinkSpec::Vlan {
+            parent: parent.clone(),
+            id: *id,
+        }),
+        CurrentKind::Bond { mode } => Some(LinkSpec::Bond {
+            mode: *mode,
+            options: Default::default(),
+        }),
+        CurrentKind::Bridge => Some(LinkSpec::Bridge {
+            stp: None,
+            forward_delay: None,
+        }),
+        CurrentKind::Device | CurrentKind::Other { .. } => None,
+    }
+}
+
+/// Whether the current link is what the desired one needs (options that can change in place, such as
+/// bond monitoring or STP, are not part of the identity).
+fn same_kind(want: &LinkKind, have: &CurrentKind) -> bool {
+    match (want, have) {
+        (LinkKind::Device, CurrentKind::Device | CurrentKind::Other { .. }) => true,
+        (LinkKind::Vlan { parent, id }, CurrentKind::Vlan { parent: p, id: i }) => {
+            parent == p && id == i
+        }
+        (LinkKind::Bond { mode, .. }, CurrentKind::Bond { mode: m }) => mode == m,
+        (LinkKind::Bridge { .. }, CurrentKind::Bridge) => true,
+        _ => false,
+    }
+}
+
+/// Depth in the link tree: devices 0, bonds and bridges 1, a VLAN one more than its parent.
+fn depth(node: &NodeConfig, name: &str) -> usize {
+    let mut d = 0;
+    let mut cur = name;
+    while let Some(l) = node.links.get(cur) {
+        match &l.kind {
+            LinkKind::Vlan { parent, .. } if d < 16 => {
+                d += 1;
+                cur = parent;
+            }
+            LinkKind::Bond { .. } | LinkKind::Bridge { .. } => return d + 1,
+            _ => return d,
+        }
+    }
+    d
+}
+
+pub fn plan(desired: &NodeConfig, current: &CurrentState) -> Result<Vec<Op>, PlanError> {
+    let mut ops = Vec::new();
+
+    // 1. Links. A link of the wrong kind that plumber can replace is deleted with everything the kernel
+    // would take down with it (VLANs on it), its members released first, so that rollback can put all of
+    // it back; then every missing link is created, parents first.
+    let mut links: Vec<&Link> = desired.links.values().collect();
+    links.sort_by_key(|l| (depth(desired, &l.name), l.name.clone()));
+    let mut doomed: BTreeSet<String> = BTreeSet::new();
+    for l in &links {
+        match (current.links.get(&l.name), spec(&l.kind)) {
+            (Some(have), _) if same_kind(&l.kind, &have.kind) => {}
+            (None, None) => return Err(PlanError::MissingDevice(l.name.clone())),
+            (Some(have), None) => {
+                return Err(PlanError::WrongKind {
+                    name: l.name.clone(),
+                    kind: kind_name(&have.kind),
+                })
+            }
+            (None, Some(_)) => {}
+            (Some(have), Some(_)) => {
+                if current_spec(have).is_none() {
+                    return Err(PlanError::WrongKind {
+                        name: l.name.clone(),
+                        kind: kind_name(&have.kind),
+                    });
+                }
+                doomed.insert(l.name.clone());
+            }
+        }
+    }
+    // VLANs stacked on a doomed link go with it.
+    loop {
+        let more: Vec<String> = current
+            .links
+            .values()
+            .filter(
+                |l| matches!(&l.kind, CurrentKind::Vlan { parent, .. } if doomed.contains(parent)),
+            )
+            .filter(|l| !doomed.contains(&l.name))
+            .map(|l| l.name.clone())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        doomed.extend(more);
+    }
+    let doomed_depth = |name: &str| {
+        let mut d = 0;
+        let mut cur = name;
+        while let Some(CurrentKind::Vlan { parent, .. }) = current.links.get(cur).map(|l| &l.kind) {
+            d += 1;
+            cur = parent;
+            if d > 16 {
+                break;
+            }
+        }
+        d
+    };
+    let mut doomed_order: Vec<&String> = doomed.iter().collect();
+    doomed_order.sort_by_key(|n| std::cmp::Reverse(doomed_depth(n)));
+    for name in doomed_order {
+        let l = &current.links[name];
+        for m in current
+            .links
+            .values()
+            .filter(|m| m.controller.as_deref() == Some(name.as_str()))
+        {
+            ops.push(Op::SetController {
+                link: m.name.clone(),
+                controller: None,
+                previous: Some(name.clone()),
+            });
+        }
+        let old = current_spec(l).expect("only replaceable links are doomed");
+        let snapshot = Snapshot {
+            mtu: l.mtu,
+            up: l.up,
+            addresses: l
+                .addresses
+                .iter()
+                .filter(|a| !a.dynamic && !a.is_link_local())
+                .map(|a| a.cidr)
+                .collect(),
+            routes: current
+                .routes
+                .iter()
+                .filter(|r| &r.dev == name && r.removable())
+                .map(route_spec)
+                .collect(),
+        };
+        ops.push(Op::DeleteLink {
+            name: name.clone(),
+            spec: old,
+            snapshot,
+        });
+    }
+    let mut created: BTreeSet<&str> = BTreeSet::new();
+    for l in &links {
+        if let Some(s) = spec(&l.kind) {
+            if !current.links.contains_key(&l.name) || doomed.contains(&l.name) {
+                ops.push(Op::CreateLink {
+                    name: l.name.clone(),
+                    spec: s,
+                    restore: None,
+                });
+                created.insert(&l.name);
+            }
+        }
+    }
+    let have = |name: &str| {
+        if created.contains(name) || doomed.contains(name) {
+            None
+        } else {
+            current.links.get(name).map(|h| {
+                // Members of a doomed link were released above.
+                let mut h = h.clone();
+                if h.controller.as_ref().is_some_and(|c| doomed.contains(c)) {
+                    h.controller = None;
+                }
+                h
+            })
+        }
+    };
+
+    // 2. Membership.
+    for l in &links {
+        let want = l.controller.as_ref().map(|c| c.name.clone());
+        let is = have(&l.name).and_then(|h| h.controller.clone());
+        if want != is {
+            ops.push(Op::SetController {
+                link: l.name.clone(),
+                controller: want,
+                previous: is,
+            });
+        }
+    }
+
+    // 3. MTUs: lowering children first, then raising parents first.
+    let mut lower = Vec::new();
+    let mut raise = Vec::new();
+    for l in &links {
+        let Some(mtu) = l.mtu else { continue };
+        match have(&l.name) {
+            Some(h) if h.mtu == mtu => {}
+            Some(h) if mtu < h.mtu => lower.push(Op::SetMtu {
+                link: l.name.clone(),
+                mtu,
+                previous: Some(h.mtu),
+            }),
+            Some(h) => raise.push(Op::SetMtu {
+                link: l.name.clone(),
+                mtu,
+                previous: Some(h.mtu),
+            }),
+            None => raise.push(Op::SetMtu {
+                link: l.name.clone(),
+                mtu,
+                previous: None,
+            }),
+        }
+    }
+    lower.reverse();
+    ops.extend(lower);
+    ops.extend(raise);
+
+    // 4. Up.
+    for l in &links {
+        if !have(&l.name).is_some_and(|h| h.up) {
+            ops.push(Op::SetUp {
+                link: l.name.clone(),
+                up: true,
+            });
+        }
+    }
+
+    // 5. Addresses.
+    let mut adds = Vec::new();
+    let mut dels = Vec::new();
+    for l in &links {
+        let h = have(&l.name);
+        let cur = h.as_ref().map(|h| h.addresses.as_slice()).unwrap_or(&[]);
+        let want: BTreeSet<_> = l
+            .ipv4
+            .addresses
+            .iter()
+            .chain(&l.ipv6.addresses)
+            .copied()
+            .collect();
+        for a in cur {
+            let dhcp = if a.cidr.is_ipv4() {
+                l.ipv4.dhcp
+            } else {
+                l.ipv6.dhcp
+            };
+            let keep = want.contains(&a.cidr) || a.is_link_local() || (a.dynamic && dhcp);
+            if !keep {
+                dels.push(Op::DelAddress {
+                    link: l.name.clone(),
+                    cidr: a.cidr,
+                });
+            }
+        }
+        let present: BTreeSet<_> = cur.iter().map(|a| a.cidr).collect();
+        for a in l.ipv4.addresses.iter().chain(&l.ipv6.addresses) {
+            if !present.contains(a) {
+                adds.push(Op::AddAddress {
+                    link: l.name.clone(),
+                    cidr: *a,
+                });
+            }
+        }
+    }
+    ops.extend(adds);
+    ops.extend(dels);
+
+    // 6. Routes.
+    let want_routes: BTreeSet<RouteSpec> = links
+        .iter()
+        .flat_map(|l| {
+            routes(&l.name, &l.ipv4, false)
+                .into_iter()
+                .chain(routes(&l.name, &l.ipv6, true))
+        })
+        .collect();
+    let owned: BTreeSet<&str> = links.iter().map(|l| l.name.as_str()).collect();
+    let mut have_routes: BTreeMap<RouteSpec, bool> = BTreeMap::new();
+    for r in &current.routes {
+        if !owned.contains(r.dev.as_str())
+            || created.contains(r.dev.as_str())
+            || doomed.contains(&r.dev)
+        {
+            continue;
+        }
+        have_routes.insert(route_spec(r), r.removable());
+    }
+    for (r, removable) in &have_routes {
+        if *removable && !want_routes.contains(r) {
+            ops.push(Op::DelRoute { route: r.clone() });
+        }
+    }
+    for r in want_routes {
+        if !have_routes.contains_key(&r) {
+            ops.push(Op::AddRoute { route: r });
+        }
+    }
+    Ok(ops)
+}
+
+fn routes(dev: &str, a: &Addressing, v6: bool) -> Vec<RouteSpec> {
+    a.routes
+        .iter()
+        .map(|r| RouteSpec {
+            dev: dev.to_string(),
+            dst: r.to.cidr(v6),
+            via: r.via,
+            metric: r.metric.map(|m| m.get()).unwrap_or(default_metric(v6)),
+            table: r.table.map(|t| t.get()).unwrap_or(254),
+        })
+        .collect()
+}
+
+fn route_spec(r: &crate::state::RouteState) -> RouteSpec {
+    RouteSpec {
+        dev: r.dev.clone(),
+        dst: r.dst,
+        via: r.via,
+        metric: r.metric.unwrap_or(default_metric(!r.dst.is_ipv4())),
+        table: r.table,
+    }
+}
+
+fn kind_name(k: &CurrentKind) -> String {
+    match k {
+        CurrentKind::Device => "device".into(),
+        CurrentKind::Vlan { .. } => "vlan".into(),
+        CurrentKind::Bond { .. } => "bond".into(),
+        CurrentKind::Bridge => "bridge".into(),
+        CurrentKind::Other { kind } => kind.clone(),
+    }
+}
+
+/// The ops that undo `done` (the ops executed so far, in order): their inverses, last first.
+pub fn rollback(done: &[Op]) -> Vec<Op> {
+    done.iter().rev().filter_map(Op::inverse).collect()
+}
+
+#[cfg(test)]
+mod tests;

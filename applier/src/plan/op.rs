@@ -1,0 +1,251 @@
+//! `Op`: one small, typed change to a node. Each knows its inverse, which is how rollback works, and
+//! prints as one line for `--dry-run`.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use plumber_render::model::{BondMode, BondOptions, IpCidr};
+use serde::Serialize;
+
+/// A link plumber creates, with what it is created with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum LinkSpec {
+    Vlan {
+        parent: String,
+        id: u16,
+    },
+    Bond {
+        mode: BondMode,
+        options: BondOptions,
+    },
+    Bridge {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stp: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        forward_delay: Option<u32>,
+    },
+}
+
+/// A route by what identifies it in the kernel (table, destination, metric) plus its gateway and device.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct RouteSpec {
+    pub dev: String,
+    pub dst: IpCidr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<IpAddr>,
+    pub metric: u32,
+    pub table: u32,
+}
+
+/// What a deleted link had, so that rollback can put it back as it was (the kernel takes a link's
+/// addresses and routes down with it).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Snapshot {
+    pub mtu: u32,
+    pub up: bool,
+    pub addresses: Vec<IpCidr>,
+    pub routes: Vec<RouteSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
+pub enum Op {
+    /// `restore` is set when this undoes a deletion.
+    CreateLink {
+        name: String,
+        spec: LinkSpec,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        restore: Option<Snapshot>,
+    },
+    /// Only as the inverse of a creation, or to replace a link of the wrong kind that plumber owns.
+    DeleteLink {
+        name: String,
+        spec: LinkSpec,
+        snapshot: Snapshot,
+    },
+    SetController {
+        link: String,
+        controller: Option<String>,
+        previous: Option<String>,
+    },
+    /// `previous` is `None` when the link is created by the same plan (nothing to restore).
+    SetMtu {
+        link: String,
+        mtu: u32,
+        previous: Option<u32>,
+    },
+    SetUp {
+        link: String,
+        up: bool,
+    },
+    AddAddress {
+        link: String,
+        cidr: IpCidr,
+    },
+    DelAddress {
+        link: String,
+        cidr: IpCidr,
+    },
+    AddRoute {
+        route: RouteSpec,
+    },
+    DelRoute {
+        route: RouteSpec,
+    },
+}
+
+impl Op {
+    /// The op that undoes this one, or `None` when there is nothing to undo.
+    pub fn inverse(&self) -> Option<Op> {
+        Some(match self {
+            Op::CreateLink { name, spec, .. } => Op::DeleteLink {
+                name: name.clone(),
+                spec: spec.clone(),
+                snapshot: Snapshot::default(),
+            },
+            Op::DeleteLink {
+                name,
+                spec,
+                snapshot,
+            } => Op::CreateLink {
+                name: name.clone(),
+                spec: spec.clone(),
+                restore: Some(snapshot.clone()),
+            },
+            Op::SetController {
+                link,
+                controller,
+                previous,
+            } => Op::SetController {
+                link: link.clone(),
+                controller: previous.clone(),
+                previous: controller.clone(),
+            },
+            Op::SetMtu {
+                link,
+                mtu,
+                previous,
+            } => Op::SetMtu {
+                link: link.clone(),
+                mtu: (*previous)?,
+                previous: Some(*mtu),
+            },
+            Op::SetUp { link, up } => Op::SetUp {
+                link: link.clone(),
+                up: !up,
+            },
+            Op::AddAddress { link, cidr } => Op::DelAddress {
+                link: link.clone(),
+                cidr: *cidr,
+            },
+            Op::DelAddress { link, cidr } => Op::AddAddress {
+                link: link.clone(),
+                cidr: *cidr,
+            },
+            Op::AddRoute { route } => Op::DelRoute {
+                route: route.clone(),
+            },
+            Op::DelRoute { route } => Op::AddRoute {
+                route: route.clone(),
+            },
+        })
+    }
+
+    /// The link the op acts on (a route's device).
+    pub fn link(&self) -> &str {
+        match self {
+            Op::CreateLink { name, .. } | Op::DeleteLink { name, .. } => name,
+            Op::SetController { link, .. }
+            | Op::SetMtu { link, .. }
+            | Op::SetUp { link, .. }
+            | Op::AddAddress { link, .. }
+            | Op::DelAddress { link, .. } => link,
+            Op::AddRoute { route } | Op::DelRoute { route } => &route.dev,
+        }
+    }
+}
+
+impl fmt::Display for LinkSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkSpec::Vlan { parent, id } => write!(f, "vlan {id} on {parent}"),
+            LinkSpec::Bond { mode, .. } => write!(f, "bond mode {}", mode.as_str()),
+            LinkSpec::Bridge { stp, .. } => write!(
+                f,
+                "bridge stp {}",
+                if stp.unwrap_or(false) { "on" } else { "off" }
+            ),
+        }
+    }
+}
+
+impl fmt::Display for RouteSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.dst)?;
+        if let Some(v) = self.via {
+            write!(f, " via {v}")?;
+        }
+        write!(f, " dev {} metric {}", self.dev, self.metric)?;
+        if self.table != 254 {
+            write!(f, " table {}", self.table)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::CreateLink {
+                name,
+                spec,
+                restore: None,
+            } => write!(f, "create {name}: {spec}"),
+            Op::CreateLink {
+                name,
+                spec,
+                restore: Some(s),
+            } => write!(
+                f,
+                "recreate {name}: {spec}, mtu {}, {}, {} addresses, {} routes",
+                s.mtu,
+                if s.up { "up" } else { "down" },
+                s.addresses.len(),
+                s.routes.len()
+            ),
+            Op::DeleteLink { name, spec, .. } => write!(f, "delete {name} ({spec})"),
+            Op::SetController {
+                link,
+                controller: Some(c),
+                ..
+            } => write!(f, "enslave {link} to {c}"),
+            Op::SetController {
+                link,
+                controller: None,
+                previous,
+            } => {
+                write!(
+                    f,
+                    "release {link} from {}",
+                    previous.as_deref().unwrap_or("its controller")
+                )
+            }
+            Op::SetMtu {
+                link,
+                mtu,
+                previous: Some(p),
+            } => write!(f, "set mtu of {link}: {p} -> {mtu}"),
+            Op::SetMtu {
+                link,
+                mtu,
+                previous: None,
+            } => write!(f, "set mtu of {link}: {mtu}"),
+            Op::SetUp { link, up } => write!(f, "set {link} {}", if *up { "up" } else { "down" }),
+            Op::AddAddress { link, cidr } => write!(f, "add address {cidr} to {link}"),
+            Op::DelAddress { link, cidr } => write!(f, "remove address {cidr} from {link}"),
+            Op::AddRoute { route } => write!(f, "add route {route}"),
+            Op::DelRoute { route } => write!(f, "remove route {route}"),
+        }
+    }
+}

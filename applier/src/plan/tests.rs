@@ -1,0 +1,412 @@
+//! Plans for small desired × current pairs, checked op by op, plus the two properties everything rests on:
+//! applying a plan and planning again gives nothing, and rolling a plan back restores the state. Both use
+//! a small model of the kernel (`simulate`) instead of a real one; the netns tests do the same on a kernel.
+
+use super::*;
+use crate::state::{AddressState, RouteProto, RouteState};
+use plumber_render::model::{BondMode, IpCidr};
+use plumber_render::{load, node_config, Source};
+
+fn desired(spec: &str) -> NodeConfig {
+    let text = format!(
+        "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: t}}\nspec:\n{spec}"
+    );
+    let t = load(&[Source {
+        name: "t".into(),
+        text,
+    }])
+    .unwrap();
+    node_config(&t, None, None).unwrap()
+}
+
+fn dev(name: &str, mtu: u32, up: bool, addrs: &[&str]) -> LinkState {
+    LinkState {
+        name: name.into(),
+        kind: CurrentKind::Device,
+        mtu,
+        up,
+        controller: None,
+        addresses: addrs
+            .iter()
+            .map(|a| AddressState {
+                cidr: IpCidr::parse(a).unwrap(),
+                dynamic: false,
+            })
+            .collect(),
+    }
+}
+
+fn state(links: Vec<LinkState>, routes: Vec<RouteState>) -> CurrentState {
+    CurrentState {
+        links: links.into_iter().map(|l| (l.name.clone(), l)).collect(),
+        routes,
+    }
+}
+
+fn lines(ops: &[Op]) -> Vec<String> {
+    ops.iter().map(|o| o.to_string()).collect()
+}
+
+/// What the kernel would do with each op, as far as `CurrentState` can tell.
+fn simulate(mut s: CurrentState, ops: &[Op]) -> CurrentState {
+    for op in ops {
+        match op {
+            Op::CreateLink {
+                name,
+                spec,
+                restore,
+            } => {
+                let kind = match spec {
+                    LinkSpec::Vlan { parent, id } => CurrentKind::Vlan {
+                        parent: parent.clone(),
+                        id: *id,
+                    },
+                    LinkSpec::Bond { mode, .. } => CurrentKind::Bond { mode: *mode },
+                    LinkSpec::Bridge { .. } => CurrentKind::Bridge,
+                };
+                let mtu = match spec {
+                    LinkSpec::Vlan { parent, .. } => s.links[parent].mtu,
+                    _ => 1500,
+                };
+                let mut l = LinkState {
+                    name: name.clone(),
+                    kind,
+                    mtu,
+                    up: false,
+                    controller: None,
+                    addresses: vec![],
+                };
+                if let Some(r) = restore {
+                    l.mtu = r.mtu;
+                    l.up = r.up;
+                    l.addresses = r
+                        .addresses
+                        .iter()
+                        .map(|c| AddressState {
+                            cidr: *c,
+                            dynamic: false,
+                        })
+                        .collect();
+                    for rt in &r.routes {
+                        s.routes.push(RouteState {
+                            dev: rt.dev.clone(),
+                            dst: rt.dst,
+                            via: rt.via,
+                            metric: Some(rt.metric),
+                            table: rt.table,
+                            proto: RouteProto::Boot,
+                        });
+                    }
+                }
+                s.links.insert(name.clone(), l);
+            }
+            Op::DeleteLink { name, .. } => {
+                // The plan must release members and delete stacked VLANs itself, or rollback could not
+                // restore them.
+                for l in s.links.values() {
+                    assert_ne!(
+                        l.controller.as_deref(),
+                        Some(name.as_str()),
+                        "{} still enslaved to {name}",
+                        l.name
+                    );
+                    assert!(
+                        !matches!(&l.kind, CurrentKind::Vlan { parent, .. } if parent == name),
+                        "VLAN on {name}"
+                    );
+                }
+                s.links.remove(name);
+                s.routes.retain(|r| &r.dev != name);
+            }
+            Op::SetController {
+                link, controller, ..
+            } => s.links.get_mut(link).unwrap().controller = controller.clone(),
+            Op::SetMtu { link, mtu, .. } => {
+                if let CurrentKind::Vlan { parent, .. } = &s.links[link].kind {
+                    assert!(
+                        *mtu <= s.links[parent].mtu,
+                        "kernel refuses VLAN {link} MTU {mtu} above its parent"
+                    );
+                }
+                s.links.get_mut(link).unwrap().mtu = *mtu
+            }
+            Op::SetUp { link, up } => s.links.get_mut(link).unwrap().up = *up,
+            Op::AddAddress { link, cidr } => {
+                s.links.get_mut(link).unwrap().addresses.push(AddressState {
+                    cidr: *cidr,
+                    dynamic: false,
+                })
+            }
+            Op::DelAddress { link, cidr } => s
+                .links
+                .get_mut(link)
+                .unwrap()
+                .addresses
+                .retain(|a| a.cidr != *cidr),
+            Op::AddRoute { route } => s.routes.push(RouteState {
+                dev: route.dev.clone(),
+                dst: route.dst,
+                via: route.via,
+                metric: Some(route.metric),
+                table: route.table,
+                proto: RouteProto::Boot,
+            }),
+            Op::DelRoute { route } => s.routes.retain(|r| {
+                !(r.dev == route.dev
+                    && r.dst == route.dst
+                    && r.table == route.table
+                    && r.metric.unwrap_or(default_metric(!r.dst.is_ipv4())) == route.metric)
+            }),
+        }
+    }
+    for l in s.links.values_mut() {
+        l.addresses.sort_by_key(|a| a.cidr);
+    }
+    s.routes.sort();
+    s
+}
+
+fn normalized(mut s: CurrentState) -> CurrentState {
+    simulate(std::mem::take(&mut s), &[])
+}
+
+/// Plan, apply, plan again: nothing left. Roll back: the start state again.
+fn converges_and_rolls_back(d: &NodeConfig, start: &CurrentState) -> Vec<Op> {
+    let ops = plan(d, start).unwrap();
+    let after = simulate(start.clone(), &ops);
+    assert_eq!(
+        plan(d, &after).unwrap(),
+        vec![],
+        "second plan is not empty:\n{:#?}",
+        after
+    );
+    let back = simulate(after, &rollback(&ops));
+    assert_eq!(
+        back,
+        normalized(start.clone()),
+        "rollback did not restore the start"
+    );
+    ops
+}
+
+#[test]
+fn seed_comprehensive_on_a_fresh_node() {
+    let d = desired("  interfaceConfig:\n    - name: eno2\n      mtu: 9000\n      vlan:\n        - id: 1000\n        - id: 1001\n");
+    let s = state(vec![dev("eno2", 1500, true, &[])], vec![]);
+    let ops = converges_and_rolls_back(&d, &s);
+    assert_eq!(
+        lines(&ops),
+        [
+            "create eno2.1000: vlan 1000 on eno2",
+            "create eno2.1001: vlan 1001 on eno2",
+            "set mtu of eno2: 1500 -> 9000",
+            "set eno2.1000 up",
+            "set eno2.1001 up",
+        ]
+    );
+}
+
+#[test]
+fn mtu_goes_down_children_first_and_up_parents_first() {
+    let d = desired("  interfaceConfig:\n    - name: eno2\n      mtu: 1400\n      vlan: [{id: 10}]\n    - name: eno2.10\n      mtu: 1300\n");
+    let mut vlan = dev("eno2.10", 9000, true, &[]);
+    vlan.kind = CurrentKind::Vlan {
+        parent: "eno2".into(),
+        id: 10,
+    };
+    let s = state(vec![dev("eno2", 9000, true, &[]), vlan], vec![]);
+    let ops = converges_and_rolls_back(&d, &s);
+    assert_eq!(
+        lines(&ops),
+        [
+            "set mtu of eno2.10: 9000 -> 1300",
+            "set mtu of eno2: 9000 -> 1400"
+        ]
+    );
+    // The way back (rollback) raises the parent first; `simulate` would panic otherwise.
+    assert_eq!(
+        lines(&rollback(&ops)),
+        [
+            "set mtu of eno2: 1400 -> 9000",
+            "set mtu of eno2.10: 1300 -> 9000"
+        ]
+    );
+}
+
+#[test]
+fn addresses_are_desired_state_but_link_local_and_dhcp_leases_stay() {
+    let d = desired("  interfaceConfig:\n    - name: eno1\n      ipv4:\n        address: [10.0.0.2/24]\n        dhcp: true\n      ipv6:\n        address: [fd00::2/64]\n");
+    let mut l = dev(
+        "eno1",
+        1500,
+        true,
+        &["10.0.0.9/24", "fd00::2/64", "fe80::1/64", "fd00::9/64"],
+    );
+    l.addresses.push(AddressState {
+        cidr: IpCidr::parse("192.168.1.50/24").unwrap(),
+        dynamic: true,
+    });
+    l.addresses.push(AddressState {
+        cidr: IpCidr::parse("2001:db8::50/64").unwrap(),
+        dynamic: true,
+    });
+    let s = state(vec![l], vec![]);
+    let ops = plan(&d, &s).unwrap();
+    assert_eq!(
+        lines(&ops),
+        [
+            "add address 10.0.0.2/24 to eno1",
+            "remove address 10.0.0.9/24 from eno1",
+            "remove address fd00::9/64 from eno1",
+            // SLAAC address, but IPv6 is not on DHCP/RA for this link.
+            "remove address 2001:db8::50/64 from eno1",
+        ]
+    );
+}
+
+#[test]
+fn a_prefix_change_replaces_the_address() {
+    let d = desired(
+        "  interfaceConfig:\n    - name: eno1\n      ipv4:\n        address: [10.0.0.2/16]\n",
+    );
+    let s = state(vec![dev("eno1", 1500, true, &["10.0.0.2/24"])], vec![]);
+    let ops = converges_and_rolls_back(&d, &s);
+    assert_eq!(
+        lines(&ops),
+        [
+            "add address 10.0.0.2/16 to eno1",
+            "remove address 10.0.0.2/24 from eno1"
+        ]
+    );
+}
+
+#[test]
+fn routes_unlisted_static_ones_go_kernel_ones_stay_metrics_default() {
+    let d = desired("  interfaceConfig:\n    - name: eno1\n      ipv4:\n        address: [10.0.0.2/24]\n        routes:\n          - {to: default, via: 10.0.0.1}\n          - {to: 172.16.0.0/12, via: 10.0.0.254, metric: 50, table: 100}\n");
+    let r = |dst: &str, via: Option<&str>, metric: Option<u32>, proto| RouteState {
+        dev: "eno1".into(),
+        dst: IpCidr::parse(dst).unwrap(),
+        via: via.map(|v| v.parse().unwrap()),
+        metric,
+        table: 254,
+        proto,
+    };
+    let s = state(
+        vec![dev("eno1", 1500, true, &["10.0.0.2/24"])],
+        vec![
+            r("0.0.0.0/0", Some("10.0.0.1"), None, RouteProto::Static),
+            r("10.0.0.0/24", None, None, RouteProto::Kernel),
+            r(
+                "192.168.0.0/16",
+                Some("10.0.0.3"),
+                Some(10),
+                RouteProto::Boot,
+            ),
+            r("192.168.99.0/24", Some("10.0.0.4"), None, RouteProto::Dhcp),
+        ],
+    );
+    let ops = converges_and_rolls_back(&d, &s);
+    assert_eq!(
+        lines(&ops),
+        [
+            "remove route 192.168.0.0/16 via 10.0.0.3 dev eno1 metric 10",
+            "add route 172.16.0.0/12 via 10.0.0.254 dev eno1 metric 50 table 100"
+        ]
+    );
+}
+
+#[test]
+fn bonds_are_created_and_members_enslaved() {
+    let d = desired("  bondConfig:\n    - name: bond0\n      mode: 802.3ad\n      members: [eno1, eno2]\n  interfaceConfig:\n    - name: bond0\n      mtu: 9000\n");
+    let s = state(
+        vec![dev("eno1", 1500, true, &[]), dev("eno2", 1500, true, &[])],
+        vec![],
+    );
+    let ops = converges_and_rolls_back(&d, &s);
+    assert_eq!(
+        lines(&ops),
+        [
+            "create bond0: bond mode 802.3ad",
+            "enslave eno1 to bond0",
+            "enslave eno2 to bond0",
+            "set mtu of bond0: 9000",
+            "set bond0 up",
+        ]
+    );
+}
+
+#[test]
+fn a_bond_with_another_mode_is_recreated() {
+    let d = desired(
+        "  bondConfig:\n    - name: bond0\n      mode: active-backup\n      members: [eno1]\n",
+    );
+    let mut b = dev("bond0", 1500, true, &[]);
+    b.kind = CurrentKind::Bond {
+        mode: BondMode::Lacp,
+    };
+    let mut m = dev("eno1", 1500, true, &[]);
+    m.controller = Some("bond0".into());
+    let mut v = dev("bond0.7", 1500, true, &["10.7.0.1/24"]);
+    v.kind = CurrentKind::Vlan {
+        parent: "bond0".into(),
+        id: 7,
+    };
+    let s = state(vec![b, m, v], vec![]);
+    let ops = converges_and_rolls_back(&d, &s);
+    assert_eq!(
+        lines(&ops),
+        [
+            "delete bond0.7 (vlan 7 on bond0)",
+            "release eno1 from bond0",
+            "delete bond0 (bond mode 802.3ad)",
+            "create bond0: bond mode active-backup",
+            "enslave eno1 to bond0",
+            "set bond0 up",
+        ]
+    );
+}
+
+#[test]
+fn a_second_plan_on_a_matching_node_is_empty() {
+    let d = desired("  interfaceConfig:\n    - name: eno1\n      mtu: 9000\n      ipv4:\n        address: [10.0.0.2/24]\n");
+    let s = state(
+        vec![dev("eno1", 9000, true, &["10.0.0.2/24", "fe80::1/64"])],
+        vec![],
+    );
+    assert_eq!(plan(&d, &s).unwrap(), vec![]);
+}
+
+#[test]
+fn missing_nics_and_foreign_links_are_errors() {
+    let d = desired("  interfaceConfig:\n    - name: eno9\n      mtu: 9000\n");
+    assert_eq!(
+        plan(&d, &state(vec![], vec![])),
+        Err(PlanError::MissingDevice("eno9".into()))
+    );
+    let d = desired("  interfaceConfig:\n    - name: eno1\n      vlan: [{id: 5}]\n");
+    let mut veth = dev("eno1.5", 1500, true, &[]);
+    veth.kind = CurrentKind::Other {
+        kind: "veth".into(),
+    };
+    let e = plan(&d, &state(vec![dev("eno1", 1500, true, &[]), veth], vec![])).unwrap_err();
+    assert_eq!(
+        e,
+        PlanError::WrongKind {
+            name: "eno1.5".into(),
+            kind: "veth".into()
+        }
+    );
+}
+
+#[test]
+fn ops_serialize_for_the_dry_run_json() {
+    let op = Op::SetMtu {
+        link: "eno1".into(),
+        mtu: 9000,
+        previous: Some(1500),
+    };
+    assert_eq!(
+        serde_json::to_string(&op).unwrap(),
+        r#"{"op":"setMtu","link":"eno1","mtu":9000,"previous":1500}"#
+    );
+}

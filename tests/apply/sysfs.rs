@@ -1,0 +1,780 @@
+//! SR-IOV sysfs discovery and operations against fixture trees: temp dirs laid out like `/sys`, with real
+//! relative symlinks (`class/net/eno1 -> ../../devices/pci0000:00/0000:00:02.0/0000:03:00.0/net/eno1`,
+//! `device`, `driver`, `subsystem`, `virtfnN`, `physfn`, `bus/pci/devices/<pci>`).
+//!
+//! Plain files do nothing when written, so [`FakeKernel`], a thread polling the tree every millisecond,
+//! plays the kernel where a test needs it: it makes the `virtfnN` links (and VF devices) follow
+//! `sriov_numvfs`, and makes `driver` links follow writes to `drivers/<d>/bind`, `drivers/<d>/unbind`
+//! and `drivers_probe` (honouring `driver_override`, and only for drivers whose directory exists, i.e.
+//! "loaded" modules). The code under test waits for those effects (bounded polling), so the tests are
+//! deterministic: each assertion is on a state the executor already waited for.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use plumber::sysfs::{self, Step};
+use plumber::Error;
+use plumber_render::inventory::{HostNetwork, HostNetworkStatus, InterfaceStatus, InventoryMeta};
+use plumber_render::model::{DriverName, PciAddr, PciId};
+
+const WAIT: Duration = Duration::from_secs(5);
+/// Where the fixture's PCI devices live.
+const BRIDGE: &str = "devices/pci0000:00/0000:00:02.0";
+
+fn pci(s: &str) -> PciAddr {
+    PciAddr::parse(s).unwrap()
+}
+
+fn drv(s: &str) -> DriverName {
+    DriverName::parse(s).unwrap()
+}
+
+fn put(path: &Path, content: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, content).unwrap();
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap()
+}
+
+fn link_name(path: &Path) -> Option<String> {
+    fs::read_link(path)
+        .ok()
+        .map(|t| t.file_name().unwrap().to_string_lossy().into_owned())
+}
+
+/// The PCI address of VF `k` of a PF: `0000:03:00.0` → `0000:03:02.k` (8 functions per device).
+fn vf_pci(pf: PciAddr, k: u32) -> PciAddr {
+    PciAddr {
+        device: 2 + (k / 8) as u8,
+        function: (k % 8) as u8,
+        ..pf
+    }
+}
+
+/// A sysfs tree in a temp dir.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("class/net")).unwrap();
+        fs::create_dir_all(root.join("bus/pci/devices")).unwrap();
+        fs::create_dir_all(root.join(BRIDGE)).unwrap();
+        put(&root.join("bus/pci/drivers_probe"), "");
+        for d in ["i40e", "iavf", "vfio-pci", "e1000e"] {
+            add_driver(root, d);
+        }
+        Fixture { dir }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn dev(&self, pci: PciAddr) -> PathBuf {
+        self.root().join(format!("bus/pci/devices/{pci}"))
+    }
+
+    /// A PF netdev `name` on PCI function `pf`; SR-IOV capable when `total` is given.
+    fn pf(&self, name: &str, pf: PciAddr, total: Option<u32>, driver: &str) {
+        let root = self.root();
+        let dev = add_pci_device(root, pf, Some(driver));
+        put(&dev.join("vendor"), "0x8086\n");
+        put(&dev.join("device"), "0x1572\n");
+        if let Some(total) = total {
+            put(&dev.join("sriov_totalvfs"), &format!("{total}\n"));
+            put(&dev.join("sriov_numvfs"), "0\n");
+            put(&dev.join("sriov_drivers_autoprobe"), "1\n");
+        }
+        add_netdev(root, &dev, pf, name);
+    }
+
+    /// A virtual interface (no `device` link).
+    fn virtual_if(&self, name: &str) {
+        let dir = self.root().join("devices/virtual/net").join(name);
+        put(&dir.join("address"), "00:00:00:00:00:00\n");
+        put(&dir.join("mtu"), "65536\n");
+        symlink(
+            format!("../../devices/virtual/net/{name}"),
+            self.root().join("class/net").join(name),
+        )
+        .unwrap();
+    }
+}
+
+fn add_driver(root: &Path, d: &str) {
+    put(&root.join("bus/pci/drivers").join(d).join("bind"), "");
+    put(&root.join("bus/pci/drivers").join(d).join("unbind"), "");
+}
+
+/// `devices/.../<pci>` with `subsystem`, `driver_override`, optionally `driver`, and its
+/// `bus/pci/devices/<pci>` link.
+fn add_pci_device(root: &Path, pci: PciAddr, driver: Option<&str>) -> PathBuf {
+    let dev = root.join(BRIDGE).join(pci.to_string());
+    fs::create_dir_all(&dev).unwrap();
+    put(&dev.join("driver_override"), "(null)\n");
+    symlink("../../../../bus/pci", dev.join("subsystem")).unwrap();
+    if let Some(d) = driver {
+        symlink(
+            format!("../../../../bus/pci/drivers/{d}"),
+            dev.join("driver"),
+        )
+        .unwrap();
+    }
+    symlink(
+        format!("../../../{BRIDGE}/{pci}"),
+        root.join(format!("bus/pci/devices/{pci}")),
+    )
+    .unwrap();
+    dev
+}
+
+/// `<dev>/net/<name>` with `address`, `mtu` and `device`, and its `class/net/<name>` link.
+fn add_netdev(root: &Path, dev: &Path, pci: PciAddr, name: &str) {
+    let net = dev.join("net").join(name);
+    put(&net.join("address"), "b4:96:91:70:19:39\n");
+    put(&net.join("mtu"), "1500\n");
+    symlink(format!("../../../{pci}"), net.join("device")).unwrap();
+    symlink(
+        format!("../../{BRIDGE}/{pci}/net/{name}"),
+        root.join("class/net").join(name),
+    )
+    .unwrap();
+}
+
+/// VF `k` of `pf`: its device (with `physfn`) and the PF's `virtfnK` link.
+fn add_vf(root: &Path, pf: PciAddr, k: u32, driver: Option<&str>) -> PciAddr {
+    let vf = vf_pci(pf, k);
+    let dev = add_pci_device(root, vf, driver);
+    put(&dev.join("vendor"), "0x8086\n");
+    put(&dev.join("device"), "0x154c\n");
+    symlink(format!("../{pf}"), dev.join("physfn")).unwrap();
+    symlink(
+        format!("../{vf}"),
+        root.join(BRIDGE)
+            .join(pf.to_string())
+            .join(format!("virtfn{k}")),
+    )
+    .unwrap();
+    vf
+}
+
+fn remove_vfs(root: &Path, pf: PciAddr) {
+    let pf_dir = root.join(BRIDGE).join(pf.to_string());
+    for e in fs::read_dir(&pf_dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_name().to_string_lossy().starts_with("virtfn") {
+            let vf = link_name(&e.path()).unwrap();
+            fs::remove_dir_all(root.join(BRIDGE).join(&vf)).unwrap();
+            fs::remove_file(root.join("bus/pci/devices").join(&vf)).unwrap();
+            fs::remove_file(e.path()).unwrap();
+        }
+    }
+}
+
+fn count_vfs(root: &Path, pf: PciAddr) -> usize {
+    fs::read_dir(root.join(BRIDGE).join(pf.to_string()))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("virtfn")
+        })
+        .count()
+}
+
+/// The kernel's side of the writes, played by a polling thread (see the module doc).
+struct FakeKernel {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    /// Every `sriov_numvfs` value it acted on, per PF, in order.
+    numvfs_seen: Arc<Mutex<Vec<(PciAddr, u32)>>>,
+    /// N→M changes with both non-zero, which a real kernel refuses with EBUSY.
+    violations: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeKernel {
+    fn start(root: &Path, pfs: &[PciAddr]) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let numvfs_seen = Arc::new(Mutex::new(Vec::new()));
+        let violations = Arc::new(Mutex::new(Vec::new()));
+        let (root, pfs) = (root.to_path_buf(), pfs.to_vec());
+        let thread = {
+            let (stop, seen, violations) = (stop.clone(), numvfs_seen.clone(), violations.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    for &pf in &pfs {
+                        step_vfs(&root, pf, &seen, &violations);
+                    }
+                    step_drivers(&root);
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            })
+        };
+        FakeKernel {
+            stop,
+            thread: Some(thread),
+            numvfs_seen,
+            violations,
+        }
+    }
+
+    fn seen(&self) -> Vec<(PciAddr, u32)> {
+        self.numvfs_seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for FakeKernel {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+/// Makes the VFs of `pf` follow `sriov_numvfs` (not a readable number, e.g. a directory: nothing).
+fn step_vfs(
+    root: &Path,
+    pf: PciAddr,
+    seen: &Mutex<Vec<(PciAddr, u32)>>,
+    violations: &Mutex<Vec<String>>,
+) {
+    let path = root.join(BRIDGE).join(pf.to_string()).join("sriov_numvfs");
+    let Some(n) = fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    let have = count_vfs(root, pf) as u32;
+    if n == have {
+        return;
+    }
+    if n != 0 && have != 0 {
+        violations
+            .lock()
+            .unwrap()
+            .push(format!("{pf}: {have} -> {n}"));
+    }
+    seen.lock().unwrap().push((pf, n));
+    remove_vfs(root, pf);
+    for k in 0..n {
+        add_vf(root, pf, k, None);
+    }
+}
+
+/// Takes a write-once command file's content (`bind`, `unbind`, `drivers_probe`) and empties it.
+fn take(path: &Path) -> Option<PciAddr> {
+    let text = fs::read_to_string(path).ok()?;
+    if text.is_empty() {
+        return None;
+    }
+    fs::write(path, "").unwrap();
+    PciAddr::parse(text.trim()).ok()
+}
+
+fn set_driver(root: &Path, dev: PciAddr, driver: &str) {
+    let link = root.join(BRIDGE).join(dev.to_string()).join("driver");
+    let _ = fs::remove_file(&link);
+    symlink(format!("../../../../bus/pci/drivers/{driver}"), link).unwrap();
+}
+
+/// Unbinds (only from the driver named), then binds, then probes (by `driver_override`, when that
+/// driver is "loaded"). Binding replaces any driver link, so the final state does not depend on which
+/// of an unbind and a later bind or probe this thread saw first.
+fn step_drivers(root: &Path) {
+    let drivers = root.join("bus/pci/drivers");
+    let names: Vec<String> = fs::read_dir(&drivers)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for d in &names {
+        if let Some(dev) = take(&drivers.join(d).join("unbind")) {
+            let link = root.join(BRIDGE).join(dev.to_string()).join("driver");
+            if link_name(&link).as_deref() == Some(d) {
+                fs::remove_file(link).unwrap();
+            }
+        }
+    }
+    for d in &names {
+        if let Some(dev) = take(&drivers.join(d).join("bind")) {
+            set_driver(root, dev, d);
+        }
+    }
+    if let Some(dev) = take(&root.join("bus/pci/drivers_probe")) {
+        let ov = read(
+            &root
+                .join(BRIDGE)
+                .join(dev.to_string())
+                .join("driver_override"),
+        );
+        let ov = ov.trim();
+        if !ov.is_empty() && ov != "(null)" && drivers.join(ov).is_dir() {
+            set_driver(root, dev, ov);
+        }
+    }
+}
+
+/// Polls `f` for up to a second (for effects nothing in the code under test waits for).
+fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(1) {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    false
+}
+
+/// eno1: SR-IOV PF 0000:03:00.0 (i40e, 64 VFs possible) with 12 VFs, VF 0 bound to iavf and a netdev
+/// of its own; eno2: 0000:05:00.0 (e1000e) without SR-IOV; lo: virtual.
+fn node() -> Fixture {
+    let f = Fixture::new();
+    let root = f.root();
+    let pf = pci("0000:03:00.0");
+    f.pf("eno1", pf, Some(64), "i40e");
+    for k in 0..12 {
+        let vf = add_vf(root, pf, k, (k == 0).then_some("iavf"));
+        if k == 0 {
+            add_netdev(root, &f.dev(vf), vf, "eno1v0");
+        }
+    }
+    put(&f.dev(pf).join("sriov_numvfs"), "12\n");
+    f.pf("eno2", pci("0000:05:00.0"), None, "e1000e");
+    f.virtual_if("lo");
+    f
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Discovery
+
+#[test]
+fn discovers_pfs_with_vfs_and_without_sriov() {
+    let f = node();
+    let found = sysfs::discover_sriov(f.root()).unwrap();
+    let names: Vec<_> = found.iter().map(|i| i.pf_name.clone().unwrap()).collect();
+    // lo is virtual and eno1v0 is a VF: neither is listed.
+    assert_eq!(names, ["eno1", "eno2"]);
+
+    let eno1 = &found[0];
+    assert_eq!(eno1.pci_addr, Some(pci("0000:03:00.0")));
+    assert_eq!(eno1.vendor_id, Some(PciId(0x8086)));
+    assert_eq!(eno1.device_id, Some(PciId(0x1572)));
+    assert_eq!(eno1.mac.as_deref(), Some("b4:96:91:70:19:39"));
+    assert_eq!(eno1.mtu, Some(1500));
+    assert_eq!(eno1.pf_driver.as_deref(), Some("i40e"));
+    assert_eq!(eno1.sriov_enabled, Some(true));
+    let st = eno1.sriov_status.as_ref().unwrap();
+    assert_eq!((st.num_vfs, st.total_vfs), (Some(12), Some(64)));
+    // By id, numerically (virtfn10 after virtfn9).
+    assert_eq!(
+        st.vfs.iter().map(|v| v.id).collect::<Vec<_>>(),
+        (0..12).collect::<Vec<_>>()
+    );
+    assert_eq!(st.vfs[0].pci_addr, Some(pci("0000:03:02.0")));
+    assert_eq!(st.vfs[0].vf_driver.as_deref(), Some("iavf"));
+    assert_eq!(st.vfs[10].pci_addr, Some(pci("0000:03:03.2")));
+    assert_eq!(st.vfs[10].vf_driver, None);
+    // Netlink's fields are not sysfs's.
+    assert!(st
+        .vfs
+        .iter()
+        .all(|v| v.mac.is_none() && v.vlan.is_none() && v.trust.is_none()));
+
+    assert_eq!(
+        found[1],
+        InterfaceStatus {
+            pf_name: Some("eno2".into()),
+            pci_addr: Some(pci("0000:05:00.0")),
+            vendor_id: Some(PciId(0x8086)),
+            device_id: Some(PciId(0x1572)),
+            sriov_enabled: Some(false),
+            sriov_status: None,
+            mac: Some("b4:96:91:70:19:39".into()),
+            mtu: Some(1500),
+            pf_driver: Some("e1000e".into()),
+        }
+    );
+}
+
+#[test]
+fn discovery_tolerates_missing_and_unparsable_attributes() {
+    let f = Fixture::new();
+    let root = f.root();
+    let pf = pci("0000:03:00.0");
+    f.pf("eno1", pf, Some(8), "i40e");
+    let dev = f.dev(pf);
+    put(&dev.join("vendor"), "0xzzzz\n");
+    fs::remove_file(dev.join("device")).unwrap();
+    fs::remove_file(dev.join("driver")).unwrap();
+    put(&dev.join("sriov_totalvfs"), "lots\n");
+    put(&dev.join("sriov_numvfs"), "\n");
+    let net = dev.join("net/eno1");
+    put(&net.join("mtu"), "-1\n");
+    fs::remove_file(net.join("address")).unwrap();
+    // An unreadable attribute (a directory where a file should be).
+    fs::create_dir(dev.join("virtfn0")).unwrap();
+    // A USB NIC: its device is not a PCI function.
+    let usb = root.join("devices/usb1/1-1/1-1:1.0");
+    put(&usb.join("net/usb0/mtu"), "1500\n");
+    symlink("../../../1-1:1.0", usb.join("net/usb0/device")).unwrap();
+    symlink(
+        "../../devices/usb1/1-1/1-1:1.0/net/usb0",
+        root.join("class/net/usb0"),
+    )
+    .unwrap();
+
+    let found = sysfs::discover_sriov(root).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let eno1 = &found[0];
+    assert_eq!(eno1.pci_addr, Some(pf));
+    assert_eq!((eno1.vendor_id, eno1.device_id), (None, None));
+    assert_eq!((eno1.mac.as_deref(), eno1.mtu), (None, None));
+    assert_eq!(eno1.pf_driver, None);
+    assert_eq!(eno1.sriov_enabled, Some(true));
+    let st = eno1.sriov_status.as_ref().unwrap();
+    assert_eq!((st.num_vfs, st.total_vfs), (None, None));
+    assert_eq!(st.vfs.len(), 1);
+    assert_eq!(
+        (st.vfs[0].pci_addr, st.vfs[0].vf_driver.as_deref()),
+        (None, None)
+    );
+
+    let e = sysfs::discover_sriov(&root.join("nonexistent")).unwrap_err();
+    assert!(matches!(e, Error::Io { .. }), "{e}");
+}
+
+#[test]
+fn discovered_inventory_round_trips_through_yaml() {
+    let f = node();
+    let inv = HostNetwork {
+        api_version: "plumber.k8s.pf9.io/v1".into(),
+        kind: "HostNetwork".into(),
+        metadata: InventoryMeta {
+            name: "node-1".into(),
+        },
+        status: HostNetworkStatus {
+            interface_status: sysfs::discover_sriov(f.root()).unwrap(),
+        },
+    };
+    let yaml = serde_yaml::to_string(&inv).unwrap();
+    assert!(yaml.contains("pfDriver: i40e"), "{yaml}");
+    assert!(yaml.contains("vfDriver: iavf"), "{yaml}");
+    assert!(yaml.contains("pciAddr: 0000:03:02.0"), "{yaml}");
+    // Absent netlink fields are left out, not written as null.
+    assert!(!yaml.contains("spoofchk"), "{yaml}");
+    let back = HostNetwork::parse(&yaml, "node-1.yaml").unwrap();
+    assert_eq!(back, inv);
+    assert_eq!(
+        back.by_pci(&pci("0000:03:00.0"))
+            .unwrap()
+            .pf_name
+            .as_deref(),
+        Some("eno1")
+    );
+}
+
+#[test]
+fn parses_hostplumbers_published_shape() {
+    // From HostPlumber's README (`kubectl get hostnetwork -o yaml`), trimmed.
+    let yaml = r#"
+apiVersion: plumber.k8s.pf9.io/v1
+kind: HostNetwork
+metadata:
+  name: 145.40.65.95
+  namespace: default
+spec: {}
+status:
+  interfaceStatus:
+  - deviceId: "1572"
+    ipv6:
+      address:
+      - fe80::b696:91ff:fe70:1939/64
+    mac: b4:96:91:70:19:39
+    mtu: 1500
+    pciAddr: "0000:01:00.1"
+    pfDriver: i40e
+    pfName: eno2
+    sriovEnabled: true
+    sriovStatus:
+      numVfs: 8
+      totalVfs: 64
+      vfs:
+      - id: 0
+        mac: "00:00:00:00:00:00"
+        pciAddr: 0000:02:0a.0
+        qos: 0
+        spoofchk: true
+        trust: false
+        vfDriver: i40evf
+        vlan: 0
+    vendorId: "8086"
+  routes:
+    ipv4:
+    - dev: bond0
+      gw: 145.40.65.94
+"#;
+    let inv = HostNetwork::parse(yaml, "hn.yaml").unwrap();
+    let eno2 = inv.by_name("eno2").unwrap();
+    assert_eq!(eno2.mtu, Some(1500));
+    assert_eq!(eno2.pf_driver.as_deref(), Some("i40e"));
+    let vf = &eno2.sriov_status.as_ref().unwrap().vfs[0];
+    assert_eq!(vf.pci_addr, Some(pci("0000:02:0a.0")));
+    assert_eq!(
+        (vf.vlan, vf.qos, vf.spoofchk, vf.trust),
+        (Some(0), Some(0), Some(true), Some(false))
+    );
+    assert_eq!(vf.vf_driver.as_deref(), Some("i40evf"));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// VF counts
+
+/// A fixture with SR-IOV PF eno1 (0000:03:00.0, at most 64 VFs) and `n` VFs.
+fn one_pf(n: u32) -> (Fixture, PciAddr) {
+    let f = Fixture::new();
+    let pf = pci("0000:03:00.0");
+    f.pf("eno1", pf, Some(64), "i40e");
+    for k in 0..n {
+        add_vf(f.root(), pf, k, None);
+    }
+    put(&f.dev(pf).join("sriov_numvfs"), &format!("{n}\n"));
+    (f, pf)
+}
+
+#[test]
+fn creates_vfs_from_zero() {
+    let (f, pf) = one_pf(0);
+    let kernel = FakeKernel::start(f.root(), &[pf]);
+    let done = sysfs::set_num_vfs(f.root(), pf, 0, 4, WAIT).unwrap();
+    assert_eq!(done.len(), 2);
+    assert_eq!(read(&f.dev(pf).join("sriov_numvfs")), "4");
+    assert_eq!(count_vfs(f.root(), pf), 4);
+    assert_eq!(kernel.seen(), [(pf, 4)]);
+    let found = sysfs::discover_sriov(f.root()).unwrap();
+    let st = found[0].sriov_status.as_ref().unwrap();
+    assert_eq!(st.num_vfs, Some(4));
+    assert_eq!(st.vfs.len(), 4);
+
+    // Undoing it removes them again.
+    sysfs::rollback(f.root(), &done, WAIT).unwrap();
+    assert_eq!(count_vfs(f.root(), pf), 0);
+}
+
+#[test]
+fn changes_vf_count_through_zero() {
+    let (f, pf) = one_pf(2);
+    let kernel = FakeKernel::start(f.root(), &[pf]);
+    let done = sysfs::set_num_vfs(f.root(), pf, 2, 8, WAIT).unwrap();
+    assert_eq!(count_vfs(f.root(), pf), 8);
+    assert_eq!(kernel.seen(), [(pf, 0), (pf, 8)]);
+
+    sysfs::rollback(f.root(), &done, WAIT).unwrap();
+    assert_eq!(count_vfs(f.root(), pf), 2);
+    assert_eq!(kernel.seen(), [(pf, 0), (pf, 8), (pf, 0), (pf, 2)]);
+    assert!(kernel.violations.lock().unwrap().is_empty());
+}
+
+#[test]
+fn no_write_when_already_at_count() {
+    let (f, pf) = one_pf(4);
+    let numvfs = f.dev(pf).join("sriov_numvfs");
+    let before = fs::metadata(&numvfs).unwrap().modified().unwrap();
+    std::thread::sleep(Duration::from_millis(10));
+    let done = sysfs::set_num_vfs(f.root(), pf, 4, 4, WAIT).unwrap();
+    assert!(done.is_empty());
+    assert_eq!(fs::metadata(&numvfs).unwrap().modified().unwrap(), before);
+    assert_eq!(read(&numvfs), "4\n");
+}
+
+#[test]
+fn refuses_more_than_totalvfs_and_a_stale_count() {
+    let (f, pf) = one_pf(0);
+    let e = sysfs::set_num_vfs(f.root(), pf, 0, 65, WAIT).unwrap_err();
+    assert!(e.to_string().contains("at most 64"), "{e}");
+    let e = sysfs::set_num_vfs(f.root(), pf, 2, 4, WAIT).unwrap_err();
+    assert!(e.to_string().contains("has 0 VFs, not 2"), "{e}");
+    // Not SR-IOV capable at all.
+    f.pf("eno2", pci("0000:05:00.0"), None, "e1000e");
+    let e = sysfs::set_num_vfs(f.root(), pci("0000:05:00.0"), 0, 1, WAIT).unwrap_err();
+    assert!(e.to_string().contains("does not do SR-IOV"), "{e}");
+    assert_eq!(read(&f.dev(pf).join("sriov_numvfs")), "0\n");
+}
+
+#[test]
+fn times_out_when_vfs_do_not_appear_and_rolls_back() {
+    // No fake kernel: the write lands in a plain file and no virtfn link ever appears.
+    let (f, pf) = one_pf(0);
+    let start = Instant::now();
+    let e = sysfs::set_num_vfs(f.root(), pf, 0, 4, Duration::from_millis(50)).unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(2));
+    let Error::SysfsApply(failed) = &e else {
+        panic!("{e:?}")
+    };
+    let plumber::Failed {
+        at: step,
+        error,
+        rolled_back,
+        rollback_failed,
+        ..
+    } = &**failed;
+    assert_eq!(step, "wait for 0000:03:00.0 to have 4 VFs");
+    assert!(
+        error.contains("timed out") && error.contains("has 0 VFs"),
+        "{e}"
+    );
+    assert_eq!(
+        rolled_back,
+        &[
+            "write \"0\" to bus/pci/devices/0000:03:00.0/sriov_numvfs",
+            "wait for 0000:03:00.0 to have 0 VFs"
+        ]
+    );
+    assert!(rollback_failed.is_empty());
+    assert_eq!(read(&f.dev(pf).join("sriov_numvfs")), "0");
+}
+
+#[test]
+fn ebusy_says_vfs_are_in_use_and_rolls_back_to_the_old_count() {
+    // No file in a temp dir fails a write with EBUSY (root ignores modes; a directory gives EISDIR, a
+    // FIFO without reader blocks or gives ENXIO), so the kernel's refusal is injected through
+    // `run_with`'s writer; the other writes go to the fixture.
+    let (f, pf) = one_pf(2);
+    let _kernel = FakeKernel::start(f.root(), &[pf]);
+    let plan = sysfs::plan_num_vfs(pf, 2, 4, 64).unwrap();
+    let mut writes = Vec::new();
+    let mut writer = |path: &Path, value: &str| -> io::Result<()> {
+        writes.push(value.to_string());
+        if value == "4" {
+            return Err(io::Error::from_raw_os_error(16));
+        }
+        fs::write(path, value)
+    };
+    let e = sysfs::run_with(f.root(), &plan, WAIT, &mut writer).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.starts_with("write \"4\" to bus/pci/devices/0000:03:00.0/sriov_numvfs: "));
+    assert!(
+        msg.contains("busy") && msg.contains("VFs are in use"),
+        "{msg}"
+    );
+    assert!(msg.contains("rolled back: write \"2\""), "{msg}");
+    assert_eq!(writes, ["0", "4", "2"]);
+    assert_eq!(count_vfs(f.root(), pf), 2);
+}
+
+#[test]
+fn a_failing_numvfs_write_names_the_path() {
+    // A directory where the attribute should be: opening it for writing fails (EISDIR), reliably, as
+    // root too.
+    let (f, pf) = one_pf(0);
+    let numvfs = f.dev(pf).join("sriov_numvfs");
+    fs::remove_file(&numvfs).unwrap();
+    fs::create_dir(&numvfs).unwrap();
+    let e = sysfs::set_num_vfs(f.root(), pf, 0, 4, WAIT).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("write \"4\" to bus/pci/devices/0000:03:00.0/sriov_numvfs: "),
+        "{msg}"
+    );
+    assert!(msg.contains("nothing to roll back"), "{msg}");
+    assert!(!msg.contains("in use"), "{msg}");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Drivers
+
+#[test]
+fn binds_a_vf_idempotently_and_undoes_it() {
+    let (f, pf) = one_pf(0);
+    let vf = add_vf(f.root(), pf, 0, Some("iavf"));
+    let _kernel = FakeKernel::start(f.root(), &[]);
+    let driver = |f: &Fixture| link_name(&f.dev(vf).join("driver"));
+
+    let done = sysfs::bind_vf_driver(f.root(), vf, &drv("vfio-pci")).unwrap();
+    assert_eq!(driver(&f).as_deref(), Some("vfio-pci"));
+    assert_eq!(read(&f.dev(vf).join("driver_override")), "vfio-pci");
+    assert_eq!(done.len(), 4);
+
+    // Already bound: nothing to do.
+    assert!(sysfs::bind_vf_driver(f.root(), vf, &drv("vfio-pci"))
+        .unwrap()
+        .is_empty());
+
+    // The inverse: override cleared, back on iavf.
+    sysfs::rollback(f.root(), &done, WAIT).unwrap();
+    assert_eq!(driver(&f).as_deref(), Some("iavf"));
+    assert_eq!(read(&f.dev(vf).join("driver_override")), "\n");
+}
+
+#[test]
+fn binds_an_unbound_vf_by_canonical_name() {
+    let (f, pf) = one_pf(0);
+    let vf = add_vf(f.root(), pf, 0, None);
+    let _kernel = FakeKernel::start(f.root(), &[]);
+    // `i40evf` is `iavf` on current kernels.
+    let done = sysfs::bind_vf_driver(f.root(), vf, &drv("i40evf")).unwrap();
+    assert_eq!(
+        link_name(&f.dev(vf).join("driver")).as_deref(),
+        Some("iavf")
+    );
+    assert!(matches!(&done[0].step, Step::Write(w) if w.value == "iavf"));
+    sysfs::rollback(f.root(), &done, WAIT).unwrap();
+    assert!(eventually(|| fs::symlink_metadata(
+        f.dev(vf).join("driver")
+    )
+    .is_err()));
+}
+
+#[test]
+fn binding_to_a_driver_that_is_not_loaded_fails_and_restores() {
+    let (f, pf) = one_pf(0);
+    let vf = add_vf(f.root(), pf, 0, Some("iavf"));
+    let _kernel = FakeKernel::start(f.root(), &[]);
+    // No bus/pci/drivers/mlx5_core directory (module not loaded): probing leaves the VF unbound, and
+    // the rollback's "unbind from mlx5_core" has nothing to do.
+    let plan = sysfs::plan_bind_driver(vf, &drv("mlx5_core"), Some("iavf"), None);
+    let e = sysfs::run(f.root(), &plan, Duration::from_millis(100)).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("0000:03:02.0 is unbound"), "{msg}");
+    assert!(msg.contains("is the mlx5_core module loaded"), "{msg}");
+    assert!(
+        matches!(&e, Error::SysfsApply(f) if f.rollback_failed.is_empty()),
+        "{msg}"
+    );
+    assert_eq!(
+        link_name(&f.dev(vf).join("driver")).as_deref(),
+        Some("iavf")
+    );
+    assert_eq!(read(&f.dev(vf).join("driver_override")), "\n");
+}
+
+#[test]
+fn sets_drivers_autoprobe() {
+    let (f, pf) = one_pf(0);
+    let path = f.dev(pf).join("sriov_drivers_autoprobe");
+    assert!(sysfs::set_drivers_autoprobe(f.root(), pf, true)
+        .unwrap()
+        .is_empty());
+    let done = sysfs::set_drivers_autoprobe(f.root(), pf, false).unwrap();
+    assert_eq!(read(&path), "0");
+    assert!(sysfs::set_drivers_autoprobe(f.root(), pf, false)
+        .unwrap()
+        .is_empty());
+    sysfs::rollback(f.root(), &done, WAIT).unwrap();
+    assert_eq!(read(&path), "1");
+}
