@@ -17,8 +17,11 @@ use crate::common::*;
 use plumber_render::distro::Distro;
 use plumber_render::render::Artifact;
 
-/// Groups in order, each with its keys in order and values unescaped.
-type Keyfile = Vec<(String, Vec<(String, String)>)>;
+#[allow(dead_code)]
+mod glib_keyfile {
+    include!("../support/glib_keyfile.rs");
+}
+use glib_keyfile::{get, parse, Keyfile};
 
 /// Load a keyfile the way the test validates it: the nmcli invocation of the module documentation.
 /// `Ok` with the keyfile nmcli prints back, `Err` with its error output.
@@ -57,74 +60,6 @@ fn nmcli_load(keyfile: &str) -> Result<String, String> {
         assert!(!stderr.trim().is_empty(), "nmcli failed without saying why");
         Err(stderr)
     }
-}
-
-/// A GLib key file as `g_key_file_load_from_data` + `g_key_file_get_string` read it; stricter than
-/// GLib where GLib would merge (a group or key given twice is an error).
-fn parse(text: &str) -> Result<Keyfile, String> {
-    let mut groups: Keyfile = Vec::new();
-    for raw in text.split('\n') {
-        let line = raw.strip_suffix('\r').unwrap_or(raw);
-        let line = line.trim_start_matches(|c: char| c.is_ascii_whitespace());
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix('[') {
-            let end = rest
-                .find(']')
-                .ok_or_else(|| format!("unterminated group line {line:?}"))?;
-            if !rest[end + 1..]
-                .trim_start_matches(|c: char| c.is_ascii_whitespace())
-                .is_empty()
-            {
-                return Err(format!("text after a group name: {line:?}"));
-            }
-            let name = &rest[..end];
-            if groups.iter().any(|(g, _)| g == name) {
-                return Err(format!("group {name:?} twice"));
-            }
-            groups.push((name.to_string(), Vec::new()));
-            continue;
-        }
-        let (k, v) = match line.split_once('=') {
-            Some((k, v)) if !k.is_empty() => (k, v),
-            _ => return Err(format!("not a key-value pair, group or comment: {line:?}")),
-        };
-        let key = k.trim_end_matches(|c: char| c.is_ascii_whitespace());
-        let mut value = String::new();
-        let mut it = v
-            .trim_start_matches(|c: char| c.is_ascii_whitespace())
-            .chars();
-        while let Some(c) = it.next() {
-            if c != '\\' {
-                value.push(c);
-                continue;
-            }
-            match it.next() {
-                Some('s') => value.push(' '),
-                Some('n') => value.push('\n'),
-                Some('t') => value.push('\t'),
-                Some('r') => value.push('\r'),
-                Some('\\') => value.push('\\'),
-                other => return Err(format!("invalid escape \\{other:?} in {line:?}")),
-            }
-        }
-        let (_, keys) = groups
-            .last_mut()
-            .ok_or_else(|| format!("key {key:?} before any group"))?;
-        if keys.iter().any(|(x, _)| x == key) {
-            return Err(format!("key {key:?} twice"));
-        }
-        keys.push((key.to_string(), value));
-    }
-    Ok(groups)
-}
-
-fn get<'a>(kf: &'a Keyfile, group: &str, key: &str) -> Option<&'a str> {
-    kf.iter()
-        .find(|(g, _)| g == group)
-        .and_then(|(_, ks)| ks.iter().find(|(k, _)| k == key))
-        .map(|(_, v)| v.as_str())
 }
 
 /// The settings compared between plumber's file and nmcli's: every key of these groups.
