@@ -5,6 +5,7 @@ pub mod error;
 pub mod install;
 pub mod netlink;
 pub mod plan;
+pub mod show;
 pub mod state;
 pub mod sysfs;
 

@@ -47,23 +47,86 @@ pub struct InventoryMeta {
 pub struct HostNetworkStatus {
     #[serde(default)]
     pub interface_status: Vec<InterfaceStatus>,
+    /// The routing table (main and others), as HostPlumber published it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes: Option<RoutesStatus>,
+    /// plumber: every link of the node (VLANs, bonds, bridges, veths ... as well as NICs) with its
+    /// kind, state and addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<LinkStatus>,
+}
+
+/// Addresses of one family (`ipv4: {address: [...]}`), as in the templates.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressStatus {
+    #[serde(default)]
+    pub address: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutesStatus {
+    #[serde(default)]
+    pub ipv4: Vec<RouteStatus>,
+    #[serde(default)]
+    pub ipv6: Vec<RouteStatus>,
+}
+
+/// One route: `dst` is absent for a default route, `gw` for an on-link one.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteStatus {
+    pub dev: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dst: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gw: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    /// plumber: metric and table, when not the defaults (main table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<u32>,
+}
+
+/// plumber: one link.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkStatus {
+    pub name: String,
+    /// `device`, `vlan`, `bond`, `bridge`, or the kernel's kind name (`veth`, `openvswitch`, ...).
+    pub kind: String,
+    pub mtu: u32,
+    pub up: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan_id: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv4: Option<AddressStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<AddressStatus>,
 }
 
 /// One NIC as discovered.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct InterfaceStatus {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pf_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pci_addr: Option<PciAddr>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor_id: Option<PciId>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<PciId>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sriov_enabled: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sriov_status: Option<SriovStatus>,
     /// The PF's MAC address as the kernel prints it (`address`), kept as text: informational.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,6 +136,10 @@ pub struct InterfaceStatus {
     /// The PF's kernel driver (`i40e`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pf_driver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv4: Option<AddressStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<AddressStatus>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]

@@ -408,6 +408,8 @@ fn discovers_pfs_with_vfs_and_without_sriov() {
             mac: Some("b4:96:91:70:19:39".into()),
             mtu: Some(1500),
             pf_driver: Some("e1000e".into()),
+            ipv4: None,
+            ipv6: None,
         }
     );
 }
@@ -470,6 +472,7 @@ fn discovered_inventory_round_trips_through_yaml() {
         },
         status: HostNetworkStatus {
             interface_status: sysfs::discover_sriov(f.root()).unwrap(),
+            ..Default::default()
         },
     };
     let yaml = serde_yaml::to_string(&inv).unwrap();
@@ -777,4 +780,58 @@ fn sets_drivers_autoprobe() {
         .is_empty());
     sysfs::rollback(f.root(), &done, WAIT).unwrap();
     assert_eq!(read(&path), "1");
+}
+
+/// `plumber show` end to end: the real netlink state of this host plus a fixture sysfs, published as a
+/// HostNetwork that the renderer's `--inventory` reads back and uses to resolve a vendor/device selector.
+#[test]
+fn plumber_show_publishes_what_the_renderer_reads() {
+    let f = Fixture::new();
+    f.pf("ens9f0", pci("0000:5e:00.0"), Some(64), "i40e");
+    f.virtual_if("lo");
+    let out = assert_cmd::Command::cargo_bin("plumber")
+        .unwrap()
+        .args(["show", "-o", "json", "--node-name", "worker-7", "--sysfs"])
+        .arg(f.root())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hn = plumber_render::inventory::HostNetwork::parse(&text, "show.json").unwrap();
+    assert_eq!(hn.kind, "HostNetwork");
+    assert_eq!(hn.metadata.name, "worker-7");
+    let nic = &hn.status.interface_status[0];
+    assert_eq!(nic.pf_name.as_deref(), Some("ens9f0"));
+    assert_eq!(
+        nic.sriov_status.as_ref().and_then(|s| s.total_vfs),
+        Some(64)
+    );
+    // Netlink side: this host's loopback, with its address.
+    let lo = hn
+        .status
+        .links
+        .iter()
+        .find(|l| l.name == "lo")
+        .expect("lo in links");
+    assert!(lo.up);
+    assert!(
+        lo.ipv4
+            .as_ref()
+            .is_some_and(|a| a.address.contains(&"127.0.0.1/8".to_string())),
+        "{lo:?}"
+    );
+
+    let template = "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {name: t}\nspec:\n  sriovConfig:\n    - {vendorId: 8086, deviceId: \"1572\", numVfs: 8}\n";
+    let t = plumber_render::load(&[plumber_render::Source {
+        name: "t".into(),
+        text: template.into(),
+    }])
+    .unwrap();
+    let node = plumber_render::node_config(&t, None, Some(&hn)).unwrap();
+    assert_eq!(node.sriov[0].name.as_deref(), Some("ens9f0"));
+    assert_eq!(node.sriov[0].pci, Some(pci("0000:5e:00.0")));
 }

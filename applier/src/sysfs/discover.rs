@@ -61,6 +61,8 @@ fn interface(dir: &Path, name: &str) -> Option<InterfaceStatus> {
         }),
         mtu: read_parsed(&dir.join("mtu"), |s| s.parse().ok()),
         pf_driver: link_basename(&device.join("driver")),
+        ipv4: None,
+        ipv6: None,
     })
 }
 
