@@ -1,5 +1,5 @@
-//! `plumber`, the node applier. `show` prints the node's state as a HostNetwork; `apply` and `agent`
-//! are not built yet and say so.
+//! `plumber`, the node applier. So far one command: `show` prints the node's state as a HostNetwork.
+//! `apply` and `agent` come next (their library pieces are in this crate).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
