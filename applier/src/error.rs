@@ -28,6 +28,12 @@ pub enum Error {
     SysfsApply(Box<Failed>),
     #[error(transparent)]
     Render(#[from] plumber_render::Error),
+    /// The node cannot be brought to the desired state by changing it (a NIC is missing, ...).
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
+    /// No distro profile for the installed system.
+    #[error("{0}")]
+    Distro(String),
     /// A netlink request failed outside an `apply` (discovery, opening the socket, one `execute`).
     #[error("netlink: {0}")]
     Netlink(String),

@@ -1,5 +1,6 @@
-//! `plumber`, the node applier. So far one command: `show` prints the node's state as a HostNetwork.
-//! `apply` and `agent` come next (their library pieces are in this crate).
+//! `plumber`, the node applier. `show` prints the node's state as a HostNetwork; `apply --dry-run`
+//! prints what an apply would change. Applying for real and the agent come next (their library pieces
+//! are in this crate).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(
     name = "plumber",
     version,
-    after_help = "Examples:\n  plumber show\n  plumber show -o json --node-name worker-1 > worker-1.json\n  plumber-render --distro rhel9 --inventory <(plumber show) templates/"
+    after_help = "Examples:\n  plumber show\n  plumber show -o json --node-name worker-1 > worker-1.json\n  plumber-render --distro rhel9 --inventory <(plumber show) templates/\n  plumber apply --dry-run -f templates/ --node-labels rack=r1"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -32,6 +33,36 @@ enum Cmd {
         #[arg(long)]
         node_name: Option<String>,
     },
+    /// Make the node match the templates that select it. Only `--dry-run` exists yet: it prints the
+    /// files that would be written or removed and the link, address and route changes, and changes
+    /// nothing.
+    Apply {
+        /// Template files or directories of *.yaml.
+        #[arg(short = 'f', long = "file", required = true)]
+        files: Vec<PathBuf>,
+        /// The node's labels (k=v,...); without it every template given is used.
+        #[arg(long)]
+        node_labels: Option<String>,
+        /// The root the files go under; its /etc/os-release picks the distro.
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// Override the distro found in ROOT/etc/os-release.
+        #[arg(long)]
+        distro: Option<String>,
+        #[arg(long, default_value = "/sys")]
+        sysfs: PathBuf,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(short, long, value_enum, default_value = "text")]
+        output: PlanFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PlanFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -74,6 +105,67 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             match output {
                 Format::Yaml => print!("{}", serde_yaml::to_string(&hn)?),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&hn)?),
+            }
+        }
+        Cmd::Apply {
+            files,
+            node_labels,
+            root,
+            distro,
+            sysfs,
+            dry_run,
+            output,
+        } => {
+            if !dry_run {
+                anyhow::bail!("apply without --dry-run is not built yet; `plumber apply --dry-run` shows what it would do");
+            }
+            let mut sources = Vec::new();
+            for f in &files {
+                let paths: Vec<PathBuf> = if f.is_dir() {
+                    let mut v: Vec<PathBuf> = std::fs::read_dir(f)?
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                        .collect();
+                    v.sort();
+                    v
+                } else {
+                    vec![f.clone()]
+                };
+                for p in paths {
+                    let text = std::fs::read_to_string(&p)
+                        .map_err(|e| plumber::Error::io(p.display(), e))?;
+                    sources.push(plumber_render::Source {
+                        name: p.display().to_string(),
+                        text,
+                    });
+                }
+            }
+            let templates = plumber_render::load(&sources)?;
+            let labels = node_labels
+                .as_deref()
+                .map(plumber_render::select::parse_labels)
+                .transpose()?;
+            let distro = match distro {
+                Some(d) => plumber_render::distro::Distro::by_name(&d)?,
+                None => plumber::dry_run::distro_of(&root)?,
+            };
+            let state = plumber::netlink::run(async {
+                let h = plumber::netlink::connection()?;
+                plumber::netlink::discover(&h).await
+            })?;
+            let inventory =
+                plumber::show::host_network(&plumber::show::node_name(), &state, &sysfs)?;
+            let plan = plumber::dry_run::dry_run(
+                &templates,
+                labels.as_ref(),
+                &inventory,
+                &state,
+                &root,
+                &distro,
+            )?;
+            match output {
+                PlanFormat::Text => print!("{plan}"),
+                PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
             }
         }
     }

@@ -470,3 +470,72 @@ fn a_deleted_bridge_is_recreated_as_it_was() {
         assert_eq!(yaml(&after), yaml(&before));
     });
 }
+
+/// `plumber apply --dry-run` prints the files and link changes an apply would make, and changes nothing:
+/// neither the namespace nor the root.
+#[test]
+fn apply_dry_run_prints_the_plan_and_changes_nothing() {
+    in_netns("apply_dry_run_prints_the_plan_and_changes_nothing", || {
+        veth("d0", "d1");
+        let before = settled(&["d0", "d1"]);
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(
+            root.join("etc/os-release"),
+            "ID=ubuntu\nVERSION_ID=\"24.04\"\n",
+        )
+        .unwrap();
+        let sysfs = dir.path().join("sys");
+        std::fs::create_dir_all(sysfs.join("class/net")).unwrap();
+        let t = dir.path().join("t.yaml");
+        std::fs::write(
+            &t,
+            "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {name: d0-net}\nspec:\n  interfaceConfig:\n    - name: d0\n      mtu: 9000\n      ipv4:\n        address: [10.9.0.2/24]\n",
+        )
+        .unwrap();
+        let run = |extra: &[&str]| {
+            assert_cmd::Command::cargo_bin("plumber")
+                .unwrap()
+                .arg("apply")
+                .arg("-f")
+                .arg(&t)
+                .arg("--root")
+                .arg(&root)
+                .arg("--sysfs")
+                .arg(&sysfs)
+                .args(extra)
+                .output()
+                .unwrap()
+        };
+        let out = run(&["--dry-run"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            text,
+            "# distro ubuntu, templates: d0-net\n\
+             file: create /etc/netplan/60-plumber.yaml (mode 0600)\n\
+             link: set mtu of d0: 1500 -> 9000\n\
+             link: add address 10.9.0.2/24 to d0\n"
+        );
+        assert_eq!(
+            yaml(&discover()),
+            yaml(&before),
+            "the dry run changed the namespace"
+        );
+        assert!(
+            !root.join("etc/netplan").exists(),
+            "the dry run wrote files"
+        );
+
+        // Without --dry-run: refused, as it is not built yet.
+        let out = run(&[]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr)
+            .contains("apply without --dry-run is not built yet"));
+    });
+}

@@ -1,0 +1,209 @@
+//! `plumber apply --dry-run`: what an apply would change on this node, files and runtime, without
+//! changing anything. Files are compared with what is installed under the root (and the manifest, for
+//! files plumber owns that are no longer rendered); runtime changes are the planner's ops against the
+//! discovered state.
+
+use std::fmt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use plumber_render::distro::Distro;
+use plumber_render::inventory::HostNetwork;
+use plumber_render::render::Artifact;
+use plumber_render::select::Labels;
+use serde::Serialize;
+
+use crate::install::Installer;
+use crate::plan::Op;
+use crate::state::CurrentState;
+
+/// One file an apply would touch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "lowercase")]
+pub enum FileChange {
+    Create { path: String, mode: u32 },
+    Update { path: String },
+    Chmod { path: String, from: u32, to: u32 },
+    Remove { path: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DryRun {
+    pub distro: String,
+    pub templates: Vec<String>,
+    pub files: Vec<FileChange>,
+    pub ops: Vec<Op>,
+}
+
+impl fmt::Display for FileChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FileChange::Create { path, mode } => write!(f, "create {path} (mode {mode:04o})"),
+            FileChange::Update { path } => write!(f, "update {path}"),
+            FileChange::Chmod { path, from, to } => {
+                write!(f, "chmod {path} {from:04o} -> {to:04o}")
+            }
+            FileChange::Remove { path } => write!(f, "remove {path}"),
+        }
+    }
+}
+
+impl fmt::Display for DryRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "# distro {}, templates: {}",
+            self.distro,
+            self.templates.join(", ")
+        )?;
+        if self.files.is_empty() && self.ops.is_empty() {
+            return writeln!(f, "# nothing to do");
+        }
+        for c in &self.files {
+            writeln!(f, "file: {c}")?;
+        }
+        for op in &self.ops {
+            writeln!(f, "link: {op}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The distro of the installed system under `root`, from its `/etc/os-release`.
+pub fn distro_of(root: &Path) -> crate::Result<Distro> {
+    let p = root.join("etc/os-release");
+    let text = std::fs::read_to_string(&p).map_err(|e| crate::Error::io(p.display(), e))?;
+    Distro::from_os_release(&text).ok_or_else(|| {
+        crate::Error::Distro(format!(
+            "{}: not a distro plumber knows (see plumber-render --list-distros); pass --distro",
+            p.display()
+        ))
+    })
+}
+
+/// File changes from installing `artifacts` under `root`.
+pub fn file_changes(root: &Path, artifacts: &[Artifact]) -> crate::Result<Vec<FileChange>> {
+    let mut out = Vec::new();
+    for a in artifacts {
+        let p = root.join(a.path.trim_start_matches('/'));
+        match std::fs::symlink_metadata(&p) {
+            Err(_) => out.push(FileChange::Create {
+                path: a.path.clone(),
+                mode: a.mode,
+            }),
+            Ok(m) => {
+                let same = match &a.symlink {
+                    Some(t) => std::fs::read_link(&p).is_ok_and(|l| l == Path::new(t)),
+                    None => std::fs::read(&p).is_ok_and(|b| b == a.content.as_bytes()),
+                };
+                if !same {
+                    out.push(FileChange::Update {
+                        path: a.path.clone(),
+                    });
+                } else if a.symlink.is_none() && m.permissions().mode() & 0o7777 != a.mode {
+                    out.push(FileChange::Chmod {
+                        path: a.path.clone(),
+                        from: m.permissions().mode() & 0o7777,
+                        to: a.mode,
+                    });
+                }
+            }
+        }
+    }
+    let owned = Installer::with_default_state(root).manifest()?;
+    for path in owned.files.keys() {
+        if !artifacts.iter().any(|a| &a.path == path) {
+            out.push(FileChange::Remove { path: path.clone() });
+        }
+    }
+    Ok(out)
+}
+
+/// Select, merge and render `templates` for this node, then diff files and runtime state.
+pub fn dry_run(
+    templates: &[plumber_render::parse::Loaded],
+    labels: Option<&Labels>,
+    inventory: &HostNetwork,
+    current: &CurrentState,
+    root: &Path,
+    distro: &Distro,
+) -> crate::Result<DryRun> {
+    let node = plumber_render::node_config(templates, labels, Some(inventory))?;
+    let artifacts = plumber_render::render::render(&node, distro)?;
+    let files = file_changes(root, &artifacts)?;
+    let ops = crate::plan::plan(&node, current)?;
+    Ok(DryRun {
+        distro: distro.name.clone(),
+        templates: node.templates.iter().map(|t| t.name.clone()).collect(),
+        files,
+        ops,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn art(path: &str, mode: u32, content: &str) -> Artifact {
+        Artifact::file(path.into(), mode, content.into())
+    }
+
+    #[test]
+    fn every_kind_of_file_change_is_reported_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // Installed by plumber earlier: same, changed, chmodded, and no longer rendered.
+        let before = [
+            art("/etc/a", 0o644, "same\n"),
+            art("/etc/b", 0o644, "old\n"),
+            art("/etc/c", 0o644, "x\n"),
+            art("/etc/gone", 0o644, "bye\n"),
+        ];
+        Installer::with_default_state(root)
+            .install(&before)
+            .unwrap()
+            .commit()
+            .unwrap();
+        let now = [
+            art("/etc/a", 0o644, "same\n"),
+            art("/etc/b", 0o644, "new\n"),
+            art("/etc/c", 0o600, "x\n"),
+            art("/etc/new/d", 0o755, "d\n"),
+        ];
+        let listing = |p: &Path| {
+            let mut v: Vec<_> = walk(p);
+            v.sort();
+            v
+        };
+        let was = listing(root);
+        let changes = file_changes(root, &now).unwrap();
+        assert_eq!(
+            changes.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            [
+                "update /etc/b",
+                "chmod /etc/c 0644 -> 0600",
+                "create /etc/new/d (mode 0755)",
+                "remove /etc/gone",
+            ]
+        );
+        assert_eq!(listing(root), was);
+    }
+
+    fn walk(p: &Path) -> Vec<(String, u32, Vec<u8>)> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(p).unwrap() {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                out.extend(walk(&e.path()));
+            } else {
+                out.push((
+                    e.path().display().to_string(),
+                    m.permissions().mode(),
+                    std::fs::read(e.path()).unwrap(),
+                ));
+            }
+        }
+        out
+    }
+}
