@@ -82,25 +82,12 @@ fn claim<T: PartialEq + fmt::Display>(
 
 #[derive(Default)]
 struct LinkB {
-    kind: Option<Claim<KindV>>,
+    kind: Option<Claim<LinkKind>>,
     mtu: Option<Claim<u32>>,
     controller: Option<Claim<CtrlV>>,
     v4: AddrB,
     v6: AddrB,
     owners: BTreeSet<String>,
-}
-
-#[derive(Clone, PartialEq)]
-struct KindV(LinkKind);
-impl fmt::Display for KindV {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            LinkKind::Device => f.write_str("a device"),
-            LinkKind::Vlan { parent, id } => write!(f, "VLAN {id} on {parent}"),
-            LinkKind::Bond { mode, .. } => write!(f, "a bond (mode {})", mode.as_str()),
-            LinkKind::Bridge { stp, .. } => write!(f, "a bridge (stp {})", stp.unwrap_or(false)),
-        }
-    }
 }
 
 #[derive(Clone, PartialEq)]
@@ -229,10 +216,10 @@ impl<'a> Merger<'a> {
             // 100 ms: default it to 100 ms everywhere so every distro gets the same bond.
             let mut options = b.options.clone().unwrap_or_default();
             options.miimon = options.miimon.or(Some(Millis(100)));
-            let kind = KindV(LinkKind::Bond {
+            let kind = LinkKind::Bond {
                 mode: b.mode,
                 options,
-            });
+            };
             self.set_kind(t, b.name.as_str(), format!("{p}.name"), kind);
             for (j, m) in b.members.iter().enumerate() {
                 let ctrl = CtrlV(Controller {
@@ -244,10 +231,10 @@ impl<'a> Merger<'a> {
         }
         for (i, b) in spec.bridge_config.iter().enumerate() {
             let p = format!("spec.bridgeConfig[{i}]");
-            let kind = KindV(LinkKind::Bridge {
+            let kind = LinkKind::Bridge {
                 stp: b.stp,
                 forward_delay: b.forward_delay.map(|d| d.get()),
-            });
+            };
             self.set_kind(t, b.name.as_str(), format!("{p}.name"), kind);
             for (j, m) in b.members.iter().enumerate() {
                 let ctrl = CtrlV(Controller {
@@ -265,7 +252,7 @@ impl<'a> Merger<'a> {
         }
     }
 
-    fn set_kind(&mut self, t: &Loaded, name: &str, path: String, kind: KindV) {
+    fn set_kind(&mut self, t: &Loaded, name: &str, path: String, kind: LinkKind) {
         let c = self.c(t, path, kind);
         let mut conflicts = std::mem::take(&mut self.conflicts);
         claim(
@@ -309,10 +296,10 @@ impl<'a> Merger<'a> {
             let c = self.c(
                 t,
                 format!("{p}.vlan[{j}]"),
-                KindV(LinkKind::Vlan {
+                LinkKind::Vlan {
                     parent: name.clone(),
                     id: v.id.get(),
-                }),
+                },
             );
             claim(
                 &mut self.link(&vname, t).kind,
@@ -694,7 +681,7 @@ impl<'a> Merger<'a> {
                     kind: b
                         .kind
                         .as_ref()
-                        .map(|k| k.value.0.clone())
+                        .map(|k| k.value.clone())
                         .unwrap_or(LinkKind::Device),
                     mtu: b.mtu.as_ref().map(|c| c.value),
                     controller: b.controller.as_ref().map(|c| c.value.0.clone()),

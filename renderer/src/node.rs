@@ -65,6 +65,25 @@ pub enum LinkKind {
     },
 }
 
+/// One line: `device`, `vlan 1000 on eno2`, `bond mode 802.3ad`, `bridge stp off` (conflict messages,
+/// the applier's `--dry-run`).
+impl std::fmt::Display for LinkKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkKind::Device => f.write_str("device"),
+            LinkKind::Vlan { parent, id } => write!(f, "vlan {id} on {parent}"),
+            LinkKind::Bond { mode, .. } => write!(f, "bond mode {}", mode.as_str()),
+            LinkKind::Bridge { stp, .. } => {
+                write!(
+                    f,
+                    "bridge stp {}",
+                    if stp.unwrap_or(false) { "on" } else { "off" }
+                )
+            }
+        }
+    }
+}
+
 impl LinkKind {
     pub fn label(&self) -> &'static str {
         match self {

@@ -11,10 +11,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use plumber::netlink::{self, Applied};
-use plumber::plan::{default_metric, plan, rollback, LinkSpec, Op, RouteSpec, Snapshot};
+use plumber::plan::{default_metric, plan, rollback, Op, RouteSpec, Snapshot};
 use plumber::state::CurrentState;
 use plumber::Error;
 use plumber_render::model::IpCidr;
+use plumber_render::node::LinkKind;
 use plumber_render::node::NodeConfig;
 use plumber_render::{load, node_config, Source};
 
@@ -439,7 +440,7 @@ fn a_deleted_bridge_is_recreated_as_it_was() {
             },
             Op::DeleteLink {
                 name: "br2".into(),
-                spec: LinkSpec::Bridge {
+                spec: LinkKind::Bridge {
                     stp: None,
                     forward_delay: None,
                 },

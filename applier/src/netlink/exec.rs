@@ -16,8 +16,9 @@ use rtnetlink::{
 };
 
 use super::nl_msg;
-use crate::plan::{rollback, LinkSpec, Op, RouteSpec, Snapshot};
+use crate::plan::{rollback, Op, RouteSpec, Snapshot};
 use crate::{Error, Result};
+use plumber_render::node::LinkKind;
 
 /// What [`apply`] did.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -199,13 +200,13 @@ impl<'a> Exec<'a> {
     }
 
     /// Creates the link down, as `plan` expects (its own `SetUp` follows).
-    async fn create(&mut self, name: &str, spec: &LinkSpec) -> R {
+    async fn create(&mut self, name: &str, spec: &LinkKind) -> R {
         let msg = match spec {
-            LinkSpec::Vlan { parent, id } => {
+            LinkKind::Vlan { parent, id } => {
                 let p = self.index(parent).await?;
                 LinkVlan::new(name, p, *id).build()
             }
-            LinkSpec::Bond { mode, options } => {
+            LinkKind::Bond { mode, options } => {
                 // IFLA_BOND_PRIMARY is an ifindex; the kernel keeps the name, so the port need not be
                 // enslaved yet.
                 let primary = match &options.primary {
@@ -214,7 +215,12 @@ impl<'a> Exec<'a> {
                 };
                 bond_message(name, *mode, options, primary)
             }
-            LinkSpec::Bridge { stp, forward_delay } => bridge_message(name, *stp, *forward_delay),
+            LinkKind::Bridge { stp, forward_delay } => bridge_message(name, *stp, *forward_delay),
+            LinkKind::Device => {
+                return Err(format!(
+                    "{name} is a device; plumber does not create devices"
+                ))
+            }
         };
         let req = self.handle.link().add(msg);
         self.write(req.execute()).await

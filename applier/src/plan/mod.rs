@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use plumber_render::node::{Addressing, Link, LinkKind, NodeConfig};
 
-pub use op::{LinkSpec, Op, RouteSpec, Snapshot};
+pub use op::{Op, RouteSpec, Snapshot};
 
 use crate::state::{CurrentKind, CurrentState, LinkState};
 
@@ -43,36 +43,23 @@ pub fn default_metric(v6: bool) -> u32 {
     }
 }
 
-fn spec(kind: &LinkKind) -> Option<LinkSpec> {
-    match kind {
-        LinkKind::Device => None,
-        LinkKind::Vlan { parent, id } => Some(LinkSpec::Vlan {
-            parent: parent.clone(),
-            id: *id,
-        }),
-        LinkKind::Bond { mode, options } => Some(LinkSpec::Bond {
-            mode: *mode,
-            options: options.clone(),
-        }),
-        LinkKind::Bridge { stp, forward_delay } => Some(LinkSpec::Bridge {
-            stp: *stp,
-            forward_delay: *forward_delay,
-        }),
-    }
+/// What plumber would create for a desired link: VLANs, bonds and bridges; `None` for a device.
+fn spec(kind: &LinkKind) -> Option<LinkKind> {
+    (!matches!(kind, LinkKind::Device)).then(|| kind.clone())
 }
 
-/// The link as it stands, as the spec plumber would create it with (for replacing and rollback).
-fn current_spec(l: &LinkState) -> Option<LinkSpec> {
+/// The link as it stands, as plumber would create it (for replacing and rollback).
+fn current_spec(l: &LinkState) -> Option<LinkKind> {
     match &l.kind {
-        CurrentKind::Vlan { parent, id } => Some(LinkSpec::Vlan {
+        CurrentKind::Vlan { parent, id } => Some(LinkKind::Vlan {
             parent: parent.clone(),
             id: *id,
         }),
-        CurrentKind::Bond { mode } => Some(LinkSpec::Bond {
+        CurrentKind::Bond { mode } => Some(LinkKind::Bond {
             mode: *mode,
             options: Default::default(),
         }),
-        CurrentKind::Bridge => Some(LinkSpec::Bridge {
+        CurrentKind::Bridge => Some(LinkKind::Bridge {
             stp: None,
             forward_delay: None,
         }),

@@ -4,28 +4,9 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use plumber_render::model::{BondMode, BondOptions, IpCidr};
+use plumber_render::model::IpCidr;
+use plumber_render::node::LinkKind;
 use serde::Serialize;
-
-/// A link plumber creates, with what it is created with.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum LinkSpec {
-    Vlan {
-        parent: String,
-        id: u16,
-    },
-    Bond {
-        mode: BondMode,
-        options: BondOptions,
-    },
-    Bridge {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        stp: Option<bool>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        forward_delay: Option<u32>,
-    },
-}
 
 /// A route by what identifies it in the kernel (table, destination, metric) plus its gateway and device.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -51,17 +32,18 @@ pub struct Snapshot {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "camelCase")]
 pub enum Op {
-    /// `restore` is set when this undoes a deletion.
+    /// A VLAN, bond or bridge (never `LinkKind::Device`: plumber does not create NICs). `restore` is set
+    /// when this undoes a deletion.
     CreateLink {
         name: String,
-        spec: LinkSpec,
+        spec: LinkKind,
         #[serde(skip_serializing_if = "Option::is_none")]
         restore: Option<Snapshot>,
     },
     /// Only as the inverse of a creation, or to replace a link of the wrong kind that plumber owns.
     DeleteLink {
         name: String,
-        spec: LinkSpec,
+        spec: LinkKind,
         snapshot: Snapshot,
     },
     SetController {
@@ -162,20 +144,6 @@ impl Op {
             | Op::AddAddress { link, .. }
             | Op::DelAddress { link, .. } => link,
             Op::AddRoute { route } | Op::DelRoute { route } => &route.dev,
-        }
-    }
-}
-
-impl fmt::Display for LinkSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LinkSpec::Vlan { parent, id } => write!(f, "vlan {id} on {parent}"),
-            LinkSpec::Bond { mode, .. } => write!(f, "bond mode {}", mode.as_str()),
-            LinkSpec::Bridge { stp, .. } => write!(
-                f,
-                "bridge stp {}",
-                if stp.unwrap_or(false) { "on" } else { "off" }
-            ),
         }
     }
 }

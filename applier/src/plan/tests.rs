@@ -57,15 +57,16 @@ fn simulate(mut s: CurrentState, ops: &[Op]) -> CurrentState {
                 restore,
             } => {
                 let kind = match spec {
-                    LinkSpec::Vlan { parent, id } => CurrentKind::Vlan {
+                    LinkKind::Vlan { parent, id } => CurrentKind::Vlan {
                         parent: parent.clone(),
                         id: *id,
                     },
-                    LinkSpec::Bond { mode, .. } => CurrentKind::Bond { mode: *mode },
-                    LinkSpec::Bridge { .. } => CurrentKind::Bridge,
+                    LinkKind::Bond { mode, .. } => CurrentKind::Bond { mode: *mode },
+                    LinkKind::Bridge { .. } => CurrentKind::Bridge,
+                    LinkKind::Device => unreachable!("plans never create devices"),
                 };
                 let mtu = match spec {
-                    LinkSpec::Vlan { parent, .. } => s.links[parent].mtu,
+                    LinkKind::Vlan { parent, .. } => s.links[parent].mtu,
                     _ => 1500,
                 };
                 let mut l = LinkState {
