@@ -75,3 +75,29 @@ fn every_file_starts_with_a_header_naming_plumber_and_its_templates() {
         }
     }
 }
+
+/// Fleet mode's cache serves the same bytes as rendering each node on its own, on a miss and on a hit.
+#[test]
+fn the_render_cache_gives_the_same_files() {
+    for distro in Distro::all() {
+        let cache = plumber_render::render::RenderCache::new(&distro);
+        for case in cases() {
+            let node = case_node(&case);
+            let plain = plumber_render::render::render(&node, &distro).unwrap();
+            assert_eq!(
+                cache.render(&node, &distro).unwrap(),
+                plain,
+                "{} {} (miss)",
+                case.name,
+                distro.name
+            );
+            assert_eq!(
+                cache.render(&node, &distro).unwrap(),
+                plain,
+                "{} {} (hit)",
+                case.name,
+                distro.name
+            );
+        }
+    }
+}

@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
 use std::process::Command;
 
 use crate::common::*;
@@ -327,33 +326,11 @@ fn expected_route6(l: &Link) -> Option<Vec<String>> {
     )
 }
 
-/// Source `file` in an empty environment; the variables it defined.
-fn source(bash: &Path, file: &Path) -> BTreeMap<String, String> {
-    let out = Command::new(bash)
-        .env_clear()
-        .current_dir(file.parent().unwrap())
-        .args(["-c", "set -a; . \"$1\" || exit 3; env -0", "bash"])
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "sourcing {} failed ({}): {}",
-        file.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split('\0')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap();
-            (k.to_string(), v.to_string())
-        })
-        .filter(|(k, _)| !["PWD", "OLDPWD", "SHLVL", "_"].contains(&k.as_str()))
-        .collect()
+#[allow(dead_code)]
+mod shell_source {
+    include!("../support/shell_source.rs");
 }
+use shell_source::source;
 
 fn route6_lines(content: &str) -> Vec<String> {
     content

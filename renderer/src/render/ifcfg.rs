@@ -326,7 +326,6 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
     use std::path::Path;
-    use std::process::Command;
 
     fn bash() -> &'static str {
         ["/usr/bin/bash", "/bin/bash"]
@@ -335,29 +334,14 @@ mod tests {
             .expect("bash is required for the ifcfg tests; run the README's test command, which installs it")
     }
 
-    /// Source `file` with `env -i bash` and return the variables it defined.
+    #[allow(dead_code)]
+    mod shell_source {
+        include!("../../../tests/support/shell_source.rs");
+    }
+
+    /// Source `file` in `dir` with an empty environment; the variables it defined.
     fn source(dir: &Path, file: &str) -> BTreeMap<String, String> {
-        let out = Command::new(bash())
-            .current_dir(dir)
-            .env_clear()
-            .args(["-c", "set -a; . \"./$1\" || exit 3; env -0", "bash", file])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success() && out.stderr.is_empty(),
-            "sourcing {file} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .split('\0')
-            .filter(|kv| !kv.is_empty())
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap();
-                (k.to_string(), v.to_string())
-            })
-            .filter(|(k, _)| !["PWD", "OLDPWD", "SHLVL", "_"].contains(&k.as_str()))
-            .collect()
+        shell_source::source(Path::new(bash()), &dir.join(file))
     }
 
     #[test]
