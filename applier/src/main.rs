@@ -119,27 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if !dry_run {
                 anyhow::bail!("apply without --dry-run is not built yet; `plumber apply --dry-run` shows what it would do");
             }
-            let mut sources = Vec::new();
-            for f in &files {
-                let paths: Vec<PathBuf> = if f.is_dir() {
-                    let mut v: Vec<PathBuf> = std::fs::read_dir(f)?
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-                        .collect();
-                    v.sort();
-                    v
-                } else {
-                    vec![f.clone()]
-                };
-                for p in paths {
-                    let text = std::fs::read_to_string(&p)
-                        .map_err(|e| plumber::Error::io(p.display(), e))?;
-                    sources.push(plumber_render::Source {
-                        name: p.display().to_string(),
-                        text,
-                    });
-                }
-            }
+            let sources = plumber_render::read_sources(&files)?;
             let templates = plumber_render::load(&sources)?;
             let labels = node_labels
                 .as_deref()

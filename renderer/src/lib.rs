@@ -21,4 +21,4 @@ pub mod render;
 pub mod select;
 pub mod validate;
 
-pub use pipeline::{load, node_config, render_sources, Source};
+pub use pipeline::{load, node_config, read_sources, render_sources, Source};

@@ -18,6 +18,46 @@ pub struct Source {
     pub text: String,
 }
 
+/// Read template sources: files, directories (every `*.yaml`/`*.yml` inside, sorted) or `-` for standard
+/// input. Used by `plumber-render` and `plumber apply`.
+pub fn read_sources(paths: &[std::path::PathBuf]) -> Result<Vec<Source>> {
+    use std::io::Read;
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .map(|text| Source {
+                name: p.display().to_string(),
+                text,
+            })
+            .map_err(|e| Error::io(p.display(), e))
+    };
+    let mut out = Vec::new();
+    for f in paths {
+        if f.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Error::io("-", e))?;
+            out.push(Source {
+                name: "-".into(),
+                text,
+            });
+        } else if f.is_dir() {
+            let mut entries: Vec<_> = std::fs::read_dir(f)
+                .map_err(|e| Error::io(f.display(), e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                .collect();
+            entries.sort();
+            for p in entries {
+                out.push(read(&p)?);
+            }
+        } else {
+            out.push(read(f)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Parse and validate every template of every source. Two templates with the same name are an error
 /// (they would be the same Kubernetes object). All validation problems are reported together.
 pub fn load(sources: &[Source]) -> Result<Vec<Loaded>> {

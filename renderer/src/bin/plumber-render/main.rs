@@ -9,7 +9,6 @@ mod examples;
 mod fleet;
 mod output;
 
-use std::io::Read;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -101,7 +100,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
     output::emit(&args, &artifacts)
 }
 
-/// Files, directories (every `*.yaml`/`*.yml` inside, sorted) or `-` for standard input.
+/// The template files given on the command line (see [`plumber_render::read_sources`]).
 fn read_sources(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<Source>> {
     if files.is_empty() {
         return Err(Error::Usage(
@@ -109,38 +108,5 @@ fn read_sources(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<Source>> {
         )
         .into());
     }
-    let mut out = Vec::new();
-    for f in files {
-        if f.as_os_str() == "-" {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| Error::io("-", e))?;
-            out.push(Source {
-                name: "-".into(),
-                text,
-            });
-        } else if f.is_dir() {
-            let mut entries: Vec<_> = std::fs::read_dir(f)
-                .map_err(|e| Error::io(f.display(), e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-                .collect();
-            entries.sort();
-            for p in entries {
-                let text = std::fs::read_to_string(&p).map_err(|e| Error::io(p.display(), e))?;
-                out.push(Source {
-                    name: p.display().to_string(),
-                    text,
-                });
-            }
-        } else {
-            let text = std::fs::read_to_string(f).map_err(|e| Error::io(f.display(), e))?;
-            out.push(Source {
-                name: f.display().to_string(),
-                text,
-            });
-        }
-    }
-    Ok(out)
+    Ok(plumber_render::read_sources(files)?)
 }
