@@ -189,6 +189,26 @@ mod tests {
         assert_eq!(listing(root), was);
     }
 
+    #[test]
+    fn the_distro_comes_from_os_release_or_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = distro_of(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("etc/os-release"), "{e}");
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/os-release"), "ID=gentoo\n").unwrap();
+        let e = distro_of(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("not a distro plumber knows") && e.contains("--distro"),
+            "{e}"
+        );
+        std::fs::write(
+            dir.path().join("etc/os-release"),
+            "ID=\"rocky\"\nVERSION_ID=\"8.9\"\n",
+        )
+        .unwrap();
+        assert_eq!(distro_of(dir.path()).unwrap().name, "rhel8");
+    }
+
     fn walk(p: &Path) -> Vec<(String, u32, Vec<u8>)> {
         let mut out = Vec::new();
         for e in std::fs::read_dir(p).unwrap() {
