@@ -5,9 +5,11 @@ pub mod dry_run;
 pub mod error;
 pub mod install;
 pub mod netlink;
+pub mod ovs;
 pub mod plan;
 pub mod show;
 pub mod state;
 pub mod sysfs;
+pub mod watch;
 
 pub use error::{Error, Failed, Result};

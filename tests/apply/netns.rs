@@ -7,165 +7,17 @@
 //! namespace (the whole child process, and so the netlink socket it opens, lives in the namespace); the
 //! parent deletes the namespace when it is done, panicking or not.
 
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-use plumber::netlink::{self, Applied};
 use plumber::plan::{default_metric, plan, rollback, Op, RouteSpec, Snapshot};
-use plumber::state::CurrentState;
 use plumber::Error;
 use plumber_render::model::IpCidr;
 use plumber_render::node::LinkKind;
-use plumber_render::node::NodeConfig;
-use plumber_render::{load, node_config, Source};
 
-/// Set in the child to the name of the test it runs.
-const INNER: &str = "PLUMBER_NETNS_TEST";
-
-/// A network namespace, deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(test: &str) -> Netns {
-        let name = format!("plumber-test-{}-{test}", std::process::id());
-        ip(&["netns", "add", &name]);
-        Netns(name)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-/// Runs `body` in a fresh network namespace: in the parent, re-runs this test in a child under
-/// `ip netns exec`; in the child, runs `body`.
-fn in_netns(test: &str, body: impl FnOnce()) {
-    if std::env::var(INNER).as_deref() == Ok(test) {
-        body();
-        return;
-    }
-    let ns = Netns::new(test);
-    let out = Command::new("ip")
-        .args(["netns", "exec", &ns.0])
-        .arg(std::env::current_exe().unwrap())
-        .args([&format!("netns::{test}"), "--exact", "--test-threads=1"])
-        .env(INNER, test)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{test} in netns {} failed:\n{stdout}\n{stderr}",
-        ns.0
-    );
-}
-
-/// `ip ARGS`, which must succeed.
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `ip` with the arguments of one line.
-fn sh(line: &str) {
-    ip(&line.split_whitespace().collect::<Vec<_>>());
-}
-
-fn desired(spec: &str) -> NodeConfig {
-    let text = format!(
-        "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: t}}\nspec:\n{spec}"
-    );
-    let t = load(&[Source {
-        name: "t".into(),
-        text,
-    }])
-    .unwrap();
-    node_config(&t, None, None).unwrap()
-}
-
-fn discover() -> CurrentState {
-    netlink::run(async {
-        let h = netlink::connection().unwrap();
-        netlink::discover(&h).await.unwrap()
-    })
-}
-
-fn apply(ops: &[Op]) -> plumber::Result<Applied> {
-    netlink::run(async {
-        let h = netlink::connection()?;
-        netlink::apply(&h, ops).await
-    })
-}
-
-/// A veth pair, both ends up (so that the pair has carrier).
-fn veth(a: &str, b: &str) {
-    sh(&format!("link add {a} type veth peer name {b}"));
-    sh(&format!("link set {a} up"));
-    sh(&format!("link set {b} up"));
-}
-
-/// Waits until every link that is up and has carrier has its IPv6 link-local address: the kernel adds
-/// it asynchronously, on the carrier change (linkwatch) after the link goes up.
-fn settled(links: &[&str]) -> CurrentState {
-    let start = Instant::now();
-    loop {
-        let s = discover();
-        if links
-            .iter()
-            .all(|l| s.links[*l].addresses.iter().any(|a| a.is_link_local()))
-        {
-            return s;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "no link-local address on {links:?}: {s:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn cidrs(s: &CurrentState, link: &str) -> Vec<String> {
-    s.links[link]
-        .addresses
-        .iter()
-        .filter(|a| !a.is_link_local())
-        .map(|a| a.cidr.to_string())
-        .collect()
-}
-
-/// A route's line, as `ip route` would print the fields plumber manages.
-fn routes(s: &CurrentState, dev: &str) -> Vec<String> {
-    s.routes
-        .iter()
-        .filter(|r| r.dev == dev)
-        .map(|r| {
-            let mut l = r.dst.to_string();
-            if let Some(v) = r.via {
-                l += &format!(" via {v}");
-            }
-            if let Some(m) = r.metric {
-                l += &format!(" metric {m}");
-            }
-            l + &format!(" table {} {:?}", r.table, r.proto)
-        })
-        .collect()
-}
-
-fn yaml(s: &CurrentState) -> String {
-    serde_yaml::to_string(s).unwrap()
-}
+use crate::common::*;
+use crate::in_netns;
 
 #[test]
 fn a_device_converges_and_a_second_plan_is_empty() {
-    in_netns("a_device_converges_and_a_second_plan_is_empty", || {
+    in_netns!("a_device_converges_and_a_second_plan_is_empty", || {
         veth("p0", "q0");
         // Already there: one desired address, plus an unlisted address of each family and an unlisted
         // route, all added by hand (proto boot), which plumber removes. The unlisted IPv4 address is
@@ -253,7 +105,7 @@ fn a_device_converges_and_a_second_plan_is_empty() {
 
 #[test]
 fn a_bridge_is_created_with_its_member() {
-    in_netns("a_bridge_is_created_with_its_member", || {
+    in_netns!("a_bridge_is_created_with_its_member", || {
         veth("b0", "c0");
         let before = settled(&["b0", "c0"]);
         let d = desired(
@@ -294,7 +146,7 @@ fn a_bridge_is_created_with_its_member() {
 
 #[test]
 fn a_failed_apply_rolls_the_namespace_back() {
-    in_netns("a_failed_apply_rolls_the_namespace_back", || {
+    in_netns!("a_failed_apply_rolls_the_namespace_back", || {
         veth("r0", "s0");
         veth("r1", "s1");
         sh("addr add 10.2.0.2/24 dev r0");
@@ -360,7 +212,7 @@ fn a_failed_apply_rolls_the_namespace_back() {
 
 #[test]
 fn an_op_on_a_link_deleted_behind_plumbers_back_fails_and_rolls_back() {
-    in_netns(
+    in_netns!(
         "an_op_on_a_link_deleted_behind_plumbers_back_fails_and_rolls_back",
         || {
             veth("t0", "u0");
@@ -395,7 +247,7 @@ fn an_op_on_a_link_deleted_behind_plumbers_back_fails_and_rolls_back() {
 
 #[test]
 fn a_deleted_bridge_is_recreated_as_it_was() {
-    in_netns("a_deleted_bridge_is_recreated_as_it_was", || {
+    in_netns!("a_deleted_bridge_is_recreated_as_it_was", || {
         veth("m0", "n0");
         sh("link add br2 type bridge");
         sh("link set br2 mtu 1400");
@@ -476,7 +328,7 @@ fn a_deleted_bridge_is_recreated_as_it_was() {
 /// neither the namespace nor the root.
 #[test]
 fn apply_dry_run_prints_the_plan_and_changes_nothing() {
-    in_netns("apply_dry_run_prints_the_plan_and_changes_nothing", || {
+    in_netns!("apply_dry_run_prints_the_plan_and_changes_nothing", || {
         veth("d0", "d1");
         let before = settled(&["d0", "d1"]);
         let dir = tempfile::tempdir().unwrap();

@@ -8,6 +8,7 @@
 
 mod discover;
 mod exec;
+pub mod vf;
 
 use std::future::Future;
 

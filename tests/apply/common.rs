@@ -1,0 +1,169 @@
+//! What the netns tests share: a namespace per test, `ip` helpers, discovery and a desired state from
+//! template YAML.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use plumber::netlink::{self, Applied};
+use plumber::plan::Op;
+use plumber::state::CurrentState;
+use plumber_render::node::NodeConfig;
+use plumber_render::{load, node_config, Source};
+
+/// `in_netns!("test_name", || { ... })`: runs the body in a fresh network namespace (see
+/// [`in_netns_in`]); the test must be named `test_name` in the calling module.
+#[macro_export]
+macro_rules! in_netns {
+    ($test:expr, $body:expr $(,)?) => {
+        $crate::common::in_netns_in(
+            module_path!().trim_start_matches("apply::"),
+            $test,
+            $body,
+        )
+    };
+}
+
+/// Set in the child to the name of the test it runs.
+pub const INNER: &str = "PLUMBER_NETNS_TEST";
+
+/// A network namespace, deleted on drop.
+pub struct Netns(String);
+
+impl Netns {
+    pub fn new(test: &str) -> Netns {
+        let name = format!("plumber-test-{}-{test}", std::process::id());
+        ip(&["netns", "add", &name]);
+        Netns(name)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// Runs `body` in a fresh network namespace: in the parent, re-runs test `module::test` of this binary
+/// in a child under `ip netns exec`; in the child, runs `body`. Use the [`in_netns!`] macro.
+pub fn in_netns_in(module: &str, test: &str, body: impl FnOnce()) {
+    if std::env::var(INNER).as_deref() == Ok(test) {
+        body();
+        return;
+    }
+    let ns = Netns::new(test);
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.0])
+        .arg(std::env::current_exe().unwrap())
+        .args([&format!("{module}::{test}"), "--exact", "--test-threads=1"])
+        .env(INNER, test)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{test} in netns {} failed:\n{stdout}\n{stderr}",
+        ns.0
+    );
+}
+
+/// `ip ARGS`, which must succeed.
+pub fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `ip` with the arguments of one line.
+pub fn sh(line: &str) {
+    ip(&line.split_whitespace().collect::<Vec<_>>());
+}
+
+pub fn desired(spec: &str) -> NodeConfig {
+    let text = format!(
+        "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: t}}\nspec:\n{spec}"
+    );
+    let t = load(&[Source {
+        name: "t".into(),
+        text,
+    }])
+    .unwrap();
+    node_config(&t, None, None).unwrap()
+}
+
+pub fn discover() -> CurrentState {
+    netlink::run(async {
+        let h = netlink::connection().unwrap();
+        netlink::discover(&h).await.unwrap()
+    })
+}
+
+pub fn apply(ops: &[Op]) -> plumber::Result<Applied> {
+    netlink::run(async {
+        let h = netlink::connection()?;
+        netlink::apply(&h, ops).await
+    })
+}
+
+/// A veth pair, both ends up (so that the pair has carrier).
+pub fn veth(a: &str, b: &str) {
+    sh(&format!("link add {a} type veth peer name {b}"));
+    sh(&format!("link set {a} up"));
+    sh(&format!("link set {b} up"));
+}
+
+/// Waits until every link that is up and has carrier has its IPv6 link-local address: the kernel adds
+/// it asynchronously, on the carrier change (linkwatch) after the link goes up.
+pub fn settled(links: &[&str]) -> CurrentState {
+    let start = Instant::now();
+    loop {
+        let s = discover();
+        if links
+            .iter()
+            .all(|l| s.links[*l].addresses.iter().any(|a| a.is_link_local()))
+        {
+            return s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no link-local address on {links:?}: {s:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn cidrs(s: &CurrentState, link: &str) -> Vec<String> {
+    s.links[link]
+        .addresses
+        .iter()
+        .filter(|a| !a.is_link_local())
+        .map(|a| a.cidr.to_string())
+        .collect()
+}
+
+/// A route's line, as `ip route` would print the fields plumber manages.
+pub fn routes(s: &CurrentState, dev: &str) -> Vec<String> {
+    s.routes
+        .iter()
+        .filter(|r| r.dev == dev)
+        .map(|r| {
+            let mut l = r.dst.to_string();
+            if let Some(v) = r.via {
+                l += &format!(" via {v}");
+            }
+            if let Some(m) = r.metric {
+                l += &format!(" metric {m}");
+            }
+            l + &format!(" table {} {:?}", r.table, r.proto)
+        })
+        .collect()
+}
+
+pub fn yaml(s: &CurrentState) -> String {
+    serde_yaml::to_string(s).unwrap()
+}
+

@@ -1,0 +1,1 @@
+//! OVS against a real ovsdb-server on a private socket.

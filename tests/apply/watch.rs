@@ -1,0 +1,1 @@
+//! `--watch` drift repair in network namespaces.
