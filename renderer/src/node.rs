@@ -4,7 +4,7 @@
 //! Links are keyed by their kernel name and carry their kind (NIC, VLAN, bond, bridge), so a VLAN is an
 //! interface like any other and a bond's members point at it through `controller`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{
@@ -20,7 +20,7 @@ pub struct NodeConfig {
     pub ovs: Vec<OvsBridge>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TemplateRef {
     pub name: String,
     pub priority: i32,

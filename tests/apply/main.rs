@@ -1,8 +1,11 @@
 //! The applier's integration tests: one binary, one module per concern.
 
+mod apply_cli;
 mod common;
 mod install;
 mod netns;
 mod ovs;
 mod sysfs;
+mod sysfs_fixture;
+mod vf;
 mod watch;

@@ -59,7 +59,7 @@
 //! Not handled: two installers on the same root at once (the applier is one process), and a root or state
 //! dir that is itself reached through a symlink (both are chosen by the caller, not by the artifacts).
 
-mod fsutil;
+pub(crate) mod fsutil;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;

@@ -380,9 +380,17 @@ fn kind_name(k: &CurrentKind) -> String {
     }
 }
 
-/// The ops that undo `done` (the ops executed so far, in order): their inverses, last first.
+/// The ops that undo `done` (the ops executed so far, in order): their inverses, last first, except
+/// that routes come back last of all: a route the plan removed may need an address the plan removed
+/// after it (its gateway's subnet, its source), and the kernel refuses a gateway it cannot reach.
 pub fn rollback(done: &[Op]) -> Vec<Op> {
-    done.iter().rev().filter_map(Op::inverse).collect()
+    let (routes, mut ops): (Vec<Op>, Vec<Op>) = done
+        .iter()
+        .rev()
+        .filter_map(Op::inverse)
+        .partition(|o| matches!(o, Op::AddRoute { .. }));
+    ops.extend(routes);
+    ops
 }
 
 #[cfg(test)]

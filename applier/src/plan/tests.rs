@@ -411,3 +411,38 @@ fn ops_serialize_for_the_dry_run_json() {
         r#"{"op":"setMtu","link":"eno1","mtu":9000,"previous":1500}"#
     );
 }
+
+#[test]
+fn rollback_puts_routes_back_after_the_addresses_their_gateways_need() {
+    // Moving eno1 to another subnet removes the route through the old gateway; a failure after that
+    // must re-add the old address before the route (the kernel refuses an unreachable gateway).
+    let d = desired("  interfaceConfig:\n    - name: eno1\n      ipv4:\n        address: [10.9.1.2/24]\n");
+    let s = state(
+        vec![dev("eno1", 1500, true, &["10.9.0.2/24"])],
+        vec![RouteState {
+            dev: "eno1".into(),
+            dst: IpCidr::parse("10.50.0.0/16").unwrap(),
+            via: Some("10.9.0.1".parse().unwrap()),
+            metric: None,
+            table: 254,
+            proto: RouteProto::Static,
+        }],
+    );
+    let ops = plan(&d, &s).unwrap();
+    assert_eq!(
+        lines(&ops),
+        [
+            "add address 10.9.1.2/24 to eno1",
+            "remove address 10.9.0.2/24 from eno1",
+            "remove route 10.50.0.0/16 via 10.9.0.1 dev eno1 metric 0",
+        ]
+    );
+    assert_eq!(
+        lines(&rollback(&ops)),
+        [
+            "add address 10.9.0.2/24 to eno1",
+            "remove address 10.9.1.2/24 from eno1",
+            "add route 10.50.0.0/16 via 10.9.0.1 dev eno1 metric 0",
+        ]
+    );
+}

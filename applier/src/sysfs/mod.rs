@@ -5,6 +5,7 @@
 //! and spoofchk are netlink's, not sysfs's.
 
 mod discover;
+pub mod node;
 pub mod ops;
 
 pub use discover::discover_sriov;

@@ -1,21 +1,16 @@
-//! `plumber apply --dry-run`: what an apply would change on this node, files and runtime, without
-//! changing anything. Files are compared with what is installed under the root (and the manifest, for
-//! files plumber owns that are no longer rendered); runtime changes are the planner's ops against the
-//! discovered state.
+//! The file half of an apply's plan: rendered files compared with what is installed under the root and
+//! with the manifest (files plumber owns that are no longer rendered), and the distro of the installed
+//! system.
 
 use std::fmt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use plumber_render::distro::Distro;
-use plumber_render::inventory::HostNetwork;
 use plumber_render::render::Artifact;
-use plumber_render::select::Labels;
 use serde::Serialize;
 
 use crate::install::Installer;
-use crate::plan::Op;
-use crate::state::CurrentState;
 
 /// One file an apply would touch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,14 +20,6 @@ pub enum FileChange {
     Update { path: String },
     Chmod { path: String, from: u32, to: u32 },
     Remove { path: String },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DryRun {
-    pub distro: String,
-    pub templates: Vec<String>,
-    pub files: Vec<FileChange>,
-    pub ops: Vec<Op>,
 }
 
 impl fmt::Display for FileChange {
@@ -48,27 +35,6 @@ impl fmt::Display for FileChange {
     }
 }
 
-impl fmt::Display for DryRun {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "# distro {}, templates: {}",
-            self.distro,
-            self.templates.join(", ")
-        )?;
-        if self.files.is_empty() && self.ops.is_empty() {
-            return writeln!(f, "# nothing to do");
-        }
-        for c in &self.files {
-            writeln!(f, "file: {c}")?;
-        }
-        for op in &self.ops {
-            writeln!(f, "link: {op}")?;
-        }
-        Ok(())
-    }
-}
-
 /// The distro of the installed system under `root`, from its `/etc/os-release`.
 pub fn distro_of(root: &Path) -> crate::Result<Distro> {
     let p = root.join("etc/os-release");
@@ -81,8 +47,15 @@ pub fn distro_of(root: &Path) -> crate::Result<Distro> {
     })
 }
 
-/// File changes from installing `artifacts` under `root`.
-pub fn file_changes(root: &Path, artifacts: &[Artifact]) -> crate::Result<Vec<FileChange>> {
+/// File changes from installing `artifacts` under `root` with `installer` (whose manifest says which
+/// files plumber owns). A file plumber does not own that differs from its artifact is refused as
+/// [`Foreign`](crate::Error::Foreign), as the install would.
+pub fn file_changes(
+    installer: &Installer,
+    root: &Path,
+    artifacts: &[Artifact],
+) -> crate::Result<Vec<FileChange>> {
+    let owned = installer.manifest()?;
     let mut out = Vec::new();
     for a in artifacts {
         let p = root.join(a.path.trim_start_matches('/'));
@@ -96,6 +69,11 @@ pub fn file_changes(root: &Path, artifacts: &[Artifact]) -> crate::Result<Vec<Fi
                     Some(t) => std::fs::read_link(&p).is_ok_and(|l| l == Path::new(t)),
                     None => std::fs::read(&p).is_ok_and(|b| b == a.content.as_bytes()),
                 };
+                let is_owned = owned.files.contains_key(&a.path);
+                let same_mode = a.symlink.is_some() || m.permissions().mode() & 0o7777 == a.mode;
+                if !is_owned && !(same && same_mode) {
+                    return Err(crate::Error::Foreign(a.path.clone()));
+                }
                 if !same {
                     out.push(FileChange::Update {
                         path: a.path.clone(),
@@ -110,34 +88,12 @@ pub fn file_changes(root: &Path, artifacts: &[Artifact]) -> crate::Result<Vec<Fi
             }
         }
     }
-    let owned = Installer::with_default_state(root).manifest()?;
     for path in owned.files.keys() {
         if !artifacts.iter().any(|a| &a.path == path) {
             out.push(FileChange::Remove { path: path.clone() });
         }
     }
     Ok(out)
-}
-
-/// Select, merge and render `templates` for this node, then diff files and runtime state.
-pub fn dry_run(
-    templates: &[plumber_render::parse::Loaded],
-    labels: Option<&Labels>,
-    inventory: &HostNetwork,
-    current: &CurrentState,
-    root: &Path,
-    distro: &Distro,
-) -> crate::Result<DryRun> {
-    let node = plumber_render::node_config(templates, labels, Some(inventory))?;
-    let artifacts = plumber_render::render::render(&node, distro)?;
-    let files = file_changes(root, &artifacts)?;
-    let ops = crate::plan::plan(&node, current)?;
-    Ok(DryRun {
-        distro: distro.name.clone(),
-        templates: node.templates.iter().map(|t| t.name.clone()).collect(),
-        files,
-        ops,
-    })
 }
 
 #[cfg(test)]
@@ -170,13 +126,23 @@ mod tests {
             art("/etc/c", 0o600, "x\n"),
             art("/etc/new/d", 0o755, "d\n"),
         ];
+        // A file plumber does not own that differs is refused, as the install would.
+        std::fs::write(root.join("etc/foreign"), "theirs\n").unwrap();
+        let e = file_changes(
+            &Installer::with_default_state(root),
+            root,
+            &[art("/etc/foreign", 0o644, "ours\n")],
+        )
+        .unwrap_err();
+        assert!(matches!(e, crate::Error::Foreign(ref p) if p == "/etc/foreign"), "{e}");
+        std::fs::remove_file(root.join("etc/foreign")).unwrap();
         let listing = |p: &Path| {
             let mut v: Vec<_> = walk(p);
             v.sort();
             v
         };
         let was = listing(root);
-        let changes = file_changes(root, &now).unwrap();
+        let changes = file_changes(&Installer::with_default_state(root), root, &now).unwrap();
         assert_eq!(
             changes.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
             [

@@ -1,0 +1,175 @@
+//! `plumber apply`.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use plumber::apply::{self, Outcome, Scope, Target};
+
+/// Make the node match the templates that select it: install the rendered files atomically and
+/// enforce links, MTUs, VLANs, bonds, bridges, addresses, routes and SR-IOV at runtime; verify, and
+/// roll everything back if any of it fails. `--dry-run` prints the plan and changes nothing.
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  plumber apply --dry-run -f templates/\n  plumber apply -f templates/ --node-labels node-role=worker,rack=r1\n  plumber apply -f templates/ --files-only --root /mnt/image --distro rhel9\n\nExit codes: 0 done (or nothing to do), 1 refused or failed before changing anything, 2 bad command\nline, 3 failed and rolled back (the node is as it was), 4 failed and the rollback failed too.\nThe outcome of the last apply is kept in STATE_DIR/last-apply.json."
+)]
+pub struct Apply {
+    /// Template files or directories of *.yaml.
+    #[arg(short = 'f', long = "file", required = true)]
+    files: Vec<PathBuf>,
+    /// The node's labels (k=v,...); without it every template given is used.
+    #[arg(long)]
+    node_labels: Option<String>,
+    /// The root the files go under; its /etc/os-release picks the distro.
+    #[arg(long, default_value = "/")]
+    root: PathBuf,
+    /// Override the distro found in ROOT/etc/os-release.
+    #[arg(long)]
+    distro: Option<String>,
+    /// Where sysfs is (a fixture tree in tests).
+    #[arg(long, default_value = "/sys")]
+    sysfs: PathBuf,
+    /// The state directory (manifest, journal, last-apply.json, lock), under ROOT.
+    #[arg(long, default_value = plumber::install::DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
+    /// The node name for the inventory SR-IOV PFs resolve against (default: $NODE_NAME, else the
+    /// hostname).
+    #[arg(long)]
+    node_name: Option<String>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Only install the files (for an image, or a node rebooted next).
+    #[arg(long, conflicts_with = "runtime_only")]
+    files_only: bool,
+    /// Only change the running node; leave the files alone.
+    #[arg(long)]
+    runtime_only: bool,
+    #[arg(short, long, value_enum, default_value = "text")]
+    output: PlanFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PlanFormat {
+    Text,
+    Json,
+}
+
+pub fn run(c: Apply) -> u8 {
+    match prepare(&c) {
+        Ok((target, templates, labels)) => {
+            if c.dry_run {
+                match dry_run(&target, &templates, labels.as_ref(), c.output) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        super::report(&e);
+                        1
+                    }
+                }
+            } else {
+                let result = plumber::netlink::run(async {
+                    let h = plumber::netlink::connection()?;
+                    apply::apply(&h, &target, &templates, labels.as_ref()).await
+                });
+                let code = apply::exit_code(&result);
+                match result {
+                    Ok(a) => print_applied(&a, c.output),
+                    Err(e) => super::report(&e),
+                }
+                code
+            }
+        }
+        Err(e) => {
+            super::report(&e);
+            1
+        }
+    }
+}
+
+type Prepared = (
+    Target,
+    Vec<plumber_render::parse::Loaded>,
+    Option<plumber_render::select::Labels>,
+);
+
+fn prepare(c: &Apply) -> anyhow::Result<Prepared> {
+    let sources = plumber_render::read_sources(&c.files)?;
+    let templates = plumber_render::load(&sources)?;
+    let labels = c
+        .node_labels
+        .as_deref()
+        .map(plumber_render::select::parse_labels)
+        .transpose()?;
+    let distro = match &c.distro {
+        Some(d) => plumber_render::distro::Distro::by_name(d)?,
+        None => apply::distro_of(&c.root)?,
+    };
+    let scope = match (c.files_only, c.runtime_only) {
+        (true, _) => Scope::Files,
+        (_, true) => Scope::Runtime,
+        _ => Scope::All,
+    };
+    let target = Target {
+        root: c.root.clone(),
+        state_dir: c.state_dir.clone(),
+        sysfs: c.sysfs.clone(),
+        distro,
+        scope,
+        node_name: c
+            .node_name
+            .clone()
+            .unwrap_or_else(plumber::show::node_name),
+    };
+    Ok((target, templates, labels))
+}
+
+fn dry_run(
+    target: &Target,
+    templates: &[plumber_render::parse::Loaded],
+    labels: Option<&plumber_render::select::Labels>,
+    output: PlanFormat,
+) -> anyhow::Result<()> {
+    let found = plumber::netlink::run(async {
+        let h = plumber::netlink::connection()?;
+        apply::discover(&h, target).await
+    })?;
+    let desired = apply::Desired::new(templates, labels, &found.inventory, &target.distro)?;
+    let (plan, _) = apply::plan_node(target, &desired, &found)?;
+    match output {
+        PlanFormat::Text => print!("{plan}"),
+        PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+    }
+    Ok(())
+}
+
+fn print_applied(a: &apply::Applied, output: PlanFormat) {
+    match output {
+        PlanFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&a.record).expect("a record serializes")
+        ),
+        PlanFormat::Text => {
+            let r = &a.record;
+            let names: Vec<&str> = r.templates.iter().map(|t| t.name.as_str()).collect();
+            match a.outcome {
+                Outcome::Unchanged => println!(
+                    "plumber: nothing to do (templates: {})",
+                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                ),
+                _ => {
+                    for f in &r.files {
+                        println!("file: {f}");
+                    }
+                    for o in &r.ops {
+                        println!("done: {o}");
+                    }
+                    println!(
+                        "plumber: applied {} file changes and {} runtime changes (templates: {})",
+                        r.files.len(),
+                        r.ops.len(),
+                        names.join(", ")
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! `plumber show`.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+/// Print the node's network state as a HostNetwork object (the format `plumber-render --inventory`
+/// reads and the agent publishes).
+#[derive(Args)]
+pub struct Show {
+    #[arg(short, long, value_enum, default_value = "yaml")]
+    output: Format,
+    /// Where sysfs is (a fixture tree in tests).
+    #[arg(long, default_value = "/sys")]
+    sysfs: PathBuf,
+    /// The node name to publish under (default: $NODE_NAME, else the hostname).
+    #[arg(long)]
+    node_name: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Yaml,
+    Json,
+}
+
+pub fn run(c: Show) -> u8 {
+    match show(c) {
+        Ok(()) => 0,
+        Err(e) => {
+            super::report(&e);
+            1
+        }
+    }
+}
+
+fn show(c: Show) -> anyhow::Result<()> {
+    let state = plumber::netlink::run(async {
+        let h = plumber::netlink::connection()?;
+        plumber::netlink::discover(&h).await
+    })?;
+    let node = c.node_name.unwrap_or_else(plumber::show::node_name);
+    let hn = plumber::show::host_network(&node, &state, &c.sysfs)?;
+    match c.output {
+        Format::Yaml => print!("{}", serde_yaml::to_string(&hn)?),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&hn)?),
+    }
+    Ok(())
+}

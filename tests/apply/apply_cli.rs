@@ -1,0 +1,384 @@
+//! `plumber apply` end to end, as a user runs it: the binary, in a network namespace made for the test,
+//! with a root directory for the files and a sysfs fixture tree (with [`FakeKernel`] playing the kernel
+//! for SR-IOV). Each test checks files, the namespace, sysfs and the state directory's record after an
+//! apply, a second apply, and a failing apply that must leave everything as it was.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use plumber_render::model::PciAddr;
+
+use crate::common::*;
+use crate::in_netns;
+use crate::sysfs_fixture::*;
+
+/// A root with an os-release, a sysfs fixture, and a templates dir.
+struct Host {
+    dir: tempfile::TempDir,
+    sysfs: Fixture,
+}
+
+impl Host {
+    fn new(os_release: &str) -> Host {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("root/etc")).unwrap();
+        fs::write(dir.path().join("root/etc/os-release"), os_release).unwrap();
+        Host {
+            dir,
+            sysfs: Fixture::new(),
+        }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// Writes template `name` (spec YAML indented by two spaces) and returns its path.
+    fn template(&self, name: &str, generation: u32, spec: &str) -> PathBuf {
+        let p = self.dir.path().join(format!("{name}.yaml"));
+        fs::write(
+            &p,
+            format!(
+                "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: {name}, generation: {generation}}}\nspec:\n{spec}"
+            ),
+        )
+        .unwrap();
+        p
+    }
+
+    fn plumber(&self, template: &Path, extra: &[&str]) -> Output {
+        assert_cmd::Command::cargo_bin("plumber")
+            .unwrap()
+            .arg("apply")
+            .arg("-f")
+            .arg(template)
+            .arg("--root")
+            .arg(self.root())
+            .arg("--sysfs")
+            .arg(self.sysfs.root())
+            .args(["--node-name", "node-1"])
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
+    fn file(&self, path: &str) -> Option<(String, u32)> {
+        let p = self.root().join(path.trim_start_matches('/'));
+        let text = fs::read_to_string(&p).ok()?;
+        Some((text, fs::metadata(&p).unwrap().permissions().mode() & 0o7777))
+    }
+
+    fn record(&self) -> serde_json::Value {
+        let p = self.root().join("var/lib/plumber/last-apply.json");
+        serde_json::from_slice(&fs::read(p).expect("a last-apply.json")).unwrap()
+    }
+
+    /// Every file under the root but the state dir, with its content and mode.
+    fn tree(&self) -> Vec<(String, String, u32)> {
+        let mut out = Vec::new();
+        walk(&self.root(), &self.root(), &mut out);
+        out.retain(|(p, _, _)| !p.starts_with("/var/lib/plumber"));
+        out.sort();
+        out
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String, u32)>) {
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let m = fs::symlink_metadata(&p).unwrap();
+        if m.is_dir() {
+            walk(root, &p, out);
+        } else {
+            let rel = format!("/{}", p.strip_prefix(root).unwrap().display());
+            let content = fs::read_to_string(&p).unwrap_or_default();
+            out.push((rel, content, m.permissions().mode() & 0o7777));
+        }
+    }
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn assert_code(o: &Output, code: i32) {
+    let (out, err) = text(o);
+    assert_eq!(o.status.code(), Some(code), "stdout:\n{out}\nstderr:\n{err}");
+}
+
+const UBUNTU: &str = "ID=ubuntu\nVERSION_ID=\"24.04\"\n";
+
+const NET: &str = "  bridgeConfig:
+    - name: br0
+      members: [a1]
+  interfaceConfig:
+    - name: a0
+      mtu: 9000
+      ipv4:
+        address: [10.9.0.2/24]
+        routes:
+          - {to: 10.50.0.0/16, via: 10.9.0.1}
+      ipv6:
+        address: ['fd00:9::2/64']
+    - name: br0
+      ipv4:
+        address: [10.10.0.1/24]
+";
+
+#[test]
+fn apply_converges_files_and_runtime_and_a_second_apply_does_nothing() {
+    in_netns!(
+        "apply_converges_files_and_runtime_and_a_second_apply_does_nothing",
+        || {
+            veth("a0", "a1");
+            settled(&["a0", "a1"]);
+            let host = Host::new(UBUNTU);
+            let t = host.template("net", 4, NET);
+
+            // The dry run names every change the apply then makes.
+            let dry = host.plumber(&t, &["--dry-run"]);
+            assert_code(&dry, 0);
+            let planned: Vec<String> = text(&dry)
+                .0
+                .lines()
+                .filter_map(|l| l.strip_prefix("link: ").map(str::to_string))
+                .collect();
+            assert!(planned.contains(&"create br0: bridge stp off".to_string()), "{planned:?}");
+
+            let out = host.plumber(&t, &[]);
+            assert_code(&out, 0);
+            let (stdout, _) = text(&out);
+            let done: Vec<String> = stdout
+                .lines()
+                .filter_map(|l| l.strip_prefix("done: ").map(str::to_string))
+                .collect();
+            assert_eq!(done, planned, "the apply did what the dry run said");
+            assert!(stdout.contains("plumber: applied 1 file changes"), "{stdout}");
+
+            let (netplan, mode) = host.file("/etc/netplan/60-plumber.yaml").unwrap();
+            assert_eq!(mode, 0o600);
+            assert!(netplan.contains("HostNetworkTemplate net"), "{netplan}");
+
+            let s = discover();
+            assert_eq!(s.links["a0"].mtu, 9000);
+            assert_eq!(cidrs(&s, "a0"), ["10.9.0.2/24", "fd00:9::2/64"]);
+            assert_eq!(s.links["a1"].controller.as_deref(), Some("br0"));
+            assert_eq!(cidrs(&s, "br0"), ["10.10.0.1/24"]);
+            assert!(routes(&s, "a0")
+                .iter()
+                .any(|r| r.starts_with("10.50.0.0/16 via 10.9.0.1")));
+
+            let rec = host.record();
+            assert_eq!(rec["result"], "applied");
+            assert_eq!(rec["templates"][0]["name"], "net");
+            assert_eq!(rec["templates"][0]["generation"], 4);
+            let digest = rec["digest"].as_str().unwrap().to_string();
+            assert_eq!(digest.len(), 64);
+            let record_path = host.root().join("var/lib/plumber/last-apply.json");
+            let written = fs::metadata(&record_path).unwrap().modified().unwrap();
+
+            // Again: nothing to do, nothing written, not even the record.
+            let files = host.tree();
+            let state = yaml(&settled(&["a0", "a1"]));
+            let again = host.plumber(&t, &[]);
+            assert_code(&again, 0);
+            assert_eq!(text(&again).0, "plumber: nothing to do (templates: net)\n");
+            assert_eq!(host.tree(), files);
+            assert_eq!(yaml(&discover()), state);
+            assert_eq!(
+                fs::metadata(&record_path).unwrap().modified().unwrap(),
+                written
+            );
+            let dry = host.plumber(&t, &["--dry-run"]);
+            assert_eq!(
+                text(&dry).0,
+                "# distro ubuntu, templates: net\n# nothing to do\n"
+            );
+
+            // JSON output is the record.
+            let json = host.plumber(&t, &["-o", "json"]);
+            let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+            assert_eq!(v["result"], "unchanged");
+            assert_eq!(v["digest"], digest.as_str());
+        }
+    );
+}
+
+#[test]
+fn a_failed_apply_puts_files_and_namespace_back_and_exits_3() {
+    in_netns!(
+        "a_failed_apply_puts_files_and_namespace_back_and_exits_3",
+        || {
+            veth("a0", "a1");
+            settled(&["a0", "a1"]);
+            let host = Host::new(UBUNTU);
+            let t = host.template("net", 1, NET);
+            assert_code(&host.plumber(&t, &[]), 0);
+            let files = host.tree();
+            let state = yaml(&settled(&["a0", "a1"]));
+
+            // Generation 2 changes the MTU and the addresses, and adds a route through a gateway the
+            // kernel cannot reach: the last op fails (ENETUNREACH) after everything else was done.
+            let t = host.template(
+                "net",
+                2,
+                "  interfaceConfig:
+    - name: a0
+      mtu: 1400
+      ipv4:
+        address: [10.9.1.2/24]
+        routes:
+          - {to: 10.60.0.0/16, via: 192.168.200.1}
+",
+            );
+            let out = host.plumber(&t, &[]);
+            assert_code(&out, 3);
+            let (_, err) = text(&out);
+            assert!(
+                err.contains("add route 10.60.0.0/16 via 192.168.200.1 dev a0")
+                    && err.contains("rolled back the"),
+                "{err}"
+            );
+            assert_eq!(host.tree(), files, "the files are as they were");
+            assert_eq!(yaml(&settled(&["a0", "a1"])), state, "the namespace is as it was");
+            let rec = host.record();
+            assert_eq!(rec["result"], "rolled-back");
+            assert_eq!(rec["templates"][0]["generation"], 2);
+            assert!(rec["error"].as_str().unwrap().contains("192.168.200.1"));
+
+            // A refused apply (a NIC that is not there) changes nothing and exits 1.
+            let t = host.template(
+                "net",
+                3,
+                "  interfaceConfig:\n    - name: nosuch0\n      mtu: 9000\n",
+            );
+            let out = host.plumber(&t, &[]);
+            assert_code(&out, 1);
+            assert!(text(&out).1.contains("nosuch0 does not exist on this node"));
+            assert_eq!(host.tree(), files);
+            assert_eq!(host.record()["result"], "refused");
+
+            // A file plumber does not own is never overwritten: refused before any change.
+            fs::remove_dir_all(host.root().join("var/lib/plumber")).unwrap();
+            fs::write(
+                host.root().join("etc/netplan/60-plumber.yaml"),
+                "# mine\n",
+            )
+            .unwrap();
+            let t = host.template("net", 4, NET);
+            let out = host.plumber(&t, &[]);
+            assert_code(&out, 1);
+            assert!(
+                text(&out).1.contains("/etc/netplan/60-plumber.yaml exists and was not installed by plumber"),
+                "{}",
+                text(&out).1
+            );
+            assert_eq!(yaml(&settled(&["a0", "a1"])), state);
+        }
+    );
+}
+
+#[test]
+fn files_only_and_runtime_only_touch_only_their_half() {
+    in_netns!("files_only_and_runtime_only_touch_only_their_half", || {
+        veth("a0", "a1");
+        let before = yaml(&settled(&["a0", "a1"]));
+        let host = Host::new("ID=rhel\nVERSION_ID=\"9.4\"\n");
+        let t = host.template("net", 1, NET);
+        assert_code(&host.plumber(&t, &["--files-only"]), 0);
+        assert!(host
+            .file("/etc/NetworkManager/system-connections/plumber-a0.nmconnection")
+            .is_some());
+        assert_eq!(yaml(&settled(&["a0", "a1"])), before, "--files-only changed links");
+
+        let host2 = Host::new("ID=rhel\nVERSION_ID=\"9.4\"\n");
+        assert_code(&host2.plumber(&t, &["--runtime-only"]), 0);
+        assert_eq!(host2.tree(), [("/etc/os-release".to_string(), "ID=rhel\nVERSION_ID=\"9.4\"\n".to_string(), 0o644)]);
+        assert_eq!(discover().links["a0"].mtu, 9000);
+
+        let bad = host.plumber(&t, &["--files-only", "--runtime-only"]);
+        assert_code(&bad, 2);
+    });
+}
+
+const PF: &str = "0000:03:00.0";
+
+fn pf_pci() -> PciAddr {
+    PciAddr::parse(PF).unwrap()
+}
+
+/// VF drivers of the fixture's PF, by VF index.
+fn vf_drivers(host: &Host) -> Vec<Option<String>> {
+    let n = count_vfs(host.sysfs.root(), pf_pci()) as u32;
+    (0..n)
+        .map(|k| {
+            link_name(
+                &host
+                    .sysfs
+                    .dev(vf_pci(pf_pci(), k))
+                    .join("driver"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn sriov_vfs_are_created_bound_and_rolled_back_with_the_rest() {
+    in_netns!(
+        "sriov_vfs_are_created_bound_and_rolled_back_with_the_rest",
+        || {
+            veth("a0", "a1");
+            settled(&["a0", "a1"]);
+            let host = Host::new(UBUNTU);
+            host.sysfs.pf("ens1f0", pf_pci(), Some(8), "i40e");
+            let kernel = FakeKernel::start(host.sysfs.root(), &[pf_pci()]);
+            let spec = |n: u32, extra: &str| {
+                format!(
+                    "  sriovConfig:
+    - pfName: ens1f0
+      numVfs: {n}
+      vfDriver: vfio-pci
+  interfaceConfig:
+    - name: a0
+      ipv4:
+        address: [10.9.0.2/24]
+{extra}"
+                )
+            };
+            let t = host.template("sriov", 1, &spec(4, ""));
+            let out = host.plumber(&t, &[]);
+            assert_code(&out, 0);
+            assert_eq!(vf_drivers(&host), vec![Some("vfio-pci".to_string()); 4]);
+            assert!(host.file("/etc/udev/rules.d/81-plumber-sriov.rules").is_some());
+            assert_code(&host.plumber(&t, &[]), 0);
+            assert_eq!(
+                text(&host.plumber(&t, &["--dry-run"])).0,
+                "# distro ubuntu, templates: sriov\n# nothing to do\n"
+            );
+
+            // 4 -> 2 VFs goes through 0, then a route the kernel refuses: everything is undone, the
+            // count goes back (through 0 again) and the re-created VFs are bound as before.
+            let files = host.tree();
+            let t = host.template(
+                "sriov",
+                2,
+                &spec(
+                    2,
+                    "        routes:\n          - {to: 10.60.0.0/16, via: 192.168.200.1}\n",
+                ),
+            );
+            let out = host.plumber(&t, &[]);
+            assert_code(&out, 3);
+            assert_eq!(vf_drivers(&host), vec![Some("vfio-pci".to_string()); 4]);
+            assert_eq!(host.tree(), files);
+            let seen: Vec<u32> = kernel.seen().iter().map(|(_, n)| *n).collect();
+            assert_eq!(seen, [4, 0, 2, 0, 4]);
+            assert!(kernel.violations.lock().unwrap().is_empty());
+        }
+    );
+}
