@@ -67,7 +67,10 @@ impl Host {
     fn file(&self, path: &str) -> Option<(String, u32)> {
         let p = self.root().join(path.trim_start_matches('/'));
         let text = fs::read_to_string(&p).ok()?;
-        Some((text, fs::metadata(&p).unwrap().permissions().mode() & 0o7777))
+        Some((
+            text,
+            fs::metadata(&p).unwrap().permissions().mode() & 0o7777,
+        ))
     }
 
     fn record(&self) -> serde_json::Value {
@@ -108,7 +111,11 @@ fn text(o: &Output) -> (String, String) {
 
 fn assert_code(o: &Output, code: i32) {
     let (out, err) = text(o);
-    assert_eq!(o.status.code(), Some(code), "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout:\n{out}\nstderr:\n{err}"
+    );
 }
 
 const UBUNTU: &str = "ID=ubuntu\nVERSION_ID=\"24.04\"\n";
@@ -148,7 +155,10 @@ fn apply_converges_files_and_runtime_and_a_second_apply_does_nothing() {
                 .lines()
                 .filter_map(|l| l.strip_prefix("link: ").map(str::to_string))
                 .collect();
-            assert!(planned.contains(&"create br0: bridge stp off".to_string()), "{planned:?}");
+            assert!(
+                planned.contains(&"create br0: bridge stp off".to_string()),
+                "{planned:?}"
+            );
 
             let out = host.plumber(&t, &[]);
             assert_code(&out, 0);
@@ -158,7 +168,10 @@ fn apply_converges_files_and_runtime_and_a_second_apply_does_nothing() {
                 .filter_map(|l| l.strip_prefix("done: ").map(str::to_string))
                 .collect();
             assert_eq!(done, planned, "the apply did what the dry run said");
-            assert!(stdout.contains("plumber: applied 1 file changes"), "{stdout}");
+            assert!(
+                stdout.contains("plumber: applied 1 file changes"),
+                "{stdout}"
+            );
 
             let (netplan, mode) = host.file("/etc/netplan/60-plumber.yaml").unwrap();
             assert_eq!(mode, 0o600);
@@ -245,7 +258,11 @@ fn a_failed_apply_puts_files_and_namespace_back_and_exits_3() {
                 "{err}"
             );
             assert_eq!(host.tree(), files, "the files are as they were");
-            assert_eq!(yaml(&settled(&["a0", "a1"])), state, "the namespace is as it was");
+            assert_eq!(
+                yaml(&settled(&["a0", "a1"])),
+                state,
+                "the namespace is as it was"
+            );
             let rec = host.record();
             assert_eq!(rec["result"], "rolled-back");
             assert_eq!(rec["templates"][0]["generation"], 2);
@@ -265,16 +282,14 @@ fn a_failed_apply_puts_files_and_namespace_back_and_exits_3() {
 
             // A file plumber does not own is never overwritten: refused before any change.
             fs::remove_dir_all(host.root().join("var/lib/plumber")).unwrap();
-            fs::write(
-                host.root().join("etc/netplan/60-plumber.yaml"),
-                "# mine\n",
-            )
-            .unwrap();
+            fs::write(host.root().join("etc/netplan/60-plumber.yaml"), "# mine\n").unwrap();
             let t = host.template("net", 4, NET);
             let out = host.plumber(&t, &[]);
             assert_code(&out, 1);
             assert!(
-                text(&out).1.contains("/etc/netplan/60-plumber.yaml exists and was not installed by plumber"),
+                text(&out).1.contains(
+                    "/etc/netplan/60-plumber.yaml exists and was not installed by plumber"
+                ),
                 "{}",
                 text(&out).1
             );
@@ -294,11 +309,22 @@ fn files_only_and_runtime_only_touch_only_their_half() {
         assert!(host
             .file("/etc/NetworkManager/system-connections/plumber-a0.nmconnection")
             .is_some());
-        assert_eq!(yaml(&settled(&["a0", "a1"])), before, "--files-only changed links");
+        assert_eq!(
+            yaml(&settled(&["a0", "a1"])),
+            before,
+            "--files-only changed links"
+        );
 
         let host2 = Host::new("ID=rhel\nVERSION_ID=\"9.4\"\n");
         assert_code(&host2.plumber(&t, &["--runtime-only"]), 0);
-        assert_eq!(host2.tree(), [("/etc/os-release".to_string(), "ID=rhel\nVERSION_ID=\"9.4\"\n".to_string(), 0o644)]);
+        assert_eq!(
+            host2.tree(),
+            [(
+                "/etc/os-release".to_string(),
+                "ID=rhel\nVERSION_ID=\"9.4\"\n".to_string(),
+                0o644
+            )]
+        );
         assert_eq!(discover().links["a0"].mtu, 9000);
 
         let bad = host.plumber(&t, &["--files-only", "--runtime-only"]);
@@ -316,14 +342,7 @@ fn pf_pci() -> PciAddr {
 fn vf_drivers(host: &Host) -> Vec<Option<String>> {
     let n = count_vfs(host.sysfs.root(), pf_pci()) as u32;
     (0..n)
-        .map(|k| {
-            link_name(
-                &host
-                    .sysfs
-                    .dev(vf_pci(pf_pci(), k))
-                    .join("driver"),
-            )
-        })
+        .map(|k| link_name(&host.sysfs.dev(vf_pci(pf_pci(), k)).join("driver")))
         .collect()
 }
 
@@ -354,7 +373,9 @@ fn sriov_vfs_are_created_bound_and_rolled_back_with_the_rest() {
             let out = host.plumber(&t, &[]);
             assert_code(&out, 0);
             assert_eq!(vf_drivers(&host), vec![Some("vfio-pci".to_string()); 4]);
-            assert!(host.file("/etc/udev/rules.d/81-plumber-sriov.rules").is_some());
+            assert!(host
+                .file("/etc/udev/rules.d/81-plumber-sriov.rules")
+                .is_some());
             assert_code(&host.plumber(&t, &[]), 0);
             assert_eq!(
                 text(&host.plumber(&t, &["--dry-run"])).0,

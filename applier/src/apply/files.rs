@@ -134,7 +134,10 @@ mod tests {
             &[art("/etc/foreign", 0o644, "ours\n")],
         )
         .unwrap_err();
-        assert!(matches!(e, crate::Error::Foreign(ref p) if p == "/etc/foreign"), "{e}");
+        assert!(
+            matches!(e, crate::Error::Foreign(ref p) if p == "/etc/foreign"),
+            "{e}"
+        );
         std::fs::remove_file(root.join("etc/foreign")).unwrap();
         let listing = |p: &Path| {
             let mut v: Vec<_> = walk(p);

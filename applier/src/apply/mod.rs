@@ -32,13 +32,13 @@ use plumber_render::select::Labels;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use files::{distro_of, file_changes, FileChange};
 use crate::install::{Installed, Installer};
 use crate::plan::{self, Op};
 use crate::state::CurrentState;
 use crate::sysfs::node::Binding;
 use crate::sysfs::{self, Planned};
 use crate::{Error, Failed, Result};
+pub use files::{distro_of, file_changes, FileChange};
 pub use record::{Outcome, Record};
 
 /// How long a VF count change may take to show in sysfs (drivers create VFs synchronously; this bounds
@@ -224,7 +224,12 @@ pub fn plan_node(
     Ok((
         NodePlan {
             distro: target.distro.name.clone(),
-            templates: desired.node.templates.iter().map(|t| t.name.clone()).collect(),
+            templates: desired
+                .node
+                .templates
+                .iter()
+                .map(|t| t.name.clone())
+                .collect(),
             files,
             sriov,
             links,

@@ -114,10 +114,7 @@ fn prepare(c: &Apply) -> anyhow::Result<Prepared> {
         sysfs: c.sysfs.clone(),
         distro,
         scope,
-        node_name: c
-            .node_name
-            .clone()
-            .unwrap_or_else(plumber::show::node_name),
+        node_name: c.node_name.clone().unwrap_or_else(plumber::show::node_name),
     };
     Ok((target, templates, labels))
 }
@@ -153,7 +150,11 @@ fn print_applied(a: &apply::Applied, output: PlanFormat) {
             match a.outcome {
                 Outcome::Unchanged => println!(
                     "plumber: nothing to do (templates: {})",
-                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
                 ),
                 _ => {
                     for f in &r.files {

@@ -112,7 +112,9 @@ pub fn plan_restore(
         let mut override_now = is.driver_override.clone();
         match (&was.driver, &is.driver) {
             (Some(d), cur) if cur.as_ref() != Some(d) => {
-                let Ok(name) = DriverName::parse(d) else { continue };
+                let Ok(name) = DriverName::parse(d) else {
+                    continue;
+                };
                 plan.extend(plan_bind_driver(
                     *pci,
                     &name,
@@ -242,7 +244,10 @@ mod tests {
         let e = plan_counts(&[pf("ens2f0", "0000:04:00.0", Some(1), None)], &nics)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("pfName ens2f0") && e.contains("not a PCI NIC"), "{e}");
+        assert!(
+            e.contains("pfName ens2f0") && e.contains("not a PCI NIC"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -270,8 +275,12 @@ mod tests {
             },
         );
         // i40evf is iavf's old name: VF 0 is bound already, VF 1 moves.
-        let plan = plan_drivers(&[pf("ens1f0", "0000:03:00.0", None, Some("i40evf"))], &nics, &b)
-            .unwrap();
+        let plan = plan_drivers(
+            &[pf("ens1f0", "0000:03:00.0", None, Some("i40evf"))],
+            &nics,
+            &b,
+        )
+        .unwrap();
         assert_eq!(
             lines(&plan),
             [
@@ -297,10 +306,12 @@ mod tests {
         // Nothing to do once every VF is bound to the driver.
         b.get_mut(&pci("0000:03:02.1")).unwrap().driver = Some("iavf".into());
         b.get_mut(&pci("0000:03:02.1")).unwrap().driver_override = Some("iavf".into());
-        assert!(
-            plan_drivers(&[pf("ens1f0", "0000:03:00.0", None, Some("iavf"))], &nics, &b)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(plan_drivers(
+            &[pf("ens1f0", "0000:03:00.0", None, Some("iavf"))],
+            &nics,
+            &b
+        )
+        .unwrap()
+        .is_empty());
     }
 }
