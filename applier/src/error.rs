@@ -40,6 +40,9 @@ pub enum Error {
     /// `netlink::apply` failed part-way and executed the rollback of the ops done before it.
     #[error("{0}")]
     Apply(Box<Failed>),
+    /// OVSDB could not be read or reached, or an OVS plan could not be turned into ovs-vsctl commands.
+    #[error("ovs: {0}")]
+    Ovs(String),
 }
 
 /// A sequence of changes (netlink ops, sysfs steps) that failed at one of them and was rolled back.

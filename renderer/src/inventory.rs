@@ -112,6 +112,46 @@ pub struct LinkStatus {
     pub ipv6: Option<AddressStatus>,
 }
 
+/// plumber: one Open vSwitch bridge as OVSDB holds it, with all its ports (the bridge's own internal
+/// port and ports other software added included).
+///
+/// ```yaml
+/// ovsBridges:
+///   - name: ovs-bond01
+///     datapathType: system
+///     ports:
+///       - name: ovs-bond01
+///         interfaces: [ovs-bond01]
+///       - name: ovs-bond01-bond
+///         interfaces: [eno1, eno2]
+///         bondMode: balance-tcp
+///         lacp: active
+/// ```
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct OvsBridgeStatus {
+    pub name: String,
+    /// `system` or `netdev` (DPDK); absent when OVSDB leaves it empty (the kernel datapath).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datapath_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<OvsPortStatus>,
+}
+
+/// plumber: one port of an OVS bridge: its interfaces by name (several for a bond), and the bond's
+/// settings when OVSDB has them.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct OvsPortStatus {
+    pub name: String,
+    #[serde(default)]
+    pub interfaces: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bond_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lacp: Option<String>,
+}
+
 /// One NIC as discovered.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]

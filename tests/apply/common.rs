@@ -15,11 +15,7 @@ use plumber_render::{load, node_config, Source};
 #[macro_export]
 macro_rules! in_netns {
     ($test:expr, $body:expr $(,)?) => {
-        $crate::common::in_netns_in(
-            module_path!().trim_start_matches("apply::"),
-            $test,
-            $body,
-        )
+        $crate::common::in_netns_in(module_path!().trim_start_matches("apply::"), $test, $body)
     };
 }
 
@@ -166,4 +162,3 @@ pub fn routes(s: &CurrentState, dev: &str) -> Vec<String> {
 pub fn yaml(s: &CurrentState) -> String {
     serde_yaml::to_string(s).unwrap()
 }
-

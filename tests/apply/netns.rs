@@ -384,6 +384,5 @@ fn apply_dry_run_prints_the_plan_and_changes_nothing() {
             !root.join("etc/netplan").exists(),
             "the dry run wrote files"
         );
-
     });
 }

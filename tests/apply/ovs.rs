@@ -1,1 +1,432 @@
-//! OVS against a real ovsdb-server on a private socket.
+//! OVS against a real ovsdb-server on a private socket (no ovs-vswitchd, so `--no-wait`): the applier's
+//! plan, executed as one transaction, makes OVSDB hold the NodeConfig; planning again on what discovery
+//! reads back is empty; the result is the one the rendered boot script (`plumber-ovs`) gives on the same
+//! database; changed templates converge and leave others' ports alone; rollback restores `ovsdb-client
+//! dump` exactly; a failing transaction changes nothing.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use plumber::ovs::{self, OvsOp, OvsState};
+use plumber::Error;
+use plumber_render::distro::Distro;
+use plumber_render::node::NodeConfig;
+use plumber_render::{load, node_config, Source};
+
+mod ovsdb_fixture {
+    include!("../support/ovsdb.rs");
+}
+use ovsdb_fixture::{require_tool, Ovsdb};
+
+fn desired(ovs_config: &str) -> NodeConfig {
+    let text = format!(
+        "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: t}}\nspec:\n  ovsConfig:\n{ovs_config}"
+    );
+    let t = load(&[Source {
+        name: "t".into(),
+        text,
+    }])
+    .unwrap();
+    node_config(&t, None, None).unwrap()
+}
+
+/// A bond with every setting, a single port, a DPDK port and a bridge without ports.
+const V1: &str = "    - bridgeName: br-ex
+      nodeInterface: eno1,eno2
+      params: {bondMode: balance-tcp, lacp: active, mtuRequest: 9000}
+    - bridgeName: br-a
+      nodeInterface: eno7
+    - bridgeName: dpdk-br
+      nodeInterface: 0000:03:00.1
+      dpdk: true
+      params: {mtuRequest: 9000}
+    - bridgeName: br-int
+";
+
+/// V1 with another bond mode, no lacp and no MTU on the bond: settings only.
+const V2: &str = "    - bridgeName: br-ex
+      nodeInterface: eno1,eno2
+      params: {bondMode: active-backup}
+    - bridgeName: br-a
+      nodeInterface: eno7
+    - bridgeName: dpdk-br
+      nodeInterface: 0000:03:00.1
+      dpdk: true
+      params: {mtuRequest: 9000}
+    - bridgeName: br-int
+";
+
+/// V2 with port eno7 moved from br-a to br-int, and eno2 moved from the bond into its own port on a new
+/// bridge while the bond takes eno3.
+const V3: &str = "    - bridgeName: br-ex
+      nodeInterface: eno1,eno3
+      params: {bondMode: active-backup}
+    - bridgeName: br-a
+    - bridgeName: br-b
+      nodeInterface: eno2
+    - bridgeName: dpdk-br
+      nodeInterface: 0000:03:00.1
+      dpdk: true
+      params: {mtuRequest: 9000}
+    - bridgeName: br-int
+      nodeInterface: eno7
+";
+
+fn handle(db: &Ovsdb) -> ovs::Ovsdb {
+    ovs::Ovsdb::at_socket(require_tool("ovs-vsctl"), &db.sock)
+}
+
+fn discover(db: &Ovsdb) -> OvsState {
+    ovs::discover(&handle(db)).unwrap()
+}
+
+/// Plans `node` on what discovery reads, applies it, and checks that planning again is empty.
+fn converge(db: &Ovsdb, node: &NodeConfig) -> Vec<OvsOp> {
+    let ops = ovs::plan(&node.ovs, &discover(db));
+    let n = ovs::apply(&handle(db), &ops).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(n, ops.len());
+    let again = ovs::plan(&node.ovs, &discover(db));
+    assert!(
+        again.is_empty(),
+        "planning again after {:#?} gives {:#?}",
+        lines(&ops),
+        lines(&again)
+    );
+    ops
+}
+
+fn lines(ops: &[OvsOp]) -> Vec<String> {
+    ops.iter().map(OvsOp::to_string).collect()
+}
+
+/// The state without row UUIDs (two databases given the same commands differ only in those).
+fn plain(mut s: OvsState) -> OvsState {
+    for b in &mut s.bridges {
+        for p in &mut b.ports {
+            p.uuid = None;
+            for i in &mut p.interfaces {
+                i.uuid = None;
+            }
+        }
+    }
+    s
+}
+
+/// Runs the boot script rendered from `node` against `db`.
+fn run_script(db: &Ovsdb, node: &NodeConfig, name: &str) {
+    let arts = plumber_render::render::render(node, &Distro::by_name("ubuntu").unwrap()).unwrap();
+    let script = arts
+        .iter()
+        .find(|a| a.path.ends_with("/plumber-ovs"))
+        .expect("an OVS script");
+    let p: PathBuf = db.dir.path().join(name);
+    fs::write(&p, &script.content).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    db.run(&p);
+}
+
+/// Ports and a bridge that other software added (OVS CNI, a VM, an overlay).
+fn add_others(db: &Ovsdb) {
+    db.vsctl(&[
+        "add-port",
+        "br-ex",
+        "veth-cni0",
+        "tag=10",
+        "--",
+        "set",
+        "Port",
+        "veth-cni0",
+        "external_ids:owner=cni",
+    ]);
+    db.vsctl(&[
+        "add-port",
+        "br-int",
+        "tap-vm0",
+        "--",
+        "set",
+        "Interface",
+        "tap-vm0",
+        "mtu_request=1450",
+        "external_ids:vm=a",
+    ]);
+    db.vsctl(&[
+        "add-br",
+        "br-other",
+        "--",
+        "add-port",
+        "br-other",
+        "vxlan0",
+        "--",
+        "set",
+        "Interface",
+        "vxlan0",
+        "type=vxlan",
+        "options:remote_ip=192.0.2.1",
+    ]);
+    // Holds eno3, which V3 puts into the bond.
+    db.vsctl(&[
+        "add-port",
+        "br-other",
+        "eno3",
+        "tag=5",
+        "--",
+        "set",
+        "Interface",
+        "eno3",
+        "mtu_request=1400",
+        "other_config:x=y",
+    ]);
+}
+
+fn assert_others_stay(db: &Ovsdb) {
+    assert_eq!(db.vsctl(&["port-to-br", "veth-cni0"]), "br-ex");
+    assert_eq!(db.get(&["Port", "veth-cni0", "external_ids:owner"]), "cni");
+    assert_eq!(db.get(&["Port", "veth-cni0", "tag"]), "10");
+    assert_eq!(db.vsctl(&["port-to-br", "tap-vm0"]), "br-int");
+    assert_eq!(db.get(&["Interface", "tap-vm0", "mtu_request"]), "1450");
+    assert_eq!(db.vsctl(&["port-to-br", "vxlan0"]), "br-other");
+    assert_eq!(db.get(&["Interface", "vxlan0", "type"]), "vxlan");
+}
+
+#[test]
+fn applied_config_reads_back_and_a_second_apply_changes_nothing() {
+    let db = Ovsdb::start();
+    assert!(handle(&db).reachable());
+    let node = desired(V1);
+    let ops = converge(&db, &node);
+    assert_eq!(
+        lines(&ops),
+        [
+            "set Open_vSwitch other_config:dpdk-init true",
+            "add bridge br-a (datapath_type system)",
+            "add port eno7 on br-a: interfaces eno7",
+            "add bridge br-ex (datapath_type system)",
+            "add port br-ex-bond on br-ex: interfaces eno1,eno2, bond_mode balance-tcp, lacp active, eno1 mtu_request 9000, eno2 mtu_request 9000",
+            "add bridge br-int (datapath_type system)",
+            "add bridge dpdk-br (datapath_type netdev)",
+            "add port dpdk-0000:03:00.1 on dpdk-br: interfaces dpdk-0000:03:00.1, dpdk-0000:03:00.1 type dpdk, dpdk-0000:03:00.1 dpdk-devargs 0000:03:00.1, dpdk-0000:03:00.1 mtu_request 9000",
+        ]
+    );
+
+    // Discovery reads back what was applied, as ovs-vsctl itself reports it.
+    let s = discover(&db);
+    assert_eq!(s.dpdk_init.as_deref(), Some("true"));
+    assert_eq!(
+        db.get(&["Open_vSwitch", ".", "other_config:dpdk-init"]),
+        "true"
+    );
+    let names: Vec<&str> = s.bridges.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["br-a", "br-ex", "br-int", "dpdk-br"]);
+    assert_eq!(s.bridge("dpdk-br").unwrap().datapath_type, "netdev");
+    assert_eq!(db.get(&["Bridge", "br-ex", "datapath_type"]), "system");
+    let (on, bond) = s.port("br-ex-bond").unwrap();
+    assert_eq!(on.name, "br-ex");
+    assert_eq!(db.port_interfaces("br-ex-bond"), ["eno1", "eno2"]);
+    assert_eq!(
+        bond.interfaces
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>(),
+        ["eno1", "eno2"]
+    );
+    assert_eq!(bond.bond_mode.as_deref(), Some("balance-tcp"));
+    assert_eq!(db.get(&["Port", "br-ex-bond", "bond_mode"]), "balance-tcp");
+    assert_eq!(bond.lacp.as_deref(), Some("active"));
+    assert_eq!(bond.uuid, Some(db.get(&["Port", "br-ex-bond", "_uuid"])));
+    assert_eq!(s.interface("eno2").unwrap().mtu_request, Some(9000));
+    let dpdk = s.interface("dpdk-0000:03:00.1").unwrap();
+    assert_eq!(dpdk.kind, "dpdk");
+    assert_eq!(dpdk.dpdk_devargs(), Some("0000:03:00.1"));
+    assert_eq!(
+        db.get(&["Interface", "dpdk-0000:03:00.1", "options:dpdk-devargs"]),
+        "0000:03:00.1"
+    );
+    assert_eq!(s.interface("eno7").unwrap().kind, "");
+    assert_eq!(s.interface("br-int").unwrap().kind, "internal");
+
+    // The same as the boot script gives.
+    let other = Ovsdb::start();
+    run_script(&other, &node, "plumber-ovs");
+    assert_eq!(plain(discover(&other)), plain(s.clone()));
+
+    // The second apply executes nothing and OVSDB does not change.
+    let dump = db.dump();
+    let ops = ovs::plan(&node.ovs, &discover(&db));
+    assert!(ops.is_empty(), "{:#?}", lines(&ops));
+    assert_eq!(ovs::apply(&handle(&db), &ops).unwrap(), 0);
+    assert_eq!(db.dump(), dump);
+
+    // `status` has the inventory's shape.
+    let st = ovs::status(&s);
+    let yaml = serde_yaml::to_string(&st).unwrap();
+    assert!(
+        yaml.contains(
+            "- name: br-ex\n  datapathType: system\n  ports:\n  - name: br-ex\n    interfaces:\n    - br-ex\n  - name: br-ex-bond\n    interfaces:\n    - eno1\n    - eno2\n    bondMode: balance-tcp\n    lacp: active\n"
+        ),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("- name: dpdk-br\n  datapathType: netdev\n"),
+        "{yaml}"
+    );
+    let back: Vec<plumber_render::inventory::OvsBridgeStatus> =
+        serde_yaml::from_str(&yaml).unwrap();
+    assert_eq!(back, st);
+}
+
+#[test]
+fn changed_templates_converge_like_the_script_and_leave_other_ports_alone() {
+    let db = Ovsdb::start();
+    let script_db = Ovsdb::start();
+    let (v1, v2, v3) = (desired(V1), desired(V2), desired(V3));
+
+    converge(&db, &v1);
+    run_script(&script_db, &v1, "v1");
+    add_others(&db);
+    add_others(&script_db);
+    assert_eq!(plain(discover(&db)), plain(discover(&script_db)));
+
+    // A bond mode change is a `set`, not a re-creation.
+    let ops = converge(&db, &v2);
+    assert_eq!(
+        lines(&ops),
+        [
+            "set port br-ex-bond bond_mode balance-tcp -> active-backup",
+            "clear port br-ex-bond lacp (was active)",
+            "clear interface eno1 mtu_request (was 9000)",
+            "clear interface eno2 mtu_request (was 9000)",
+        ]
+    );
+    run_script(&script_db, &v2, "v2");
+    assert_eq!(plain(discover(&db)), plain(discover(&script_db)));
+    assert_others_stay(&db);
+
+    // A port moves between bridges, interfaces between ports.
+    let ops = converge(&db, &v3);
+    assert_eq!(
+        lines(&ops),
+        [
+            "add bridge br-b (datapath_type system)",
+            "delete port br-ex-bond from br-ex (interfaces eno1,eno2)",
+            "add port eno2 on br-b: interfaces eno2",
+            "delete port eno3 from br-other (interfaces eno3)",
+            "add port br-ex-bond on br-ex: interfaces eno1,eno3, bond_mode active-backup",
+            "delete port eno7 from br-a (interfaces eno7)",
+            "add port eno7 on br-int: interfaces eno7",
+        ]
+    );
+    run_script(&script_db, &v3, "v3");
+    assert_eq!(plain(discover(&db)), plain(discover(&script_db)));
+    assert_others_stay(&db);
+    assert_eq!(db.vsctl(&["port-to-br", "eno7"]), "br-int");
+    assert_eq!(db.vsctl(&["port-to-br", "eno2"]), "br-b");
+    assert_eq!(db.port_interfaces("br-ex-bond"), ["eno1", "eno3"]);
+    assert_eq!(db.vsctl(&["list-ports", "br-a"]), "");
+    assert_eq!(db.vsctl(&["list-ports", "br-other"]), "vxlan0");
+
+    // And back to the first template.
+    converge(&db, &v1);
+    run_script(&script_db, &v1, "v1-again");
+    assert_eq!(plain(discover(&db)), plain(discover(&script_db)));
+    assert_eq!(db.vsctl(&["port-to-br", "veth-cni0"]), "br-ex");
+}
+
+#[test]
+fn rollback_restores_the_dump_exactly() {
+    let db = Ovsdb::start();
+    converge(&db, &desired(V1));
+    add_others(&db);
+    let before = db.dump();
+    let state = discover(&db);
+
+    // Deletions (a listed port, a port of others that holds a listed interface), additions and a new
+    // bridge, all undone.
+    let ops = ovs::plan(&desired(V3).ovs, &state);
+    let l = lines(&ops);
+    assert!(
+        l.iter()
+            .any(|l| l.starts_with("delete port eno3 from br-other")),
+        "{l:#?}"
+    );
+    assert!(l.iter().any(|l| l.starts_with("add bridge")), "{l:#?}");
+    assert!(
+        l.iter().any(|l| l.starts_with("delete port br-ex-bond")),
+        "{l:#?}"
+    );
+    ovs::apply(&handle(&db), &ops).unwrap();
+    assert_ne!(db.dump(), before);
+    assert_eq!(ovs::rollback(&handle(&db), &ops).unwrap(), ops.len());
+    assert_eq!(db.dump(), before);
+    assert_eq!(discover(&db), state);
+    // Others' columns are back too (they are in the dump; named here for the reader).
+    assert_eq!(db.get(&["Port", "eno3", "tag"]), "5");
+    assert_eq!(db.get(&["Interface", "eno3", "other_config:x"]), "y");
+
+    // The settings-only plan, too.
+    let ops = ovs::plan(&desired(V2).ovs, &state);
+    ovs::apply(&handle(&db), &ops).unwrap();
+    ovs::rollback(&handle(&db), &ops).unwrap();
+    assert_eq!(db.dump(), before);
+
+    // And from an empty database: the bridges go again, dpdk-init is removed.
+    let empty = Ovsdb::start();
+    let before = empty.dump();
+    let ops = ovs::plan(&desired(V1).ovs, &discover(&empty));
+    ovs::apply(&handle(&empty), &ops).unwrap();
+    ovs::rollback(&handle(&empty), &ops).unwrap();
+    assert_eq!(empty.dump(), before);
+}
+
+#[test]
+fn a_failing_transaction_changes_nothing() {
+    let db = Ovsdb::start();
+    converge(&db, &desired(V1));
+    add_others(&db);
+    let before = db.dump();
+
+    // The plan is fine up to its last command, which names an interface that does not exist.
+    let mut ops = ovs::plan(&desired(V3).ovs, &discover(&db));
+    assert!(ops.len() > 3);
+    ops.push(OvsOp::SetMtuRequest {
+        iface: "nosuch0".into(),
+        value: Some(1500),
+        previous: None,
+    });
+    let err = ovs::apply(&handle(&db), &ops).unwrap_err();
+    let Error::Apply(f) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(f.rollback, "nothing changed (one OVSDB transaction)");
+    assert!(f.error.contains("nosuch0"), "{}", f.error);
+    assert!(
+        f.at.contains("set interface nosuch0 mtu_request 1500"),
+        "{}",
+        f.at
+    );
+    assert!(f.rolled_back.is_empty() && f.rollback_failed.is_empty());
+    assert!(err.to_string().contains("nothing changed"), "{err}");
+    assert_eq!(db.dump(), before);
+
+    // ovs-vsctl failing as a whole (a broken binary, a database that is not there).
+    let fake = db.dir.path().join("ovs-vsctl-broken");
+    fs::write(&fake, "#!/bin/sh\necho 'broken on purpose' >&2\nexit 1\n").unwrap();
+    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    let broken = ovs::Ovsdb::at_socket(&fake, &db.sock);
+    assert!(!broken.reachable());
+    let Err(Error::Apply(f)) = ovs::apply(&broken, &ops[..1]) else {
+        panic!("the broken ovs-vsctl succeeded")
+    };
+    assert!(f.error.contains("broken on purpose"), "{}", f.error);
+    assert!(matches!(ovs::discover(&broken), Err(Error::Ovs(_))));
+
+    let gone = ovs::Ovsdb {
+        timeout: std::time::Duration::from_secs(1),
+        ..ovs::Ovsdb::at_socket(require_tool("ovs-vsctl"), db.dir.path().join("nosuch.sock"))
+    };
+    assert!(!gone.reachable());
+    let e = ovs::discover(&gone).unwrap_err();
+    assert!(matches!(e, Error::Ovs(_)), "{e:?}");
+    assert!(ovs::apply(&gone, &ops).is_err());
+    assert_eq!(db.dump(), before);
+}

@@ -335,4 +335,3 @@ pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
-

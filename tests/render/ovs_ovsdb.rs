@@ -6,9 +6,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use crate::common::*;
 use plumber_render::distro::Distro;
@@ -18,135 +16,10 @@ use plumber_render::render::Artifact;
 use plumber_render::select::{parse_labels, Labels};
 use plumber_render::{load, node_config, Source};
 
-/// An ovsdb-server on a private database, killed (and its directory removed) on drop.
-struct Ovsdb {
-    child: Child,
-    sock: PathBuf,
-    dir: tempfile::TempDir,
+mod ovsdb_fixture {
+    include!("../support/ovsdb.rs");
 }
-
-impl Ovsdb {
-    fn start() -> Ovsdb {
-        let dir = scratch();
-        let db = dir.path().join("conf.db");
-        let sock = dir.path().join("db.sock");
-        let st = Command::new(require_tool("ovsdb-tool"))
-            .arg("create")
-            .arg(&db)
-            .arg("/usr/share/openvswitch/vswitch.ovsschema")
-            .status()
-            .unwrap();
-        assert!(st.success(), "ovsdb-tool create failed");
-        let child = Command::new(require_tool("ovsdb-server"))
-            .arg(&db)
-            .arg(format!("--remote=punix:{}", sock.display()))
-            .arg(format!("--unixctl={}", dir.path().join("ctl").display()))
-            .arg("--no-chdir")
-            .env("OVS_RUNDIR", dir.path())
-            .env("OVS_LOGDIR", dir.path())
-            .env("OVS_DBDIR", dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut s = Ovsdb { child, sock, dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !s.sock.exists() {
-            if let Some(st) = s.child.try_wait().unwrap() {
-                panic!("ovsdb-server exited: {st}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "ovsdb-server did not create its socket"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-        s.vsctl(&["init"]);
-        s
-    }
-
-    fn opts(&self) -> String {
-        format!("--db=unix:{} --no-wait", self.sock.display())
-    }
-
-    fn try_vsctl(&self, args: &[&str]) -> Output {
-        Command::new(require_tool("ovs-vsctl"))
-            .arg(format!("--db=unix:{}", self.sock.display()))
-            .arg("--no-wait")
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    /// ovs-vsctl's answer, trimmed; panics when it fails.
-    fn vsctl(&self, args: &[&str]) -> String {
-        let out = self.try_vsctl(args);
-        assert!(
-            out.status.success(),
-            "ovs-vsctl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
-
-    /// A string column without ovs-vsctl's quotes.
-    fn get(&self, args: &[&str]) -> String {
-        let mut a = vec!["--if-exists", "get"];
-        a.extend_from_slice(args);
-        self.vsctl(&a).trim_matches('"').to_string()
-    }
-
-    fn dump(&self) -> String {
-        let out = Command::new(require_tool("ovsdb-client"))
-            .arg("dump")
-            .arg(format!("unix:{}", self.sock.display()))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "ovsdb-client dump: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Names of the interfaces of a port, sorted.
-    fn port_interfaces(&self, port: &str) -> Vec<String> {
-        let uuids = self.vsctl(&["get", "Port", port, "interfaces"]);
-        let mut names: Vec<String> = uuids
-            .trim_matches(['[', ']'])
-            .split(", ")
-            .map(|u| self.get(&["Interface", u, "name"]))
-            .collect();
-        names.sort();
-        names
-    }
-
-    /// Runs a rendered script against this database.
-    fn run(&self, script: &Path) -> Output {
-        let out = Command::new(require_tool("sh"))
-            .arg(script)
-            .env("PLUMBER_OVS_VSCTL_OPTS", self.opts())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{} failed:\n{}\n{}",
-            script.display(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-}
-
-impl Drop for Ovsdb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use ovsdb_fixture::Ovsdb;
 
 /// OVSDB holds exactly what `node` says about every bridge, port and interface.
 fn assert_db_matches(db: &Ovsdb, node: &NodeConfig, what: &str) {
