@@ -8,6 +8,8 @@ use std::net::IpAddr;
 use plumber_render::model::{BondMode, IpCidr};
 use serde::Serialize;
 
+pub use crate::netlink::vf::VfState;
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct CurrentState {
     /// Every link, by name.
@@ -27,6 +29,10 @@ pub struct LinkState {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub controller: Option<String>,
     pub addresses: Vec<AddressState>,
+    /// An SR-IOV PF's VFs as its driver reports them (`IFLA_VFINFO_LIST`), by id; empty for anything
+    /// else.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vfs: Vec<VfState>,
 }
 
 /// Link kinds as the kernel reports them (`IFLA_INFO_KIND`), with the attributes plumber manages.

@@ -3,41 +3,45 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use plumber_render::model::{BondMode, IpCidr};
+use rtnetlink::packet_core::{
+    NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable,
+    NLM_F_DUMP, NLM_F_REQUEST,
+};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags};
 use rtnetlink::packet_route::link::{
-    InfoBond, InfoData, InfoKind, InfoVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoBond, InfoData, InfoKind, InfoVlan, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo,
+    LinkMessage,
 };
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteType,
 };
 use rtnetlink::packet_route::AddressFamily;
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::sys::{protocols::NETLINK_ROUTE, SocketAddr};
 use rtnetlink::Handle;
 
-use super::nl_err;
-use crate::state::{AddressState, CurrentKind, CurrentState, LinkState, RouteProto, RouteState};
-use crate::Result;
+use super::{nl_err, vf};
+use crate::state::{
+    AddressState, CurrentKind, CurrentState, LinkState, RouteProto, RouteState, VfState,
+};
+use crate::{Error, Result};
 
 /// The local table (local and broadcast addresses of the node itself), never plumber's.
 const RT_TABLE_LOCAL: u32 = 255;
 
 /// Dumps links, addresses and routes (every table, both families).
 pub async fn discover(handle: &Handle) -> Result<CurrentState> {
-    let links: Vec<LinkMessage> = handle
-        .link()
-        .get()
-        .execute()
-        .try_collect()
-        .await
-        .map_err(|e| nl_err("dumping links", e))?;
+    let links = dump_links().await?;
     let names: BTreeMap<u32, String> = links
         .iter()
-        .filter_map(|l| link_name(l).map(|n| (l.header.index, n.to_string())))
+        .filter_map(|(l, _)| link_name(l).map(|n| (l.header.index, n.to_string())))
         .collect();
     let mut state = CurrentState::default();
-    for l in &links {
-        if let Some(ls) = link_state(l, &names) {
+    for (l, vfs) in links {
+        if let Some(mut ls) = link_state(&l, &names) {
+            ls.vfs = vfs;
             state.links.insert(ls.name.clone(), ls);
         }
     }
@@ -189,7 +193,100 @@ fn link_state(l: &LinkMessage, names: &BTreeMap<u32, String>) -> Option<LinkStat
         up: l.header.flags.contains(LinkFlags::Up),
         controller,
         addresses: Vec::new(),
+        vfs: Vec::new(),
     })
+}
+
+/// An rtnetlink message kept as bytes: its type and the payload after the netlink header.
+#[derive(Debug, Clone)]
+struct RawRtnl {
+    kind: u16,
+    payload: Vec<u8>,
+}
+
+impl NetlinkSerializable for RawRtnl {
+    fn message_type(&self) -> u16 {
+        self.kind
+    }
+    fn buffer_len(&self) -> usize {
+        self.payload.len()
+    }
+    fn serialize(&self, buffer: &mut [u8]) {
+        buffer.copy_from_slice(&self.payload)
+    }
+}
+
+impl NetlinkDeserializable for RawRtnl {
+    type Error = std::convert::Infallible;
+    fn deserialize(
+        header: &NetlinkHeader,
+        payload: &[u8],
+    ) -> std::result::Result<Self, Self::Error> {
+        Ok(RawRtnl {
+            kind: header.message_type,
+            payload: payload.to_vec(),
+        })
+    }
+}
+
+/// Dumps every link with its VF info (`RTEXT_FILTER_VF`, without VF stats), each parsed as a
+/// [`LinkMessage`] and, from the same bytes, its VFs ([`vf::vfs_of_bytes`]: netlink-packet-route's parse
+/// turns the kernel's "not reported" spoofchk/trust into `false`, so the raw message is needed).
+///
+/// Through a socket of its own, opened in the calling thread's network namespace (the handle's
+/// connection only hands out parsed messages); it is closed when the dump ends. A message that does not
+/// parse as a link is skipped, as rtnetlink's own dump does.
+async fn dump_links() -> Result<Vec<(LinkMessage, Vec<VfState>)>> {
+    let what = "dumping links";
+    let (conn, handle, _) = rtnetlink::proto::new_connection::<RawRtnl>(NETLINK_ROUTE)
+        .map_err(|e| Error::Netlink(format!("{what}: opening a netlink socket: {e}")))?;
+    let conn = tokio::spawn(conn);
+
+    let mut get = LinkMessage::default();
+    get.attributes.push(LinkAttribute::ExtMask(vec![
+        LinkExtentMask::Vf,
+        LinkExtentMask::SkipStats,
+    ]));
+    let get = RouteNetlinkMessage::GetLink(get);
+    let mut payload = vec![0u8; get.buffer_len()];
+    get.serialize(&mut payload);
+    let mut req = NetlinkMessage::new(
+        NetlinkHeader::default(),
+        NetlinkPayload::InnerMessage(RawRtnl {
+            kind: get.message_type(),
+            payload,
+        }),
+    );
+    req.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    req.finalize();
+
+    let mut replies = handle
+        .request(req, SocketAddr::new(0, 0))
+        .map_err(|e| Error::Netlink(format!("{what}: {e}")))?;
+    let mut links = Vec::new();
+    let mut failed = None;
+    while let Some(msg) = replies.next().await {
+        match msg.payload {
+            NetlinkPayload::InnerMessage(raw) => {
+                if let Ok(RouteNetlinkMessage::NewLink(l)) =
+                    RouteNetlinkMessage::deserialize(&msg.header, &raw.payload)
+                {
+                    let vfs = vf::vfs_of_bytes(&raw.payload);
+                    links.push((l, vfs));
+                }
+            }
+            NetlinkPayload::Error(e) if e.code.is_some() => {
+                failed.get_or_insert_with(|| e.to_io().to_string());
+            }
+            _ => {}
+        }
+    }
+    // Every reply is in: the connection has nothing left to do.
+    conn.abort();
+    match failed {
+        Some(e) => Err(Error::Netlink(format!("{what}: {e}"))),
+        None => Ok(links),
+    }
 }
 
 /// `IFLA_BOND_MODE` to the template's mode.

@@ -33,6 +33,7 @@ fn dev(name: &str, mtu: u32, up: bool, addrs: &[&str]) -> LinkState {
                 dynamic: false,
             })
             .collect(),
+        vfs: vec![],
     }
 }
 
@@ -76,6 +77,7 @@ fn simulate(mut s: CurrentState, ops: &[Op]) -> CurrentState {
                     up: false,
                     controller: None,
                     addresses: vec![],
+                    vfs: vec![],
                 };
                 if let Some(r) = restore {
                     l.mtu = r.mtu;
@@ -416,7 +418,9 @@ fn ops_serialize_for_the_dry_run_json() {
 fn rollback_puts_routes_back_after_the_addresses_their_gateways_need() {
     // Moving eno1 to another subnet removes the route through the old gateway; a failure after that
     // must re-add the old address before the route (the kernel refuses an unreachable gateway).
-    let d = desired("  interfaceConfig:\n    - name: eno1\n      ipv4:\n        address: [10.9.1.2/24]\n");
+    let d = desired(
+        "  interfaceConfig:\n    - name: eno1\n      ipv4:\n        address: [10.9.1.2/24]\n",
+    );
     let s = state(
         vec![dev("eno1", 1500, true, &["10.9.0.2/24"])],
         vec![RouteState {
