@@ -84,6 +84,7 @@ pub fn host_network(node: &str, state: &CurrentState, sysfs: &Path) -> crate::Re
             interface_status: nics,
             routes: Some(routes),
             links,
+            ovs_bridges: Vec::new(),
         },
     })
 }

@@ -54,6 +54,9 @@ pub struct HostNetworkStatus {
     /// kind, state and addresses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<LinkStatus>,
+    /// plumber: Open vSwitch bridges and their ports, when OVSDB is reachable (see OvsBridgeStatus).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ovs_bridges: Vec<OvsBridgeStatus>,
 }
 
 /// Addresses of one family (`ipv4: {address: [...]}`), as in the templates.

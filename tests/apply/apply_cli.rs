@@ -403,3 +403,88 @@ fn sriov_vfs_are_created_bound_and_rolled_back_with_the_rest() {
         }
     );
 }
+
+#[test]
+fn ovs_bridges_are_applied_shown_and_refused_without_ovsdb() {
+    use crate::ovs::ovsdb_fixture::Ovsdb;
+    in_netns!(
+        "ovs_bridges_are_applied_shown_and_refused_without_ovsdb",
+        || {
+            veth("a0", "a1");
+            settled(&["a0", "a1"]);
+            let db = Ovsdb::start();
+            let sock = db.sock.display().to_string();
+            let host = Host::new(UBUNTU);
+            let spec = |extra: &str| {
+                format!(
+                    "  ovsConfig:
+    - bridgeName: br-ex
+      nodeInterface: a1
+  interfaceConfig:
+    - name: a0
+      ipv4:
+        address: [10.9.0.2/24]
+{extra}"
+                )
+            };
+            let t = host.template("ovs", 1, &spec(""));
+            let out = host.plumber(&t, &["--ovsdb-socket", &sock]);
+            assert_code(&out, 0);
+            assert!(
+                text(&out)
+                    .0
+                    .contains("done: add bridge br-ex (datapath_type system)"),
+                "{}",
+                text(&out).0
+            );
+            assert_eq!(db.vsctl(&["list-br"]).trim(), "br-ex");
+            assert_eq!(db.port_interfaces("a1"), ["a1"]);
+            assert!(
+                host.tree()
+                    .iter()
+                    .any(|(p, _, mode)| p.ends_with("/plumber-ovs") && *mode == 0o755),
+                "the boot script is installed"
+            );
+
+            // Again: nothing; and `plumber show` publishes the bridge.
+            let again = host.plumber(&t, &["--ovsdb-socket", &sock]);
+            assert_eq!(text(&again).0, "plumber: nothing to do (templates: ovs)\n");
+            let show = assert_cmd::Command::cargo_bin("plumber")
+                .unwrap()
+                .args(["show", "--ovsdb-socket", &sock, "--sysfs"])
+                .arg(host.sysfs.root())
+                .output()
+                .unwrap();
+            let hn = plumber_render::inventory::HostNetwork::parse(
+                &String::from_utf8_lossy(&show.stdout),
+                "show",
+            )
+            .unwrap();
+            assert_eq!(hn.status.ovs_bridges.len(), 1);
+            assert_eq!(hn.status.ovs_bridges[0].name, "br-ex");
+
+            // A failure before the OVS stage leaves OVSDB untouched and everything else rolled back.
+            let dump = db.dump();
+            let files = host.tree();
+            let t2 = host.template(
+                "ovs",
+                2,
+                &spec("        routes:\n          - {to: 10.60.0.0/16, via: 192.168.200.1}\n")
+                    .replace("bridgeName: br-ex", "bridgeName: br-new"),
+            );
+            assert_code(&host.plumber(&t2, &["--ovsdb-socket", &sock]), 3);
+            assert_eq!(db.dump(), dump);
+            assert_eq!(host.tree(), files);
+
+            // OVSDB not reachable: refused before any change, saying why.
+            let out = host.plumber(&t2, &["--ovsdb-socket", "/nonexistent/db.sock"]);
+            assert_code(&out, 1);
+            let (_, err) = text(&out);
+            assert!(
+                err.contains("the templates configure OVS bridges (br-new) but"),
+                "{err}"
+            );
+            assert_eq!(host.tree(), files);
+        }
+    );
+}

@@ -14,7 +14,7 @@ use plumber_render::distro::Distro;
 use plumber_render::node::NodeConfig;
 use plumber_render::{load, node_config, Source};
 
-mod ovsdb_fixture {
+pub(crate) mod ovsdb_fixture {
     include!("../support/ovsdb.rs");
 }
 use ovsdb_fixture::{require_tool, Ovsdb};

@@ -7,7 +7,8 @@
 //!    VFs than the device has, a foreign file in the way) is refused here, before any change.
 //! 3. Carry the plan out, in an order the kernel accepts: files (kept uncommitted), VF counts (through
 //!    0), VF drivers (planned once the VFs exist), links/addresses/routes and VF settings (re-planned
-//!    when the VF stage changed the node), Open vSwitch.
+//!    when the VF stage changed the node), Open vSwitch (one OVSDB transaction; OVSDB is asked only when
+//!    the templates configure OVS).
 //! 4. Verify: discover again and plan again; every stage's plan must be empty.
 //! 5. Commit the files, or, on any failure, undo every stage done, last first, and restore the files,
 //!    so that the node ends as it started.
@@ -33,6 +34,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::install::{Installed, Installer};
+use crate::ovs::{self, OvsOp, Ovsdb};
 use crate::plan::{self, Op};
 use crate::state::CurrentState;
 use crate::sysfs::node::Binding;
@@ -78,6 +80,8 @@ pub struct Target {
     pub scope: Scope,
     /// The node name for the discovered inventory.
     pub node_name: String,
+    /// How to reach OVSDB; used only when the templates configure OVS bridges.
+    pub ovsdb: Ovsdb,
 }
 
 impl Target {
@@ -102,11 +106,16 @@ pub struct NodePlan {
     /// they appear).
     pub sriov: Vec<String>,
     pub links: Vec<Op>,
+    /// Open vSwitch changes, carried out as one OVSDB transaction.
+    pub ovs: Vec<OvsOp>,
 }
 
 impl NodePlan {
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.sriov.is_empty() && self.links.is_empty()
+        self.files.is_empty()
+            && self.sriov.is_empty()
+            && self.links.is_empty()
+            && self.ovs.is_empty()
     }
 }
 
@@ -133,6 +142,9 @@ impl fmt::Display for NodePlan {
         }
         for op in &self.links {
             writeln!(f, "link: {op}")?;
+        }
+        for op in &self.ovs {
+            writeln!(f, "ovs: {op}")?;
         }
         Ok(())
     }
@@ -199,6 +211,11 @@ pub fn plan_node(
     } else {
         Vec::new()
     };
+    let ovs = if target.scope.runtime() && !desired.node.ovs.is_empty() {
+        ovs_plan(target, desired)?
+    } else {
+        Vec::new()
+    };
     let (sriov, counts, links) = if target.scope.runtime() {
         let nics = &found.inventory.status.interface_status;
         let counts = sysfs::node::plan_counts(&desired.node.sriov, nics)?;
@@ -233,9 +250,27 @@ pub fn plan_node(
             files,
             sriov,
             links,
+            ovs,
         },
         counts,
     ))
+}
+
+/// The OVS ops for the templates' bridges on OVSDB as it is; refused when OVSDB cannot be reached.
+fn ovs_plan(target: &Target, desired: &Desired) -> Result<Vec<OvsOp>> {
+    target.ovsdb.check().map_err(|e| {
+        Error::Ovs(format!(
+            "the templates configure OVS bridges ({}) but {e}",
+            desired
+                .node
+                .ovs
+                .iter()
+                .map(|b| b.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    Ok(ovs::plan(&desired.node.ovs, &ovs::discover(&target.ovsdb)?))
 }
 
 fn file_changes_in(target: &Target, artifacts: &[Artifact]) -> Result<Vec<FileChange>> {
@@ -260,6 +295,7 @@ struct Done {
     /// The VF bindings before VF counts changed (restored after rolling the counts back).
     bindings_before: Option<BTreeMap<PciAddr, Binding>>,
     links: Vec<Op>,
+    ovs: Vec<OvsOp>,
 }
 
 /// A failure inside the transaction: the step that failed and why, and what the failing stage undid
@@ -323,6 +359,7 @@ pub async fn apply(
                 digest: String::new(),
                 files: vec![],
                 ops: vec![],
+                netlink_writes: 0,
                 error: Some(e.to_string()),
             };
             let _ = record::write(&state_path, &r);
@@ -340,7 +377,9 @@ pub async fn apply(
             .iter()
             .cloned()
             .chain(plan.links.iter().map(|o| o.to_string()))
+            .chain(plan.ovs.iter().map(|o| o.to_string()))
             .collect(),
+        netlink_writes: 0,
         error: None,
     };
     if plan.is_empty() {
@@ -366,7 +405,7 @@ pub async fn apply(
         target,
         &desired,
         &found,
-        &counts,
+        (&counts, &plan.ovs),
         &mut done,
         &mut writes,
     )
@@ -381,11 +420,13 @@ pub async fn apply(
                 i.commit()?;
             }
             rec.result = Outcome::Applied;
+            rec.netlink_writes = writes;
             rec.ops = done
                 .sysfs
                 .iter()
                 .map(|p| p.step.to_string())
                 .chain(done.links.iter().map(|o| o.to_string()))
+                .chain(done.ovs.iter().map(|o| o.to_string()))
                 .collect();
             record::write(&state_path, &rec)?;
             Ok(Applied {
@@ -437,7 +478,7 @@ async fn execute(
     target: &Target,
     desired: &Desired,
     found: &Discovered,
-    counts: &[Planned],
+    (counts, ovs_ops): (&[Planned], &[OvsOp]),
     done: &mut Done,
     writes: &mut usize,
 ) -> std::result::Result<(), StageError> {
@@ -483,6 +524,13 @@ async fn execute(
         // netlink::apply undid its own ops; the earlier stages are undone by the caller.
         Err(Error::Apply(f)) => return Err(StageError::undone(&f)),
         Err(e) => return Err(StageError::new("changing links", e)),
+    }
+
+    // Open vSwitch: one transaction, all or nothing.
+    match ovs::apply(&target.ovsdb, ovs_ops) {
+        Ok(_) => done.ovs = ovs_ops.to_vec(),
+        Err(Error::Apply(f)) => return Err(StageError::undone(&f)),
+        Err(e) => return Err(StageError::new("changing OVS", e)),
     }
     Ok(())
 }
@@ -530,6 +578,14 @@ async fn verify(
     let ops = plan::plan(&desired.node, &found.state)
         .map_err(|e| StageError::new("verifying links", e))?;
     left.extend(ops.iter().map(|o| o.to_string()));
+    if !desired.node.ovs.is_empty() {
+        let st = ovs::discover(&target.ovsdb).map_err(|e| StageError::new("verifying OVS", e))?;
+        left.extend(
+            ovs::plan(&desired.node.ovs, &st)
+                .iter()
+                .map(|o| o.to_string()),
+        );
+    }
     if left.is_empty() {
         Ok(())
     } else {
@@ -551,6 +607,12 @@ async fn undo(
 ) -> (Vec<String>, Vec<String>) {
     let mut ok = Vec::new();
     let mut failed = Vec::new();
+    if !done.ovs.is_empty() {
+        match ovs::rollback(&target.ovsdb, &done.ovs) {
+            Ok(_) => ok.extend(done.ovs.iter().rev().map(|o| o.inverse().to_string())),
+            Err(e) => failed.push(format!("undoing the OVS changes: {e}")),
+        }
+    }
     if !done.links.is_empty() {
         let back = plan::rollback(&done.links);
         match crate::netlink::apply(handle, &back).await {

@@ -6,7 +6,7 @@
 //! {"result": "applied", "time": 1795400000,
 //!  "templates": [{"name": "sriov-workers", "priority": 0, "generation": 3}],
 //!  "digest": "4f1c…", "files": ["write /etc/netplan/90-plumber.yaml"],
-//!  "ops": ["set mtu of ens1f0: 1500 -> 9000"], "error": null}
+//!  "ops": ["set mtu of ens1f0: 1500 -> 9000"], "netlink_writes": 1, "error": null}
 //! ```
 
 use std::fs::{File, OpenOptions, TryLockError};
@@ -54,6 +54,9 @@ pub struct Record {
     pub files: Vec<String>,
     /// Runtime changes (netlink ops, sysfs steps, OVS ops), one line each.
     pub ops: Vec<String>,
+    /// Netlink write requests the apply sent (0 when the node matched).
+    #[serde(default)]
+    pub netlink_writes: usize,
     pub error: Option<String>,
 }
 
@@ -129,6 +132,7 @@ mod tests {
             digest: "d".into(),
             files: vec!["write /etc/x".into()],
             ops: vec![],
+            netlink_writes: 0,
             error: None,
         };
         write(&state, &r).unwrap();

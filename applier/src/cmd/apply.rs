@@ -44,6 +44,10 @@ pub struct Apply {
     /// Only change the running node; leave the files alone.
     #[arg(long)]
     runtime_only: bool,
+    /// OVSDB's unix socket, for a non-standard install or a test database (changes are then not
+    /// waited on ovs-vswitchd). Default: ovs-vsctl's own (the system database).
+    #[arg(long)]
+    ovsdb_socket: Option<PathBuf>,
     #[arg(short, long, value_enum, default_value = "text")]
     output: PlanFormat,
 }
@@ -115,6 +119,7 @@ fn prepare(c: &Apply) -> anyhow::Result<Prepared> {
         distro,
         scope,
         node_name: c.node_name.clone().unwrap_or_else(plumber::show::node_name),
+        ovsdb: super::ovsdb(c.ovsdb_socket.as_deref()),
     };
     Ok((target, templates, labels))
 }

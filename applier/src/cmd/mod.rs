@@ -7,3 +7,11 @@ pub mod show;
 pub fn report(e: &dyn std::fmt::Display) {
     eprintln!("plumber: {e:#}");
 }
+
+/// How to reach OVSDB: the system database, or a socket given on the command line.
+pub fn ovsdb(socket: Option<&std::path::Path>) -> plumber::ovs::Ovsdb {
+    match socket {
+        Some(s) => plumber::ovs::Ovsdb::at_socket("ovs-vsctl", s),
+        None => plumber::ovs::Ovsdb::default(),
+    }
+}

@@ -16,6 +16,9 @@ pub struct Show {
     /// The node name to publish under (default: $NODE_NAME, else the hostname).
     #[arg(long)]
     node_name: Option<String>,
+    /// OVSDB's unix socket (default: ovs-vsctl's own). OVS bridges are shown when OVSDB answers.
+    #[arg(long)]
+    ovsdb_socket: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -40,7 +43,11 @@ fn show(c: Show) -> anyhow::Result<()> {
         plumber::netlink::discover(&h).await
     })?;
     let node = c.node_name.unwrap_or_else(plumber::show::node_name);
-    let hn = plumber::show::host_network(&node, &state, &c.sysfs)?;
+    let mut hn = plumber::show::host_network(&node, &state, &c.sysfs)?;
+    let db = super::ovsdb(c.ovsdb_socket.as_deref());
+    if db.reachable() {
+        hn.status.ovs_bridges = plumber::ovs::status(&plumber::ovs::discover(&db)?);
+    }
     match c.output {
         Format::Yaml => print!("{}", serde_yaml::to_string(&hn)?),
         Format::Json => println!("{}", serde_json::to_string_pretty(&hn)?),

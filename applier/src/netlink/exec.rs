@@ -196,6 +196,10 @@ impl<'a> Exec<'a> {
                 let req = self.handle.route().del(msg);
                 self.write(req.execute()).await
             }
+            Op::SetVf { pf, vf, set, .. } => {
+                let i = self.index(pf).await?;
+                self.set(super::vf::set_vf_message(i, *vf, set)).await
+            }
         }
     }
 

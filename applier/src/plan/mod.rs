@@ -13,7 +13,8 @@
 //!    when its last IPv4 address goes, so a replacement must arrive first). The IPv6 link-local address
 //!    stays, and so do dynamic (DHCP/SLAAC) addresses of a family the templates put on DHCP;
 //! 6. routes: unlisted `boot`/`static` routes of the owned links removed, missing ones added (after the
-//!    addresses that make their gateways reachable).
+//!    addresses that make their gateways reachable);
+//! 7. SR-IOV VF settings (MAC, VLAN and QoS, rates, spoofchk, trust) that differ, one request per VF.
 
 mod op;
 
@@ -342,6 +343,27 @@ pub fn plan(desired: &NodeConfig, current: &CurrentState) -> Result<Vec<Op>, Pla
     for r in want_routes {
         if !have_routes.contains_key(&r) {
             ops.push(Op::AddRoute { route: r });
+        }
+    }
+
+    // 7. VF settings, on the VFs the PF has.
+    for pf in &desired.sriov {
+        if pf.vfs.is_empty() {
+            continue;
+        }
+        let Some(name) = &pf.name else {
+            return Err(PlanError::MissingDevice(pf.selector.to_string()));
+        };
+        let Some(have) = current.links.get(name) else {
+            return Err(PlanError::MissingDevice(name.clone()));
+        };
+        for c in crate::netlink::vf::vf_changes(name, &have.vfs, &pf.vfs) {
+            ops.push(Op::SetVf {
+                pf: c.pf,
+                vf: c.vf,
+                set: c.set,
+                previous: c.previous,
+            });
         }
     }
     Ok(ops)

@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use plumber_render::model::IpCidr;
-use plumber_render::node::LinkKind;
+use plumber_render::node::{LinkKind, VfSettings};
 use serde::Serialize;
 
 /// A route by what identifies it in the kernel (table, destination, metric) plus its gateway and device.
@@ -75,6 +75,13 @@ pub enum Op {
     DelRoute {
         route: RouteSpec,
     },
+    /// SR-IOV VF settings on PF `pf` (only those that differ; `previous` undoes them).
+    SetVf {
+        pf: String,
+        vf: u32,
+        set: VfSettings,
+        previous: VfSettings,
+    },
 }
 
 impl Op {
@@ -131,6 +138,17 @@ impl Op {
             Op::DelRoute { route } => Op::AddRoute {
                 route: route.clone(),
             },
+            Op::SetVf {
+                pf,
+                vf,
+                set,
+                previous,
+            } => Op::SetVf {
+                pf: pf.clone(),
+                vf: *vf,
+                set: previous.clone(),
+                previous: set.clone(),
+            },
         })
     }
 
@@ -144,6 +162,7 @@ impl Op {
             | Op::AddAddress { link, .. }
             | Op::DelAddress { link, .. } => link,
             Op::AddRoute { route } | Op::DelRoute { route } => &route.dev,
+            Op::SetVf { pf, .. } => pf,
         }
     }
 }
@@ -214,6 +233,11 @@ impl fmt::Display for Op {
             Op::DelAddress { link, cidr } => write!(f, "remove address {cidr} from {link}"),
             Op::AddRoute { route } => write!(f, "add route {route}"),
             Op::DelRoute { route } => write!(f, "remove route {route}"),
+            Op::SetVf { pf, vf, set, .. } => write!(
+                f,
+                "set vf {vf} of {pf}: {}",
+                crate::netlink::vf::settings_text(set)
+            ),
         }
     }
 }

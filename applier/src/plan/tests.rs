@@ -160,6 +160,15 @@ fn simulate(mut s: CurrentState, ops: &[Op]) -> CurrentState {
                     && r.table == route.table
                     && r.metric.unwrap_or(default_metric(!r.dst.is_ipv4())) == route.metric)
             }),
+            Op::SetVf { pf, vf, set, .. } => {
+                let l = s.links.get_mut(pf).expect("the PF exists");
+                let v = l
+                    .vfs
+                    .iter_mut()
+                    .find(|v| v.id == *vf)
+                    .expect("the VF exists");
+                v.apply(set);
+            }
         }
     }
     for l in s.links.values_mut() {
@@ -447,6 +456,38 @@ fn rollback_puts_routes_back_after_the_addresses_their_gateways_need() {
             "add address 10.9.0.2/24 to eno1",
             "remove address 10.9.1.2/24 from eno1",
             "add route 10.50.0.0/16 via 10.9.0.1 dev eno1 metric 0",
+        ]
+    );
+}
+
+#[test]
+fn vf_settings_change_only_what_differs_and_roll_back() {
+    use crate::state::VfState;
+    let d = desired(
+        "  sriovConfig:
+    - pfName: eno1
+      numVfs: 2
+      vfs:
+        - {id: 0, mac: '02:00:00:00:00:01', vlan: 100, trust: true}
+        - {id: 1, spoofchk: false}
+",
+    );
+    let mut pf = dev("eno1", 1500, true, &[]);
+    pf.vfs = (0..2)
+        .map(|id| VfState {
+            id,
+            spoofchk: Some(true),
+            trust: Some(id == 0),
+            ..Default::default()
+        })
+        .collect();
+    let s = state(vec![pf], vec![]);
+    let ops = converges_and_rolls_back(&d, &s);
+    assert_eq!(
+        lines(&ops),
+        [
+            "set vf 0 of eno1: mac 02:00:00:00:00:01 vlan 100 qos 0",
+            "set vf 1 of eno1: spoofchk off",
         ]
     );
 }
