@@ -155,13 +155,19 @@ impl fmt::Display for NodePlan {
 pub struct Discovered {
     pub state: CurrentState,
     pub inventory: HostNetwork,
+    /// Link indexes by name (saves the executor a lookup per link).
+    pub indexes: crate::netlink::Indexes,
 }
 
 /// Reads the node: netlink and sysfs.
 pub async fn discover(handle: &rtnetlink::Handle, target: &Target) -> Result<Discovered> {
-    let state = crate::netlink::discover(handle).await?;
+    let (state, indexes) = crate::netlink::discover_indexed(handle).await?;
     let inventory = crate::show::host_network(&target.node_name, &state, &target.sysfs)?;
-    Ok(Discovered { state, inventory })
+    Ok(Discovered {
+        state,
+        inventory,
+        indexes,
+    })
 }
 
 /// The desired state for this node and the files it renders to.
@@ -516,7 +522,7 @@ async fn execute(
     // Links, addresses, routes: planned on the node as it is now.
     let ops = plan::plan(&desired.node, &current.state)
         .map_err(|e| StageError::new("planning links", e))?;
-    match crate::netlink::apply(handle, &ops).await {
+    match crate::netlink::apply_with(handle, &ops, &current.indexes).await {
         Ok(a) => {
             *writes += a.writes;
             done.links = a.ops;

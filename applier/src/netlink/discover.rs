@@ -31,8 +31,16 @@ use crate::{Error, Result};
 /// The local table (local and broadcast addresses of the node itself), never plumber's.
 const RT_TABLE_LOCAL: u32 = 255;
 
+/// Link indexes by name.
+pub type Indexes = BTreeMap<String, u32>;
+
 /// Dumps links, addresses and routes (every table, both families).
 pub async fn discover(handle: &Handle) -> Result<CurrentState> {
+    Ok(discover_indexed(handle).await?.0)
+}
+
+/// [`discover`], with the links' indexes (for [`apply_with`](super::apply_with)).
+pub async fn discover_indexed(handle: &Handle) -> Result<(CurrentState, Indexes)> {
     let links = dump_links().await?;
     let names: BTreeMap<u32, String> = links
         .iter()
@@ -115,7 +123,8 @@ pub async fn discover(handle: &Handle) -> Result<CurrentState> {
         }
     }
     state.routes.sort();
-    Ok(state)
+    let indexes = names.into_iter().map(|(i, n)| (n, i)).collect();
+    Ok((state, indexes))
 }
 
 fn link_name(l: &LinkMessage) -> Option<&str> {
@@ -268,10 +277,11 @@ async fn dump_links() -> Result<Vec<(LinkMessage, Vec<VfState>)>> {
     while let Some(msg) = replies.next().await {
         match msg.payload {
             NetlinkPayload::InnerMessage(raw) => {
+                let vfs = vf::vfs_of_bytes(&raw.payload);
+                let lean = without_unused_attributes(&raw.payload);
                 if let Ok(RouteNetlinkMessage::NewLink(l)) =
-                    RouteNetlinkMessage::deserialize(&msg.header, &raw.payload)
+                    RouteNetlinkMessage::deserialize(&msg.header, &lean)
                 {
-                    let vfs = vf::vfs_of_bytes(&raw.payload);
                     links.push((l, vfs));
                 }
             }
@@ -287,6 +297,37 @@ async fn dump_links() -> Result<Vec<(LinkMessage, Vec<VfState>)>> {
         Some(e) => Err(Error::Netlink(format!("{what}: {e}"))),
         None => Ok(links),
     }
+}
+
+/// Link attributes plumber does not read: `IFLA_STATS` (7), `IFLA_VFINFO_LIST` (22, read from the raw
+/// bytes by [`vf::vfs_of_bytes`]), `IFLA_STATS64` (23), `IFLA_VF_PORTS` (24), `IFLA_AF_SPEC` (26, the
+/// per-family settings: the largest attribute, and netlink-packet-route formats an error context for
+/// every one of its fields while parsing, which made parsing it most of discovery's time).
+const UNUSED_LINK_ATTRIBUTES: [u16; 5] = [7, 22, 23, 24, 26];
+
+/// An `RTM_NEWLINK` payload (ifinfomsg, then attributes) without [`UNUSED_LINK_ATTRIBUTES`]. A
+/// malformed attribute list is returned as is, for the parser to report.
+fn without_unused_attributes(payload: &[u8]) -> Vec<u8> {
+    const IFINFOMSG: usize = 16;
+    if payload.len() < IFINFOMSG {
+        return payload.to_vec();
+    }
+    let mut out = Vec::with_capacity(payload.len());
+    out.extend_from_slice(&payload[..IFINFOMSG]);
+    let mut at = IFINFOMSG;
+    while at + 4 <= payload.len() {
+        let len = u16::from_ne_bytes([payload[at], payload[at + 1]]) as usize;
+        let kind = u16::from_ne_bytes([payload[at + 2], payload[at + 3]]) & 0x3fff;
+        if len < 4 || at + len > payload.len() {
+            return payload.to_vec();
+        }
+        let next = (at + len + 3) & !3;
+        if !UNUSED_LINK_ATTRIBUTES.contains(&kind) {
+            out.extend_from_slice(&payload[at..next.min(payload.len())]);
+        }
+        at = next;
+    }
+    out
 }
 
 /// `IFLA_BOND_MODE` to the template's mode.

@@ -1,6 +1,7 @@
 //! `execute` one op, `apply` a plan with rollback. Links are looked up by name before every op (their
 //! indexes change when rollback recreates them); lookups are reads, and only writes are counted.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use futures::TryStreamExt;
@@ -15,7 +16,7 @@ use rtnetlink::{
     RouteMessageBuilder,
 };
 
-use super::nl_msg;
+use super::{nl_msg, Indexes};
 use crate::plan::{rollback, Op, RouteSpec, Snapshot};
 use crate::{Error, Result};
 use plumber_render::node::LinkKind;
@@ -41,7 +42,16 @@ pub async fn execute(handle: &Handle, op: &Op) -> Result<()> {
 /// Executes `ops` in order. On the first failure, executes `plan::rollback` of the ops done before it
 /// and returns [`Error::Apply`] naming the failed op and what was rolled back.
 pub async fn apply(handle: &Handle, ops: &[Op]) -> Result<Applied> {
+    apply_with(handle, ops, &Indexes::new()).await
+}
+
+/// [`apply`], starting from the link indexes discovery found ([`discover_indexed`]), which saves a
+/// lookup per link (an index that went stale makes its op fail, and the plan roll back).
+///
+/// [`discover_indexed`]: super::discover_indexed
+pub async fn apply_with(handle: &Handle, ops: &[Op], known: &Indexes) -> Result<Applied> {
     let mut ex = Exec::new(handle);
+    ex.indexes = known.iter().map(|(k, v)| (k.clone(), *v)).collect();
     for (i, op) in ops.iter().enumerate() {
         let Err(error) = ex.op(op).await else {
             continue;
@@ -82,11 +92,18 @@ type R<T = ()> = std::result::Result<T, String>;
 struct Exec<'a> {
     handle: &'a Handle,
     writes: usize,
+    /// Link indexes by name: from discovery, then from lookups. A link's entry is dropped when an op
+    /// creates or deletes it (a re-created link has a new index).
+    indexes: HashMap<String, u32>,
 }
 
 impl<'a> Exec<'a> {
     fn new(handle: &'a Handle) -> Self {
-        Exec { handle, writes: 0 }
+        Exec {
+            handle,
+            writes: 0,
+            indexes: HashMap::new(),
+        }
     }
 
     /// Counts and awaits one write request.
@@ -111,8 +128,13 @@ impl<'a> Exec<'a> {
         found.ok_or_else(|| format!("{name}: no such link"))
     }
 
-    async fn index(&self, name: &str) -> R<u32> {
-        Ok(self.link(name).await?.header.index)
+    async fn index(&mut self, name: &str) -> R<u32> {
+        if let Some(i) = self.indexes.get(name) {
+            return Ok(*i);
+        }
+        let i = self.link(name).await?.header.index;
+        self.indexes.insert(name.to_string(), i);
+        Ok(i)
     }
 
     async fn set(&mut self, msg: LinkMessage) -> R {
@@ -127,6 +149,14 @@ impl<'a> Exec<'a> {
     }
 
     async fn op(&mut self, op: &Op) -> R {
+        let result = self.op_inner(op).await;
+        if let Op::CreateLink { name, .. } | Op::DeleteLink { name, .. } = op {
+            self.indexes.remove(name);
+        }
+        result
+    }
+
+    async fn op_inner(&mut self, op: &Op) -> R {
         match op {
             Op::CreateLink {
                 name,
@@ -284,7 +314,7 @@ impl<'a> Exec<'a> {
         result
     }
 
-    async fn route(&self, r: &RouteSpec, delete: bool) -> R<RouteMessage> {
+    async fn route(&mut self, r: &RouteSpec, delete: bool) -> R<RouteMessage> {
         let oif = self.index(&r.dev).await?;
         route_message(r, oif, delete)
     }

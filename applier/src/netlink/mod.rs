@@ -12,8 +12,8 @@ pub mod vf;
 
 use std::future::Future;
 
-pub use discover::discover;
-pub use exec::{apply, execute, Applied};
+pub use discover::{discover, discover_indexed, Indexes};
+pub use exec::{apply, apply_with, execute, Applied};
 
 use crate::{Error, Result};
 
