@@ -7,6 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// Discovery allocates a message per link, address and route and frees them at once; mimalloc makes
+// that (and the page faults of glibc's growing arena) cheaper: see BENCHMARKS.md, applier.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// plumber: host networking for Kubernetes nodes, on the node.
 #[derive(Parser)]
 #[command(

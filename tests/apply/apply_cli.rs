@@ -488,3 +488,86 @@ fn ovs_bridges_are_applied_shown_and_refused_without_ovsdb() {
         }
     );
 }
+
+#[test]
+fn watch_repairs_drift_in_links_and_files_until_sigterm() {
+    in_netns!(
+        "watch_repairs_drift_in_links_and_files_until_sigterm",
+        || {
+            use std::time::{Duration, Instant};
+            veth("a0", "a1");
+            settled(&["a0", "a1"]);
+            let host = Host::new(UBUNTU);
+            let t = host.template("net", 1, NET);
+            let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("plumber"))
+                .arg("apply")
+                .arg("-f")
+                .arg(&t)
+                .arg("--root")
+                .arg(host.root())
+                .arg("--sysfs")
+                .arg(host.sysfs.root())
+                .args(["--node-name", "node-1", "--watch", "--debounce-ms", "50"])
+                .args(["--resync-secs", "1"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            // Polls `f` for up to 10 s (a bound for a hung watch, not a speed goal: BENCHMARKS.md has
+            // the latencies) and returns how long it took.
+            let wait_for = |what: &str, f: &dyn Fn() -> bool| {
+                let start = Instant::now();
+                while !f() {
+                    assert!(start.elapsed() < Duration::from_secs(10), "{what}");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                start.elapsed()
+            };
+            wait_for("the first apply", &|| {
+                discover().links.get("br0").is_some()
+                    && routes(&discover(), "a0")
+                        .iter()
+                        .any(|r| r.starts_with("10.50.0.0/16"))
+            });
+
+            // A managed address (and the route through it, which the kernel flushes with it).
+            sh("addr del 10.9.0.2/24 dev a0");
+            let took = wait_for("the address back", &|| {
+                let s = discover();
+                cidrs(&s, "a0").contains(&"10.9.0.2/24".to_string())
+                    && routes(&s, "a0")
+                        .iter()
+                        .any(|r| r.starts_with("10.50.0.0/16"))
+            });
+            eprintln!("address and route repaired in {took:?}");
+            // The bridge, with its member.
+            sh("link del br0");
+            let took = wait_for("the bridge back", &|| {
+                discover()
+                    .links
+                    .get("a1")
+                    .and_then(|l| l.controller.clone())
+                    == Some("br0".into())
+            });
+            eprintln!("bridge repaired in {took:?}");
+            // A rendered file someone removed: no netlink event, the resync puts it back.
+            let netplan = host.root().join("etc/netplan/60-plumber.yaml");
+            fs::remove_file(&netplan).unwrap();
+            wait_for("the file back", &|| netplan.exists());
+            // A link the templates do not name, and its address, are left alone.
+            veth("u0", "u1");
+            sh("addr add 10.77.0.1/24 dev u0");
+            std::thread::sleep(Duration::from_millis(300));
+            assert_eq!(cidrs(&discover(), "u0"), ["10.77.0.1/24"]);
+
+            std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{err}");
+            assert!(err.contains("plumber watch: stopped after"), "{err}");
+        }
+    );
+}

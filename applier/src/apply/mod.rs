@@ -178,15 +178,20 @@ pub struct Desired {
 }
 
 impl Desired {
-    /// Select and merge `templates` for the node (resolving SR-IOV PFs on its inventory) and render.
+    /// Select and merge `templates` for the node (resolving SR-IOV PFs on its inventory) and render
+    /// the files when `target` installs them.
     pub fn new(
         templates: &[Loaded],
         labels: Option<&Labels>,
         inventory: &HostNetwork,
-        distro: &Distro,
+        target: &Target,
     ) -> Result<Desired> {
         let node = plumber_render::node_config(templates, labels, Some(inventory))?;
-        let artifacts = plumber_render::render::render(&node, distro)?;
+        let artifacts = if target.scope.files() {
+            plumber_render::render::render(&node, &target.distro)?
+        } else {
+            Vec::new()
+        };
         Ok(Desired { node, artifacts })
     }
 
@@ -353,7 +358,7 @@ pub async fn apply(
     target.installer().recover()?;
 
     let found = discover(handle, target).await?;
-    let prepared = Desired::new(templates, labels, &found.inventory, &target.distro)
+    let prepared = Desired::new(templates, labels, &found.inventory, target)
         .and_then(|d| plan_node(target, &d, &found).map(|p| (d, p)));
     let (desired, (plan, counts)) = match prepared {
         Ok(x) => x,
@@ -681,4 +686,24 @@ pub fn exit_code(result: &Result<Applied>) -> u8 {
 /// The default state directory as a host path.
 pub fn default_state_dir() -> &'static Path {
     Path::new(crate::install::DEFAULT_STATE_DIR)
+}
+
+impl crate::watch::PassReport for Applied {
+    /// Every change a pass made (files, SR-IOV steps, link ops, OVS ops); 0 when the node matched.
+    fn writes(&self) -> usize {
+        match self.outcome {
+            Outcome::Unchanged => 0,
+            _ => (self.record.files.len() + self.record.ops.len()).max(1),
+        }
+    }
+
+    fn summary(&self) -> String {
+        self.record
+            .files
+            .iter()
+            .chain(&self.record.ops)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }

@@ -50,6 +50,17 @@ pub struct Apply {
     ovsdb_socket: Option<PathBuf>,
     #[arg(short, long, value_enum, default_value = "text")]
     output: PlanFormat,
+    /// Keep the node so: apply now, then again after netlink reports a change to links, addresses or
+    /// routes (debounced), and every --resync-secs in any case, until SIGTERM or SIGINT.
+    #[arg(long, conflicts_with = "dry_run")]
+    watch: bool,
+    /// With --watch: quiet time after a burst of netlink events before re-applying.
+    #[arg(long, default_value_t = 200, requires = "watch")]
+    debounce_ms: u64,
+    /// With --watch: re-apply this often even without events (the backstop for changes netlink does
+    /// not report: sysfs, OVSDB, files).
+    #[arg(long, default_value_t = 60, requires = "watch")]
+    resync_secs: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -61,7 +72,31 @@ enum PlanFormat {
 pub fn run(c: Apply) -> u8 {
     match prepare(&c) {
         Ok((target, templates, labels)) => {
-            if c.dry_run {
+            if c.watch {
+                let cfg = plumber::watch::WatchConfig {
+                    debounce: std::time::Duration::from_millis(c.debounce_ms),
+                    resync: std::time::Duration::from_secs(c.resync_secs),
+                };
+                let result = plumber::netlink::run(async {
+                    let stop = plumber::watch::shutdown_signal()?;
+                    let h = plumber::netlink::connection()?;
+                    let (h, t, tp, l) = (&h, &target, &templates[..], labels.as_ref());
+                    plumber::watch::watch(cfg, move |_| apply::apply(h, t, tp, l), stop).await
+                });
+                match result {
+                    Ok(stats) => {
+                        eprintln!(
+                            "plumber watch: stopped after {} passes ({} repairs, {} failed)",
+                            stats.passes, stats.repairs, stats.errors
+                        );
+                        0
+                    }
+                    Err(e) => {
+                        super::report(&e);
+                        1
+                    }
+                }
+            } else if c.dry_run {
                 match dry_run(&target, &templates, labels.as_ref(), c.output) {
                     Ok(()) => 0,
                     Err(e) => {
@@ -134,7 +169,7 @@ fn dry_run(
         let h = plumber::netlink::connection()?;
         apply::discover(&h, target).await
     })?;
-    let desired = apply::Desired::new(templates, labels, &found.inventory, &target.distro)?;
+    let desired = apply::Desired::new(templates, labels, &found.inventory, target)?;
     let (plan, _) = apply::plan_node(target, &desired, &found)?;
     match output {
         PlanFormat::Text => print!("{plan}"),
