@@ -21,4 +21,4 @@ pub mod render;
 pub mod select;
 pub mod validate;
 
-pub use pipeline::{load, node_config, read_sources, render_sources, Source};
+pub use pipeline::{load, node_config, node_config_of_spec, read_sources, render_sources, Source};

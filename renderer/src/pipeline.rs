@@ -113,3 +113,22 @@ pub fn render_sources(
     let node = node_config(&templates, labels, inventory)?;
     crate::render::render(&node, distro)
 }
+
+/// The `NodeConfig` of one template named `t` whose `spec` is `spec` (YAML indented by two spaces), for
+/// tests and examples:
+///
+/// ```
+/// let node = plumber_render::node_config_of_spec("  interfaceConfig:\n    - name: eno1\n      mtu: 9000\n")
+///     .unwrap();
+/// assert_eq!(node.links["eno1"].mtu, Some(9000));
+/// ```
+pub fn node_config_of_spec(spec: &str) -> Result<NodeConfig> {
+    let text = format!(
+        "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: t}}\nspec:\n{spec}"
+    );
+    let t = load(&[Source {
+        name: "t".into(),
+        text,
+    }])?;
+    node_config(&t, None, None)
+}

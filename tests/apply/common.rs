@@ -8,7 +8,6 @@ use plumber::netlink::{self, Applied};
 use plumber::plan::Op;
 use plumber::state::CurrentState;
 use plumber_render::node::NodeConfig;
-use plumber_render::{load, node_config, Source};
 
 /// `in_netns!("test_name", || { ... })`: runs the body in a fresh network namespace (see
 /// [`in_netns_in`]); the test must be named `test_name` in the calling module.
@@ -80,15 +79,7 @@ pub fn sh(line: &str) {
 }
 
 pub fn desired(spec: &str) -> NodeConfig {
-    let text = format!(
-        "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: t}}\nspec:\n{spec}"
-    );
-    let t = load(&[Source {
-        name: "t".into(),
-        text,
-    }])
-    .unwrap();
-    node_config(&t, None, None).unwrap()
+    plumber_render::node_config_of_spec(spec).unwrap()
 }
 
 pub fn discover() -> CurrentState {

@@ -12,7 +12,6 @@ use plumber::ovs::{self, OvsOp, OvsState};
 use plumber::Error;
 use plumber_render::distro::Distro;
 use plumber_render::node::NodeConfig;
-use plumber_render::{load, node_config, Source};
 
 pub(crate) mod ovsdb_fixture {
     include!("../support/ovsdb.rs");
@@ -20,15 +19,7 @@ pub(crate) mod ovsdb_fixture {
 use ovsdb_fixture::{require_tool, Ovsdb};
 
 fn desired(ovs_config: &str) -> NodeConfig {
-    let text = format!(
-        "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: t}}\nspec:\n  ovsConfig:\n{ovs_config}"
-    );
-    let t = load(&[Source {
-        name: "t".into(),
-        text,
-    }])
-    .unwrap();
-    node_config(&t, None, None).unwrap()
+    plumber_render::node_config_of_spec(&format!("  ovsConfig:\n{ovs_config}")).unwrap()
 }
 
 /// A bond with every setting, a single port, a DPDK port and a bridge without ports.

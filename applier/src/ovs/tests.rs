@@ -1,5 +1,4 @@
 use plumber_render::node::OvsBridge;
-use plumber_render::{load, node_config, Source};
 
 use super::exec::arguments;
 use super::op::vsctl_value;
@@ -10,15 +9,9 @@ use super::*;
 const CAPTURED: &str = include_str!("testdata.json");
 
 fn desired(spec: &str) -> Vec<OvsBridge> {
-    let text = format!(
-        "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: t}}\nspec:\n  ovsConfig:\n{spec}"
-    );
-    let t = load(&[Source {
-        name: "t".into(),
-        text,
-    }])
-    .unwrap();
-    node_config(&t, None, None).unwrap().ovs
+    plumber_render::node_config_of_spec(&format!("  ovsConfig:\n{spec}"))
+        .unwrap()
+        .ovs
 }
 
 fn lines(ops: &[OvsOp]) -> Vec<String> {

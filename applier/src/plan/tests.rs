@@ -5,18 +5,9 @@
 use super::*;
 use crate::state::{AddressState, RouteProto, RouteState};
 use plumber_render::model::{BondMode, IpCidr};
-use plumber_render::{load, node_config, Source};
 
 fn desired(spec: &str) -> NodeConfig {
-    let text = format!(
-        "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: t}}\nspec:\n{spec}"
-    );
-    let t = load(&[Source {
-        name: "t".into(),
-        text,
-    }])
-    .unwrap();
-    node_config(&t, None, None).unwrap()
+    plumber_render::node_config_of_spec(spec).unwrap()
 }
 
 fn dev(name: &str, mtu: u32, up: bool, addrs: &[&str]) -> LinkState {
