@@ -1,0 +1,402 @@
+//! Carrying an apply out: the stages in order, the verification, and the undo of every stage done
+//! when any of it fails.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use plumber_render::model::PciAddr;
+use plumber_render::parse::Loaded;
+use plumber_render::select::Labels;
+
+use super::record::{self, Outcome, Record};
+use super::{discover, plan_node, Desired, Discovered, NodePlan, Target, VF_WAIT};
+use crate::install::Installed;
+use crate::ovs::{self, OvsOp};
+use crate::plan::{self, Op};
+use crate::sysfs::node::Binding;
+use crate::sysfs::{self, Planned};
+use crate::{Error, Failed, Result};
+
+/// What [`apply`] did.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub outcome: Outcome,
+    pub plan: NodePlan,
+    /// Netlink write requests sent.
+    pub netlink_writes: usize,
+    pub record: Record,
+}
+
+/// What was done so far, to undo on failure.
+#[derive(Default)]
+struct Done {
+    installed: Option<Installed>,
+    sysfs: Vec<Planned>,
+    /// The VF bindings before VF counts changed (restored after rolling the counts back).
+    bindings_before: Option<BTreeMap<PciAddr, Binding>>,
+    links: Vec<Op>,
+    ovs: Vec<OvsOp>,
+}
+
+/// A failure inside the transaction: the step that failed and why, and what the failing stage undid
+/// of its own changes already (netlink and sysfs undo their batch themselves).
+struct StageError {
+    at: String,
+    error: String,
+    rolled_back: Vec<String>,
+    rollback_failed: Vec<String>,
+}
+
+impl StageError {
+    fn new(at: impl Into<String>, e: impl fmt::Display) -> Self {
+        StageError {
+            at: at.into(),
+            error: e.to_string(),
+            rolled_back: Vec::new(),
+            rollback_failed: Vec::new(),
+        }
+    }
+
+    /// From a stage that failed part-way and undid its own steps.
+    fn undone(f: &Failed) -> Self {
+        StageError {
+            at: f.at.clone(),
+            error: f.error.clone(),
+            rolled_back: f.rolled_back.clone(),
+            rollback_failed: f.rollback_failed.clone(),
+        }
+    }
+}
+
+/// Applies `templates` to the node (see the module doc). `Err` means nothing was changed
+/// ([`Outcome::Refused`]) or everything was undone ([`Error::Apply`], with what was rolled back and what
+/// could not be).
+pub async fn apply(
+    handle: &rtnetlink::Handle,
+    target: &Target,
+    templates: &[Loaded],
+    labels: Option<&Labels>,
+) -> Result<Applied> {
+    let state_path = target.state_path();
+    let _lock = record::lock(&state_path, || {
+        eprintln!(
+            "plumber: waiting for another apply to finish ({})",
+            state_path.join("lock").display()
+        )
+    })?;
+    target.installer().recover()?;
+
+    let found = discover(handle, target).await?;
+    let prepared = Desired::new(templates, labels, &found.inventory, target)
+        .and_then(|d| plan_node(target, &d, &found).map(|p| (d, p)));
+    let (desired, (plan, counts)) = match prepared {
+        Ok(x) => x,
+        Err(e) => {
+            let r = Record {
+                result: Outcome::Refused,
+                time: record::now(),
+                templates: vec![],
+                digest: String::new(),
+                files: vec![],
+                ops: vec![],
+                netlink_writes: 0,
+                error: Some(e.to_string()),
+            };
+            let _ = record::write(&state_path, &r);
+            return Err(e);
+        }
+    };
+    let mut rec = Record {
+        result: Outcome::Unchanged,
+        time: record::now(),
+        templates: desired.node.templates.clone(),
+        digest: desired.digest(),
+        files: plan.files.iter().map(|c| c.to_string()).collect(),
+        ops: plan
+            .sriov
+            .iter()
+            .cloned()
+            .chain(plan.links.iter().map(|o| o.to_string()))
+            .chain(plan.ovs.iter().map(|o| o.to_string()))
+            .collect(),
+        netlink_writes: 0,
+        error: None,
+    };
+    if plan.is_empty() {
+        // Recorded only when the configuration changed, so that a watch loop does not write the disk.
+        let last = record::read(&state_path);
+        if last.as_ref().is_none_or(|l| {
+            l.digest != rec.digest || !matches!(l.result, Outcome::Applied | Outcome::Unchanged)
+        }) {
+            record::write(&state_path, &rec)?;
+        }
+        return Ok(Applied {
+            outcome: Outcome::Unchanged,
+            plan,
+            netlink_writes: 0,
+            record: rec,
+        });
+    }
+
+    let mut done = Done::default();
+    let mut writes = 0;
+    let result = execute(
+        handle,
+        target,
+        &desired,
+        &found,
+        (&counts, &plan.ovs),
+        &mut done,
+        &mut writes,
+    )
+    .await;
+    let result = match result {
+        Ok(()) => verify(handle, target, &desired).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => {
+            if let Some(i) = done.installed.take() {
+                i.commit()?;
+            }
+            rec.result = Outcome::Applied;
+            rec.netlink_writes = writes;
+            rec.ops = done
+                .sysfs
+                .iter()
+                .map(|p| p.step.to_string())
+                .chain(done.links.iter().map(|o| o.to_string()))
+                .chain(done.ovs.iter().map(|o| o.to_string()))
+                .collect();
+            record::write(&state_path, &rec)?;
+            Ok(Applied {
+                outcome: Outcome::Applied,
+                plan,
+                netlink_writes: writes,
+                record: rec,
+            })
+        }
+        Err(StageError {
+            at,
+            error,
+            rolled_back: mut stage_undone,
+            rollback_failed: mut stage_failed,
+        }) => {
+            let (rolled_back, rollback_failed) = undo(handle, target, done).await;
+            stage_undone.extend(rolled_back);
+            stage_failed.extend(rollback_failed);
+            let (rolled_back, rollback_failed) = (stage_undone, stage_failed);
+            let rollback = match (rolled_back.len(), rollback_failed.len()) {
+                (0, 0) => "nothing had been changed".to_string(),
+                (n, 0) => format!("rolled back the {n} changes made before it"),
+                (n, f) => format!(
+                    "rolled back {n} changes, {f} failed to roll back (the node is left part-way): {}",
+                    rollback_failed.join("; ")
+                ),
+            };
+            rec.result = if rollback_failed.is_empty() {
+                Outcome::RolledBack
+            } else {
+                Outcome::RollbackFailed
+            };
+            let failed = Failed {
+                at,
+                error,
+                rolled_back,
+                rollback_failed,
+                rollback,
+            };
+            rec.error = Some(failed.to_string());
+            let _ = record::write(&state_path, &rec);
+            Err(Error::Apply(Box::new(failed)))
+        }
+    }
+}
+
+async fn execute(
+    handle: &rtnetlink::Handle,
+    target: &Target,
+    desired: &Desired,
+    found: &Discovered,
+    (counts, ovs_ops): (&[Planned], &[OvsOp]),
+    done: &mut Done,
+    writes: &mut usize,
+) -> std::result::Result<(), StageError> {
+    if target.scope.files() {
+        let installed = target
+            .installer()
+            .install(&desired.artifacts)
+            .map_err(|e| StageError::new("installing files", e))?;
+        done.installed = Some(installed);
+    }
+    if !target.scope.runtime() {
+        return Ok(());
+    }
+
+    // VF counts, then the drivers of the VFs as they are now.
+    if !counts.is_empty() {
+        done.bindings_before = Some(sysfs::node::bindings(
+            &target.sysfs,
+            &found.inventory.status.interface_status,
+        ));
+    }
+    run_sysfs(target, counts, done)?;
+    let mut current = found.clone();
+    if !counts.is_empty() {
+        current = discover(handle, target)
+            .await
+            .map_err(|e| StageError::new("discovering the node after changing VF counts", e))?;
+    }
+    let nics = &current.inventory.status.interface_status;
+    let bindings = sysfs::node::bindings(&target.sysfs, nics);
+    let drivers = sysfs::node::plan_drivers(&desired.node.sriov, nics, &bindings)
+        .map_err(|e| StageError::new("planning VF drivers", e))?;
+    run_sysfs(target, &drivers, done)?;
+
+    // Links, addresses, routes: planned on the node as it is now.
+    let ops = plan::plan(&desired.node, &current.state)
+        .map_err(|e| StageError::new("planning links", e))?;
+    match crate::netlink::apply_with(handle, &ops, &current.indexes).await {
+        Ok(a) => {
+            *writes += a.writes;
+            done.links = a.ops;
+        }
+        // netlink::apply undid its own ops; the earlier stages are undone by the caller.
+        Err(Error::Apply(f)) => return Err(StageError::undone(&f)),
+        Err(e) => return Err(StageError::new("changing links", e)),
+    }
+
+    // Open vSwitch: one transaction, all or nothing.
+    match ovs::apply(&target.ovsdb, ovs_ops) {
+        Ok(_) => done.ovs = ovs_ops.to_vec(),
+        Err(Error::Apply(f)) => return Err(StageError::undone(&f)),
+        Err(e) => return Err(StageError::new("changing OVS", e)),
+    }
+    Ok(())
+}
+
+fn run_sysfs(
+    target: &Target,
+    steps: &[Planned],
+    done: &mut Done,
+) -> std::result::Result<(), StageError> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    match sysfs::run(&target.sysfs, steps, VF_WAIT) {
+        Ok(()) => {
+            done.sysfs.extend(steps.iter().cloned());
+            Ok(())
+        }
+        // sysfs::run undid the steps of this batch.
+        Err(Error::SysfsApply(f)) => Err(StageError::undone(&f)),
+        Err(e) => Err(StageError::new("SR-IOV", e)),
+    }
+}
+
+/// Discover again: every stage's plan must be empty.
+async fn verify(
+    handle: &rtnetlink::Handle,
+    target: &Target,
+    desired: &Desired,
+) -> std::result::Result<(), StageError> {
+    if !target.scope.runtime() {
+        return Ok(());
+    }
+    let found = discover(handle, target)
+        .await
+        .map_err(|e| StageError::new("verifying", e))?;
+    let nics = &found.inventory.status.interface_status;
+    let mut left: Vec<String> = Vec::new();
+    let counts = sysfs::node::plan_counts(&desired.node.sriov, nics)
+        .map_err(|e| StageError::new("verifying VF counts", e))?;
+    left.extend(counts.iter().map(|p| p.step.to_string()));
+    let bindings = sysfs::node::bindings(&target.sysfs, nics);
+    let drivers = sysfs::node::plan_drivers(&desired.node.sriov, nics, &bindings)
+        .map_err(|e| StageError::new("verifying VF drivers", e))?;
+    left.extend(drivers.iter().map(|p| p.step.to_string()));
+    let ops = plan::plan(&desired.node, &found.state)
+        .map_err(|e| StageError::new("verifying links", e))?;
+    left.extend(ops.iter().map(|o| o.to_string()));
+    if !desired.node.ovs.is_empty() {
+        let st = ovs::discover(&target.ovsdb).map_err(|e| StageError::new("verifying OVS", e))?;
+        left.extend(
+            ovs::plan(&desired.node.ovs, &st)
+                .iter()
+                .map(|o| o.to_string()),
+        );
+    }
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(StageError::new(
+            "verifying",
+            format!(
+                "the node does not match after applying (another program changing it?); still to do: {}",
+                left.join("; ")
+            ),
+        ))
+    }
+}
+
+/// Undoes every stage done, last first. Returns the undone steps and the ones that failed.
+async fn undo(
+    handle: &rtnetlink::Handle,
+    target: &Target,
+    done: Done,
+) -> (Vec<String>, Vec<String>) {
+    let mut ok = Vec::new();
+    let mut failed = Vec::new();
+    if !done.ovs.is_empty() {
+        match ovs::rollback(&target.ovsdb, &done.ovs) {
+            Ok(_) => ok.extend(done.ovs.iter().rev().map(|o| o.inverse().to_string())),
+            Err(e) => failed.push(format!("undoing the OVS changes: {e}")),
+        }
+    }
+    if !done.links.is_empty() {
+        let back = plan::rollback(&done.links);
+        match crate::netlink::apply(handle, &back).await {
+            Ok(_) => ok.extend(back.iter().map(|o| o.to_string())),
+            Err(Error::Apply(f)) => {
+                failed.push(format!("{}: {}", f.at, f.error));
+                failed.extend(f.rollback_failed.iter().cloned());
+            }
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    if !done.sysfs.is_empty() {
+        let steps = sysfs::rollback_steps(&done.sysfs);
+        match sysfs::rollback(&target.sysfs, &done.sysfs, VF_WAIT) {
+            Ok(()) => ok.extend(steps.iter().map(|s| s.to_string())),
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    if let Some(before) = &done.bindings_before {
+        let now = sysfs::discover_sriov(&target.sysfs)
+            .map(|nics| sysfs::node::bindings(&target.sysfs, &nics));
+        match now {
+            Ok(now) => {
+                let steps = sysfs::node::plan_restore(before, &now);
+                match sysfs::run(&target.sysfs, &steps, VF_WAIT) {
+                    Ok(()) => ok.extend(steps.iter().map(|p| p.step.to_string())),
+                    Err(e) => failed.push(format!("restoring VF drivers: {e}")),
+                }
+            }
+            Err(e) => failed.push(format!("restoring VF drivers: {e}")),
+        }
+    }
+    if let Some(i) = done.installed {
+        let paths: Vec<String> = i
+            .report
+            .written
+            .iter()
+            .chain(&i.report.removed)
+            .map(|p| format!("restore {p}"))
+            .collect();
+        match i.rollback() {
+            Ok(_) => ok.extend(paths),
+            Err(e) => failed.push(format!("restoring files: {e}")),
+        }
+    }
+    (ok, failed)
+}
