@@ -126,6 +126,9 @@ fi
 measure noop "" "$IN $APPLY -f $LOG/in/apply.yaml"
 measure noop-small "" "$IN $APPLY -f $LOG/in/small.yaml"
 measure nsenter "" "$IN true"
+# The floor of any no-op: reading the same namespace's links, addresses and routes once, with iproute2.
+measure noop-floor "" "$IN sh -c 'ip -j link >/dev/null; ip -j addr >/dev/null; ip -j route show table all >/dev/null'"
+measure noop-floor-links "" "$IN ip -j link"
 noop_rss=$(rss "$IN $APPLY -f $LOG/in/apply.yaml")
 
 # 3. show: 1000 links, 2000 addresses, 5000 routes.
@@ -157,8 +160,10 @@ row apply "1. \`plumber apply --runtime-only\` ($PAIRS links)" ip-apply "$(mb "$
 row ip-apply "   peer: \`ip -batch\` (mtu+up in one command)" "" "$(mb "$ip_rss")" "$ip_lines lines"
 row ip-apply-split "   \`ip -batch\`, one command per plumber write" "" "" "$split_lines lines"
 echo "| plumber / ip, same writes | | | $(ratio "$(get apply 2)" "$(get ip-apply-split 2)") | | |"
-row noop "2. no-op re-apply, same template" "" "$(mb "$noop_rss")" "$noop_writes writes"
+row noop "2. no-op re-apply, same template" noop-floor "$(mb "$noop_rss")" "$noop_writes writes"
 row noop-small "   no-op, 1-interface template, same namespace" "" "" "$noop_small_writes writes"
+row noop-floor "   floor: \`ip -j link; ip -j addr; ip -j route show table all\`, same namespace" "" "" ""
+row noop-floor-links "   \`ip -j link\` alone" "" "" ""
 row nsenter "   \`nsenter --net= true\` (entering the namespace)" "" "" ""
 row show "3. \`plumber show -o json\` ($counts)" ip-show "$(mb "$show_rss")" ""
 row ip-show "   peer: \`ip -j link; ip -j addr; ip -j route show table all\`" "" "$(mb "$ipj_rss") (largest of the 3)" ""

@@ -13,3 +13,11 @@ pub mod sysfs;
 pub mod watch;
 
 pub use error::{Error, Failed, Result};
+
+/// With `PLUMBER_TIMING` set, prints how long a phase took (since `start`) to stderr.
+pub fn timing(phase: &str, start: std::time::Instant) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("PLUMBER_TIMING").is_some()) {
+        eprintln!("plumber timing: {phase}: {:.2?}", start.elapsed());
+    }
+}

@@ -86,9 +86,13 @@ pub async fn apply(
     })?;
     target.installer().recover()?;
 
+    let t = std::time::Instant::now();
     let found = discover(handle, target).await?;
+    crate::timing("discover", t);
+    let t = std::time::Instant::now();
     let prepared = Desired::new(templates, labels, &found.inventory, target)
         .and_then(|d| plan_node(target, &d, &found).map(|p| (d, p)));
+    crate::timing("merge, render and plan", t);
     let (desired, (plan, counts)) = match prepared {
         Ok(x) => x,
         Err(e) => {

@@ -131,8 +131,10 @@ type Prepared = (
 );
 
 fn prepare(c: &Apply) -> anyhow::Result<Prepared> {
+    let t = std::time::Instant::now();
     let sources = plumber_render::read_sources(&c.files)?;
     let templates = plumber_render::load(&sources)?;
+    plumber::timing("read and parse templates", t);
     let labels = c
         .node_labels
         .as_deref()

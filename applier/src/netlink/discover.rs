@@ -41,7 +41,9 @@ pub async fn discover(handle: &Handle) -> Result<CurrentState> {
 
 /// [`discover`], with the links' indexes (for [`apply_with`](super::apply_with)).
 pub async fn discover_indexed(handle: &Handle) -> Result<(CurrentState, Indexes)> {
+    let t = std::time::Instant::now();
     let links = dump_links().await?;
+    crate::timing("dump links", t);
     let names: BTreeMap<u32, String> = links
         .iter()
         .filter_map(|(l, _)| link_name(l).map(|n| (l.header.index, n.to_string())))
@@ -54,6 +56,7 @@ pub async fn discover_indexed(handle: &Handle) -> Result<(CurrentState, Indexes)
         }
     }
 
+    let t = std::time::Instant::now();
     let addrs: Vec<_> = handle
         .address()
         .get()
@@ -103,6 +106,8 @@ pub async fn discover_indexed(handle: &Handle) -> Result<(CurrentState, Indexes)
     // One dump per family: an unspecified family would also dump the multicast routing families
     // (IPMR, IP6MR), which are not plumber's. The table is left unspecified: without strict checking
     // the kernel dumps every table.
+    crate::timing("dump addresses", t);
+    let t = std::time::Instant::now();
     let mut routes: Vec<RouteMessage> = Vec::new();
     for family in [AddressFamily::Inet, AddressFamily::Inet6] {
         let mut req = RouteMessage::default();
@@ -123,6 +128,7 @@ pub async fn discover_indexed(handle: &Handle) -> Result<(CurrentState, Indexes)
         }
     }
     state.routes.sort();
+    crate::timing("dump routes", t);
     let indexes = names.into_iter().map(|(i, n)| (n, i)).collect();
     Ok((state, indexes))
 }
