@@ -16,16 +16,33 @@ use crate::install::Installer;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "change", rename_all = "lowercase")]
 pub enum FileChange {
-    Create { path: String, mode: u32 },
-    Update { path: String },
-    Chmod { path: String, from: u32, to: u32 },
-    Remove { path: String },
+    Create {
+        path: String,
+        mode: u32,
+    },
+    /// A symlink created or pointed elsewhere (systemd's `wants/` links).
+    Symlink {
+        path: String,
+        target: String,
+    },
+    Update {
+        path: String,
+    },
+    Chmod {
+        path: String,
+        from: u32,
+        to: u32,
+    },
+    Remove {
+        path: String,
+    },
 }
 
 impl fmt::Display for FileChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FileChange::Create { path, mode } => write!(f, "create {path} (mode {mode:04o})"),
+            FileChange::Symlink { path, target } => write!(f, "link {path} -> {target}"),
             FileChange::Update { path } => write!(f, "update {path}"),
             FileChange::Chmod { path, from, to } => {
                 write!(f, "chmod {path} {from:04o} -> {to:04o}")
@@ -60,9 +77,15 @@ pub fn file_changes(
     for a in artifacts {
         let p = root.join(a.path.trim_start_matches('/'));
         match std::fs::symlink_metadata(&p) {
-            Err(_) => out.push(FileChange::Create {
-                path: a.path.clone(),
-                mode: a.mode,
+            Err(_) => out.push(match &a.symlink {
+                Some(target) => FileChange::Symlink {
+                    path: a.path.clone(),
+                    target: target.clone(),
+                },
+                None => FileChange::Create {
+                    path: a.path.clone(),
+                    mode: a.mode,
+                },
             }),
             Ok(m) => {
                 let same = match &a.symlink {
@@ -75,8 +98,14 @@ pub fn file_changes(
                     return Err(crate::Error::Foreign(a.path.clone()));
                 }
                 if !same {
-                    out.push(FileChange::Update {
-                        path: a.path.clone(),
+                    out.push(match &a.symlink {
+                        Some(target) => FileChange::Symlink {
+                            path: a.path.clone(),
+                            target: target.clone(),
+                        },
+                        None => FileChange::Update {
+                            path: a.path.clone(),
+                        },
                     });
                 } else if a.symlink.is_none() && m.permissions().mode() & 0o7777 != a.mode {
                     out.push(FileChange::Chmod {

@@ -68,8 +68,12 @@ pub fn plan_node(
 /// The OVS ops for the templates' bridges on OVSDB as it is; refused when OVSDB cannot be reached.
 fn ovs_plan(target: &Target, desired: &Desired) -> Result<Vec<OvsOp>> {
     target.ovsdb.check().map_err(|e| {
+        let why = match e {
+            Error::Ovs(m) => m,
+            e => e.to_string(),
+        };
         Error::Ovs(format!(
-            "the templates configure OVS bridges ({}) but {e}",
+            "the templates configure OVS bridges ({}) but {why}",
             desired
                 .node
                 .ovs
