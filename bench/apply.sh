@@ -100,11 +100,7 @@ echo "1. apply $PAIRS veth pairs"
 NEW="$LOG/newns $LOG/in/create.batch"
 measure apply "$NEW" "$IN $APPLY -f $LOG/in/apply.yaml"
 measure ip-apply "$NEW" "$IN ip -batch $LOG/in/apply.batch"
-# The same, split so that `ip` sends exactly the writes plumber sends (mtu and up apart).
-sed 's/^\(link set v[0-9]*\) mtu 9000 up$/\1 mtu 9000\n\1 up/' "$LOG/in/apply.batch" >"$LOG/in/apply-split.batch"
-measure ip-apply-split "$NEW" "$IN ip -batch $LOG/in/apply-split.batch"
 ip_lines=$(wc -l <"$LOG/in/apply.batch")
-split_lines=$(wc -l <"$LOG/in/apply-split.batch")
 
 # 2. no-op: a fresh namespace, one apply (its record gives netlink_writes and its peak RSS), then
 # the same template again, and a 1-interface template.
@@ -158,8 +154,6 @@ echo "| $PAIRS veth pairs, median of $RUNS | median | min | vs. peer | peak RSS 
 echo "|---|---|---|---|---|---|"
 row apply "1. \`plumber apply --runtime-only\` ($PAIRS links)" ip-apply "$(mb "$apply_rss")" "$apply_writes writes"
 row ip-apply "   peer: \`ip -batch\` (mtu+up in one command)" "" "$(mb "$ip_rss")" "$ip_lines lines"
-row ip-apply-split "   \`ip -batch\`, one command per plumber write" "" "" "$split_lines lines"
-echo "| plumber / ip, same writes | | | $(ratio "$(get apply 2)" "$(get ip-apply-split 2)") | | |"
 row noop "2. no-op re-apply, same template" noop-floor "$(mb "$noop_rss")" "$noop_writes writes"
 row noop-small "   no-op, 1-interface template, same namespace" "" "" "$noop_small_writes writes"
 row noop-floor "   floor: \`ip -j link; ip -j addr; ip -j route show table all\`, same namespace" "" "" ""

@@ -24,7 +24,8 @@ use plumber_render::node::LinkKind;
 /// What [`apply`] did.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Applied {
-    /// The ops executed, in order (all of them: `apply` stops at the first failure).
+    /// The ops executed, in the order they took effect (a link's `SetUp` right after its `SetMtu`
+    /// when the two went in one request).
     pub ops: Vec<Op>,
     /// Netlink write requests sent (link, address and route changes); dumps and lookups are not counted.
     pub writes: usize,
@@ -52,13 +53,38 @@ pub async fn apply(handle: &Handle, ops: &[Op]) -> Result<Applied> {
 pub async fn apply_with(handle: &Handle, ops: &[Op], known: &Indexes) -> Result<Applied> {
     let mut ex = Exec::new(handle);
     ex.indexes = known.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    // Executed ops, in the order they took effect (what a failure rolls back).
+    let mut done: Vec<Op> = Vec::with_capacity(ops.len());
+    // `SetUp` ops already carried out together with their link's `SetMtu`.
+    let mut folded = vec![false; ops.len()];
     for (i, op) in ops.iter().enumerate() {
-        let Err(error) = ex.op(op).await else {
+        if folded[i] {
+            continue;
+        }
+        let result = match up_after_mtu(ops, i) {
+            Some(j) => {
+                let r = ex.mtu_and_up(op).await;
+                if r.is_ok() {
+                    folded[j] = true;
+                    done.push(op.clone());
+                    done.push(ops[j].clone());
+                }
+                r
+            }
+            None => {
+                let r = ex.op(op).await;
+                if r.is_ok() {
+                    done.push(op.clone());
+                }
+                r
+            }
+        };
+        let Err(error) = result else {
             continue;
         };
         let mut rolled_back = Vec::new();
         let mut rollback_failed = Vec::new();
-        for undo in rollback(&ops[..i]) {
+        for undo in rollback(&done) {
             // Best effort: one failed undo does not stop the others.
             match ex.op(&undo).await {
                 Ok(()) => rolled_back.push(undo.to_string()),
@@ -82,9 +108,27 @@ pub async fn apply_with(handle: &Handle, ops: &[Op], known: &Indexes) -> Result<
         })));
     }
     Ok(Applied {
-        ops: ops.to_vec(),
+        ops: done,
         writes: ex.writes,
     })
+}
+
+/// When `ops[i]` sets a link's MTU and the same link is set up later with only other links' MTU and
+/// up changes in between, the index of that `SetUp`: both go in one request (as `ip link set X mtu M
+/// up` does), which is the same as doing the `SetUp` early, since nothing in between concerns the
+/// link.
+fn up_after_mtu(ops: &[Op], i: usize) -> Option<usize> {
+    let Op::SetMtu { link, .. } = &ops[i] else {
+        return None;
+    };
+    for (j, op) in ops.iter().enumerate().skip(i + 1) {
+        match op {
+            Op::SetUp { link: l, up: true } if l == link => return Some(j),
+            Op::SetMtu { link: l, .. } | Op::SetUp { link: l, .. } if l != link => {}
+            _ => return None,
+        }
+    }
+    None
 }
 
 type R<T = ()> = std::result::Result<T, String>;
@@ -146,6 +190,16 @@ impl<'a> Exec<'a> {
         let b = LinkUnspec::new_with_index(index);
         let b = if up { b.up() } else { b.down() };
         self.set(b.build()).await
+    }
+
+    /// A `SetMtu` and its link's `SetUp` in one request.
+    async fn mtu_and_up(&mut self, op: &Op) -> R {
+        let Op::SetMtu { link, mtu, .. } = op else {
+            unreachable!("only a SetMtu is folded with a SetUp");
+        };
+        let i = self.index(link).await?;
+        self.set(LinkUnspec::new_with_index(i).mtu(*mtu).up().build())
+            .await
     }
 
     async fn op(&mut self, op: &Op) -> R {
@@ -530,5 +584,45 @@ mod tests {
                 "fd00::1".parse().unwrap()
             ))));
         assert!(add.attributes.contains(&RouteAttribute::Priority(1024)));
+    }
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::*;
+
+    fn mtu(link: &str) -> Op {
+        Op::SetMtu {
+            link: link.into(),
+            mtu: 9000,
+            previous: Some(1500),
+        }
+    }
+
+    fn up(link: &str) -> Op {
+        Op::SetUp {
+            link: link.into(),
+            up: true,
+        }
+    }
+
+    #[test]
+    fn an_mtu_folds_with_its_links_up_across_other_links_mtu_and_up_only() {
+        let ops = [mtu("a"), mtu("b"), up("b"), up("a")];
+        assert_eq!(up_after_mtu(&ops, 0), Some(3));
+        assert_eq!(up_after_mtu(&ops, 1), Some(2));
+        assert_eq!(up_after_mtu(&ops, 2), None, "not an MTU");
+        // Anything else in between (an address on the link, a member change) keeps them apart.
+        let add = Op::AddAddress {
+            link: "x".into(),
+            cidr: plumber_render::model::IpCidr::parse("10.0.0.1/24").unwrap(),
+        };
+        assert_eq!(up_after_mtu(&[mtu("a"), add, up("a")], 0), None);
+        // Setting a link down is never folded.
+        let down = Op::SetUp {
+            link: "a".into(),
+            up: false,
+        };
+        assert_eq!(up_after_mtu(&[mtu("a"), down], 0), None);
     }
 }
