@@ -64,7 +64,7 @@ pub fn host_network(node: &str, state: &CurrentState, sysfs: &Path) -> crate::Re
             dev: r.dev.clone(),
             dst: (r.dst.prefix != 0).then(|| r.dst.to_string()),
             gw: r.via.map(|g| g.to_string()),
-            src: None,
+            src: r.src.map(|s| s.to_string()),
             metric: r.metric.filter(|m| *m != crate::plan::default_metric(v6)),
             table: (r.table != 254).then_some(r.table),
         };

@@ -95,6 +95,9 @@ pub struct RouteState {
     pub metric: Option<u32>,
     /// 254 is main.
     pub table: u32,
+    /// The preferred source address (`RTA_PREFSRC`), as `ip route` shows `src`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src: Option<IpAddr>,
     pub proto: RouteProto,
 }
 

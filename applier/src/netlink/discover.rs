@@ -364,8 +364,10 @@ fn route_state(r: &RouteMessage, names: &BTreeMap<u32, String>) -> Option<RouteS
     let mut via = None;
     let mut metric = None;
     let mut oif = None;
+    let mut src = None;
     for a in &r.attributes {
         match a {
+            RouteAttribute::PrefSource(s) => src = ip(s),
             RouteAttribute::Table(t) => table = *t,
             RouteAttribute::Destination(d) => dst = ip(d),
             RouteAttribute::Gateway(g) => via = ip(g),
@@ -407,6 +409,7 @@ fn route_state(r: &RouteMessage, names: &BTreeMap<u32, String>) -> Option<RouteS
         via,
         metric,
         table,
+        src,
         proto,
     })
 }

@@ -83,6 +83,7 @@ fn simulate(mut s: CurrentState, ops: &[Op]) -> CurrentState {
                         .collect();
                     for rt in &r.routes {
                         s.routes.push(RouteState {
+                            src: None,
                             dev: rt.dev.clone(),
                             dst: rt.dst,
                             via: rt.via,
@@ -138,6 +139,7 @@ fn simulate(mut s: CurrentState, ops: &[Op]) -> CurrentState {
                 .addresses
                 .retain(|a| a.cidr != *cidr),
             Op::AddRoute { route } => s.routes.push(RouteState {
+                src: None,
                 dev: route.dev.clone(),
                 dst: route.dst,
                 via: route.via,
@@ -287,6 +289,7 @@ fn a_prefix_change_replaces_the_address() {
 fn routes_unlisted_static_ones_go_kernel_ones_stay_metrics_default() {
     let d = desired("  interfaceConfig:\n    - name: eno1\n      ipv4:\n        address: [10.0.0.2/24]\n        routes:\n          - {to: default, via: 10.0.0.1}\n          - {to: 172.16.0.0/12, via: 10.0.0.254, metric: 50, table: 100}\n");
     let r = |dst: &str, via: Option<&str>, metric: Option<u32>, proto| RouteState {
+        src: None,
         dev: "eno1".into(),
         dst: IpCidr::parse(dst).unwrap(),
         via: via.map(|v| v.parse().unwrap()),
@@ -424,6 +427,7 @@ fn rollback_puts_routes_back_after_the_addresses_their_gateways_need() {
     let s = state(
         vec![dev("eno1", 1500, true, &["10.9.0.2/24"])],
         vec![RouteState {
+            src: None,
             dev: "eno1".into(),
             dst: IpCidr::parse("10.50.0.0/16").unwrap(),
             via: Some("10.9.0.1".parse().unwrap()),
