@@ -485,6 +485,49 @@ fn ovs_bridges_are_applied_shown_and_refused_without_ovsdb() {
                 "{err}"
             );
             assert_eq!(host.tree(), files);
+
+            // Templates that no longer list OVS: plumber's bridge goes, unless other software has a
+            // port on it, in which case only plumber's port goes.
+            db.vsctl(&["add-port", "br-ex", "tap-vm0"]);
+            let t3 = host.template(
+                "ovs",
+                3,
+                &spec("").replace(
+                    "  ovsConfig:\n    - bridgeName: br-ex\n      nodeInterface: a1\n",
+                    "",
+                ),
+            );
+            let out = host.plumber(&t3, &["--ovsdb-socket", &sock]);
+            assert_code(&out, 0);
+            assert!(
+                text(&out).0.contains("done: delete port a1"),
+                "{}",
+                text(&out).0
+            );
+            assert_eq!(db.vsctl(&["list-br"]).trim(), "br-ex");
+            assert_eq!(db.port_interfaces("tap-vm0"), ["tap-vm0"]);
+            // Once the bridge is plumber's alone again (OVS listed, then not), it goes.
+            // (Host::template rewrites the one file: `t` now reads as generation 3.)
+            db.vsctl(&["del-port", "br-ex", "tap-vm0"]);
+            let t4 = host.template("ovs", 4, &spec(""));
+            assert_code(&host.plumber(&t4, &["--ovsdb-socket", &sock]), 0);
+            assert_eq!(db.port_interfaces("a1"), ["a1"]);
+            let t5 = host.template(
+                "ovs",
+                5,
+                &spec("").replace(
+                    "  ovsConfig:\n    - bridgeName: br-ex\n      nodeInterface: a1\n",
+                    "",
+                ),
+            );
+            let out = host.plumber(&t5, &["--ovsdb-socket", &sock]);
+            assert_code(&out, 0);
+            assert!(
+                text(&out).0.contains("done: delete bridge br-ex"),
+                "{}",
+                text(&out).0
+            );
+            assert_eq!(db.vsctl(&["list-br"]).trim(), "");
         }
     );
 }
@@ -568,6 +611,85 @@ fn watch_repairs_drift_in_links_and_files_until_sigterm() {
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(out.status.success(), "{err}");
             assert!(err.contains("plumber watch: stopped after"), "{err}");
+        }
+    );
+}
+
+#[test]
+fn what_templates_stop_naming_is_let_go_and_comes_back_on_rollback() {
+    in_netns!(
+        "what_templates_stop_naming_is_let_go_and_comes_back_on_rollback",
+        || {
+            veth("a0", "a1");
+            veth("n0", "n1");
+            settled(&["a0", "a1", "n0", "n1"]);
+            let host = Host::new(UBUNTU);
+            // Two templates: the network one, and one for n0 that will be deleted.
+            let net = host.template("net", 1, NET);
+            let extra = host.template(
+                "extra",
+                1,
+                "  interfaceConfig:\n    - name: n0\n      ipv4:\n        address: [10.70.0.1/24]\n",
+            );
+            let both = host.dir.path().join("both");
+            fs::create_dir(&both).unwrap();
+            fs::copy(&net, both.join("net.yaml")).unwrap();
+            fs::copy(&extra, both.join("extra.yaml")).unwrap();
+            assert_code(&host.plumber(&both, &[]), 0);
+            sh("addr add 10.71.0.1/24 dev n0"); // someone else's, on the same link
+            let full = yaml(&settled(&["a0", "a1", "n0", "n1"]));
+
+            // `extra` deleted and the bridge dropped from `net`, and a gateway the kernel refuses: the
+            // failure puts back everything, the bridge with its member and address included.
+            fs::remove_file(both.join("extra.yaml")).unwrap();
+            let bad = NET
+                .replace(
+                    "  bridgeConfig:\n    - name: br0\n      members: [a1]\n",
+                    "",
+                )
+                .replace(
+                    "    - name: br0\n      ipv4:\n        address: [10.10.0.1/24]\n",
+                    "",
+                )
+                .replace(
+                    "via: 10.9.0.1}",
+                    "via: 10.9.0.1}\n          - {to: 10.60.0.0/16, via: 192.168.200.1}",
+                );
+            fs::write(
+                both.join("net.yaml"),
+                format!("apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: net, generation: 2}}\nspec:\n{bad}"),
+            )
+            .unwrap();
+            let dry = host.plumber(&both, &["--dry-run"]);
+            let (plan, _) = text(&dry);
+            for line in [
+                "link: remove address 10.70.0.1/24 from n0",
+                "link: release a1 from br0",
+                "link: delete br0 (bridge stp off)",
+            ] {
+                assert!(plan.contains(line), "{line} not in:\n{plan}");
+            }
+            assert_code(&host.plumber(&both, &[]), 3);
+            assert_eq!(yaml(&settled(&["a0", "a1", "n0", "n1"])), full);
+
+            // Without the bad route it goes through: br0 is gone, a1 free, n0 keeps only the address
+            // plumber did not put there; a0 is as templated.
+            let good = bad.replace("\n          - {to: 10.60.0.0/16, via: 192.168.200.1}", "");
+            fs::write(
+                both.join("net.yaml"),
+                format!("apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: net, generation: 3}}\nspec:\n{good}"),
+            )
+            .unwrap();
+            assert_code(&host.plumber(&both, &[]), 0);
+            let s = discover();
+            assert!(!s.links.contains_key("br0"));
+            assert_eq!(s.links["a1"].controller, None);
+            assert_eq!(cidrs(&s, "n0"), ["10.71.0.1/24"]);
+            assert_eq!(cidrs(&s, "a0"), ["10.9.0.2/24", "fd00:9::2/64"]);
+            assert_eq!(
+                text(&host.plumber(&both, &[])).0,
+                "plumber: nothing to do (templates: net)\n"
+            );
         }
     );
 }

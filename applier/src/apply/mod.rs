@@ -16,6 +16,7 @@
 //! The outcome is recorded in the state directory ([`record`]) and decides the exit code.
 
 mod files;
+mod owned;
 mod planning;
 pub mod record;
 mod run;
@@ -157,6 +158,9 @@ pub struct Discovered {
     pub inventory: HostNetwork,
     /// Link indexes by name (saves the executor a lookup per link).
     pub indexes: crate::netlink::Indexes,
+    /// What plumber created at runtime for the templates of its last apply (the state directory's
+    /// record), to let go of what the templates no longer name.
+    pub owned: crate::plan::Owned,
 }
 
 /// Reads the node: netlink and sysfs.
@@ -167,6 +171,7 @@ pub async fn discover(handle: &rtnetlink::Handle, target: &Target) -> Result<Dis
         state,
         inventory,
         indexes,
+        owned: owned::read(&target.state_path()),
     })
 }
 

@@ -5,7 +5,7 @@ use plumber_render::render::Artifact;
 
 use super::{file_changes, Desired, Discovered, FileChange, NodePlan, Target};
 use crate::ovs::{self, OvsOp};
-use crate::plan;
+use crate::plan::{self, Op};
 use crate::sysfs::{self, Planned};
 use crate::{Error, Result};
 
@@ -20,8 +20,8 @@ pub fn plan_node(
     } else {
         Vec::new()
     };
-    let ovs = if target.scope.runtime() && !desired.node.ovs.is_empty() {
-        ovs_plan(target, desired)?
+    let ovs = if target.scope.runtime() {
+        ovs_ops(target, desired, found)?
     } else {
         Vec::new()
     };
@@ -42,7 +42,7 @@ pub fn plan_node(
         } else {
             lines.extend(drivers.iter().map(|p| p.step.to_string()));
         }
-        let links = plan::plan(&desired.node, &found.state)?;
+        let links = link_ops(desired, found)?;
         (lines, counts, links)
     } else {
         (Vec::new(), Vec::new(), Vec::new())
@@ -65,8 +65,26 @@ pub fn plan_node(
     ))
 }
 
-/// The OVS ops for the templates' bridges on OVSDB as it is; refused when OVSDB cannot be reached.
-fn ovs_plan(target: &Target, desired: &Desired) -> Result<Vec<OvsOp>> {
+/// The link, address, route and VF ops: the templates' desired state, then letting go of what plumber
+/// created earlier that no template names any more.
+pub(super) fn link_ops(desired: &Desired, found: &Discovered) -> Result<Vec<Op>> {
+    let mut ops = plan::plan(&desired.node, &found.state)?;
+    ops.extend(plan::release(&found.owned, &desired.node, &found.state));
+    Ok(ops)
+}
+
+/// The OVS ops: the templates' bridges on OVSDB as it is, then letting go of the bridges and ports
+/// plumber created that no template lists any more. Refused when the templates configure OVS and OVSDB
+/// cannot be reached; with nothing configured, an unreachable OVSDB has nothing to let go of.
+pub(super) fn ovs_ops(
+    target: &Target,
+    desired: &Desired,
+    found: &Discovered,
+) -> Result<Vec<OvsOp>> {
+    let owns = !found.owned.ovs_bridges.is_empty() || !found.owned.ovs_ports.is_empty();
+    if desired.node.ovs.is_empty() && (!owns || !target.ovsdb.reachable()) {
+        return Ok(Vec::new());
+    }
     target.ovsdb.check().map_err(|e| {
         let why = match e {
             Error::Ovs(m) => m,
@@ -83,7 +101,15 @@ fn ovs_plan(target: &Target, desired: &Desired) -> Result<Vec<OvsOp>> {
                 .join(", ")
         ))
     })?;
-    Ok(ovs::plan(&desired.node.ovs, &ovs::discover(&target.ovsdb)?))
+    let current = ovs::discover(&target.ovsdb)?;
+    let mut ops = ovs::plan(&desired.node.ovs, &current);
+    ops.extend(ovs::release(
+        &found.owned.ovs_bridges,
+        &found.owned.ovs_ports,
+        &desired.node.ovs,
+        &current,
+    ));
+    Ok(ops)
 }
 
 fn file_changes_in(target: &Target, artifacts: &[Artifact]) -> Result<Vec<FileChange>> {

@@ -8,11 +8,13 @@ use plumber_render::model::PciAddr;
 use plumber_render::parse::Loaded;
 use plumber_render::select::Labels;
 
+use super::owned;
+use super::planning::{link_ops, ovs_ops};
 use super::record::{self, Outcome, Record};
 use super::{discover, plan_node, Desired, Discovered, NodePlan, Target, VF_WAIT};
 use crate::install::Installed;
 use crate::ovs::{self, OvsOp};
-use crate::plan::{self, Op};
+use crate::plan::{self, Op, Owned};
 use crate::sysfs::node::Binding;
 use crate::sysfs::{self, Planned};
 use crate::{Error, Failed, Result};
@@ -134,6 +136,9 @@ pub async fn apply(
         }) {
             record::write(&state_path, &rec)?;
         }
+        if target.scope.runtime() {
+            owned::write(&state_path, &Owned::of(&desired.node))?;
+        }
         return Ok(Applied {
             outcome: Outcome::Unchanged,
             plan,
@@ -162,6 +167,9 @@ pub async fn apply(
         Ok(()) => {
             if let Some(i) = done.installed.take() {
                 i.commit()?;
+            }
+            if target.scope.runtime() {
+                owned::write(&state_path, &Owned::of(&desired.node))?;
             }
             rec.result = Outcome::Applied;
             rec.netlink_writes = writes;
@@ -258,8 +266,7 @@ async fn execute(
     run_sysfs(target, &drivers, done)?;
 
     // Links, addresses, routes: planned on the node as it is now.
-    let ops = plan::plan(&desired.node, &current.state)
-        .map_err(|e| StageError::new("planning links", e))?;
+    let ops = link_ops(desired, &current).map_err(|e| StageError::new("planning links", e))?;
     match crate::netlink::apply_with(handle, &ops, &current.indexes).await {
         Ok(a) => {
             *writes += a.writes;
@@ -319,17 +326,11 @@ async fn verify(
     let drivers = sysfs::node::plan_drivers(&desired.node.sriov, nics, &bindings)
         .map_err(|e| StageError::new("verifying VF drivers", e))?;
     left.extend(drivers.iter().map(|p| p.step.to_string()));
-    let ops = plan::plan(&desired.node, &found.state)
-        .map_err(|e| StageError::new("verifying links", e))?;
+    let ops = link_ops(desired, &found).map_err(|e| StageError::new("verifying links", e))?;
     left.extend(ops.iter().map(|o| o.to_string()));
-    if !desired.node.ovs.is_empty() {
-        let st = ovs::discover(&target.ovsdb).map_err(|e| StageError::new("verifying OVS", e))?;
-        left.extend(
-            ovs::plan(&desired.node.ovs, &st)
-                .iter()
-                .map(|o| o.to_string()),
-        );
-    }
+    let ovs_left =
+        ovs_ops(target, desired, &found).map_err(|e| StageError::new("verifying OVS", e))?;
+    left.extend(ovs_left.iter().map(|o| o.to_string()));
     if left.is_empty() {
         Ok(())
     } else {

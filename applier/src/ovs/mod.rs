@@ -11,6 +11,7 @@
 //! - [`plan`]: desired bridges × current state → [`OvsOp`]s; planning again on the result is empty.
 //! - [`apply`] / [`rollback`]: the ops (or their inverses) as one ovs-vsctl invocation, which OVSDB
 //!   commits as one transaction: all of it happens or nothing does.
+//! - [`release`]: the bridges and ports plumber created that no template lists any more.
 //! - [`status`]: the state in the `HostNetwork` status format (`plumber show`).
 
 mod db;
@@ -18,6 +19,7 @@ mod discover;
 mod exec;
 mod op;
 mod plan;
+mod release;
 mod state;
 mod status;
 
@@ -26,6 +28,7 @@ pub use discover::{discover, parse_lists};
 pub use exec::{apply, rollback};
 pub use op::OvsOp;
 pub use plan::plan;
+pub use release::release;
 pub use state::{BridgeState, IfaceState, OvsState, PortState};
 pub use status::status;
 

@@ -17,7 +17,8 @@ pub enum OvsOp {
     },
     /// `add-br`, then `datapath_type`.
     AddBridge { name: String, datapath_type: String },
-    /// Only as the inverse of [`OvsOp::AddBridge`]: plumber never deletes a bridge on its own.
+    /// As the inverse of [`OvsOp::AddBridge`], and for a bridge plumber created that no template lists
+    /// any more and that holds no other software's ports ([`super::release`]).
     DelBridge { name: String, datapath_type: String },
     SetDatapath {
         bridge: String,

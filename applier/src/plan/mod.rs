@@ -17,12 +17,14 @@
 //! 7. SR-IOV VF settings (MAC, VLAN and QoS, rates, spoofchk, trust) that differ, one request per VF.
 
 mod op;
+pub mod release;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use plumber_render::node::{Addressing, Link, LinkKind, NodeConfig};
 
 pub use op::{Op, RouteSpec, Snapshot};
+pub use release::{release, Owned};
 
 use crate::state::{CurrentKind, CurrentState, LinkState};
 
@@ -131,71 +133,8 @@ pub fn plan(desired: &NodeConfig, current: &CurrentState) -> Result<Vec<Op>, Pla
         }
     }
     // VLANs stacked on a doomed link go with it.
-    loop {
-        let more: Vec<String> = current
-            .links
-            .values()
-            .filter(
-                |l| matches!(&l.kind, CurrentKind::Vlan { parent, .. } if doomed.contains(parent)),
-            )
-            .filter(|l| !doomed.contains(&l.name))
-            .map(|l| l.name.clone())
-            .collect();
-        if more.is_empty() {
-            break;
-        }
-        doomed.extend(more);
-    }
-    let doomed_depth = |name: &str| {
-        let mut d = 0;
-        let mut cur = name;
-        while let Some(CurrentKind::Vlan { parent, .. }) = current.links.get(cur).map(|l| &l.kind) {
-            d += 1;
-            cur = parent;
-            if d > 16 {
-                break;
-            }
-        }
-        d
-    };
-    let mut doomed_order: Vec<&String> = doomed.iter().collect();
-    doomed_order.sort_by_key(|n| std::cmp::Reverse(doomed_depth(n)));
-    for name in doomed_order {
-        let l = &current.links[name];
-        for m in current
-            .links
-            .values()
-            .filter(|m| m.controller.as_deref() == Some(name.as_str()))
-        {
-            ops.push(Op::SetController {
-                link: m.name.clone(),
-                controller: None,
-                previous: Some(name.clone()),
-            });
-        }
-        let old = current_spec(l).expect("only replaceable links are doomed");
-        let snapshot = Snapshot {
-            mtu: l.mtu,
-            up: l.up,
-            addresses: l
-                .addresses
-                .iter()
-                .filter(|a| !a.dynamic && !a.is_link_local())
-                .map(|a| a.cidr)
-                .collect(),
-            routes: current
-                .routes
-                .iter()
-                .filter(|r| &r.dev == name && r.removable())
-                .map(route_spec)
-                .collect(),
-        };
-        ops.push(Op::DeleteLink {
-            name: name.clone(),
-            spec: old,
-            snapshot,
-        });
-    }
+    with_vlans_on(&mut doomed, current);
+    ops.extend(delete_ops(&doomed, current));
     let mut created: BTreeSet<&str> = BTreeSet::new();
     for l in &links {
         if let Some(s) = spec(&l.kind) {
@@ -367,6 +306,86 @@ pub fn plan(desired: &NodeConfig, current: &CurrentState) -> Result<Vec<Op>, Pla
         }
     }
     Ok(ops)
+}
+
+/// Adds to `doomed` every VLAN stacked on one of its links (the kernel deletes them with it).
+fn with_vlans_on(doomed: &mut BTreeSet<String>, current: &CurrentState) {
+    loop {
+        let more: Vec<String> = current
+            .links
+            .values()
+            .filter(
+                |l| matches!(&l.kind, CurrentKind::Vlan { parent, .. } if doomed.contains(parent)),
+            )
+            .filter(|l| !doomed.contains(&l.name))
+            .map(|l| l.name.clone())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        doomed.extend(more);
+    }
+}
+
+/// Deleting the links of `doomed` (VLANs, bonds, bridges that exist): VLANs before their parents, each
+/// link's members released first, each deletion with the snapshot its rollback re-creates.
+fn delete_ops(doomed: &BTreeSet<String>, current: &CurrentState) -> Vec<Op> {
+    let mut ops = Vec::new();
+    let doomed_depth = |name: &str| {
+        let mut d = 0;
+        let mut cur = name;
+        while let Some(CurrentKind::Vlan { parent, .. }) = current.links.get(cur).map(|l| &l.kind) {
+            d += 1;
+            cur = parent;
+            if d > 16 {
+                break;
+            }
+        }
+        d
+    };
+    let mut doomed_order: Vec<&String> = doomed.iter().collect();
+    doomed_order.sort_by_key(|n| std::cmp::Reverse(doomed_depth(n)));
+    for name in doomed_order {
+        let Some(l) = current.links.get(name) else {
+            continue;
+        };
+        let Some(old) = current_spec(l) else {
+            continue;
+        };
+        for m in current
+            .links
+            .values()
+            .filter(|m| m.controller.as_deref() == Some(name.as_str()))
+        {
+            ops.push(Op::SetController {
+                link: m.name.clone(),
+                controller: None,
+                previous: Some(name.clone()),
+            });
+        }
+        let snapshot = Snapshot {
+            mtu: l.mtu,
+            up: l.up,
+            addresses: l
+                .addresses
+                .iter()
+                .filter(|a| !a.dynamic && !a.is_link_local())
+                .map(|a| a.cidr)
+                .collect(),
+            routes: current
+                .routes
+                .iter()
+                .filter(|r| &r.dev == name && r.removable())
+                .map(route_spec)
+                .collect(),
+        };
+        ops.push(Op::DeleteLink {
+            name: name.clone(),
+            spec: old,
+            snapshot,
+        });
+    }
+    ops
 }
 
 fn routes(dev: &str, a: &Addressing, v6: bool) -> Vec<RouteSpec> {

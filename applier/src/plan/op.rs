@@ -6,10 +6,10 @@ use std::net::IpAddr;
 
 use plumber_render::model::IpCidr;
 use plumber_render::node::{LinkKind, VfSettings};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A route by what identifies it in the kernel (table, destination, metric) plus its gateway and device.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RouteSpec {
     pub dev: String,
     pub dst: IpCidr,
