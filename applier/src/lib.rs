@@ -2,6 +2,7 @@
 //! planning and executing the runtime changes that make the node match its `NodeConfig`.
 
 pub mod apply;
+pub mod crd;
 pub mod error;
 pub mod install;
 pub mod netlink;

@@ -5,6 +5,7 @@
 //! Reading is lenient about fields it does not know (the object is machine-written and may be newer than
 //! this reader); writing is the applier's job.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Origin, Result};
@@ -42,7 +43,7 @@ pub struct InventoryMeta {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HostNetworkStatus {
     #[serde(default)]
@@ -60,14 +61,14 @@ pub struct HostNetworkStatus {
 }
 
 /// Addresses of one family (`ipv4: {address: [...]}`), as in the templates.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AddressStatus {
     #[serde(default)]
     pub address: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoutesStatus {
     #[serde(default)]
@@ -77,7 +78,7 @@ pub struct RoutesStatus {
 }
 
 /// One route: `dst` is absent for a default route, `gw` for an on-link one.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RouteStatus {
     pub dev: String,
@@ -95,7 +96,7 @@ pub struct RouteStatus {
 }
 
 /// plumber: one link.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkStatus {
     pub name: String,
@@ -130,7 +131,7 @@ pub struct LinkStatus {
 ///         bondMode: balance-tcp
 ///         lacp: active
 /// ```
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OvsBridgeStatus {
     pub name: String,
@@ -143,7 +144,7 @@ pub struct OvsBridgeStatus {
 
 /// plumber: one port of an OVS bridge: its interfaces by name (several for a bond), and the bond's
 /// settings when OVSDB has them.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OvsPortStatus {
     pub name: String,
@@ -156,7 +157,7 @@ pub struct OvsPortStatus {
 }
 
 /// One NIC as discovered.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InterfaceStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,7 +186,7 @@ pub struct InterfaceStatus {
     pub ipv6: Option<AddressStatus>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SriovStatus {
     #[serde(default)]
@@ -199,7 +200,7 @@ pub struct SriovStatus {
 
 /// One VF as discovered. sysfs gives the id, PCI address and driver; the rest comes from netlink
 /// (`IFLA_VFINFO_LIST`) and is absent when only sysfs was read.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VfStatus {
     #[serde(default)]

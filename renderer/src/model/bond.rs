@@ -1,5 +1,6 @@
 //! `bondConfig`: Linux bonding interfaces.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::de::null_as_default;
@@ -22,19 +23,22 @@ use super::{IfName, Millis};
 ///     members: [eno3, eno4]
 ///     options: {primary: eno3, miimon: 100}
 /// ```
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BondConfig {
     pub name: IfName,
     pub mode: BondMode,
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub members: Vec<IfName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<BondOptions>,
 }
 
 /// The kernel bonding modes by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
 pub enum BondMode {
     #[serde(rename = "balance-rr")]
     BalanceRr,
@@ -72,7 +76,7 @@ impl BondMode {
 
 /// Bond options, each optional; the kernel default applies when one is not set, except `miimon`, which
 /// defaults to 100 ms (the kernel's 0 means no link monitoring; NetworkManager would use 100 anyway).
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BondOptions {
     /// MII link monitoring interval, ms.
@@ -92,7 +96,9 @@ pub struct BondOptions {
     pub primary: Option<IfName>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LacpRate {
     Slow,
@@ -108,7 +114,9 @@ impl LacpRate {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
 pub enum XmitHashPolicy {
     #[serde(rename = "layer2")]
     Layer2,

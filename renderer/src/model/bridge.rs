@@ -1,5 +1,6 @@
 //! `bridgeConfig`: Linux bridges.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::de::null_as_default;
@@ -15,11 +16,12 @@ use super::{ForwardDelay, IfName};
 ///     stp: false
 ///     forwardDelay: 15
 /// ```
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BridgeConfig {
     pub name: IfName,
     #[serde(default, deserialize_with = "null_as_default")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub members: Vec<IfName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stp: Option<bool>,

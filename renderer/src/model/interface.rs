@@ -1,5 +1,6 @@
 //! `interfaceConfig`: MTU, VLANs, addresses, routes and DHCP of one link, by name.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::de::null_as_default;
@@ -27,7 +28,7 @@ use super::{IfName, IpCidr, Metric, Mtu, RouteDest, TableId, VlanId};
 ///       address: [fc00:1::3/112]
 ///       dhcp: false              # plumber: DHCPv6 / router advertisements
 /// ```
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct InterfaceConfig {
     pub name: IfName,
@@ -38,10 +39,13 @@ pub struct InterfaceConfig {
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["id"]))]
     pub vlan: Vec<VlanConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::ip_config_v4")]
     pub ipv4: Option<IpConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::ip_config_v6")]
     pub ipv6: Option<IpConfig>,
 }
 
@@ -54,7 +58,7 @@ pub struct InterfaceConfig {
 ///   - id: 1001
 ///     name: vlan1001
 /// ```
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VlanConfig {
     pub id: VlanId,
@@ -63,7 +67,7 @@ pub struct VlanConfig {
 }
 
 /// Addressing of one family. `address` is the desired state: addresses not listed are removed.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct IpConfig {
     #[serde(
@@ -71,12 +75,14 @@ pub struct IpConfig {
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub address: Vec<IpCidr>,
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
     pub routes: Vec<Route>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dhcp: Option<bool>,
@@ -94,11 +100,14 @@ pub struct IpConfig {
 ///     table: 100
 ///   - to: 198.51.100.0/24      # on-link, no gateway
 /// ```
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
+)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Route {
     pub to: RouteDest,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::gateway")]
     pub via: Option<std::net::IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<Metric>,

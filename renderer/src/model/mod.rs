@@ -13,6 +13,7 @@ mod net;
 mod numbers;
 mod ovs;
 mod pci;
+mod schema;
 mod sriov;
 mod template;
 
@@ -28,5 +29,9 @@ pub use numbers::{
 };
 pub use ovs::{Lacp, NodeInterfaces, OvsBondMode, OvsConfig, OvsParams, Uplink};
 pub use pci::{PciAddr, PciId};
+pub use schema::{
+    DRIVER_PATTERN, IFNAME_PATTERN, LABEL_VALUE_PATTERN, MAC_PATTERN, PCI_ADDR_PATTERN,
+    PCI_ID_PATTERN,
+};
 pub use sriov::{SriovConfig, VfConfig, VfIds};
 pub use template::{HostNetworkTemplate, ObjectMeta, TemplateSpec, API_VERSION, KIND};

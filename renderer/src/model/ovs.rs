@@ -1,5 +1,6 @@
 //! `ovsConfig`: Open vSwitch bridges and their uplink (a port, or a bond of several).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{IfName, Mtu, PciAddr};
@@ -24,7 +25,7 @@ use crate::escape::printable;
 ///     nodeInterface: 0000:03:00.1
 ///     dpdk: true
 /// ```
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OvsConfig {
     pub bridge_name: IfName,
@@ -36,7 +37,7 @@ pub struct OvsConfig {
     pub params: Option<OvsParams>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OvsParams {
     /// `mtu_request` of the uplink interfaces.
@@ -50,7 +51,9 @@ pub struct OvsParams {
     pub lacp: Option<Lacp>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum OvsBondMode {
     ActiveBackup,
@@ -68,7 +71,9 @@ impl OvsBondMode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Lacp {
     Active,

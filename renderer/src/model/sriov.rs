@@ -1,5 +1,6 @@
 //! `sriovConfig`: SR-IOV physical functions, how many VFs, which VF driver, and per-VF settings.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
@@ -32,8 +33,14 @@ use super::{DriverName, IfName, MacAddr, Mtu, NumVfs, PciAddr, PciId, TxRate, Vf
 ///       - id: 1-3                # a range
 ///         spoofchk: true
 /// ```
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+// The PF selector rule as far as OpenAPI goes: exactly one of the three ways.
+#[schemars(extend("oneOf" = [
+    {"required": ["pfName"]},
+    {"required": ["pciAddr"]},
+    {"required": ["vendorId", "deviceId"]},
+]))]
 pub struct SriovConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pf_name: Option<IfName>,
@@ -55,11 +62,12 @@ pub struct SriovConfig {
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
     pub vfs: Vec<VfConfig>,
 }
 
 /// Settings of one VF or a range of VFs, applied by the PF driver (`ip link set PF vf N ...`).
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VfConfig {
     pub id: VfIds,

@@ -1,5 +1,6 @@
 //! The `HostNetworkTemplate` object and its metadata.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -102,7 +103,7 @@ pub struct ObjectMeta {
 ///   bridgeConfig: []      # plumber: Linux bridges
 ///   ovsConfig: []
 /// ```
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TemplateSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,36 +113,42 @@ pub struct TemplateSpec {
         deserialize_with = "null_as_default",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
+    #[schemars(schema_with = "super::schema::label_map")]
     pub node_selector: BTreeMap<String, String>,
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
     pub sriov_config: Vec<SriovConfig>,
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub interface_config: Vec<InterfaceConfig>,
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub bond_config: Vec<BondConfig>,
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub bridge_config: Vec<BridgeConfig>,
     #[serde(
         default,
         deserialize_with = "null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["bridgeName"]))]
     pub ovs_config: Vec<OvsConfig>,
 }
 
