@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use plumber_render::model::{BondMode, IpCidr};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::netlink::vf::VfState;
 
@@ -74,11 +74,13 @@ impl AddressState {
 
 /// Who installed a route (`RTM_NEWROUTE` protocol). Plumber only removes the ones an administrator or a
 /// network configuration tool added (`boot`, `static`), never the kernel's prefix routes or DHCP/RA ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RouteProto {
     Kernel,
     Boot,
+    /// What plumber installs (`ip route` shows `proto static`).
+    #[default]
     Static,
     Dhcp,
     Ra,

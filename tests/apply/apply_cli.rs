@@ -232,8 +232,12 @@ fn a_failed_apply_puts_files_and_namespace_back_and_exits_3() {
             let host = Host::new(UBUNTU);
             let t = host.template("net", 1, NET);
             assert_code(&host.plumber(&t, &[]), 0);
+            // A route an administrator added by hand (`proto boot`), which generation 2 removes: the
+            // rollback must put it back as it was, `proto boot` and all.
+            sh("route add 10.88.0.0/16 via 10.9.0.1 dev a0");
             let files = host.tree();
             let state = yaml(&settled(&["a0", "a1"]));
+            assert!(state.contains("proto: boot"), "{state}");
 
             // Generation 2 changes the MTU and the addresses, and adds a route through a gateway the
             // kernel cannot reach: the last op fails (ENETUNREACH) after everything else was done.

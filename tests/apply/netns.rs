@@ -280,6 +280,7 @@ fn a_deleted_bridge_is_recreated_as_it_was() {
                     via: r.via,
                     metric: r.metric.unwrap_or(default_metric(!r.dst.is_ipv4())),
                     table: r.table,
+                    proto: r.proto,
                 })
                 .collect(),
         };

@@ -18,6 +18,7 @@ use rtnetlink::{
 
 use super::{nl_msg, Indexes};
 use crate::plan::{rollback, Op, RouteSpec, Snapshot};
+use crate::state::RouteProto;
 use crate::{Error, Result};
 use plumber_render::node::LinkKind;
 
@@ -449,6 +450,15 @@ fn route_message(r: &RouteSpec, oif: u32, delete: bool) -> R<RouteMessage> {
     if delete {
         msg.header.protocol = RouteProtocol::Unspec;
         msg.header.scope = RouteScope::NoWhere;
+    } else {
+        msg.header.protocol = match r.proto {
+            RouteProto::Boot => RouteProtocol::Boot,
+            RouteProto::Static => RouteProtocol::Static,
+            RouteProto::Kernel => RouteProtocol::Kernel,
+            RouteProto::Dhcp => RouteProtocol::Dhcp,
+            RouteProto::Ra => RouteProtocol::Ra,
+            RouteProto::Other => RouteProtocol::Static,
+        };
     }
     Ok(msg)
 }
@@ -560,9 +570,20 @@ mod tests {
             via: None,
             metric: 0,
             table: 1000,
+            proto: RouteProto::Static,
         };
         let add = route_message(&r, 3, false).unwrap();
         assert_eq!(add.header.protocol, RouteProtocol::Static);
+        // A route put back by a rollback keeps who had installed it.
+        let boot = RouteSpec {
+            proto: RouteProto::Boot,
+            ..r.clone()
+        };
+        assert_eq!(
+            route_message(&boot, 3, false).unwrap().header.protocol,
+            RouteProtocol::Boot
+        );
+        assert_eq!(boot, r, "proto is not part of a route's identity");
         assert_eq!(add.header.scope, RouteScope::Link);
         assert!(add.attributes.contains(&RouteAttribute::Table(1000)));
         assert!(add.attributes.contains(&RouteAttribute::Oif(3)));

@@ -397,6 +397,7 @@ fn routes(dev: &str, a: &Addressing, v6: bool) -> Vec<RouteSpec> {
             via: r.via,
             metric: r.metric.map(|m| m.get()).unwrap_or(default_metric(v6)),
             table: r.table.map(|t| t.get()).unwrap_or(254),
+            proto: crate::state::RouteProto::Static,
         })
         .collect()
 }
@@ -408,6 +409,7 @@ fn route_spec(r: &crate::state::RouteState) -> RouteSpec {
         via: r.via,
         metric: r.metric.unwrap_or(default_metric(!r.dst.is_ipv4())),
         table: r.table,
+        proto: r.proto,
     }
 }
 

@@ -6,10 +6,15 @@ use std::net::IpAddr;
 
 use plumber_render::model::IpCidr;
 use plumber_render::node::{LinkKind, VfSettings};
+
+use crate::state::RouteProto;
 use serde::{Deserialize, Serialize};
 
-/// A route by what identifies it in the kernel (table, destination, metric) plus its gateway and device.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// A route by what identifies it in the kernel (table, destination, metric) plus its gateway and device,
+/// and who installed it. `proto` is not part of its identity (equality and order ignore it): a route
+/// plumber finds and one it wants are the same route whoever added them, and a route put back by a
+/// rollback gets the `proto` it had.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RouteSpec {
     pub dev: String,
     pub dst: IpCidr,
@@ -17,6 +22,34 @@ pub struct RouteSpec {
     pub via: Option<IpAddr>,
     pub metric: u32,
     pub table: u32,
+    #[serde(default)]
+    pub proto: RouteProto,
+}
+
+impl RouteSpec {
+    fn key(&self) -> (&str, &IpCidr, &Option<IpAddr>, u32, u32) {
+        (&self.dev, &self.dst, &self.via, self.metric, self.table)
+    }
+}
+
+impl PartialEq for RouteSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for RouteSpec {}
+
+impl PartialOrd for RouteSpec {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for RouteSpec {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
 }
 
 /// What a deleted link had, so that rollback can put it back as it was (the kernel takes a link's
