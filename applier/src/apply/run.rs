@@ -149,6 +149,7 @@ pub async fn apply(
 
     let mut done = Done::default();
     let mut writes = 0;
+    let t = std::time::Instant::now();
     let result = execute(
         handle,
         target,
@@ -159,10 +160,13 @@ pub async fn apply(
         &mut writes,
     )
     .await;
+    crate::timing("execute", t);
+    let t = std::time::Instant::now();
     let result = match result {
         Ok(()) => verify(handle, target, &desired).await,
         Err(e) => Err(e),
     };
+    crate::timing("verify", t);
     match result {
         Ok(()) => {
             if let Some(i) = done.installed.take() {

@@ -163,10 +163,20 @@ pub fn plan(desired: &NodeConfig, current: &CurrentState) -> Result<Vec<Op>, Pla
         }
     };
 
-    // 2. Membership.
+    // 2. Membership. A port of an Open vSwitch bridge on the kernel datapath has the datapath
+    // (`ovs-system`, kind `openvswitch`) as its controller: that is OVS's business (the OVS stage), not
+    // a bond or bridge membership to undo.
+    let ovs_datapath = |c: &str| {
+        current.links.get(c).is_some_and(
+            |l| matches!(&l.kind, CurrentKind::Other { kind } if kind == "openvswitch"),
+        )
+    };
     for l in &links {
         let want = l.controller.as_ref().map(|c| c.name.clone());
         let is = have(&l.name).and_then(|h| h.controller.clone());
+        if want.is_none() && is.as_deref().is_some_and(ovs_datapath) {
+            continue;
+        }
         if want != is {
             ops.push(Op::SetController {
                 link: l.name.clone(),

@@ -486,3 +486,23 @@ fn vf_settings_change_only_what_differs_and_roll_back() {
         ]
     );
 }
+
+#[test]
+fn a_port_of_an_ovs_kernel_datapath_keeps_its_controller() {
+    // eno2.300 is an OVS port: the kernel shows ovs-system (kind openvswitch) as its controller.
+    let d = desired(
+        "  interfaceConfig:\n    - name: eno2\n      vlan:\n        - id: 300\n  ovsConfig:\n    - bridgeName: br-ex\n      nodeInterface: eno2.300\n",
+    );
+    let mut vlan = dev("eno2.300", 1500, true, &[]);
+    vlan.kind = CurrentKind::Vlan {
+        parent: "eno2".into(),
+        id: 300,
+    };
+    vlan.controller = Some("ovs-system".into());
+    let mut dp = dev("ovs-system", 1500, false, &[]);
+    dp.kind = CurrentKind::Other {
+        kind: "openvswitch".into(),
+    };
+    let s = state(vec![dev("eno2", 1500, true, &[]), vlan, dp], vec![]);
+    assert_eq!(lines(&plan(&d, &s).unwrap()), Vec::<String>::new());
+}
