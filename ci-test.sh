@@ -6,7 +6,11 @@ set -eu
 cd "$(dirname "$0")"
 
 need=""
-for pkg in netplan.io openvswitch-switch network-manager iproute2 dash bash tar; do
+# The VM cases (tests/vm, vm/build.sh): qemu, busybox, the kernel source netdevsim is built from, and
+# the tools to build an out-of-tree module against the downloaded kernel's headers.
+for pkg in netplan.io openvswitch-switch network-manager iproute2 dash bash tar \
+    qemu-system-x86 busybox-static linux-source-6.1 build-essential bc flex bison libelf-dev kmod cpio \
+    xz-utils; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then
@@ -18,6 +22,9 @@ if [ -n "$need" ]; then
 fi
 
 cargo fmt --all -- --check
+# The real-kernel VM (kernel, netdevsim, initramfs) under .cache/vm/, built once and reused; the VM test
+# binary also runs it, this only keeps its build out of a test's time. A failure here fails the run.
+vm/build.sh >/dev/null
 log=$(mktemp)
 trap 'rm -f "$log" "$log.rc"' EXIT
 # POSIX sh has no pipefail: keep cargo's own exit status beside the log.
