@@ -7,10 +7,11 @@ cd "$(dirname "$0")"
 
 need=""
 # The VM cases (tests/vm, vm/build.sh): qemu, busybox, the kernel source netdevsim is built from, and
-# the tools to build an out-of-tree module against the downloaded kernel's headers.
+# the tools to build an out-of-tree module against the downloaded kernel's headers; debootstrap and
+# e2fsprogs for the systemd VM's root disk (vm/build-rootfs.sh, case 2).
 for pkg in netplan.io openvswitch-switch network-manager iproute2 dash bash tar \
     qemu-system-x86 busybox-static linux-source-6.1 build-essential bc flex bison libelf-dev kmod cpio \
-    xz-utils; do
+    xz-utils debootstrap e2fsprogs; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then

@@ -6,11 +6,12 @@
 #                     (Debian does not build netdevsim), with vm/netdevsim-sriov_totalvfs.patch
 #   initramfs.cpio.gz busybox-static, the modules the cases need (with their dependencies, depmod'ed) and
 #                     vm/init
+#   rootfs.ext4       the systemd VM's root disk, by vm/build-rootfs.sh (Debian 12 by debootstrap)
 # Idempotent: every step is skipped when its output exists; the key is the kernel release plus a digest
 # of the harness's own inputs (this script, the patch, vm/init), so editing them rebuilds.
 #
 # Needs (ci-test.sh installs them): qemu-system-x86 busybox-static linux-source-6.1 build-essential bc
-# flex bison libelf-dev kmod cpio xz-utils. Prints the cache directory on stdout.
+# flex bison libelf-dev kmod cpio xz-utils debootstrap e2fsprogs. Prints the cache directory on stdout.
 # VM_KERNEL=6.1.0-NN-amd64 picks a kernel release; the default is the one linux-image-amd64 depends on.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -91,7 +92,8 @@ if [ ! -f "$out/initramfs.cpio.gz" ]; then
     done
     # Everything the cases load, in dependency order (modprobe's own resolution, against the image's
     # modules.dep). virtio transport + 9p for the payload share; the networking under test.
-    mods="virtio_pci virtio_console 9pnet_virtio 9p dummy veth 8021q bonding netdevsim openvswitch"
+    # virtio_blk, ext4 and crc32c: the systemd VM's root disk (vm/init switches to it on plumber.root=).
+    mods="virtio_pci virtio_console 9pnet_virtio 9p dummy veth 8021q bonding netdevsim openvswitch virtio_blk crc32c_generic ext4"
     : >"$ird/etc/modules.load"
     for m in $mods; do
         modprobe -d "$kroot" -S "$krel" --show-depends "$m" >"$cache/dep.txt" || die "module $m not found"
@@ -116,6 +118,9 @@ if [ ! -f "$out/initramfs.cpio.gz" ]; then
     rm -rf "$ird"
 fi
 ln -sf "$kroot/boot/vmlinuz-$krel" "$out/vmlinuz"
+# 4. The systemd VM's root disk (case 2): Debian 12 by debootstrap, cached on its own key.
+rootfs=$("$here/build-rootfs.sh" "$krel" "$kroot" "$out/netdevsim.ko") || die "vm/build-rootfs.sh failed"
+ln -sf "$rootfs" "$out/rootfs.ext4"
 # The one place the tests look: .cache/vm/current -> the built kernel/initramfs.
 ln -sfn "$out" "$top/.cache/vm/current.tmp" && mv -T "$top/.cache/vm/current.tmp" "$top/.cache/vm/current"
 echo "$out"

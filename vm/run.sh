@@ -5,6 +5,9 @@
 # Afterwards PAYLOAD_DIR/out/ holds guest.log (case.sh's output), rc, and console.log (the serial
 # console). Exit: case.sh's exit code; 124 when the VM overran TIMEOUT_SECS (default 300); 125 when the
 # VM ended without a result (panic, bad payload); 126 when the VM is not built or qemu is missing.
+# PLUMBER_VM_DISK=IMAGE boots the systemd VM instead: IMAGE (a copy of the rootfs.ext4 vm/build.sh makes,
+# with the case's files installed by vm/image-install.sh) as virtio disk /dev/vda, which the initramfs
+# mounts and switch_roots to; its plumber-vm-case.service runs PAYLOAD_DIR/case.sh the same way.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 payload=$(cd "${1:?usage: vm/run.sh PAYLOAD_DIR [TIMEOUT_SECS]}" && pwd)
@@ -16,13 +19,21 @@ for f in vmlinuz initramfs.cpio.gz; do
 done
 mkdir -p "$payload/out"
 rm -f "$payload/out/rc" "$payload/out/guest.log"
+disk_args=
+root_arg=
+if [ -n "${PLUMBER_VM_DISK:-}" ]; then
+    [ -f "$PLUMBER_VM_DISK" ] || { echo "vm/run: $PLUMBER_VM_DISK missing" >&2; exit 126; }
+    disk_args="-drive file=$PLUMBER_VM_DISK,format=raw,if=virtio,cache=unsafe"
+    root_arg="plumber.root=/dev/vda"
+fi
 start=$(date +%s.%N)
 set +e
 timeout --foreground -k 5 "$timeout_secs" qemu-system-x86_64 \
     -accel tcg,thread=multi -cpu max -smp 2 -m 1G \
     -nographic -no-reboot -nodefaults -serial stdio -monitor none \
     -kernel "$vm/vmlinuz" -initrd "$vm/initramfs.cpio.gz" \
-    -append "console=ttyS0 panic=-1 loglevel=4 rdinit=/init ${PLUMBER_VM_APPEND:-}" \
+    -append "console=ttyS0 panic=-1 loglevel=4 rdinit=/init $root_arg ${PLUMBER_VM_APPEND:-}" \
+    $disk_args \
     -fsdev local,id=payload,path="$payload",security_model=none \
     -device virtio-9p-pci,fsdev=payload,mount_tag=payload \
     </dev/null >"$payload/out/console.log" 2>&1

@@ -141,17 +141,58 @@ impl Payload {
         }
     }
 
-    /// Boots the VM on this payload (one VM at a time: the machine has two cores).
+    /// An empty payload for `case` (the systemd guest brings its own programs).
+    pub fn empty(case: &str) -> Payload {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vm").join(case);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Payload { dir }
+    }
+
+    /// The systemd guest's root disk for this payload: a copy of the image `vm/build.sh` built, with
+    /// the tree `files` (a `plumber-render --out` directory) installed into it by `vm/image-install.sh`.
+    pub fn root_disk(&self, files: &Path) -> PathBuf {
+        ensure_vm();
+        let base = vm_dir().join("rootfs.ext4");
+        let img = self.dir.join("root.ext4");
+        let t = Instant::now();
+        let out = Command::new(top().join("vm/image-install.sh"))
+            .arg(&base)
+            .arg(&img)
+            .arg(files)
+            .output()
+            .expect("vm/image-install.sh");
+        assert!(
+            out.status.success(),
+            "vm/image-install.sh failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("root disk: {:.1} s", t.elapsed().as_secs_f64());
+        img
+    }
+
+    /// Boots the busybox VM on this payload (one VM at a time: the machine has two cores).
     pub fn run(&self, timeout_secs: u64) -> Outcome {
+        self.boot(None, timeout_secs)
+    }
+
+    /// Boots the systemd VM from `disk` (see `root_disk`) on this payload.
+    pub fn run_systemd(&self, disk: &Path, timeout_secs: u64) -> Outcome {
+        self.boot(Some(disk), timeout_secs)
+    }
+
+    fn boot(&self, disk: Option<&Path>, timeout_secs: u64) -> Outcome {
         static ONE_VM: Mutex<()> = Mutex::new(());
         ensure_vm();
         let _g = ONE_VM.lock().unwrap_or_else(|e| e.into_inner());
         let t = Instant::now();
-        let st = Command::new(top().join("vm/run.sh"))
-            .arg(&self.dir)
-            .arg(timeout_secs.to_string())
-            .status()
-            .expect("vm/run.sh");
+        let mut cmd = Command::new(top().join("vm/run.sh"));
+        cmd.arg(&self.dir).arg(timeout_secs.to_string());
+        match disk {
+            Some(d) => cmd.env("PLUMBER_VM_DISK", d),
+            None => cmd.env_remove("PLUMBER_VM_DISK"),
+        };
+        let st = cmd.status().expect("vm/run.sh");
         let elapsed = t.elapsed();
         let out = self.dir.join("out");
         let log = fs::read_to_string(out.join("guest.log")).unwrap_or_default();
@@ -214,8 +255,15 @@ impl Outcome {
     }
 }
 
+/// Where `vm/build.sh` leaves the VM (as `vm/run.sh` finds it).
+pub fn vm_dir() -> PathBuf {
+    std::env::var_os("PLUMBER_VM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| top().join(".cache/vm/current"))
+}
+
 /// The plumber-render binary beside plumber's (built by `cargo test --workspace`; built here when not).
-fn plumber_render() -> PathBuf {
+pub fn plumber_render() -> PathBuf {
     let plumber = PathBuf::from(env!("CARGO_BIN_EXE_plumber"));
     let render = plumber.with_file_name("plumber-render");
     if !render.exists() {

@@ -7,4 +7,6 @@
 mod harness;
 
 mod case1_applier;
+mod case2_reboot;
 mod case3_drift;
+mod case4_comprehensive;
