@@ -189,8 +189,34 @@ pub fn plan(desired: &NodeConfig, current: &CurrentState) -> Result<Vec<Op>, Pla
     // 3. MTUs: lowering children first, then raising parents first.
     let mut lower = Vec::new();
     let mut raise = Vec::new();
+    // A VLAN created without an MTU of its own gets its parent's as it will be, as at boot, where the
+    // parent's MTU is set before the VLAN is made (otherwise the VLAN would keep the parent's old MTU
+    // until the next reboot).
+    let inherited = |l: &Link| -> Option<u32> {
+        let mut cur = l;
+        for _ in 0..16 {
+            if let Some(m) = cur.mtu {
+                return Some(m);
+            }
+            let LinkKind::Vlan { parent, .. } = &cur.kind else {
+                return None;
+            };
+            if !created.contains(cur.name.as_str()) {
+                return None;
+            }
+            cur = desired.links.get(parent)?;
+        }
+        None
+    };
     for l in &links {
-        let Some(mtu) = l.mtu else { continue };
+        let mtu = match l.mtu {
+            Some(m) => m,
+            None if created.contains(l.name.as_str()) => match inherited(l) {
+                Some(m) => m,
+                None => continue,
+            },
+            None => continue,
+        };
         match have(&l.name) {
             Some(h) if h.mtu == mtu => {}
             Some(h) if mtu < h.mtu => lower.push(Op::SetMtu {

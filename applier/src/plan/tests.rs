@@ -205,6 +205,9 @@ fn seed_comprehensive_on_a_fresh_node() {
             "create eno2.1000: vlan 1000 on eno2",
             "create eno2.1001: vlan 1001 on eno2",
             "set mtu of eno2: 1500 -> 9000",
+            // The VLANs get the parent's new MTU, as they would at boot.
+            "set mtu of eno2.1000: 9000",
+            "set mtu of eno2.1001: 9000",
             "set eno2.1000 up",
             "set eno2.1001 up",
         ]
@@ -505,4 +508,25 @@ fn a_port_of_an_ovs_kernel_datapath_keeps_its_controller() {
     };
     let s = state(vec![dev("eno2", 1500, true, &[]), vlan, dp], vec![]);
     assert_eq!(lines(&plan(&d, &s).unwrap()), Vec::<String>::new());
+}
+
+#[test]
+fn a_new_vlan_without_an_mtu_gets_its_parents_new_one_as_at_boot() {
+    let d = desired(
+        "  interfaceConfig:\n    - name: eno2\n      mtu: 9000\n      vlan:\n        - id: 1000\n        - id: 1001\n    - name: eno2.1001\n      mtu: 1500\n",
+    );
+    let s = state(vec![dev("eno2", 1500, true, &[])], vec![]);
+    let ops = converges_and_rolls_back(&d, &s);
+    let mtus: Vec<String> = lines(&ops)
+        .into_iter()
+        .filter(|l| l.starts_with("set mtu"))
+        .collect();
+    assert_eq!(
+        mtus,
+        [
+            "set mtu of eno2: 1500 -> 9000",
+            "set mtu of eno2.1000: 9000",
+            "set mtu of eno2.1001: 1500",
+        ]
+    );
 }
