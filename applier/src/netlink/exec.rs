@@ -62,7 +62,7 @@ pub async fn apply_with(handle: &Handle, ops: &[Op], known: &Indexes) -> Result<
         if folded[i] {
             continue;
         }
-        let result = match up_after_mtu(ops, i) {
+        let result = match up_after_mtu(ops, i, &folded) {
             Some(j) => {
                 let r = ex.mtu_and_up(op).await;
                 if r.is_ok() {
@@ -114,18 +114,20 @@ pub async fn apply_with(handle: &Handle, ops: &[Op], known: &Indexes) -> Result<
     })
 }
 
-/// When `ops[i]` sets a link's MTU and the same link is set up later with only other links' MTU and
-/// up changes in between, the index of that `SetUp`: both go in one request (as `ip link set X mtu M
-/// up` does), which is the same as doing the `SetUp` early, since nothing in between concerns the
-/// link.
-fn up_after_mtu(ops: &[Op], i: usize) -> Option<usize> {
+/// When `ops[i]` sets a link's MTU and the same link is set up later with only other links' MTU
+/// changes, or `SetUp`s already carried out (`folded`), in between: the index of that `SetUp`. Both then
+/// go in one request (as `ip link set X mtu M up` does), which only moves the link's up before other
+/// links' MTU changes. An up of another link still to come stops it: that link may be this one's
+/// parent, which must be up first (a VLAN cannot go up on a down parent).
+fn up_after_mtu(ops: &[Op], i: usize, folded: &[bool]) -> Option<usize> {
     let Op::SetMtu { link, .. } = &ops[i] else {
         return None;
     };
     for (j, op) in ops.iter().enumerate().skip(i + 1) {
         match op {
             Op::SetUp { link: l, up: true } if l == link => return Some(j),
-            Op::SetMtu { link: l, .. } | Op::SetUp { link: l, .. } if l != link => {}
+            Op::SetMtu { link: l, .. } if l != link => {}
+            Op::SetUp { .. } if folded[j] => {}
             _ => return None,
         }
     }
@@ -628,22 +630,28 @@ mod fold_tests {
     }
 
     #[test]
-    fn an_mtu_folds_with_its_links_up_across_other_links_mtu_and_up_only() {
-        let ops = [mtu("a"), mtu("b"), up("b"), up("a")];
-        assert_eq!(up_after_mtu(&ops, 0), Some(3));
-        assert_eq!(up_after_mtu(&ops, 1), Some(2));
-        assert_eq!(up_after_mtu(&ops, 2), None, "not an MTU");
+    fn an_mtu_folds_with_its_links_up_across_other_links_mtu_only() {
+        let none = [false; 8];
+        let ops = [mtu("a"), mtu("b"), up("a"), up("b")];
+        assert_eq!(up_after_mtu(&ops, 0, &none), Some(2));
+        // b's up comes after a's: only once a's was carried out with its MTU.
+        assert_eq!(up_after_mtu(&ops, 1, &none), None);
+        assert_eq!(up_after_mtu(&ops, 1, &[false, false, true, false]), Some(3));
+        assert_eq!(up_after_mtu(&ops, 2, &none), None, "not an MTU");
+        // A parent's up still to come keeps its VLAN's up after it.
+        let ops = [mtu("eno2.10"), up("eno2"), up("eno2.10")];
+        assert_eq!(up_after_mtu(&ops, 0, &none), None);
         // Anything else in between (an address on the link, a member change) keeps them apart.
         let add = Op::AddAddress {
             link: "x".into(),
             cidr: plumber_render::model::IpCidr::parse("10.0.0.1/24").unwrap(),
         };
-        assert_eq!(up_after_mtu(&[mtu("a"), add, up("a")], 0), None);
+        assert_eq!(up_after_mtu(&[mtu("a"), add, up("a")], 0, &none), None);
         // Setting a link down is never folded.
         let down = Op::SetUp {
             link: "a".into(),
             up: false,
         };
-        assert_eq!(up_after_mtu(&[mtu("a"), down], 0), None);
+        assert_eq!(up_after_mtu(&[mtu("a"), down], 0, &none), None);
     }
 }
