@@ -28,6 +28,7 @@ struct Cli {
 enum Cmd {
     Show(cmd::show::Show),
     Apply(cmd::apply::Apply),
+    Agent(cmd::agent::Agent),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
     let code = match cli.cmd {
         Cmd::Show(c) => cmd::show::run(c),
         Cmd::Apply(c) => cmd::apply::run(c),
+        Cmd::Agent(c) => cmd::agent::run(c),
     };
     ExitCode::from(code)
 }

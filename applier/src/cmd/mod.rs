@@ -1,5 +1,6 @@
 //! One file per subcommand: its arguments and how it runs.
 
+pub mod agent;
 pub mod apply;
 pub mod show;
 

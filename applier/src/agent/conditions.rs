@@ -1,0 +1,275 @@
+//! The `HostNetwork` conditions, from what a reconcile found (pure).
+//!
+//! | verdict | Available | Progressing | Degraded |
+//! |---|---|---|---|
+//! | applying a new set of templates | (kept) | True `Applying` | (kept) |
+//! | applied, or nothing to do | True `Applied` (`NoTemplates` when none select the node) | False `Reconciled` | False `AsExpected` |
+//! | refused by the applier | False `ApplyRefused` | False | True `ApplyRefused` |
+//! | failed and rolled back | False `RolledBack` | False | True `RolledBack` |
+//! | failed, rollback failed too | False `RollbackFailed` | False | True `RollbackFailed` |
+//! | templates conflict (nothing applied) | False `TemplateConflict` | False | True `TemplateConflict` |
+//! | a template is invalid (nothing applied) | False `InvalidTemplate` | False | True `InvalidTemplate` |
+//!
+//! `lastTransitionTime` changes only when a condition's status does; reason and message follow the
+//! latest verdict.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use super::reconcile::Verdict;
+use crate::apply::Outcome;
+use crate::crd::{AVAILABLE, DEGRADED, PROGRESSING};
+
+/// The longest condition message published (the API allows 32768 bytes; a status stays readable).
+pub const MAX_MESSAGE: usize = 4096;
+
+/// One condition as wanted, before its transition time is decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Want {
+    pub type_: &'static str,
+    pub status: bool,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl Want {
+    fn new(type_: &'static str, status: bool, reason: &'static str, message: String) -> Want {
+        Want {
+            type_,
+            status,
+            reason,
+            message,
+        }
+    }
+}
+
+/// The reason a verdict fails for, and its message; `None` when the node matches its templates.
+pub fn failure(v: &Verdict) -> Option<(&'static str, String)> {
+    match v {
+        Verdict::Done(r) => {
+            let reason = match r.outcome {
+                Outcome::Applied | Outcome::Unchanged => return None,
+                Outcome::Refused => "ApplyRefused",
+                Outcome::RolledBack => "RolledBack",
+                Outcome::RollbackFailed => "RollbackFailed",
+            };
+            let msg = r
+                .error
+                .clone()
+                .unwrap_or_else(|| format!("the apply ended {reason}"));
+            Some((reason, msg))
+        }
+        Verdict::Conflict(c) => Some((
+            "TemplateConflict",
+            format!(
+                "nothing was applied: {}",
+                c.iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )),
+        Verdict::Invalid(m) => Some(("InvalidTemplate", format!("nothing was applied: {m}"))),
+    }
+}
+
+/// The three conditions after `v`.
+pub fn after(v: &Verdict) -> Vec<Want> {
+    match failure(v) {
+        None => {
+            let names = v.template_names();
+            let (reason, msg) = if names.is_empty() {
+                (
+                    "NoTemplates",
+                    "no HostNetworkTemplate selects this node".to_string(),
+                )
+            } else {
+                (
+                    "Applied",
+                    format!("the node matches templates {}", names.join(", ")),
+                )
+            };
+            vec![
+                Want::new(AVAILABLE, true, reason, msg),
+                Want::new(
+                    PROGRESSING,
+                    false,
+                    "Reconciled",
+                    "no apply in progress".into(),
+                ),
+                Want::new(
+                    DEGRADED,
+                    false,
+                    "AsExpected",
+                    "the last apply succeeded".into(),
+                ),
+            ]
+        }
+        Some((reason, msg)) => vec![
+            Want::new(AVAILABLE, false, reason, msg.clone()),
+            Want::new(
+                PROGRESSING,
+                false,
+                "Reconciled",
+                "no apply in progress".into(),
+            ),
+            Want::new(DEGRADED, true, reason, msg),
+        ],
+    }
+}
+
+/// The condition that says an apply of `templates` is under way (the others are kept).
+pub fn applying(templates: &[String]) -> Vec<Want> {
+    vec![Want::new(
+        PROGRESSING,
+        true,
+        "Applying",
+        if templates.is_empty() {
+            "letting go of what no template names any more".into()
+        } else {
+            format!("applying templates {}", templates.join(", "))
+        },
+    )]
+}
+
+/// `current` with `wants` set: a condition whose status is unchanged keeps its `lastTransitionTime`,
+/// one that is new or changed status gets `now`. Conditions not in `wants` are kept; the result is
+/// ordered Available, Progressing, Degraded, then any others as they were.
+pub fn update(current: &[Condition], wants: &[Want], now: &Time) -> Vec<Condition> {
+    let mut out: Vec<Condition> = current.to_vec();
+    for w in wants {
+        let status = if w.status { "True" } else { "False" };
+        let message = truncate(&w.message);
+        match out.iter_mut().find(|c| c.type_ == w.type_) {
+            Some(c) => {
+                if c.status != status {
+                    c.last_transition_time = now.clone();
+                    c.status = status.to_string();
+                }
+                c.reason = w.reason.to_string();
+                c.message = message;
+            }
+            None => out.push(Condition {
+                type_: w.type_.to_string(),
+                status: status.to_string(),
+                reason: w.reason.to_string(),
+                message,
+                last_transition_time: now.clone(),
+                observed_generation: None,
+            }),
+        }
+    }
+    let rank = |t: &str| match t {
+        AVAILABLE => 0,
+        PROGRESSING => 1,
+        DEGRADED => 2,
+        _ => 3,
+    };
+    out.sort_by_key(|c| rank(&c.type_));
+    out
+}
+
+fn truncate(s: &str) -> String {
+    if s.len() <= MAX_MESSAGE {
+        return s.to_string();
+    }
+    let mut end = MAX_MESSAGE - 3;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::reconcile::Report;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn t(s: i64) -> Time {
+        Time(Timestamp::from_second(s).unwrap())
+    }
+
+    fn done(outcome: Outcome, error: Option<&str>) -> Verdict {
+        Verdict::Done(Report {
+            outcome,
+            record: None,
+            error: error.map(str::to_string),
+            conflicts: vec![],
+            templates: vec!["a".into()],
+        })
+    }
+
+    fn get<'c>(c: &'c [Condition], t: &str) -> &'c Condition {
+        c.iter().find(|c| c.type_ == t).unwrap()
+    }
+
+    #[test]
+    fn success_then_failure_then_another_failure() {
+        let c1 = update(&[], &after(&done(Outcome::Applied, None)), &t(100));
+        assert_eq!(
+            c1.iter().map(|c| c.type_.as_str()).collect::<Vec<_>>(),
+            [AVAILABLE, PROGRESSING, DEGRADED]
+        );
+        assert_eq!(get(&c1, AVAILABLE).status, "True");
+        assert_eq!(get(&c1, AVAILABLE).reason, "Applied");
+        assert_eq!(get(&c1, DEGRADED).status, "False");
+        assert!(c1.iter().all(|c| c.last_transition_time == t(100)));
+
+        // The same verdict later: nothing moves.
+        let same = update(&c1, &after(&done(Outcome::Unchanged, None)), &t(200));
+        assert_eq!(same, c1);
+
+        let c2 = update(
+            &c1,
+            &after(&done(Outcome::RolledBack, Some("x failed"))),
+            &t(300),
+        );
+        assert_eq!(get(&c2, DEGRADED).status, "True");
+        assert_eq!(get(&c2, DEGRADED).reason, "RolledBack");
+        assert_eq!(get(&c2, DEGRADED).message, "x failed");
+        assert_eq!(get(&c2, DEGRADED).last_transition_time, t(300));
+        assert_eq!(get(&c2, AVAILABLE).last_transition_time, t(300));
+        // Progressing stayed False: its time is kept.
+        assert_eq!(get(&c2, PROGRESSING).last_transition_time, t(100));
+
+        // Another failure: reason and message change, the transition time does not.
+        let c3 = update(
+            &c2,
+            &after(&done(Outcome::Refused, Some("no eno9"))),
+            &t(400),
+        );
+        assert_eq!(get(&c3, DEGRADED).reason, "ApplyRefused");
+        assert_eq!(get(&c3, DEGRADED).message, "no eno9");
+        assert_eq!(get(&c3, DEGRADED).last_transition_time, t(300));
+    }
+
+    #[test]
+    fn applying_touches_only_progressing() {
+        let c1 = update(&[], &after(&done(Outcome::Applied, None)), &t(100));
+        let c2 = update(&c1, &applying(&["a".into(), "b".into()]), &t(150));
+        assert_eq!(get(&c2, PROGRESSING).status, "True");
+        assert_eq!(get(&c2, PROGRESSING).message, "applying templates a, b");
+        assert_eq!(get(&c2, PROGRESSING).last_transition_time, t(150));
+        assert_eq!(get(&c2, AVAILABLE), get(&c1, AVAILABLE));
+        let c3 = update(&c2, &after(&done(Outcome::Applied, None)), &t(160));
+        assert_eq!(get(&c3, PROGRESSING).status, "False");
+        assert_eq!(get(&c3, PROGRESSING).last_transition_time, t(160));
+    }
+
+    #[test]
+    fn no_templates_is_available_and_long_messages_are_cut() {
+        let v = Verdict::Done(Report {
+            outcome: Outcome::Unchanged,
+            record: None,
+            error: None,
+            conflicts: vec![],
+            templates: vec![],
+        });
+        let c = update(&[], &after(&v), &t(1));
+        assert_eq!(get(&c, AVAILABLE).reason, "NoTemplates");
+        let long = "é".repeat(5000);
+        let c = update(&[], &after(&Verdict::Invalid(long)), &t(1));
+        assert!(get(&c, DEGRADED).message.len() <= MAX_MESSAGE);
+        assert!(get(&c, DEGRADED).message.ends_with("..."));
+    }
+}

@@ -1,0 +1,91 @@
+//! The agent's settings: command-line options, each with an environment variable for the DaemonSet.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// The port of /healthz, /readyz and /metrics (on the host: the agent runs with hostNetwork).
+pub const DEFAULT_PORT: u16 = 9472;
+
+#[derive(Args, Debug, Clone)]
+pub struct Config {
+    /// This node's name (the DaemonSet sets NODE_NAME from the downward API, spec.nodeName).
+    #[arg(long, env = "NODE_NAME")]
+    pub node_name: String,
+    /// Where the host's root filesystem is mounted: files are installed under it, its os-release picks
+    /// the distro.
+    #[arg(long, env = "PLUMBER_HOST_ROOT", default_value = "/host")]
+    pub host_root: PathBuf,
+    /// The state directory as a host path (manifest, journal, last-apply.json, runtime.json, lock).
+    #[arg(long, env = "PLUMBER_STATE_DIR", default_value = crate::install::DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+    /// Where sysfs is (the host's, in a privileged pod).
+    #[arg(long, env = "PLUMBER_SYSFS", default_value = "/sys")]
+    pub sysfs: PathBuf,
+    /// OVSDB's unix socket. Default: HOST_ROOT/var/run/openvswitch/db.sock when HOST_ROOT is not /,
+    /// else ovs-vsctl's own.
+    #[arg(long, env = "PLUMBER_OVSDB_SOCKET")]
+    pub ovsdb_socket: Option<PathBuf>,
+    /// Override the distro found in HOST_ROOT/etc/os-release.
+    #[arg(long, env = "PLUMBER_DISTRO")]
+    pub distro: Option<String>,
+    /// Port of /healthz, /readyz and /metrics.
+    #[arg(long, env = "PLUMBER_PORT", default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+    /// Address to listen on for them.
+    #[arg(long, env = "PLUMBER_BIND", default_value = "0.0.0.0")]
+    pub bind: std::net::IpAddr,
+    /// Log format.
+    #[arg(long, env = "PLUMBER_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log filter: a level (info, debug) or target=level pairs (plumber=debug,kube=info).
+    #[arg(long, env = "PLUMBER_LOG", default_value = "info")]
+    pub log: String,
+    /// Re-apply and re-discover this often even without events (drift the kernel does not announce:
+    /// sysfs, OVSDB, files; discovery changes netlink does not report).
+    #[arg(long, env = "PLUMBER_RESYNC_SECS", default_value_t = 60)]
+    pub resync_secs: u64,
+    /// Quiet time after a burst of events (template, Node or netlink changes) before reconciling.
+    #[arg(long, env = "PLUMBER_DEBOUNCE_MS", default_value_t = 500)]
+    pub debounce_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    pub fn watch(&self) -> crate::watch::WatchConfig {
+        crate::watch::WatchConfig {
+            debounce: Duration::from_millis(self.debounce_ms),
+            resync: Duration::from_secs(self.resync_secs),
+        }
+    }
+
+    /// The OVSDB socket to use, if not ovs-vsctl's default.
+    pub fn ovsdb_socket(&self) -> Option<PathBuf> {
+        self.ovsdb_socket.clone().or_else(|| {
+            (self.host_root != std::path::Path::new("/"))
+                .then(|| self.host_root.join("var/run/openvswitch/db.sock"))
+        })
+    }
+}
+
+/// Installs the tracing subscriber: human-readable or JSON lines on stderr, filtered by `filter`.
+pub fn init_logging(format: LogFormat, filter: &str) -> anyhow::Result<()> {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+    let targets: Targets = filter
+        .parse()
+        .map_err(|e| anyhow::anyhow!("log filter {filter:?}: {e}"))?;
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(targets);
+    match format {
+        LogFormat::Text => registry.with(fmt.with_ansi(false)).try_init()?,
+        LogFormat::Json => registry.with(fmt.json().flatten_event(true)).try_init()?,
+    }
+    Ok(())
+}

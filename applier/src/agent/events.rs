@@ -1,0 +1,135 @@
+//! Kubernetes Events on the node's `HostNetwork` (events.k8s.io/v1, in `default`, as for every
+//! cluster-scoped object): `Applied` when an apply changed the node, `ApplyFailed` when it was refused
+//! or its rollback failed, `RolledBack` when it failed and was undone, `Conflict` when templates
+//! disagree or one is invalid. A warning is posted when it differs from the last one (a conflict that
+//! stays is not re-posted at every resync); a success clears that memory.
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::Client;
+
+use super::conditions;
+use super::reconcile::Verdict;
+use crate::apply::Outcome;
+
+/// The reasons the agent posts.
+pub const APPLIED: &str = "Applied";
+pub const APPLY_FAILED: &str = "ApplyFailed";
+pub const ROLLED_BACK: &str = "RolledBack";
+pub const CONFLICT: &str = "Conflict";
+
+/// The longest note posted (the API allows 1 kB).
+const MAX_NOTE: usize = 1000;
+
+/// `(type, reason, note)` for a verdict, `None` when there is nothing to tell (nothing changed).
+pub fn event_for(v: &Verdict) -> Option<(EventType, &'static str, String)> {
+    match v {
+        Verdict::Done(r) => match r.outcome {
+            Outcome::Unchanged => None,
+            Outcome::Applied => {
+                let (files, ops) = r
+                    .record
+                    .as_ref()
+                    .map(|r| (r.files.len(), r.ops.len()))
+                    .unwrap_or_default();
+                Some((
+                    EventType::Normal,
+                    APPLIED,
+                    format!(
+                        "applied {files} file changes and {ops} runtime changes (templates: {})",
+                        if r.templates.is_empty() {
+                            "none".to_string()
+                        } else {
+                            r.templates.join(", ")
+                        }
+                    ),
+                ))
+            }
+            Outcome::RolledBack => Some((EventType::Warning, ROLLED_BACK, message(v))),
+            Outcome::Refused | Outcome::RollbackFailed => {
+                Some((EventType::Warning, APPLY_FAILED, message(v)))
+            }
+        },
+        Verdict::Conflict(_) | Verdict::Invalid(_) => {
+            Some((EventType::Warning, CONFLICT, message(v)))
+        }
+    }
+}
+
+fn message(v: &Verdict) -> String {
+    let m = conditions::failure(v).map(|(_, m)| m).unwrap_or_default();
+    if m.len() <= MAX_NOTE {
+        return m;
+    }
+    let mut end = MAX_NOTE - 3;
+    while !m.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &m[..end])
+}
+
+/// Posts the agent's Events.
+pub struct Events {
+    recorder: Recorder,
+    last_warning: Option<(String, String)>,
+}
+
+impl Events {
+    pub fn new(client: Client, node: &str) -> Events {
+        Events {
+            recorder: Recorder::new(
+                client,
+                Reporter {
+                    controller: super::publish::FIELD_MANAGER.into(),
+                    instance: Some(node.to_string()),
+                },
+            ),
+            last_warning: None,
+        }
+    }
+
+    /// Posts the Event for `v` on `regarding`, if there is one to post; returns its reason.
+    pub async fn post(
+        &mut self,
+        regarding: &ObjectReference,
+        v: &Verdict,
+    ) -> Result<Option<&'static str>, kube::Error> {
+        let Some((type_, reason, note)) = event_for(v) else {
+            return Ok(None);
+        };
+        if type_ == EventType::Warning {
+            let key = (reason.to_string(), note.clone());
+            if self.last_warning.as_ref() == Some(&key) {
+                return Ok(None);
+            }
+            self.last_warning = Some(key);
+        } else {
+            self.last_warning = None;
+        }
+        let ev = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: "Apply".into(),
+            secondary: None,
+        };
+        self.recorder.publish(&ev, regarding).await?;
+        Ok(Some(reason))
+    }
+
+    /// Forgets the last warning (a verdict that is fine since).
+    pub fn clear(&mut self) {
+        self.last_warning = None;
+    }
+}
+
+/// The reference of the node's `HostNetwork`.
+pub fn reference(node: &str, uid: Option<String>) -> ObjectReference {
+    ObjectReference {
+        api_version: Some(plumber_render::model::API_VERSION.into()),
+        kind: Some("HostNetwork".into()),
+        name: Some(node.into()),
+        uid,
+        ..ObjectReference::default()
+    }
+}

@@ -1,0 +1,467 @@
+//! `plumber agent`: the DaemonSet on every node that turns the cluster's `HostNetworkTemplate`s into the
+//! node's state and publishes the node's `HostNetwork`.
+//!
+//! One loop ([`run`]): watchers on the templates (a reflector: the full set is always at hand) and on
+//! this node's `Node` (its labels), plus the netlink subscription of `plumber apply --watch`, all feed
+//! one debounced stream of triggers into [`crate::watch::watch_events`], which also runs the resync
+//! backstop. Each pass is [`Agent::reconcile`]:
+//!
+//! 1. select the templates for the node's labels, check and merge them ([`reconcile::decide`]): a
+//!    conflict or an invalid template applies nothing and is reported (Degraded, an Event);
+//! 2. when the set of templates (names and generations) differs from the last one tried, publish
+//!    `Progressing=True`;
+//! 3. apply through the [`reconcile::Host`] (the applier: files + runtime, verify, rollback; letting
+//!    go of what only a deleted or no longer selecting template owned);
+//! 4. discover the node, build the status (discovered state, applied templates, last apply,
+//!    conditions), and publish it by server-side apply if its content changed ([`publish`]);
+//! 5. post an Event for what happened ([`events`]) and count it ([`health::Metrics`]).
+//!
+//! Nothing is applied before both watchers have synced and the Node is known: applying with no labels
+//! would let go of everything the label-selected templates own.
+
+pub mod conditions;
+pub mod config;
+pub mod events;
+pub mod health;
+pub mod publish;
+pub mod reconcile;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::{reflector, watcher, WatchStreamExt};
+use kube::{Api, Client};
+use plumber_render::inventory;
+use plumber_render::select::Labels;
+
+use crate::apply::{Outcome, Target};
+use crate::crd::{AppliedTemplate, HostNetworkStatus, HostNetworkTemplate, LastApply};
+pub use config::Config;
+use reconcile::{Decision, Host, Verdict};
+
+/// A clock for condition transition times (fixed in tests).
+pub type Clock = Box<dyn Fn() -> Time + Send>;
+
+/// The wall clock, to the second (what the API keeps of a `Time`).
+pub fn wall_clock() -> Time {
+    Time(Timestamp::from_second(Timestamp::now().as_second()).expect("now is a valid time"))
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pass {
+    pub verdict: Verdict,
+    /// Whether the status was written (one or more requests).
+    pub published: bool,
+    /// The Event posted, by reason.
+    pub event: Option<&'static str>,
+    /// Whether a `Progressing=True` status was published before applying.
+    pub progressing: bool,
+}
+
+impl crate::watch::PassReport for Pass {
+    /// Node changes: the applier's (an apply that failed and rolled back counts as one, so that a
+    /// fight backs off).
+    fn writes(&self) -> usize {
+        match &self.verdict {
+            Verdict::Done(r) => match r.outcome {
+                Outcome::Unchanged | Outcome::Refused => 0,
+                Outcome::Applied => r
+                    .record
+                    .as_ref()
+                    .map(|r| r.files.len() + r.ops.len())
+                    .unwrap_or(0)
+                    .max(1),
+                Outcome::RolledBack | Outcome::RollbackFailed => 1,
+            },
+            _ => 0,
+        }
+    }
+
+    fn summary(&self) -> String {
+        match &self.verdict {
+            Verdict::Done(r) => r
+                .record
+                .as_ref()
+                .map(|r| {
+                    r.files
+                        .iter()
+                        .chain(&r.ops)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default(),
+            v => conditions::failure(v).map(|f| f.1).unwrap_or_default(),
+        }
+    }
+}
+
+/// The agent's state between passes.
+pub struct Agent<H: Host> {
+    node: String,
+    host: H,
+    publisher: publish::Publisher,
+    events: events::Events,
+    state: Arc<health::State>,
+    clock: Clock,
+    conditions: Vec<Condition>,
+    discovered: inventory::HostNetworkStatus,
+    applied_templates: Vec<AppliedTemplate>,
+    last_apply: Option<LastApply>,
+    /// The templates (name, generation) of the last apply tried: a different set is a new apply
+    /// (`Progressing`), the same set changing the node is drift.
+    tried: Option<Vec<(String, Option<i64>)>>,
+}
+
+impl<H: Host> Agent<H> {
+    pub fn new(client: Client, node: &str, host: H, state: Arc<health::State>) -> Agent<H> {
+        Agent {
+            node: node.to_string(),
+            host,
+            publisher: publish::Publisher::new(client.clone(), node),
+            events: events::Events::new(client, node),
+            state,
+            clock: Box::new(wall_clock),
+            conditions: Vec::new(),
+            discovered: inventory::HostNetworkStatus::default(),
+            applied_templates: Vec::new(),
+            last_apply: None,
+            tried: None,
+        }
+    }
+
+    /// Replaces the clock (tests).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Reads the node's `HostNetwork` from the server, so that a restart carries its conditions'
+    /// transition times and last apply over and writes nothing when nothing changed.
+    pub async fn start(&mut self) -> Result<(), kube::Error> {
+        if let Some(s) = self.publisher.load().await? {
+            self.conditions = s.conditions;
+            self.applied_templates = s.applied_templates;
+            self.last_apply = s.last_apply;
+            self.discovered = s.discovered;
+            // The templates of the last apply, if there was one.
+            self.tried = self.last_apply.is_some().then(|| {
+                self.applied_templates
+                    .iter()
+                    .map(|t| (t.name.clone(), t.generation))
+                    .collect()
+            });
+        }
+        Ok(())
+    }
+
+    /// The status as it stands.
+    pub fn status(&self, sync_error: Option<String>) -> HostNetworkStatus {
+        HostNetworkStatus {
+            discovered: self.discovered.clone(),
+            applied_templates: self.applied_templates.clone(),
+            last_apply: self.last_apply.clone(),
+            conditions: self.conditions.clone(),
+            last_sync_error: sync_error,
+        }
+    }
+
+    /// One pass over `templates` (the cluster's) for a node labelled `labels`.
+    pub async fn reconcile(&mut self, templates: &[&HostNetworkTemplate], labels: &Labels) -> Pass {
+        let started = std::time::Instant::now();
+        self.state.pass_started();
+        let mut progressing = false;
+        let mut drift = false;
+        let decided = reconcile::decide(templates, labels);
+        let verdict = match decided {
+            Decision::Refuse(v) => v,
+            Decision::Apply(chosen) => {
+                let set: Vec<(String, Option<i64>)> = chosen
+                    .iter()
+                    .map(|l| (l.name().to_string(), l.template.metadata.generation))
+                    .collect();
+                let names: Vec<String> = set.iter().map(|(n, _)| n.clone()).collect();
+                if self.tried.as_ref() != Some(&set) {
+                    self.tried = Some(set);
+                    self.conditions = conditions::update(
+                        &self.conditions,
+                        &conditions::applying(&names),
+                        &(self.clock)(),
+                    );
+                    progressing = self.write_status(None).await;
+                } else {
+                    drift = true;
+                }
+                let mut report = self.host.apply(&chosen, labels).await;
+                report.templates = names;
+                reconcile::verdict(report)
+            }
+        };
+        if let Verdict::Done(r) = &verdict {
+            if let Some(rec) = &r.record {
+                if r.error.is_none() {
+                    self.applied_templates = publish::applied_templates(rec);
+                }
+                self.last_apply = Some(publish::next_last_apply(self.last_apply.as_ref(), rec));
+            }
+        }
+        let sync_error = match self.host.observe().await {
+            Ok(d) => {
+                self.discovered = d;
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "discovering the node for the status");
+                Some(format!("discovering the node: {e}"))
+            }
+        };
+        self.conditions = conditions::update(
+            &self.conditions,
+            &conditions::after(&verdict),
+            &(self.clock)(),
+        );
+        let published = self.write_status(sync_error).await;
+        let reference = events::reference(&self.node, self.publisher.uid.clone());
+        let event = match self.events.post(&reference, &verdict).await {
+            Ok(e) => e,
+            Err(e) => {
+                self.state.metrics.api_errors.inc();
+                tracing::warn!(error = %e, "posting an Event");
+                None
+            }
+        };
+        if verdict.ok() && event.is_none() {
+            self.events.clear();
+        }
+        log(&verdict);
+        self.state.metrics.count(&verdict, drift, started.elapsed());
+        self.state.pass_ended();
+        Pass {
+            verdict,
+            published: published || progressing,
+            event,
+            progressing,
+        }
+    }
+
+    /// Publishes the status if it changed; returns whether it wrote.
+    async fn write_status(&mut self, sync_error: Option<String>) -> bool {
+        let status = self.status(sync_error);
+        match self.publisher.publish(&status).await {
+            Ok(wrote) => {
+                if wrote {
+                    self.state.metrics.status_writes.inc();
+                }
+                wrote
+            }
+            Err(e) => {
+                self.state.metrics.api_errors.inc();
+                tracing::warn!(error = %e, "publishing the HostNetwork status (retried on the next pass)");
+                false
+            }
+        }
+    }
+}
+
+fn log(v: &Verdict) {
+    match v {
+        Verdict::Done(r) => match r.outcome {
+            Outcome::Unchanged => tracing::debug!(templates = ?r.templates, "nothing to do"),
+            Outcome::Applied => {
+                let (files, ops) = r
+                    .record
+                    .as_ref()
+                    .map(|r| (r.files.clone(), r.ops.clone()))
+                    .unwrap_or_default();
+                tracing::info!(templates = ?r.templates, ?files, ?ops, "applied")
+            }
+            o => {
+                tracing::warn!(templates = ?r.templates, outcome = ?o, error = r.error.as_deref().unwrap_or(""), "apply failed")
+            }
+        },
+        Verdict::Conflict(c) => {
+            for c in c {
+                tracing::warn!(field = %c.field, first = %c.first.template, second = %c.second.template, "templates conflict: {c}");
+            }
+        }
+        Verdict::Invalid(m) => tracing::warn!(error = %m, "invalid template"),
+    }
+}
+
+/// Runs the agent until SIGTERM or SIGINT.
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let stop = crate::watch::shutdown_signal()?;
+    let client = Client::try_default()
+        .await
+        .context("connecting to the API server (in-cluster config or KUBECONFIG)")?;
+    let distro = match &cfg.distro {
+        Some(d) => plumber_render::distro::Distro::by_name(d)?,
+        None => crate::apply::distro_of(&cfg.host_root)?,
+    };
+    let handle = crate::netlink::connection()?;
+    let ovsdb = match cfg.ovsdb_socket() {
+        Some(s) => crate::ovs::Ovsdb::at_socket("ovs-vsctl", s),
+        None => crate::ovs::Ovsdb::default(),
+    };
+    let target = Target {
+        root: cfg.host_root.clone(),
+        state_dir: cfg.state_dir.clone(),
+        sysfs: cfg.sysfs.clone(),
+        distro,
+        scope: crate::apply::Scope::All,
+        node_name: cfg.node_name.clone(),
+        ovsdb,
+    };
+    let watch_cfg = cfg.watch();
+    // A pass may wait on VFs (30 s per step) and OVS; ten resyncs (at least 10 minutes) is a wedge.
+    let stall = (watch_cfg.resync_period() * 10).max(Duration::from_secs(600));
+    let state = Arc::new(health::State::new(stall));
+    let listener = tokio::net::TcpListener::bind((cfg.bind, cfg.port))
+        .await
+        .with_context(|| format!("listening on {}:{}", cfg.bind, cfg.port))?;
+    tokio::spawn(health::serve(listener, state.clone()));
+    tracing::info!(node = %cfg.node_name, port = cfg.port, root = %cfg.host_root.display(), "plumber agent starting");
+
+    // Triggers from the API server: a bounded channel whose items only say "something changed" (a
+    // full channel already guarantees a pass).
+    let (tx, rx) = futures::channel::mpsc::channel::<()>(16);
+
+    let (store, writer) = reflector::store::<HostNetworkTemplate>();
+    let templates = reflector(
+        writer,
+        watcher(
+            Api::<HostNetworkTemplate>::all(client.clone()),
+            watcher::Config::default(),
+        ),
+    )
+    .default_backoff();
+    let mut ttx = tx.clone();
+    tokio::spawn(async move {
+        futures::pin_mut!(templates);
+        while let Some(ev) = templates.next().await {
+            match ev {
+                Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
+                Ok(_) => {
+                    let _ = ttx.try_send(());
+                }
+                Err(e) => tracing::warn!(error = %e, "watching HostNetworkTemplates (retrying)"),
+            }
+        }
+    });
+
+    let (labels_tx, labels_rx) = tokio::sync::watch::channel::<Option<Labels>>(None);
+    let nodes = watcher(
+        Api::<Node>::all(client.clone()),
+        watcher::Config::default().fields(&format!("metadata.name={}", cfg.node_name)),
+    )
+    .default_backoff();
+    let mut ntx = tx.clone();
+    let node_name = cfg.node_name.clone();
+    tokio::spawn(async move {
+        futures::pin_mut!(nodes);
+        // During a (re)list the labels are held until `InitDone`.
+        let mut listing: Option<Option<Labels>> = None;
+        while let Some(ev) = nodes.next().await {
+            let labels = match ev {
+                Ok(watcher::Event::Init) => {
+                    listing = Some(None);
+                    continue;
+                }
+                Ok(watcher::Event::InitApply(n)) => {
+                    listing = Some(Some(node_labels(&n)));
+                    continue;
+                }
+                Ok(watcher::Event::InitDone) => listing.take().unwrap_or(None),
+                Ok(watcher::Event::Apply(n)) => Some(node_labels(&n)),
+                Ok(watcher::Event::Delete(_)) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, node = %node_name, "watching the Node (retrying)");
+                    continue;
+                }
+            };
+            if *labels_tx.borrow() != labels {
+                labels_tx.send_replace(labels);
+                let _ = ntx.try_send(());
+            }
+        }
+    });
+    drop(tx);
+
+    // Wait for both to sync before the first pass.
+    store
+        .wait_until_ready()
+        .await
+        .context("the template watcher stopped before it synced")?;
+    let mut lrx = labels_rx.clone();
+    lrx.wait_for(|l| l.is_some())
+        .await
+        .context("the Node watcher stopped")?;
+
+    let mut agent = Agent::new(
+        client.clone(),
+        &cfg.node_name,
+        reconcile::NodeHost { handle, target },
+        state.clone(),
+    );
+    if let Err(e) = agent.start().await {
+        tracing::warn!(error = %e, "reading this node's HostNetwork (it will be written)");
+    }
+    let agent = std::rc::Rc::new(tokio::sync::Mutex::new(agent));
+    let netlink = crate::watch::subscribe()?;
+    let events = futures::stream::select(netlink.boxed(), rx.boxed());
+    let ready = state.clone();
+    let stats = crate::watch::watch_events(
+        watch_cfg,
+        events,
+        |trigger| {
+            let agent = agent.clone();
+            let store = store.clone();
+            let labels = labels_rx.clone();
+            let ready = ready.clone();
+            async move {
+                let Some(labels) = labels.borrow().clone() else {
+                    tracing::warn!(%trigger, "the Node is gone: applying nothing");
+                    return Ok(None);
+                };
+                let all = store.state();
+                let refs: Vec<&HostNetworkTemplate> = all.iter().map(|t| t.as_ref()).collect();
+                let pass = agent.lock().await.reconcile(&refs, &labels).await;
+                ready.set_ready();
+                tracing::debug!(%trigger, published = pass.published, "pass done");
+                crate::Result::Ok(Some(pass))
+            }
+        },
+        stop,
+    )
+    .await?;
+    tracing::info!(
+        passes = stats.passes,
+        repairs = stats.repairs,
+        errors = stats.errors,
+        "plumber agent stopped"
+    );
+    Ok(())
+}
+
+fn node_labels(n: &Node) -> Labels {
+    n.metadata.labels.clone().unwrap_or_default()
+}
+
+/// A pass that ran, or none (no Node).
+impl crate::watch::PassReport for Option<Pass> {
+    fn writes(&self) -> usize {
+        self.as_ref().map_or(0, crate::watch::PassReport::writes)
+    }
+
+    fn summary(&self) -> String {
+        self.as_ref()
+            .map(crate::watch::PassReport::summary)
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,764 @@
+//! The agent's reconcile against a mock API server (`tower_test::mock::pair` plays kube-apiserver) and a
+//! fake applier ([`plumber::agent::reconcile::Host`]; the real one is covered by `tests/apply`): the
+//! exact requests for creating the HostNetwork and applying its status (server-side apply, field
+//! manager `plumber-agent`, forced, `application/apply-patch+yaml`), none when nothing changed (also
+//! across a restart), conflicts reported as Degraded naming both templates and the field with nothing
+//! applied, a deleted template reverting through an apply of the rest, condition transition times, and
+//! Events on success and failure.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::FutureExt;
+use http::{Request, Response};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::client::Body;
+use plumber::agent::health;
+use plumber::agent::reconcile::{Host, Report, Verdict};
+use plumber::agent::{Agent, Pass};
+use plumber::apply::{Outcome, Record};
+use plumber::crd::{HostNetworkTemplate, HostNetworkTemplateSpec};
+use plumber_render::inventory;
+use plumber_render::node::TemplateRef;
+use plumber_render::parse::Loaded;
+use plumber_render::select::Labels;
+use serde_json::{json, Value};
+use tower_test::mock;
+
+const NODE: &str = "node-1";
+const HN: &str = "/apis/plumber.k8s.pf9.io/v1/hostnetworks/node-1";
+const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/default/events";
+const APPLY: &str = "application/apply-patch+yaml";
+
+// ---------------------------------------------------------------------------------------------------
+// The fake applier
+
+/// Records every apply (template names with generations) and answers with the queued reports (an
+/// `Unchanged` one with the last digest when none is queued).
+#[derive(Clone, Default)]
+struct FakeHost {
+    calls: Arc<Mutex<Vec<Vec<String>>>>,
+    next: Arc<Mutex<VecDeque<Report>>>,
+}
+
+impl FakeHost {
+    fn calls(&self) -> Vec<Vec<String>> {
+        self.calls.lock().unwrap().clone()
+    }
+    fn queue(&self, r: Report) {
+        self.next.lock().unwrap().push_back(r);
+    }
+}
+
+impl Host for FakeHost {
+    async fn apply(&mut self, templates: &[Loaded], _labels: &Labels) -> Report {
+        let names: Vec<String> = templates
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}@{}",
+                    t.name(),
+                    t.template.metadata.generation.unwrap_or(0)
+                )
+            })
+            .collect();
+        self.calls.lock().unwrap().push(names.clone());
+        self.next
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| report(Outcome::Unchanged, templates, 999, None))
+    }
+
+    async fn observe(&mut self) -> Result<inventory::HostNetworkStatus, String> {
+        Ok(discovered())
+    }
+}
+
+fn discovered() -> inventory::HostNetworkStatus {
+    serde_json::from_value(json!({
+        "links": [{"name": "eth0", "kind": "device", "mtu": 9000, "up": true}],
+        "routes": {}
+    }))
+    .unwrap()
+}
+
+/// A report as the applier gives it for `templates` (digest: their names).
+fn report(outcome: Outcome, templates: &[Loaded], time: u64, error: Option<&str>) -> Report {
+    let names: Vec<&str> = templates.iter().map(|t| t.name()).collect();
+    report_named(outcome, &names, time, error)
+}
+
+fn report_named(outcome: Outcome, names: &[&str], time: u64, error: Option<&str>) -> Report {
+    let failed = !matches!(outcome, Outcome::Applied | Outcome::Unchanged);
+    Report {
+        outcome,
+        record: Some(Record {
+            result: outcome,
+            time,
+            templates: names
+                .iter()
+                .map(|n| TemplateRef {
+                    name: n.to_string(),
+                    priority: 0,
+                    generation: Some(1),
+                })
+                .collect(),
+            digest: if failed && outcome == Outcome::Refused {
+                String::new()
+            } else {
+                format!("digest-of-{}", names.join("+"))
+            },
+            files: if outcome == Outcome::Applied {
+                vec!["create /etc/x".into()]
+            } else {
+                vec![]
+            },
+            ops: if outcome == Outcome::Applied {
+                vec!["set mtu of eth0: 1500 -> 9000".into()]
+            } else {
+                vec![]
+            },
+            netlink_writes: 1,
+            error: error.map(str::to_string),
+        }),
+        error: error.map(str::to_string),
+        conflicts: vec![],
+        templates: vec![],
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The mock API server
+
+type Handle = mock::Handle<Request<Body>, Response<Body>>;
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    query: BTreeMap<String, String>,
+    content_type: Option<String>,
+    body: Value,
+}
+
+impl Seen {
+    fn is(&self, method: &str, path: &str) -> bool {
+        self.method == method && self.path == path
+    }
+}
+
+/// Receives the next request (failing after 5 s) and answers it with `status` and `body`
+/// (`None`: the request's own body, given a uid, as the server returns an applied object).
+async fn serve(h: &mut Handle, status: u16, body: Option<Value>) -> Seen {
+    let (req, send) = tokio::time::timeout(Duration::from_secs(5), h.next_request())
+        .await
+        .expect("a request within 5 s")
+        .expect("the client is alive");
+    let (parts, b) = req.into_parts();
+    let bytes = b.collect_bytes().await.unwrap();
+    let seen = Seen {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts
+            .uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect(),
+        content_type: parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_string()),
+        body: if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        },
+    };
+    let out = body.unwrap_or_else(|| {
+        let mut b = seen.body.clone();
+        // The server returns the whole object (the main resource's `spec: {}` included).
+        if b.get("spec").is_none() {
+            b["spec"] = json!({});
+        }
+        b["metadata"]["uid"] = json!("uid-1");
+        b["metadata"]["resourceVersion"] = json!("1");
+        b
+    });
+    send.send_response(
+        Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(Body::from(serde_json::to_vec(&out).unwrap()))
+            .unwrap(),
+    );
+    seen
+}
+
+fn not_found() -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+           "message": "hostnetworks.plumber.k8s.pf9.io \"node-1\" not found", "reason": "NotFound",
+           "details": {"name": "node-1", "group": "plumber.k8s.pf9.io", "kind": "hostnetworks"},
+           "code": 404})
+}
+
+/// Asserts a server-side apply of the agent's: PATCH, forced, field manager plumber-agent, the
+/// apply-patch content type, the object's identity in the body.
+fn assert_ssa(s: &Seen, path: &str) {
+    assert_eq!(s.method, "PATCH", "{s:?}");
+    assert_eq!(s.path, path);
+    let q: Vec<(&str, &str)> = s
+        .query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(q, [("fieldManager", "plumber-agent"), ("force", "true")]);
+    assert_eq!(s.content_type.as_deref(), Some(APPLY));
+    assert_eq!(s.body["apiVersion"], "plumber.k8s.pf9.io/v1");
+    assert_eq!(s.body["kind"], "HostNetwork");
+    assert_eq!(s.body["metadata"], json!({"name": NODE}));
+}
+
+/// Nothing was sent (the agent is done and nothing is queued).
+fn assert_quiet(h: &mut Handle) {
+    if let Some(Some((req, _))) = h.next_request().now_or_never() {
+        panic!("unexpected request {} {}", req.method(), req.uri());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers
+
+struct Rig {
+    agent: Agent<FakeHost>,
+    host: FakeHost,
+    server: Handle,
+    clock: Arc<AtomicI64>,
+    state: Arc<health::State>,
+}
+
+fn rig() -> Rig {
+    let (svc, server) = mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(svc, "default");
+    let host = FakeHost::default();
+    let clock = Arc::new(AtomicI64::new(1_800_000_000));
+    let c = clock.clone();
+    let state = Arc::new(health::State::new(Duration::from_secs(600)));
+    let agent =
+        Agent::new(client, NODE, host.clone(), state.clone()).with_clock(Box::new(move || {
+            Time(Timestamp::from_second(c.load(Ordering::SeqCst)).unwrap())
+        }));
+    Rig {
+        agent,
+        host,
+        server,
+        clock,
+        state,
+    }
+}
+
+fn template(name: &str, generation: i64, spec: &str) -> HostNetworkTemplate {
+    let spec: plumber_render::model::TemplateSpec = serde_yaml::from_str(spec).unwrap();
+    let mut t = HostNetworkTemplate::new(name, HostNetworkTemplateSpec(spec));
+    t.metadata.generation = Some(generation);
+    t
+}
+
+fn labels() -> Labels {
+    plumber_render::select::parse_labels("rack=r1").unwrap()
+}
+
+fn ts(s: i64) -> String {
+    Timestamp::from_second(s)
+        .unwrap()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn condition<'v>(status: &'v Value, type_: &str) -> &'v Value {
+    status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == type_)
+        .unwrap_or_else(|| panic!("no {type_} in {status}"))
+}
+
+/// `start()` against a server that has no HostNetwork yet.
+async fn start_empty(r: &mut Rig) {
+    let (res, seen) = tokio::join!(
+        r.agent.start(),
+        serve(&mut r.server, 404, Some(not_found()))
+    );
+    res.unwrap();
+    assert_eq!(seen.method, "GET");
+    assert_eq!(seen.path, HN);
+}
+
+/// A reconcile run against a server that answers the requests, in order, with `answers`
+/// (`(status, body)`; no body: the request's own, as an applied object is returned), and what it saw.
+async fn reconcile_with(
+    r: &mut Rig,
+    templates: &[&HostNetworkTemplate],
+    answers: Vec<(u16, Option<Value>)>,
+) -> (Pass, Vec<Seen>) {
+    let l = labels();
+    let Rig { agent, server, .. } = r;
+    let script = async move {
+        let mut seen = Vec::new();
+        for (status, body) in answers {
+            seen.push(serve(server, status, body).await);
+        }
+        seen
+    };
+    tokio::join!(agent.reconcile(templates, &l), script)
+}
+
+/// A reconcile that must send nothing (it would wait forever for an answer: fail after 5 s).
+async fn reconcile_quietly(r: &mut Rig, templates: &[&HostNetworkTemplate]) -> Pass {
+    let l = labels();
+    let pass = tokio::time::timeout(Duration::from_secs(5), r.agent.reconcile(templates, &l))
+        .await
+        .expect("the reconcile sent a request although nothing changed");
+    assert_quiet(&mut r.server);
+    pass
+}
+
+const MTU_9000: &str = "interfaceConfig: [{name: eth0, mtu: 9000}]";
+
+// ---------------------------------------------------------------------------------------------------
+// The cases
+
+#[tokio::test]
+async fn first_publish_creates_the_object_then_applies_its_status() {
+    let mut r = rig();
+    start_empty(&mut r).await;
+    let a = template("jumbo", 3, MTU_9000);
+    r.host.queue(report_named(
+        Outcome::Applied,
+        &["jumbo"],
+        1_800_000_005,
+        None,
+    ));
+
+    let (pass, seen) = reconcile_with(
+        &mut r,
+        &[&a],
+        vec![
+            (201, None), // create
+            (200, None), // status: Progressing
+            (200, None), // status: Available
+            (201, None), // Event
+        ],
+    )
+    .await;
+    assert_eq!(r.host.calls(), [vec!["jumbo@3".to_string()]]);
+    assert!(pass.progressing && pass.published);
+    assert_eq!(pass.event, Some("Applied"));
+
+    // 1. The object is created by a server-side apply of the main resource (the status subresource
+    //    cannot create it).
+    assert_ssa(&seen[0], HN);
+    assert_eq!(
+        seen[0].body,
+        json!({"apiVersion": "plumber.k8s.pf9.io/v1", "kind": "HostNetwork",
+               "metadata": {"name": NODE}, "spec": {}})
+    );
+    // 2. Progressing while the new templates are applied.
+    let status_path = format!("{HN}/status");
+    assert_ssa(&seen[1], &status_path);
+    let s1 = &seen[1].body["status"];
+    assert_eq!(
+        s1["conditions"],
+        json!([{"type": "Progressing", "status": "True", "reason": "Applying",
+                "message": "applying templates jumbo", "lastTransitionTime": ts(1_800_000_000)}])
+    );
+    // 3. The whole status after the apply: the discovered node, the applied templates, the last
+    //    apply, the conditions.
+    assert_ssa(&seen[2], &status_path);
+    let t0 = ts(1_800_000_000);
+    assert_eq!(
+        seen[2].body,
+        json!({
+            "apiVersion": "plumber.k8s.pf9.io/v1",
+            "kind": "HostNetwork",
+            "metadata": {"name": NODE},
+            "status": {
+                "interfaceStatus": [],
+                "routes": {"ipv4": [], "ipv6": []},
+                "links": [{"name": "eth0", "kind": "device", "mtu": 9000, "up": true}],
+                "appliedTemplates": [{"name": "jumbo", "generation": 1}],
+                "lastApply": {"result": "applied", "time": ts(1_800_000_005),
+                              "digest": "digest-of-jumbo"},
+                "conditions": [
+                    {"type": "Available", "status": "True", "reason": "Applied",
+                     "message": "the node matches templates jumbo", "lastTransitionTime": t0},
+                    {"type": "Progressing", "status": "False", "reason": "Reconciled",
+                     "message": "no apply in progress", "lastTransitionTime": t0},
+                    {"type": "Degraded", "status": "False", "reason": "AsExpected",
+                     "message": "the last apply succeeded", "lastTransitionTime": t0},
+                ]
+            }
+        })
+    );
+    // 4. The Event, on the HostNetwork (cluster-scoped: in default).
+    let ev = &seen[3];
+    assert!(ev.is("POST", EVENTS), "{ev:?}");
+    assert_eq!(ev.body["reason"], "Applied");
+    assert_eq!(ev.body["type"], "Normal");
+    assert_eq!(ev.body["action"], "Apply");
+    assert_eq!(ev.body["reportingController"], "plumber-agent");
+    assert_eq!(ev.body["reportingInstance"], NODE);
+    assert_eq!(
+        ev.body["note"],
+        "applied 1 file changes and 1 runtime changes (templates: jumbo)"
+    );
+    assert_eq!(
+        ev.body["regarding"],
+        json!({"apiVersion": "plumber.k8s.pf9.io/v1", "kind": "HostNetwork", "name": NODE,
+               "uid": "uid-1"})
+    );
+    assert_quiet(&mut r.server);
+
+    // A second reconcile with nothing changed: the applier is asked (drift), nothing is sent.
+    r.clock.fetch_add(60, Ordering::SeqCst);
+    let pass = reconcile_quietly(&mut r, &[&a]).await;
+    assert_eq!(r.host.calls().len(), 2);
+    assert!(!pass.published && !pass.progressing && pass.event.is_none());
+    assert_quiet(&mut r.server);
+    assert!(health::respond(&r.state, "/metrics")
+        .2
+        .contains("plumber_agent_status_writes_total 2"));
+}
+
+#[tokio::test]
+async fn a_restart_with_identical_content_publishes_nothing() {
+    // First life: publish.
+    let mut r = rig();
+    start_empty(&mut r).await;
+    let a = template("jumbo", 3, MTU_9000);
+    r.host.queue(report_named(
+        Outcome::Applied,
+        &["jumbo"],
+        1_800_000_005,
+        None,
+    ));
+    let (_, seen) = reconcile_with(
+        &mut r,
+        &[&a],
+        vec![(201, None), (200, None), (200, None), (201, None)],
+    )
+    .await;
+    let mut stored = seen[2].body.clone();
+    stored["metadata"]["uid"] = json!("uid-1");
+    stored["spec"] = json!({});
+
+    // Second life: the server has that object; the applier finds nothing to do.
+    let mut r = rig();
+    r.clock.fetch_add(3600, Ordering::SeqCst);
+    let (res, get) = tokio::join!(r.agent.start(), serve(&mut r.server, 200, Some(stored)));
+    res.unwrap();
+    assert!(get.is("GET", HN));
+    // The same generation: the record the applier returns has the same templates.
+    let mut rep = report_named(Outcome::Unchanged, &["jumbo"], 1_800_009_999, None);
+    if let Some(rec) = rep.record.as_mut() {
+        rec.templates[0].generation = Some(1);
+    }
+    r.host.queue(rep);
+    let mut b = template("jumbo", 1, MTU_9000);
+    b.metadata.generation = Some(1);
+    let pass = reconcile_quietly(&mut r, &[&b]).await;
+    assert!(matches!(pass.verdict, Verdict::Done(ref r) if r.outcome == Outcome::Unchanged));
+    assert!(!pass.published, "identical content is not written again");
+    assert_quiet(&mut r.server);
+}
+
+#[tokio::test]
+async fn conflicting_templates_are_degraded_and_nothing_is_applied() {
+    let mut r = rig();
+    start_empty(&mut r).await;
+    let a = template("mtu-a", 1, MTU_9000);
+    let b = template("mtu-b", 1, "interfaceConfig: [{name: eth0, mtu: 1500}]");
+    let (pass, seen) = reconcile_with(
+        &mut r,
+        &[&a, &b],
+        vec![
+            (201, None), // create
+            (200, None), // status
+            (201, None), // Event
+        ],
+    )
+    .await;
+    assert!(r.host.calls().is_empty(), "the applier is not called");
+    assert!(matches!(pass.verdict, Verdict::Conflict(_)));
+    assert!(!pass.progressing);
+    assert_ssa(&seen[0], HN);
+    assert_ssa(&seen[1], &format!("{HN}/status"));
+    let status = &seen[1].body["status"];
+    let degraded = condition(status, "Degraded");
+    assert_eq!(degraded["status"], "True");
+    assert_eq!(degraded["reason"], "TemplateConflict");
+    let msg = degraded["message"].as_str().unwrap();
+    for needle in ["mtu-a", "mtu-b", "eth0", "mtu", "9000", "1500"] {
+        assert!(msg.contains(needle), "{needle} not in {msg}");
+    }
+    assert_eq!(condition(status, "Available")["status"], "False");
+    assert!(status.get("appliedTemplates").is_none());
+    assert!(status.get("lastApply").is_none());
+    assert!(seen[2].is("POST", EVENTS));
+    assert_eq!(seen[2].body["type"], "Warning");
+    assert_eq!(seen[2].body["reason"], "Conflict");
+    assert_eq!(seen[2].body["note"].as_str().unwrap(), msg);
+
+    // The same conflict at the next resync: no apply, no write, no second Event.
+    r.clock.fetch_add(60, Ordering::SeqCst);
+    let pass = reconcile_quietly(&mut r, &[&a, &b]).await;
+    assert!(!pass.published && pass.event.is_none());
+    assert!(r.host.calls().is_empty());
+    assert_quiet(&mut r.server);
+}
+
+#[tokio::test]
+async fn a_deleted_template_is_reverted_by_applying_the_rest() {
+    let mut r = rig();
+    start_empty(&mut r).await;
+    let a = template("jumbo", 1, MTU_9000);
+    let b = template(
+        "rack-vlan",
+        2,
+        "nodeSelector: {rack: r1}\ninterfaceConfig: [{name: eth1, vlan: [{id: 100}]}]",
+    );
+    let other = template(
+        "rack-r2",
+        1,
+        "nodeSelector: {rack: r2}\ninterfaceConfig: [{name: eth2, mtu: 9000}]",
+    );
+    r.host.queue(report_named(
+        Outcome::Applied,
+        &["jumbo", "rack-vlan"],
+        1_800_000_001,
+        None,
+    ));
+    let (_, seen) = reconcile_with(
+        &mut r,
+        &[&a, &b, &other],
+        vec![(201, None), (200, None), (200, None), (201, None)],
+    )
+    .await;
+    assert_eq!(
+        seen[2].body["status"]["appliedTemplates"],
+        json!([{"name": "jumbo", "generation": 1}, {"name": "rack-vlan", "generation": 1}])
+    );
+
+    // rack-vlan is deleted: the applier is called with what is left (and lets go of the VLAN).
+    r.clock.fetch_add(10, Ordering::SeqCst);
+    r.host.queue(report_named(
+        Outcome::Applied,
+        &["jumbo"],
+        1_800_000_011,
+        None,
+    ));
+    let (pass, seen) = reconcile_with(
+        &mut r,
+        &[&a, &other],
+        vec![
+            (200, None), // Progressing (no create: it exists)
+            (200, None), // status
+            (201, None), // Event
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.host.calls(),
+        [
+            vec!["jumbo@1".to_string(), "rack-vlan@2".to_string()],
+            vec!["jumbo@1".to_string()]
+        ]
+    );
+    assert!(pass.progressing);
+    let status_path = format!("{HN}/status");
+    assert_ssa(&seen[0], &status_path);
+    assert_eq!(
+        condition(&seen[0].body["status"], "Progressing")["message"],
+        "applying templates jumbo"
+    );
+    assert_ssa(&seen[1], &status_path);
+    let s = &seen[1].body["status"];
+    assert_eq!(
+        s["appliedTemplates"],
+        json!([{"name": "jumbo", "generation": 1}])
+    );
+    assert_eq!(s["lastApply"]["digest"], "digest-of-jumbo");
+    assert_eq!(seen[2].body["reason"], "Applied");
+}
+
+#[tokio::test]
+async fn condition_transitions_and_events_on_failure() {
+    let mut r = rig();
+    start_empty(&mut r).await;
+    let a = template("jumbo", 1, MTU_9000);
+    let t0 = 1_800_000_000;
+
+    // Success at t0.
+    r.host
+        .queue(report_named(Outcome::Applied, &["jumbo"], t0 as u64, None));
+    let (_, seen) = reconcile_with(
+        &mut r,
+        &[&a],
+        vec![(201, None), (200, None), (200, None), (201, None)],
+    )
+    .await;
+    assert_eq!(
+        condition(&seen[2].body["status"], "Degraded")["lastTransitionTime"],
+        ts(t0)
+    );
+
+    // Rolled back at t0 + 100: Degraded turns True, Available False; a RolledBack Event.
+    r.clock.store(t0 + 100, Ordering::SeqCst);
+    r.host.queue(report_named(
+        Outcome::RolledBack,
+        &["jumbo"],
+        (t0 + 100) as u64,
+        Some("set mtu of eth0: Invalid argument; rolled back the 1 changes made before it"),
+    ));
+    let (pass, seen) = reconcile_with(&mut r, &[&a], vec![(200, None), (201, None)]).await;
+    assert!(!pass.progressing, "the same templates: no Progressing");
+    let s = &seen[0].body["status"];
+    let d = condition(s, "Degraded");
+    assert_eq!(
+        (
+            d["status"].as_str(),
+            d["reason"].as_str(),
+            d["lastTransitionTime"].as_str()
+        ),
+        (
+            Some("True"),
+            Some("RolledBack"),
+            Some(ts(t0 + 100).as_str())
+        )
+    );
+    assert!(d["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("set mtu of eth0"));
+    assert_eq!(condition(s, "Available")["status"], "False");
+    assert_eq!(
+        condition(s, "Progressing")["lastTransitionTime"],
+        ts(t0),
+        "Progressing stayed False"
+    );
+    assert_eq!(s["lastApply"]["result"], "rolled-back");
+    // The templates applied last are still the last that succeeded.
+    assert_eq!(
+        s["appliedTemplates"],
+        json!([{"name": "jumbo", "generation": 1}])
+    );
+    assert!(seen[1].is("POST", EVENTS));
+    assert_eq!(
+        (
+            seen[1].body["type"].as_str(),
+            seen[1].body["reason"].as_str()
+        ),
+        (Some("Warning"), Some("RolledBack"))
+    );
+
+    // Refused at t0 + 200: still Degraded (time kept), new reason and message; an ApplyFailed Event.
+    r.clock.store(t0 + 200, Ordering::SeqCst);
+    r.host.queue(report_named(
+        Outcome::Refused,
+        &[],
+        (t0 + 200) as u64,
+        Some("interface eth0 is not on this node"),
+    ));
+    let (_, seen) = reconcile_with(&mut r, &[&a], vec![(200, None), (201, None)]).await;
+    let d = condition(&seen[0].body["status"], "Degraded");
+    assert_eq!(d["reason"], "ApplyRefused");
+    assert_eq!(d["message"], "interface eth0 is not on this node");
+    assert_eq!(d["lastTransitionTime"], ts(t0 + 100));
+    assert_eq!(seen[1].body["reason"], "ApplyFailed");
+
+    // The same refusal again: nothing written, no Event.
+    r.clock.store(t0 + 260, Ordering::SeqCst);
+    r.host.queue(report_named(
+        Outcome::Refused,
+        &[],
+        (t0 + 260) as u64,
+        Some("interface eth0 is not on this node"),
+    ));
+    let pass = reconcile_quietly(&mut r, &[&a]).await;
+    assert!(!pass.published && pass.event.is_none());
+    assert_quiet(&mut r.server);
+
+    // Success at t0 + 300: Degraded False from t0 + 300.
+    r.clock.store(t0 + 300, Ordering::SeqCst);
+    r.host.queue(report_named(
+        Outcome::Applied,
+        &["jumbo"],
+        (t0 + 300) as u64,
+        None,
+    ));
+    let (_, seen) = reconcile_with(&mut r, &[&a], vec![(200, None), (201, None)]).await;
+    let s = &seen[0].body["status"];
+    let d = condition(s, "Degraded");
+    assert_eq!(
+        (d["status"].as_str(), d["lastTransitionTime"].as_str()),
+        (Some("False"), Some(ts(t0 + 300).as_str()))
+    );
+    assert_eq!(condition(s, "Available")["status"], "True");
+    assert_eq!(seen[1].body["reason"], "Applied");
+    let metrics = health::respond(&r.state, "/metrics").2;
+    for line in [
+        "plumber_agent_applies_total{result=\"applied\"} 2",
+        "plumber_agent_applies_total{result=\"refused\"} 2",
+        "plumber_agent_rollbacks_total 1",
+        "plumber_agent_apply_failures_total 3",
+        "plumber_agent_drift_repairs_total 1",
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn a_hostnetwork_deleted_behind_the_agent_is_created_again() {
+    let mut r = rig();
+    // The server had the object at start (its status differs from what the agent will publish).
+    let stored = json!({"apiVersion": "plumber.k8s.pf9.io/v1", "kind": "HostNetwork",
+                        "metadata": {"name": NODE, "uid": "uid-0"}, "spec": {}, "status": {}});
+    let (res, _) = tokio::join!(r.agent.start(), serve(&mut r.server, 200, Some(stored)));
+    res.unwrap();
+    let pass_templates: [&HostNetworkTemplate; 0] = [];
+    let (pass, seen) = reconcile_with(
+        &mut r,
+        &pass_templates,
+        vec![
+            (404, Some(not_found())), // Progressing: gone
+            (201, None),              // create
+            (200, None),              // Progressing again
+            (200, None),              // final status
+        ],
+    )
+    .await;
+    assert_eq!(r.host.calls(), [Vec::<String>::new()]);
+    assert!(pass.progressing && pass.published);
+    let status_path = format!("{HN}/status");
+    assert_ssa(&seen[0], &status_path);
+    assert_ssa(&seen[1], HN);
+    assert_eq!(seen[1].body["spec"], json!({}));
+    assert_ssa(&seen[2], &status_path);
+    assert_eq!(seen[2].body, seen[0].body);
+    assert_eq!(
+        condition(&seen[3].body["status"], "Available")["reason"],
+        "NoTemplates"
+    );
+    assert_quiet(&mut r.server);
+}
