@@ -8,17 +8,8 @@ use serde_json::Value;
 
 use crate::harness::*;
 
-fn link<'a>(show: &'a Value, name: &str) -> &'a Value {
-    show["status"]["links"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["name"] == name)
-        .unwrap_or_else(|| panic!("plumber show has no link {name}"))
-}
-
 fn v4(show: &Value, name: &str) -> Vec<String> {
-    addrs(&link(show, name)["ipv4"])
+    addrs(&show_link(show, name)["ipv4"])
 }
 
 fn addrs(v: &Value) -> Vec<String> {
@@ -46,16 +37,6 @@ fn has_route(show: &Value, want: &[(&str, Value)]) -> bool {
         .any(|r| want.iter().all(|(k, v)| &r[*k] == v))
 }
 
-/// The kernel's own view of a link (iproute2 `ip -j -d link`).
-fn kernel_link<'a>(links: &'a Value, name: &str) -> &'a Value {
-    links
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["ifname"] == name)
-        .unwrap_or_else(|| panic!("ip link has no {name}"))
-}
-
 #[test]
 fn case1_applier_on_a_real_kernel() {
     let p = Payload::new("case1");
@@ -74,7 +55,7 @@ fn case1_applier_on_a_real_kernel() {
 
     // After a: links, MTUs, membership, addresses, routes.
     let s1 = o.json("show1.json");
-    let l = |n: &str| link(&s1, n).clone();
+    let l = |n: &str| show_link(&s1, n).clone();
     assert_eq!(l("bond0")["kind"], "bond");
     assert_eq!(l("bond0")["mtu"], 9000);
     assert_eq!(l("bond1")["kind"], "bond");
@@ -139,15 +120,15 @@ fn case1_applier_on_a_real_kernel() {
     }
     // The kernel's view, without plumber: bond modes and options, VF rates.
     let k1 = o.json("s1.link.json");
-    let bond0 = &kernel_link(&k1, "bond0")["linkinfo"]["info_data"];
+    let bond0 = &ip_link(&k1, "bond0")["linkinfo"]["info_data"];
     assert_eq!(bond0["mode"], "802.3ad");
     assert_eq!(bond0["miimon"], 100);
     assert_eq!(bond0["ad_lacp_rate"], "fast");
     assert_eq!(bond0["xmit_hash_policy"], "layer3+4");
-    let bond1 = &kernel_link(&k1, "bond1")["linkinfo"]["info_data"];
+    let bond1 = &ip_link(&k1, "bond1")["linkinfo"]["info_data"];
     assert_eq!(bond1["mode"], "active-backup");
     assert_eq!(bond1["primary"], "eth3");
-    let kvf0 = &kernel_link(&k1, "pf0")["vfinfo_list"][0];
+    let kvf0 = &ip_link(&k1, "pf0")["vfinfo_list"][0];
     assert_eq!(kvf0["rate"]["max_tx"], 1000, "VF 0 max rate: {kvf0}");
     assert_eq!(kvf0["rate"]["min_tx"], 100, "VF 0 min rate: {kvf0}");
 
@@ -174,8 +155,8 @@ fn case1_applier_on_a_real_kernel() {
     assert_eq!(vfs[0]["qos"], 1);
     assert_eq!(vfs[0]["trust"], false);
     assert_eq!(vfs[1]["spoofchk"], true);
-    assert_eq!(link(&s3, "bond0")["mtu"], 2000);
-    assert_eq!(link(&s3, "bond0.100")["mtu"], 1900);
+    assert_eq!(show_link(&s3, "bond0")["mtu"], 2000);
+    assert_eq!(show_link(&s3, "bond0.100")["mtu"], 1900);
     assert_eq!(v4(&s3, "bond1"), ["192.168.7.6/24"]);
     assert!(has_route(&s3, &[("dst", "10.201.0.0/16".into())]));
     assert!(!has_route(&s3, &[("dst", "10.200.0.0/16".into())]));

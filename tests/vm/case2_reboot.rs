@@ -85,17 +85,8 @@ fn boot(flavour: &str) -> Outcome {
     o
 }
 
-fn link<'a>(links: &'a Value, name: &str) -> &'a Value {
-    links
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["ifname"] == name)
-        .unwrap_or_else(|| panic!("ip link has no {name}"))
-}
-
 fn addrs(addr: &Value, name: &str) -> Vec<String> {
-    link(addr, name)["addr_info"]
+    ip_link(addr, name)["addr_info"]
         .as_array()
         .unwrap()
         .iter()
@@ -135,14 +126,14 @@ fn check(flavour: &str, o: &Outcome) {
 
     let k = o.json("link.json");
     // Bonds, their modes and options, their members.
-    let bond0 = link(&k, "bond0");
+    let bond0 = ip_link(&k, "bond0");
     let d = &bond0["linkinfo"]["info_data"];
     assert_eq!(d["mode"], "802.3ad", "{bond0}");
     assert_eq!(d["miimon"], 100);
     assert_eq!(d["ad_lacp_rate"], "fast");
     assert_eq!(d["xmit_hash_policy"], "layer3+4");
     assert_eq!(bond0["mtu"], 9000);
-    let bond1 = link(&k, "bond1");
+    let bond1 = ip_link(&k, "bond1");
     assert_eq!(bond1["linkinfo"]["info_data"]["mode"], "active-backup");
     assert_eq!(bond1["linkinfo"]["info_data"]["primary"], "eth3");
     for (m, b) in [
@@ -151,7 +142,7 @@ fn check(flavour: &str, o: &Outcome) {
         ("eth3", "bond1"),
         ("eth4", "bond1"),
     ] {
-        assert_eq!(link(&k, m)["master"], b, "{m} in {b}");
+        assert_eq!(ip_link(&k, m)["master"], b, "{m} in {b}");
     }
     // VLANs on their parents, MTUs (a VLAN's under its parent's).
     for (v, parent, id, mtu) in [
@@ -161,14 +152,14 @@ fn check(flavour: &str, o: &Outcome) {
         ("pf0.1001", "pf0", 1001, 9000),
         ("eth5.300", "eth5", 300, 4000),
     ] {
-        let l = link(&k, v);
+        let l = ip_link(&k, v);
         assert_eq!(l["link"], parent, "{v}'s parent: {l}");
         assert_eq!(l["linkinfo"]["info_kind"], "vlan", "{l}");
         assert_eq!(l["linkinfo"]["info_data"]["id"], id, "{l}");
         assert_eq!(l["mtu"], mtu, "{v}'s MTU");
     }
-    assert_eq!(link(&k, "pf0")["mtu"], 9000);
-    assert_eq!(link(&k, "eth5")["mtu"], 4000);
+    assert_eq!(ip_link(&k, "pf0")["mtu"], 9000);
+    assert_eq!(ip_link(&k, "eth5")["mtu"], 4000);
     for n in [
         "bond0",
         "bond1",
@@ -180,7 +171,7 @@ fn check(flavour: &str, o: &Outcome) {
         "eth5",
         "eth5.300",
     ] {
-        let flags = link(&k, n)["flags"].as_array().unwrap().clone();
+        let flags = ip_link(&k, n)["flags"].as_array().unwrap().clone();
         assert!(flags.contains(&"UP".into()), "{n} is not up: {flags:?}");
     }
 
@@ -192,7 +183,7 @@ fn check(flavour: &str, o: &Outcome) {
         "sriov_numvfs; helper log:\n{}",
         o.text("plumber-sriov.log")
     );
-    let pf = link(&k, "pf0");
+    let pf = ip_link(&k, "pf0");
     assert_eq!(pf["parentbus"], "netdevsim", "{pf}");
     let vfs = pf["vfinfo_list"].as_array().unwrap();
     assert_eq!(vfs.len(), 4, "{pf}");
@@ -265,7 +256,7 @@ fn check(flavour: &str, o: &Outcome) {
         "{}",
         o.text("dpctl.txt")
     );
-    assert_eq!(link(&k, "pf0.1000")["master"], "ovs-system");
+    assert_eq!(ip_link(&k, "pf0.1000")["master"], "ovs-system");
 }
 
 #[test]

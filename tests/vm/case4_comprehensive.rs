@@ -8,18 +8,7 @@
 //! trace, and the test asserts what plumber says and that the node is as before; then the example
 //! without its `vfDriver` line is applied.
 
-use serde_json::Value;
-
 use crate::harness::*;
-
-fn link<'a>(show: &'a Value, name: &str) -> &'a Value {
-    show["status"]["links"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["name"] == name)
-        .unwrap_or_else(|| panic!("plumber show has no link {name}: {show}"))
-}
 
 #[test]
 fn case4_comprehensive_example_end_to_end() {
@@ -84,11 +73,11 @@ fn case4_comprehensive_example_end_to_end() {
     o.assert_rc("apply2", 0);
     assert_eq!(o.get("numvfs"), "4");
     let s2 = o.json("show2.json");
-    let pf = link(&s2, "pf0");
+    let pf = show_link(&s2, "pf0");
     assert_eq!(pf["mtu"], 9000);
     for id in [1000, 1001, 1002] {
         let name = format!("pf0.{id}");
-        let v = link(&s2, &name);
+        let v = show_link(&s2, &name);
         assert_eq!(v["kind"], "vlan", "{v}");
         assert_eq!(v["parent"], "pf0", "{v}");
         assert_eq!(v["vlanId"], id, "{v}");

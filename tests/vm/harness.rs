@@ -277,3 +277,23 @@ pub fn plumber_render() -> PathBuf {
     assert!(render.exists(), "{} missing", render.display());
     render
 }
+
+/// Link `name` of a `plumber show -o json` HostNetwork.
+pub fn show_link<'a>(show: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    show["status"]["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == name)
+        .unwrap_or_else(|| panic!("plumber show has no link {name}: {show}"))
+}
+
+/// Link `name` as the kernel reports it (`ip -j [-d] link`).
+pub fn ip_link<'a>(links: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    links
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["ifname"] == name)
+        .unwrap_or_else(|| panic!("ip link has no {name}"))
+}
