@@ -1,6 +1,7 @@
 //! plumber's node side: installing rendered files atomically, discovering the node's state, and (to come)
 //! planning and executing the runtime changes that make the node match its `NodeConfig`.
 
+pub mod access;
 pub mod agent;
 pub mod apply;
 pub mod crd;
