@@ -13,6 +13,7 @@ mod net;
 mod numbers;
 mod ovs;
 mod pci;
+mod rollout;
 mod schema;
 mod sriov;
 mod template;
@@ -29,6 +30,7 @@ pub use numbers::{
 };
 pub use ovs::{Lacp, NodeInterfaces, OvsBondMode, OvsConfig, OvsParams, Uplink};
 pub use pci::{PciAddr, PciId};
+pub use rollout::MaxUnavailable;
 pub use schema::{
     DRIVER_PATTERN, IFNAME_PATTERN, LABEL_VALUE_PATTERN, MAC_PATTERN, PCI_ADDR_PATTERN,
     PCI_ID_PATTERN,

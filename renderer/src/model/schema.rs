@@ -18,8 +18,8 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use std::borrow::Cow;
 
 use super::{
-    DriverName, IfName, IpCidr, IpConfig, MacAddr, NodeInterfaces, PciAddr, PciId, Route,
-    RouteDest, VfIds,
+    DriverName, IfName, IpCidr, IpConfig, MacAddr, MaxUnavailable, NodeInterfaces, PciAddr, PciId,
+    Route, RouteDest, VfIds,
 };
 
 /// One IPv4 address octet as Rust's parser takes it: decimal, no leading zeros.
@@ -127,6 +127,13 @@ schema_impl!(
 );
 schema_impl!(PciAddr, "PciAddr", string_schema(PCI_ADDR_PATTERN, None));
 schema_impl!(PciId, "PciId", int_or_string(PCI_ID_PATTERN, 0, 9999));
+/// `MaxUnavailable`: a count of at least 1, or a percentage from 1% to 100%.
+pub const MAX_UNAVAILABLE_PATTERN: &str = "^([1-9][0-9]*|([1-9][0-9]?|100)%)$";
+schema_impl!(
+    MaxUnavailable,
+    "MaxUnavailable",
+    int_or_string(MAX_UNAVAILABLE_PATTERN, 1, u32::MAX as i64)
+);
 schema_impl!(MacAddr, "MacAddr", string_schema(MAC_PATTERN, None));
 schema_impl!(
     IpCidr,

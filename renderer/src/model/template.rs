@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use super::de::null_as_default;
-use super::{BondConfig, BridgeConfig, InterfaceConfig, OvsConfig, Priority, SriovConfig};
+use super::{
+    BondConfig, BridgeConfig, InterfaceConfig, MaxUnavailable, OvsConfig, Priority, SriovConfig,
+};
 
 pub const API_VERSION: &str = "plumber.k8s.pf9.io/v1";
 pub const KIND: &str = "HostNetworkTemplate";
@@ -97,6 +99,7 @@ pub struct ObjectMeta {
 /// spec:
 ///   priority: 10          # plumber: wins disagreements with lower-priority templates
 ///   nodeSelector: {kubernetes.io/hostname: node-1}
+///   maxUnavailable: 25%   # plumber: nodes taking a new version at once (agent only)
 ///   sriovConfig: []
 ///   interfaceConfig: []
 ///   bondConfig: []        # plumber: Linux bonds
@@ -115,6 +118,10 @@ pub struct TemplateSpec {
     )]
     #[schemars(schema_with = "super::schema::label_map")]
     pub node_selector: BTreeMap<String, String>,
+    /// How many selected nodes may take a new version of this template at once (see
+    /// [`MaxUnavailable`]); absent: all at once, as HostPlumber did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<MaxUnavailable>,
     #[serde(
         default,
         deserialize_with = "null_as_default",
