@@ -69,11 +69,12 @@ pub const AGENT: &[Access] = &[
         verbs: &["create", "patch"],
         namespaced: false,
     },
-    // Rollout slots (`maxUnavailable`): one Lease per slot in the agent's namespace.
+    // Rollout slots (`maxUnavailable`): one Lease per slot in the agent's namespace, listed by label
+    // (one request for all of them), created, taken over (update) and given back (delete).
     Access {
         group: "coordination.k8s.io",
         resource: "leases",
-        verbs: &["create", "delete", "get", "update"],
+        verbs: &["create", "delete", "list", "update"],
         namespaced: true,
     },
 ];
@@ -166,7 +167,11 @@ mod tests {
     fn requests_map_to_rbac_verbs() {
         let t = |g: &str, r: &str, vb: &str| Some((g.to_string(), r.to_string(), vb.to_string()));
         assert_eq!(
-            v("GET", "/apis/plumber.k8s.pf9.io/v1/hostnetworktemplates", "limit=500"),
+            v(
+                "GET",
+                "/apis/plumber.k8s.pf9.io/v1/hostnetworktemplates",
+                "limit=500"
+            ),
             t(PLUMBER, "hostnetworktemplates", "list")
         );
         assert_eq!(
@@ -175,19 +180,35 @@ mod tests {
         );
         assert_eq!(v("GET", "/api/v1/nodes/n1", ""), t("", "nodes", "get"));
         assert_eq!(
-            v("PATCH", "/apis/plumber.k8s.pf9.io/v1/hostnetworks/n1/status", ""),
+            v(
+                "PATCH",
+                "/apis/plumber.k8s.pf9.io/v1/hostnetworks/n1/status",
+                ""
+            ),
             t(PLUMBER, "hostnetworks/status", "patch")
         );
         assert_eq!(
-            v("POST", "/apis/events.k8s.io/v1/namespaces/default/events", ""),
+            v(
+                "POST",
+                "/apis/events.k8s.io/v1/namespaces/default/events",
+                ""
+            ),
             t("events.k8s.io", "events", "create")
         );
         assert_eq!(
-            v("DELETE", "/apis/coordination.k8s.io/v1/namespaces/plumber/leases/x", ""),
+            v(
+                "DELETE",
+                "/apis/coordination.k8s.io/v1/namespaces/plumber/leases/x",
+                ""
+            ),
             t("coordination.k8s.io", "leases", "delete")
         );
         assert_eq!(
-            v("PUT", "/apis/coordination.k8s.io/v1/namespaces/plumber/leases/x", ""),
+            v(
+                "PUT",
+                "/apis/coordination.k8s.io/v1/namespaces/plumber/leases/x",
+                ""
+            ),
             t("coordination.k8s.io", "leases", "update")
         );
         assert_eq!(v("GET", "/version", ""), None);
@@ -212,6 +233,11 @@ mod tests {
             }
         }
         assert!(grants(AGENT, "", "nodes", "watch"));
-        assert!(!grants(AGENT, PLUMBER, "hostnetworktemplates/status", "patch"));
+        assert!(!grants(
+            AGENT,
+            PLUMBER,
+            "hostnetworktemplates/status",
+            "patch"
+        ));
     }
 }

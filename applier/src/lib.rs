@@ -10,6 +10,7 @@ pub mod install;
 pub mod netlink;
 pub mod ovs;
 pub mod plan;
+pub mod rollup;
 pub mod show;
 pub mod state;
 pub mod sysfs;

@@ -29,6 +29,7 @@ enum Cmd {
     Show(cmd::show::Show),
     Apply(cmd::apply::Apply),
     Agent(cmd::agent::Agent),
+    Rollup(cmd::rollup::Rollup),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         Cmd::Show(c) => cmd::show::run(c),
         Cmd::Apply(c) => cmd::apply::run(c),
         Cmd::Agent(c) => cmd::agent::run(c),
+        Cmd::Rollup(c) => cmd::rollup::run(c),
     };
     ExitCode::from(code)
 }

@@ -6,6 +6,8 @@
 //! applied, a deleted template reverting through an apply of the rest, condition transition times, and
 //! Events on success and failure.
 
+mod rollup;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -185,6 +187,27 @@ async fn serve(h: &mut Handle, status: u16, body: Option<Value>) -> Seen {
             serde_json::from_slice(&bytes).unwrap()
         },
     };
+    // Every request the agent makes is one its RBAC (deploy/rbac.yaml, checked against the same
+    // table by tests/crd) grants.
+    let (group, resource, verb) =
+        plumber::access::request_verb(&seen.method, &seen.path, parts.uri.query().unwrap_or(""))
+            .unwrap_or_else(|| panic!("not a resource request: {seen:?}"));
+    assert!(
+        plumber::access::grants(plumber::access::AGENT, &group, &resource, &verb),
+        "the agent's RBAC does not grant {verb} on {resource} in group {group:?}: {seen:?}"
+    );
+    // A server-side apply that creates the object (answered 201) is authorized as `create` too.
+    if verb == "patch" && status == 201 && seen.content_type.as_deref() == Some(APPLY) {
+        assert!(
+            plumber::access::grants(plumber::access::AGENT, &group, &resource, "create"),
+            "an apply creating {resource} needs create: {seen:?}"
+        );
+        EXERCISED
+            .lock()
+            .unwrap()
+            .insert((group.clone(), resource.clone(), "create".into()));
+    }
+    EXERCISED.lock().unwrap().insert((group, resource, verb));
     let out = body.unwrap_or_else(|| {
         let mut b = seen.body.clone();
         // The server returns the whole object (the main resource's `spec: {}` included).
@@ -341,6 +364,10 @@ const MTU_9000: &str = "interfaceConfig: [{name: eth0, mtu: 9000}]";
 
 #[tokio::test]
 async fn first_publish_creates_the_object_then_applies_its_status() {
+    scenario_first_publish_creates_the_object_then_applies_its_status().await
+}
+
+async fn scenario_first_publish_creates_the_object_then_applies_its_status() {
     let mut r = rig();
     start_empty(&mut r).await;
     let a = template("jumbo", 3, MTU_9000);
@@ -761,4 +788,344 @@ async fn a_hostnetwork_deleted_behind_the_agent_is_created_again() {
         "NoTemplates"
     );
     assert_quiet(&mut r.server);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Rollout slots (maxUnavailable)
+
+const LEASES: &str = "/apis/coordination.k8s.io/v1/namespaces/default/leases";
+
+fn lease_list(held: &[(&str, &str)]) -> Value {
+    json!({"apiVersion": "coordination.k8s.io/v1", "kind": "LeaseList",
+           "metadata": {"resourceVersion": "5"},
+           "items": held.iter().map(|(name, holder)| json!({
+               "metadata": {"name": name, "namespace": "default", "resourceVersion": "4",
+                            "labels": {"app.kubernetes.io/managed-by": "plumber-agent"},
+                            "annotations": {"plumber.k8s.pf9.io/template": "mtu"}},
+               "spec": {"holderIdentity": holder}})).collect::<Vec<_>>()})
+}
+
+fn node_object(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
+}
+
+/// A report of applying `mtu` at `generation`.
+fn mtu_report(outcome: Outcome, generation: i64, time: u64, error: Option<&str>) -> Report {
+    let mut r = report_named(outcome, &["mtu"], time, error);
+    r.record.as_mut().unwrap().templates[0].generation = Some(generation);
+    r
+}
+
+fn assert_list_slots(s: &Seen) {
+    assert!(s.is("GET", LEASES), "{s:?}");
+    assert_eq!(
+        s.query.get("labelSelector").map(String::as_str),
+        Some("app.kubernetes.io%2Fmanaged-by%3Dplumber-agent")
+    );
+}
+
+#[tokio::test]
+async fn a_rollout_limited_to_one_node_waits_for_the_slot_and_a_failed_node_keeps_it() {
+    scenario_a_rollout_limited_to_one_node_waits_for_the_slot_and_a_failed_node_keeps_it().await
+}
+
+async fn scenario_a_rollout_limited_to_one_node_waits_for_the_slot_and_a_failed_node_keeps_it() {
+    let mut r = rig();
+    start_empty(&mut r).await;
+    let spec = "maxUnavailable: 1\ninterfaceConfig: [{name: eth0, mtu: 9000}]";
+    let v1 = template("mtu", 1, spec);
+
+    // 1. node-2 holds the only slot and exists: nothing is applied, Progressing says why, and the
+    //    pass asks to be tried again.
+    let (pass, seen) = reconcile_with(
+        &mut r,
+        &[&v1],
+        vec![
+            (200, Some(lease_list(&[("mtu.0", "node-2")]))), // what this node holds
+            (200, Some(lease_list(&[("mtu.0", "node-2")]))), // the template's slots
+            (200, Some(node_object("node-2"))),              // does the holder exist?
+            (201, None),                                     // create the HostNetwork
+            (200, None),                                     // its status
+        ],
+    )
+    .await;
+    assert_list_slots(&seen[0]);
+    assert_list_slots(&seen[1]);
+    assert!(seen[2].is("GET", "/api/v1/nodes/node-2"), "{:?}", seen[2]);
+    assert!(r.host.calls().is_empty(), "applied while waiting");
+    assert!(
+        matches!(pass.verdict, Verdict::Waiting(_)),
+        "{:?}",
+        pass.verdict
+    );
+    assert_eq!(pass.retry_after, Some(plumber::agent::SLOT_RETRY));
+    assert_eq!(pass.event, None);
+    let progressing = condition(&seen[4].body["status"], "Progressing");
+    assert_eq!(progressing["status"], "True");
+    assert_eq!(progressing["reason"], "WaitingForRollout");
+    assert_eq!(
+        progressing["message"],
+        "waiting for a rollout slot: template mtu (maxUnavailable 1: 1 slots) is being applied by node-2"
+    );
+    assert_quiet(&mut r.server);
+
+    // 2. The slot is free: this node creates it (holder: itself), applies, and gives it back.
+    r.host
+        .queue(mtu_report(Outcome::Applied, 1, 1_800_000_010, None));
+    let (pass, seen) = reconcile_with(
+        &mut r,
+        &[&v1],
+        vec![
+            (200, Some(lease_list(&[]))), // the template's slots
+            (201, None),                  // take mtu.0
+            (200, None),                  // status: Applying
+            (200, None),                  // give mtu.0 back
+            (200, None),                  // status: Available
+            (201, None),                  // Event
+        ],
+    )
+    .await;
+    assert!(seen[1].is("POST", LEASES), "{:?}", seen[1]);
+    assert_eq!(seen[1].body["metadata"]["name"], "mtu.0");
+    assert_eq!(seen[1].body["spec"]["holderIdentity"], NODE);
+    assert_eq!(
+        seen[1].body["metadata"]["annotations"]["plumber.k8s.pf9.io/template"],
+        "mtu"
+    );
+    assert!(seen[1].body["spec"].get("leaseDurationSeconds").is_none());
+    assert!(
+        seen[3].is("DELETE", &format!("{LEASES}/mtu.0")),
+        "{:?}",
+        seen[3]
+    );
+    assert_eq!(r.host.calls(), [vec!["mtu@1".to_string()]]);
+    assert!(pass.verdict.ok() && pass.retry_after.is_none());
+
+    // 3. Converged: no slot is needed, nothing is sent.
+    let pass = reconcile_quietly(&mut r, &[&v1]).await;
+    assert!(pass.verdict.ok());
+
+    // 4. Version 2 breaks the node: it takes the slot, fails, and keeps the slot (nothing deleted),
+    //    so no other node starts on version 2.
+    let v2 = template("mtu", 2, spec);
+    r.host.queue(mtu_report(
+        Outcome::RolledBack,
+        2,
+        1_800_000_020,
+        Some("eth0: no such device"),
+    ));
+    let (pass, seen) = reconcile_with(
+        &mut r,
+        &[&v2],
+        vec![
+            (200, Some(lease_list(&[]))),
+            (201, None), // take mtu.0
+            (200, None), // status: Applying
+            (200, None), // status: Degraded
+            (201, None), // Event RolledBack
+        ],
+    )
+    .await;
+    assert!(seen[1].is("POST", LEASES));
+    assert!(!seen.iter().any(|s| s.method == "DELETE"));
+    assert_eq!(pass.event, Some("RolledBack"));
+
+    // 5. The next pass still holds it (no request to take it again); once the apply succeeds the
+    //    slot goes back.
+    r.host
+        .queue(mtu_report(Outcome::Applied, 2, 1_800_000_030, None));
+    let (pass, seen) = reconcile_with(
+        &mut r,
+        &[&v2],
+        vec![
+            (200, None), // give mtu.0 back
+            (200, None), // status: Available
+            (201, None), // Event
+        ],
+    )
+    .await;
+    assert!(
+        seen[0].is("DELETE", &format!("{LEASES}/mtu.0")),
+        "{:?}",
+        seen[0]
+    );
+    assert!(pass.verdict.ok());
+    assert_quiet(&mut r.server);
+}
+
+#[tokio::test]
+async fn a_slot_held_by_a_removed_node_is_taken_over() {
+    scenario_a_slot_held_by_a_removed_node_is_taken_over().await
+}
+
+async fn scenario_a_slot_held_by_a_removed_node_is_taken_over() {
+    let mut r = rig();
+    start_empty(&mut r).await;
+    let t = template(
+        "mtu",
+        1,
+        "maxUnavailable: 1\ninterfaceConfig: [{name: eth0}]",
+    );
+    r.host
+        .queue(mtu_report(Outcome::Applied, 1, 1_800_000_010, None));
+    let gone = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                      "reason": "NotFound", "code": 404, "message": "nodes \"old\" not found"});
+    let (pass, seen) = reconcile_with(
+        &mut r,
+        &[&t],
+        vec![
+            (200, Some(lease_list(&[("mtu.0", "old")]))),
+            (200, Some(lease_list(&[("mtu.0", "old")]))),
+            (404, Some(gone)), // the holder is no Node any more
+            (200, None),       // take mtu.0 over: an update carrying the resourceVersion read
+            (201, None),       // create the HostNetwork
+            (200, None),       // status: Applying
+            (200, None),       // give mtu.0 back
+            (200, None),       // status: Available
+            (201, None),       // Event
+        ],
+    )
+    .await;
+    assert!(
+        seen[3].is("PUT", &format!("{LEASES}/mtu.0")),
+        "{:?}",
+        seen[3]
+    );
+    assert_eq!(seen[3].body["metadata"]["resourceVersion"], "4");
+    assert_eq!(seen[3].body["spec"]["holderIdentity"], NODE);
+    assert!(seen[6].is("DELETE", &format!("{LEASES}/mtu.0")));
+    assert!(pass.verdict.ok());
+}
+
+#[tokio::test]
+async fn a_percentage_counts_the_nodes_the_rollup_saw() {
+    // 25% of 10 matched nodes: 3 slots, two held: this node takes the third.
+    let mut r = rig();
+    start_empty(&mut r).await;
+    let mut t = template(
+        "mtu",
+        1,
+        "maxUnavailable: 25%\ninterfaceConfig: [{name: eth0}]",
+    );
+    t.status = Some(plumber::crd::HostNetworkTemplateStatus {
+        nodes_matched: 10,
+        ..Default::default()
+    });
+    let held = lease_list(&[("mtu.0", "a"), ("mtu.1", "b")]);
+    r.host
+        .queue(mtu_report(Outcome::Applied, 1, 1_800_000_010, None));
+    let (_, seen) = reconcile_with(
+        &mut r,
+        &[&t],
+        vec![
+            (200, Some(held.clone())),
+            (200, Some(held)),
+            (201, None), // take mtu.2
+            (201, None),
+            (200, None),
+            (200, None), // give back
+            (200, None),
+            (201, None),
+        ],
+    )
+    .await;
+    assert!(seen[2].is("POST", LEASES));
+    assert_eq!(seen[2].body["metadata"]["name"], "mtu.2");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The watches of `plumber agent` (its loop is not driven here: the requests its watchers start with)
+
+/// Polls a watcher until its first list is done (its `Init` comes before any request).
+async fn until_listed<K>(
+    w: &mut futures::stream::BoxStream<
+        '_,
+        kube::runtime::watcher::Result<kube::runtime::watcher::Event<K>>,
+    >,
+) {
+    use futures::StreamExt;
+    while let Some(e) = w.next().await {
+        if matches!(e, Ok(kube::runtime::watcher::Event::InitDone)) {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_watches_list_templates_and_this_node_only() {
+    scenario_the_watches_list_templates_and_this_node_only().await
+}
+
+async fn scenario_the_watches_list_templates_and_this_node_only() {
+    use futures::StreamExt;
+    use kube::runtime::watcher;
+    let (svc, mut server) = mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(svc, "default");
+
+    let (api, config) = plumber::agent::templates_watched(client.clone());
+    let mut w = watcher(api, config).boxed();
+    let empty = json!({"apiVersion": "plumber.k8s.pf9.io/v1", "kind": "HostNetworkTemplateList",
+                       "metadata": {"resourceVersion": "1"}, "items": []});
+    let (_, seen) = tokio::join!(until_listed(&mut w), serve(&mut server, 200, Some(empty)));
+    assert!(
+        seen.is("GET", "/apis/plumber.k8s.pf9.io/v1/hostnetworktemplates"),
+        "{seen:?}"
+    );
+    let mut added = serde_json::to_value(template("jumbo", 1, MTU_9000)).unwrap();
+    added["metadata"]["resourceVersion"] = json!("2");
+    let added = json!({"type": "ADDED", "object": added});
+    let (ev, seen) = tokio::join!(w.next(), serve(&mut server, 200, Some(added)));
+    assert!(matches!(ev, Some(Ok(watcher::Event::Apply(_)))), "{ev:?}");
+    assert_eq!(seen.query.get("watch").map(String::as_str), Some("true"));
+
+    let (api, config) = plumber::agent::node_watched(client, NODE);
+    let mut w = watcher(api, config).boxed();
+    let nodes = json!({"apiVersion": "v1", "kind": "NodeList", "metadata": {"resourceVersion": "1"},
+                       "items": [node_object(NODE)]});
+    let (_, seen) = tokio::join!(until_listed(&mut w), serve(&mut server, 200, Some(nodes)));
+    assert!(seen.is("GET", "/api/v1/nodes"), "{seen:?}");
+    assert_eq!(
+        seen.query.get("fieldSelector").map(String::as_str),
+        Some("metadata.name%3Dnode-1")
+    );
+    // Then it watches from the list's resourceVersion, with the same selector.
+    let mut node = node_object(NODE);
+    node["metadata"]["resourceVersion"] = json!("2");
+    let relabelled = json!({"type": "MODIFIED", "object": node});
+    let (ev, seen) = tokio::join!(w.next(), serve(&mut server, 200, Some(relabelled)));
+    assert!(matches!(ev, Some(Ok(watcher::Event::Apply(_)))), "{ev:?}");
+    assert!(seen.is("GET", "/api/v1/nodes"), "{seen:?}");
+    assert_eq!(seen.query.get("watch").map(String::as_str), Some("true"));
+    assert_eq!(
+        seen.query.get("resourceVersion").map(String::as_str),
+        Some("1")
+    );
+}
+
+/// What the scenarios asked of the API server, in RBAC terms (every request `serve` answered).
+static EXERCISED: Mutex<std::collections::BTreeSet<(String, String, String)>> =
+    Mutex::new(std::collections::BTreeSet::new());
+
+/// The other side of the per-request check in `serve`: every verb the agent's RBAC grants (the table
+/// deploy/rbac.yaml is checked against) is one the agent really uses.
+#[tokio::test]
+async fn every_verb_the_rbac_grants_is_used() {
+    scenario_first_publish_creates_the_object_then_applies_its_status().await;
+    scenario_a_rollout_limited_to_one_node_waits_for_the_slot_and_a_failed_node_keeps_it().await;
+    scenario_a_slot_held_by_a_removed_node_is_taken_over().await;
+    scenario_the_watches_list_templates_and_this_node_only().await;
+    let seen = EXERCISED.lock().unwrap().clone();
+    let mut unused = Vec::new();
+    for a in plumber::access::AGENT {
+        for v in a.verbs {
+            let key = (a.group.to_string(), a.resource.to_string(), v.to_string());
+            if !seen.contains(&key) {
+                unused.push(key);
+            }
+        }
+    }
+    assert!(
+        unused.is_empty(),
+        "granted but never used: {unused:?}\nused: {seen:?}"
+    );
 }

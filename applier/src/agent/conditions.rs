@@ -9,6 +9,7 @@
 //! | failed, rollback failed too | False `RollbackFailed` | False | True `RollbackFailed` |
 //! | templates conflict (nothing applied) | False `TemplateConflict` | False | True `TemplateConflict` |
 //! | a template is invalid (nothing applied) | False `InvalidTemplate` | False | True `InvalidTemplate` |
+//! | waiting for a rollout slot (`maxUnavailable`; nothing applied) | (kept) | True `WaitingForRollout` | (kept) |
 //!
 //! `lastTransitionTime` changes only when a condition's status does; reason and message follow the
 //! latest verdict.
@@ -69,11 +70,16 @@ pub fn failure(v: &Verdict) -> Option<(&'static str, String)> {
             ),
         )),
         Verdict::Invalid(m) => Some(("InvalidTemplate", format!("nothing was applied: {m}"))),
+        Verdict::Waiting(_) => None,
     }
 }
 
 /// The three conditions after `v`.
 pub fn after(v: &Verdict) -> Vec<Want> {
+    if let Verdict::Waiting(m) = v {
+        // The node keeps what it has: only Progressing says why nothing moves.
+        return vec![Want::new(PROGRESSING, true, "WaitingForRollout", m.clone())];
+    }
     match failure(v) {
         None => {
             let names = v.template_names();

@@ -23,8 +23,9 @@ pub struct Config {
     /// Where sysfs is (the host's, in a privileged pod).
     #[arg(long, env = "PLUMBER_SYSFS", default_value = "/sys")]
     pub sysfs: PathBuf,
-    /// OVSDB's unix socket. Default: HOST_ROOT/var/run/openvswitch/db.sock when HOST_ROOT is not /,
-    /// else ovs-vsctl's own.
+    /// OVSDB's unix socket, as a host path. Default: ovs-vsctl's own. When HOST_ROOT is not `/`, the
+    /// host's `/usr/bin/ovs-vsctl` runs chrooted into HOST_ROOT (the client of the host's OVS version,
+    /// and host paths resolve as on the host).
     #[arg(long, env = "PLUMBER_OVSDB_SOCKET")]
     pub ovsdb_socket: Option<PathBuf>,
     /// Override the distro found in HOST_ROOT/etc/os-release.
@@ -63,14 +64,6 @@ impl Config {
             debounce: Duration::from_millis(self.debounce_ms),
             resync: Duration::from_secs(self.resync_secs),
         }
-    }
-
-    /// The OVSDB socket to use, if not ovs-vsctl's default.
-    pub fn ovsdb_socket(&self) -> Option<PathBuf> {
-        self.ovsdb_socket.clone().or_else(|| {
-            (self.host_root != std::path::Path::new("/"))
-                .then(|| self.host_root.join("var/run/openvswitch/db.sock"))
-        })
     }
 }
 

@@ -53,6 +53,8 @@ pub fn event_for(v: &Verdict) -> Option<(EventType, &'static str, String)> {
         Verdict::Conflict(_) | Verdict::Invalid(_) => {
             Some((EventType::Warning, CONFLICT, message(v)))
         }
+        // Said by the Progressing condition; an Event at every retry would be noise.
+        Verdict::Waiting(_) => None,
     }
 }
 

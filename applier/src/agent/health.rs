@@ -118,11 +118,12 @@ impl Metrics {
             },
             Verdict::Conflict(_) => "conflict",
             Verdict::Invalid(_) => "invalid",
+            Verdict::Waiting(_) => "waiting",
         };
         self.applies
             .get_or_create(&vec![("result".to_string(), result.to_string())])
             .inc();
-        if !v.ok() {
+        if !v.ok() && !matches!(v, Verdict::Waiting(_)) {
             self.failures.inc();
         }
         if let Verdict::Done(r) = v {
@@ -228,6 +229,16 @@ pub fn respond(state: &State, path: &str) -> (StatusCode, &'static str, String) 
 
 /// Serves the endpoints on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, state: Arc<State>) {
+    serve_with(listener, move |path| respond(&state, path)).await
+}
+
+/// Serves `respond(path)` (status, content type, body) to every `GET` on `listener` until the task is
+/// dropped: [`serve`] with the agent's endpoints, and the rollup's own.
+pub async fn serve_with<F>(listener: TcpListener, respond: F)
+where
+    F: Fn(&str) -> (StatusCode, &'static str, String) + Send + Sync + 'static,
+{
+    let respond = Arc::new(respond);
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,
@@ -237,11 +248,11 @@ pub async fn serve(listener: TcpListener, state: Arc<State>) {
                 continue;
             }
         };
-        let state = state.clone();
+        let respond = respond.clone();
         tokio::spawn(async move {
             let svc =
                 hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let (code, ctype, body) = respond(&state, req.uri().path());
+                    let (code, ctype, body) = respond(req.uri().path());
                     let resp = Response::builder()
                         .status(code)
                         .header(http::header::CONTENT_TYPE, ctype)

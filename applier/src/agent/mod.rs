@@ -25,6 +25,7 @@ pub mod events;
 pub mod health;
 pub mod publish;
 pub mod reconcile;
+pub mod rollout;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,7 +63,12 @@ pub struct Pass {
     pub event: Option<&'static str>,
     /// Whether a `Progressing=True` status was published before applying.
     pub progressing: bool,
+    /// Try again after this long (waiting for a rollout slot), without waiting for an event.
+    pub retry_after: Option<Duration>,
 }
+
+/// How soon a node waiting for a rollout slot looks again (a LIST of the slots: a read).
+pub const SLOT_RETRY: Duration = Duration::from_secs(10);
 
 impl crate::watch::PassReport for Pass {
     /// Node changes: the applier's (an apply that failed and rolled back counts as one, so that a
@@ -117,6 +123,8 @@ pub struct Agent<H: Host> {
     /// The templates (name, generation) of the last apply tried: a different set is a new apply
     /// (`Progressing`), the same set changing the node is drift.
     tried: Option<Vec<(String, Option<i64>)>>,
+    /// Rollout slots (`maxUnavailable`), as Leases in the agent's namespace.
+    slots: rollout::Slots,
 }
 
 impl<H: Host> Agent<H> {
@@ -125,6 +133,8 @@ impl<H: Host> Agent<H> {
             node: node.to_string(),
             host,
             publisher: publish::Publisher::new(client.clone(), node),
+            // The client's namespace: the pod's own in the cluster (its service account's).
+            slots: rollout::Slots::new(client.clone(), client.default_namespace(), node),
             events: events::Events::new(client, node),
             state,
             clock: Box::new(wall_clock),
@@ -179,6 +189,24 @@ impl<H: Host> Agent<H> {
         let mut progressing = false;
         let mut drift = false;
         let decided = reconcile::decide(templates, labels);
+        let mut retry_after = None;
+        let decided = match decided {
+            Decision::Apply(chosen) => match self.take_slots(templates, &chosen).await {
+                Ok(None) => Decision::Apply(chosen),
+                Ok(Some(waiting)) => {
+                    retry_after = Some(SLOT_RETRY);
+                    Decision::Refuse(Verdict::Waiting(waiting))
+                }
+                Err(e) => {
+                    self.state.metrics.api_errors.inc();
+                    retry_after = Some(SLOT_RETRY);
+                    Decision::Refuse(Verdict::Waiting(format!(
+                        "could not take a rollout slot (retrying): {e}"
+                    )))
+                }
+            },
+            refused => refused,
+        };
         let verdict = match decided {
             Decision::Refuse(v) => v,
             Decision::Apply(chosen) => {
@@ -209,6 +237,15 @@ impl<H: Host> Agent<H> {
                     self.applied_templates = publish::applied_templates(rec);
                 }
                 self.last_apply = Some(publish::next_last_apply(self.last_apply.as_ref(), rec));
+            }
+        }
+        // A node that applied its templates is available again: its slots go back. One that failed
+        // keeps them, so that a broken template stops there.
+        if verdict.ok() && self.slots.holds_any() {
+            if let Err(e) = self.slots.give_back_except(&Default::default()).await {
+                self.state.metrics.api_errors.inc();
+                retry_after = Some(SLOT_RETRY);
+                tracing::warn!(error = %e, "giving back rollout slots (retrying)");
             }
         }
         let sync_error = match self.host.observe().await {
@@ -247,7 +284,63 @@ impl<H: Host> Agent<H> {
             published: published || progressing,
             event,
             progressing,
+            retry_after,
         }
+    }
+
+    /// Takes a rollout slot of every template in `chosen` that limits its rollout (`maxUnavailable`)
+    /// and that this node has not applied at its current generation yet. All or none: a node holding
+    /// one template's slot while waiting for another's could deadlock with a node doing the opposite.
+    /// `Ok(None)`: go ahead; `Ok(Some(why))`: wait.
+    async fn take_slots(
+        &mut self,
+        all: &[&HostNetworkTemplate],
+        chosen: &[plumber_render::parse::Loaded],
+    ) -> Result<Option<String>, kube::Error> {
+        let mut need = Vec::new();
+        for l in chosen {
+            let Some(max) = l.template.spec.max_unavailable else {
+                continue;
+            };
+            let name = l.name();
+            let generation = l.template.metadata.generation;
+            if self
+                .applied_templates
+                .iter()
+                .any(|a| a.name == name && a.generation == generation)
+            {
+                continue;
+            }
+            // A percentage counts the nodes the rollup last saw selected.
+            let matched = all
+                .iter()
+                .find(|t| t.metadata.name.as_deref() == Some(name))
+                .and_then(|t| t.status.as_ref())
+                .map_or(0, |s| s.nodes_matched.max(0) as u32);
+            need.push((name.to_string(), max, max.slots(matched)));
+        }
+        if need.is_empty() {
+            return Ok(None);
+        }
+        let before: std::collections::BTreeSet<String> =
+            self.slots.held().await?.keys().cloned().collect();
+        let mut waiting = Vec::new();
+        for (name, max, slots) in &need {
+            if let rollout::Take::Busy(holders) = self.slots.take(name, *slots).await? {
+                waiting.push(format!(
+                    "template {name} (maxUnavailable {max}: {slots} slots) is being applied by {}",
+                    holders.join(", ")
+                ));
+            }
+        }
+        if waiting.is_empty() {
+            return Ok(None);
+        }
+        self.slots.give_back_except(&before).await?;
+        Ok(Some(format!(
+            "waiting for a rollout slot: {}",
+            waiting.join("; ")
+        )))
     }
 
     /// Publishes the status if it changed; returns whether it wrote.
@@ -291,6 +384,7 @@ fn log(v: &Verdict) {
             }
         }
         Verdict::Invalid(m) => tracing::warn!(error = %m, "invalid template"),
+        Verdict::Waiting(m) => tracing::info!(waiting = %m, "waiting for a rollout slot"),
     }
 }
 
@@ -305,9 +399,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         None => crate::apply::distro_of(&cfg.host_root)?,
     };
     let handle = crate::netlink::connection()?;
-    let ovsdb = match cfg.ovsdb_socket() {
-        Some(s) => crate::ovs::Ovsdb::at_socket("ovs-vsctl", s),
-        None => crate::ovs::Ovsdb::default(),
+    let ovsdb = if cfg.host_root == std::path::Path::new("/") {
+        // Running on the host itself (not in a container): its ovs-vsctl, as `plumber apply`.
+        crate::ovs::Ovsdb {
+            socket: cfg.ovsdb_socket.clone(),
+            ..crate::ovs::Ovsdb::default()
+        }
+    } else {
+        crate::ovs::Ovsdb::on_host(&cfg.host_root, cfg.ovsdb_socket.clone())
     };
     let target = Target {
         root: cfg.host_root.clone(),
@@ -333,14 +432,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let (tx, rx) = futures::channel::mpsc::channel::<()>(16);
 
     let (store, writer) = reflector::store::<HostNetworkTemplate>();
-    let templates = reflector(
-        writer,
-        watcher(
-            Api::<HostNetworkTemplate>::all(client.clone()),
-            watcher::Config::default(),
-        ),
-    )
-    .default_backoff();
+    let (api, config) = templates_watched(client.clone());
+    let templates = reflector(writer, watcher(api, config)).default_backoff();
     let mut ttx = tx.clone();
     tokio::spawn(async move {
         futures::pin_mut!(templates);
@@ -356,11 +449,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     });
 
     let (labels_tx, labels_rx) = tokio::sync::watch::channel::<Option<Labels>>(None);
-    let nodes = watcher(
-        Api::<Node>::all(client.clone()),
-        watcher::Config::default().fields(&format!("metadata.name={}", cfg.node_name)),
-    )
-    .default_backoff();
+    let (api, config) = node_watched(client.clone(), &cfg.node_name);
+    let nodes = watcher(api, config).default_backoff();
     let mut ntx = tx.clone();
     let node_name = cfg.node_name.clone();
     tokio::spawn(async move {
@@ -391,7 +481,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             }
         }
     });
-    drop(tx);
+    // A pass waiting for a rollout slot asks for another one later through this.
+    let retry_tx = tx;
 
     // Wait for both to sync before the first pass.
     store
@@ -424,6 +515,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             let store = store.clone();
             let labels = labels_rx.clone();
             let ready = ready.clone();
+            let mut retry = retry_tx.clone();
             async move {
                 let Some(labels) = labels.borrow().clone() else {
                     tracing::warn!(%trigger, "the Node is gone: applying nothing");
@@ -433,6 +525,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 let refs: Vec<&HostNetworkTemplate> = all.iter().map(|t| t.as_ref()).collect();
                 let pass = agent.lock().await.reconcile(&refs, &labels).await;
                 ready.set_ready();
+                if let Some(after) = pass.retry_after {
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after).await;
+                        let _ = retry.try_send(());
+                    });
+                }
                 tracing::debug!(%trigger, published = pass.published, "pass done");
                 crate::Result::Ok(Some(pass))
             }
@@ -447,6 +545,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         "plumber agent stopped"
     );
     Ok(())
+}
+
+/// What the agent watches for templates: all of them.
+pub fn templates_watched(client: Client) -> (Api<HostNetworkTemplate>, watcher::Config) {
+    (Api::all(client), watcher::Config::default())
+}
+
+/// What the agent watches for its Node: that one object, by a field selector.
+pub fn node_watched(client: Client, node: &str) -> (Api<Node>, watcher::Config) {
+    (
+        Api::all(client),
+        watcher::Config::default().fields(&format!("metadata.name={node}")),
+    )
 }
 
 fn node_labels(n: &Node) -> Labels {

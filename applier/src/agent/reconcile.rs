@@ -40,6 +40,9 @@ pub enum Verdict {
     Conflict(Vec<Conflict>),
     /// A template that selects the node is invalid: nothing was applied.
     Invalid(String),
+    /// A changed template's rollout slots (`maxUnavailable`) are all held by other nodes: nothing was
+    /// applied, the pass is tried again shortly. The message says by whom.
+    Waiting(String),
 }
 
 impl Verdict {

@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod apply;
+pub mod rollup;
 pub mod show;
 
 /// Prints `e` with its causes on one line, as `plumber: ...`.

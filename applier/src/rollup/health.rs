@@ -1,0 +1,183 @@
+//! The rollup's `/healthz`, `/readyz` and `/metrics` (served by [`crate::agent::health::serve_with`],
+//! the agent's HTTP/1 loop):
+//!
+//! * `/healthz`: 200 unless a sync (the status writes of one pass) has been running for longer than
+//!   [`State::stall`];
+//! * `/readyz`: 200 once the template, Node and HostNetwork watchers have all listed once;
+//! * `/metrics`: `plumber_rollup_*` counters and gauges, text format.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::StatusCode;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// The rollup's metrics (all prefixed `plumber_rollup_`).
+pub struct Metrics {
+    registry: Registry,
+    /// Syncs run (each recomputes every template).
+    pub syncs: Counter,
+    /// Template statuses written (server-side applies).
+    pub status_writes: Counter,
+    /// Failed status writes.
+    pub api_errors: Counter,
+    /// What the rollup holds: templates, Nodes, HostNetworks.
+    pub templates: Gauge,
+    pub nodes: Gauge,
+    pub host_networks: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("plumber_rollup");
+        let syncs = Counter::default();
+        let status_writes = Counter::default();
+        let api_errors = Counter::default();
+        let templates = Gauge::default();
+        let nodes = Gauge::default();
+        let host_networks = Gauge::default();
+        registry.register("syncs", "Recomputations of every template", syncs.clone());
+        registry.register(
+            "status_writes",
+            "Server-side applies of a HostNetworkTemplate status",
+            status_writes.clone(),
+        );
+        registry.register("api_errors", "Failed status writes", api_errors.clone());
+        registry.register("templates", "HostNetworkTemplates known", templates.clone());
+        registry.register("nodes", "Nodes known", nodes.clone());
+        registry.register("host_networks", "HostNetworks known", host_networks.clone());
+        Metrics {
+            registry,
+            syncs,
+            status_writes,
+            api_errors,
+            templates,
+            nodes,
+            host_networks,
+        }
+    }
+
+    /// The text exposition.
+    pub fn encode(&self) -> String {
+        let mut s = String::new();
+        encode(&mut s, &self.registry).expect("writing to a String");
+        s
+    }
+}
+
+/// What the endpoints look at.
+pub struct State {
+    pub metrics: Metrics,
+    ready: AtomicBool,
+    /// When the running sync started (Unix seconds), 0 when none runs.
+    sync_started: AtomicU64,
+    /// How long a sync may run before `/healthz` fails.
+    pub stall: Duration,
+}
+
+impl State {
+    pub fn new(stall: Duration) -> State {
+        State {
+            metrics: Metrics::new(),
+            ready: AtomicBool::new(false),
+            sync_started: AtomicU64::new(0),
+            stall,
+        }
+    }
+
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    pub fn sync_started(&self) {
+        self.sync_started.store(now().max(1), Ordering::Relaxed);
+    }
+
+    pub fn sync_ended(&self) {
+        self.sync_started.store(0, Ordering::Relaxed);
+    }
+
+    /// `None` when healthy, else why not.
+    pub fn stalled(&self, now: u64) -> Option<String> {
+        let started = self.sync_started.load(Ordering::Relaxed);
+        (started != 0 && now.saturating_sub(started) > self.stall.as_secs())
+            .then(|| format!("a status sync has been running for {} s", now - started))
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The response to `GET path`: status, content type, body.
+pub fn respond(state: &State, path: &str) -> (StatusCode, &'static str, String) {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    match path {
+        "/healthz" => match state.stalled(now()) {
+            None => (StatusCode::OK, TEXT, "ok\n".into()),
+            Some(why) => (StatusCode::SERVICE_UNAVAILABLE, TEXT, format!("{why}\n")),
+        },
+        "/readyz" => {
+            if state.is_ready() {
+                (StatusCode::OK, TEXT, "ok\n".into())
+            } else {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    TEXT,
+                    "waiting for the template, Node and HostNetwork watchers to sync\n".into(),
+                )
+            }
+        }
+        "/metrics" => (
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            state.metrics.encode(),
+        ),
+        _ => (StatusCode::NOT_FOUND, TEXT, "not found\n".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_and_metrics() {
+        let s = State::new(Duration::from_secs(600));
+        assert_eq!(respond(&s, "/healthz").0, StatusCode::OK);
+        assert_eq!(respond(&s, "/readyz").0, StatusCode::SERVICE_UNAVAILABLE);
+        s.set_ready();
+        assert_eq!(respond(&s, "/readyz").0, StatusCode::OK);
+        assert_eq!(respond(&s, "/nope").0, StatusCode::NOT_FOUND);
+        s.metrics.status_writes.inc();
+        s.metrics.nodes.set(3);
+        let (_, _, body) = respond(&s, "/metrics");
+        for line in [
+            "plumber_rollup_status_writes_total 1",
+            "plumber_rollup_nodes 3",
+            "plumber_rollup_syncs_total 0",
+        ] {
+            assert!(body.contains(line), "{line} not in:\n{body}");
+        }
+        assert!(s.stalled(1000).is_none());
+        s.sync_started.store(100, Ordering::Relaxed);
+        assert!(s.stalled(1000).is_some());
+        assert!(s.stalled(600).is_none());
+    }
+}
