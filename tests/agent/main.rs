@@ -1129,3 +1129,34 @@ async fn every_verb_the_rbac_grants_is_used() {
         "granted but never used: {unused:?}\nused: {seen:?}"
     );
 }
+
+#[tokio::test]
+async fn slots_live_in_the_namespace_given() {
+    // POD_NAMESPACE (the DaemonSet's) rather than the client's default.
+    let (svc, mut server) = mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(svc, "default");
+    let state = Arc::new(health::State::new(Duration::from_secs(600)));
+    let mut agent = Agent::new(client.clone(), NODE, FakeHost::default(), state)
+        .with_namespace("plumber-system", client);
+    let t = template(
+        "mtu",
+        1,
+        "maxUnavailable: 1\ninterfaceConfig: [{name: eth0}]",
+    );
+    let l = labels();
+    let script = async {
+        let seen = serve(&mut server, 200, Some(lease_list(&[("mtu.0", "node-2")]))).await;
+        // The rest of the pass (the holder's Node, the status) is not of interest here.
+        drop(server);
+        seen
+    };
+    let all = [&t];
+    let (_, seen) = tokio::join!(agent.reconcile(&all, &l), script);
+    assert!(
+        seen.is(
+            "GET",
+            "/apis/coordination.k8s.io/v1/namespaces/plumber-system/leases"
+        ),
+        "{seen:?}"
+    );
+}

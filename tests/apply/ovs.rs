@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use plumber::ovs::{self, OvsOp, OvsState};
 use plumber::Error;
@@ -420,4 +420,78 @@ fn a_failing_transaction_changes_nothing() {
     assert!(matches!(e, Error::Ovs(_)), "{e:?}");
     assert!(ovs::apply(&gone, &ops).is_err());
     assert_eq!(db.dump(), before);
+}
+
+/// Bind mounts made for a test, undone (lazily, in reverse) on drop.
+struct Binds(Vec<std::path::PathBuf>);
+
+impl Drop for Binds {
+    fn drop(&mut self) {
+        for p in self.0.iter().rev() {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(p)
+                .status();
+        }
+    }
+}
+
+#[test]
+fn the_agent_runs_the_hosts_ovs_vsctl_chrooted_into_the_host_root() {
+    // The agent's container sees the host's root at /host and runs the host's /usr/bin/ovs-vsctl
+    // chrooted there (the kubelet binds hostPaths recursively: /host/dev is the host's /dev, which
+    // ovs-vsctl reads /dev/urandom from). Here a "host root" is a directory with this machine's /usr,
+    // /etc, /dev and the private
+    // database's directory (at /run/ovs) bound into it; the merged-/usr links are copied as links.
+    let db = Ovsdb::start();
+    let root = tempfile::tempdir().unwrap();
+    let mut binds = Binds(Vec::new());
+    let mut bind = |from: &Path, to: &Path| {
+        fs::create_dir_all(to).unwrap();
+        let st = std::process::Command::new("mount")
+            .arg("--bind")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap();
+        assert!(
+            st.success(),
+            "mount --bind {} {}",
+            from.display(),
+            to.display()
+        );
+        binds.0.push(to.to_path_buf());
+    };
+    for d in ["usr", "etc", "lib", "lib64", "bin", "sbin", "dev"] {
+        let host = Path::new("/").join(d);
+        let inside = root.path().join(d);
+        match fs::symlink_metadata(&host) {
+            Ok(m) if m.file_type().is_symlink() => {
+                std::os::unix::fs::symlink(fs::read_link(&host).unwrap(), &inside).unwrap()
+            }
+            Ok(_) => bind(&host, &inside),
+            Err(_) => {}
+        }
+    }
+    bind(db.dir.path(), &root.path().join("run/ovs"));
+
+    let on_host = ovs::Ovsdb {
+        no_wait: true,
+        ..ovs::Ovsdb::on_host(root.path(), Some("/run/ovs/db.sock".into()))
+    };
+    assert_eq!(on_host.vsctl, Path::new("/usr/bin/ovs-vsctl"));
+    on_host.check().unwrap_or_else(|e| panic!("{e}"));
+    // The socket path is the host's: outside the chroot it does not exist.
+    assert!(!Path::new("/run/ovs/db.sock").exists());
+    let unrooted = ovs::Ovsdb::at_socket(require_tool("ovs-vsctl"), "/run/ovs/db.sock");
+    assert!(!unrooted.reachable());
+    // Through the chroot, plumber reads and writes the same database as directly.
+    let ops = ovs::plan(&desired(V1).ovs, &ovs::discover(&on_host).unwrap());
+    assert!(!ops.is_empty());
+    ovs::apply(&on_host, &ops).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ovs::discover(&on_host).unwrap(), discover(&db));
+    // A root without the binary says where it looked.
+    let empty = tempfile::tempdir().unwrap();
+    let e = ovs::Ovsdb::on_host(empty.path(), None).check().unwrap_err();
+    assert!(e.to_string().contains("/usr/bin/ovs-vsctl (in "), "{e}");
 }

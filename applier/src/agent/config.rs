@@ -13,6 +13,10 @@ pub struct Config {
     /// This node's name (the DaemonSet sets NODE_NAME from the downward API, spec.nodeName).
     #[arg(long, env = "NODE_NAME")]
     pub node_name: String,
+    /// The namespace of the rollout slots (Leases; the DaemonSet sets POD_NAMESPACE from the downward
+    /// API). Default: the client's (the service account's namespace in a pod, else the kubeconfig's).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub namespace: Option<String>,
     /// Where the host's root filesystem is mounted: files are installed under it, its os-release picks
     /// the distro.
     #[arg(long, env = "PLUMBER_HOST_ROOT", default_value = "/host")]

@@ -146,6 +146,12 @@ impl<H: Host> Agent<H> {
         }
     }
 
+    /// Keeps the rollout slots in `namespace` instead of the client's default one.
+    pub fn with_namespace(mut self, namespace: &str, client: Client) -> Self {
+        self.slots = rollout::Slots::new(client, namespace, &self.node);
+        self
+    }
+
     /// Replaces the clock (tests).
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
@@ -500,6 +506,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         reconcile::NodeHost { handle, target },
         state.clone(),
     );
+    if let Some(ns) = &cfg.namespace {
+        agent = agent.with_namespace(ns, client.clone());
+    }
     if let Err(e) = agent.start().await {
         tracing::warn!(error = %e, "reading this node's HostNetwork (it will be written)");
     }

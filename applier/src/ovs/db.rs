@@ -17,6 +17,11 @@ pub struct Ovsdb {
     pub no_wait: bool,
     /// `--timeout`, in whole seconds (at least 1).
     pub timeout: Duration,
+    /// Run ovs-vsctl chrooted into this directory: the host's root, seen from the agent's container.
+    /// The binary and the socket are then host paths, so the client is the host's own (the version of
+    /// its ovs-vswitchd, with its libraries) and the host's `/var/run -> /run` link resolves on the
+    /// host, not in the container.
+    pub chroot: Option<PathBuf>,
 }
 
 /// ovs-vsctl failed: its exit status and what it printed on stderr.
@@ -44,6 +49,7 @@ impl Default for Ovsdb {
             socket: None,
             no_wait: false,
             timeout: Duration::from_secs(10),
+            chroot: None,
         }
     }
 }
@@ -55,6 +61,17 @@ impl Ovsdb {
             vsctl: vsctl.into(),
             socket: Some(socket.into()),
             no_wait: true,
+            ..Ovsdb::default()
+        }
+    }
+
+    /// The host's database through the host's `/usr/bin/ovs-vsctl`, run chrooted into `host_root`
+    /// (the agent in its container), on `socket` (a host path) or ovs-vsctl's default.
+    pub fn on_host(host_root: impl Into<PathBuf>, socket: Option<PathBuf>) -> Self {
+        Ovsdb {
+            vsctl: PathBuf::from("/usr/bin/ovs-vsctl"),
+            socket,
+            chroot: Some(host_root.into()),
             ..Ovsdb::default()
         }
     }
@@ -74,14 +91,37 @@ impl Ovsdb {
 
     /// Runs ovs-vsctl with [`options`](Self::options) and then `args`; its stdout on success.
     pub fn run(&self, args: &[String]) -> std::result::Result<String, VsctlError> {
-        let out = Command::new(&self.vsctl)
+        let mut cmd = Command::new(&self.vsctl);
+        if let Some(root) = &self.chroot {
+            use std::os::unix::ffi::OsStrExt;
+            use std::os::unix::process::CommandExt;
+            let dir =
+                std::ffi::CString::new(root.as_os_str().as_bytes()).map_err(|_| VsctlError {
+                    status: "could not be started".into(),
+                    stderr: format!("{}: a NUL byte in the path", root.display()),
+                })?;
+            // SAFETY: between fork and exec only chroot(2) and chdir(2) run, on memory allocated
+            // before the fork; both are async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::chroot(dir.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let out = cmd
             .args(self.options())
             .args(args)
             .env("LC_ALL", "C")
             .output()
             .map_err(|e| VsctlError {
                 status: "could not be started".into(),
-                stderr: format!("{}: {e}", self.vsctl.display()),
+                stderr: match &self.chroot {
+                    Some(r) => format!("{} (in {}): {e}", self.vsctl.display(), r.display()),
+                    None => format!("{}: {e}", self.vsctl.display()),
+                },
             })?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
