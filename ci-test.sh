@@ -26,6 +26,20 @@ cargo fmt --all -- --check
 # The real-kernel VM (kernel, netdevsim, initramfs) under .cache/vm/, built once and reused; the VM test
 # binary also runs it, this only keeps its build out of a test's time. A failure here fails the run.
 vm/build.sh >/dev/null
+# The image's binary (deploy/Dockerfile: FROM scratch, no libc) must link with no shared library and run.
+# The same static link as the Dockerfile's, in the dev profile: linking is what could fail, and the
+# image profile's fat LTO would add minutes to every CI run for the same answer. Its own target dir, so
+# its RUSTFLAGS do not rebuild the tests' crates.
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --locked -p plumber \
+    --target x86_64-unknown-linux-gnu --target-dir target/static
+static_bin=target/static/x86_64-unknown-linux-gnu/debug/plumber
+# ldd (libc-bin, always there) says "statically linked" for static and static-pie executables alike.
+if ! ldd "$static_bin" 2>&1 | grep -q 'statically linked'; then
+    echo "ci-test: $static_bin is not statically linked:" >&2
+    ldd "$static_bin" >&2 || true
+    exit 1
+fi
+"$static_bin" --version >/dev/null || { echo "ci-test: $static_bin --version failed" >&2; exit 1; }
 log=$(mktemp)
 trap 'rm -f "$log" "$log.rc"' EXIT
 # POSIX sh has no pipefail: keep cargo's own exit status beside the log.

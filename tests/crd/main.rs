@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 use plumber::crd;
 use serde_json::{json, Value};
 
+mod deploy;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
