@@ -15,7 +15,8 @@ pub struct Agent {
     config: plumber::agent::Config,
 }
 
-/// `mi_option_purge_delay` in mimalloc v2's `mi_option_e` (include/mimalloc.h; libmimalloc-sys names
+/// `mi_option_purge_delay` in `mi_option_e` (include/mimalloc.h, the same index in the v3 mimalloc builds by
+/// default and in v2; libmimalloc-sys names
 /// only some of the options).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
