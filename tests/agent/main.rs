@@ -1160,3 +1160,40 @@ async fn slots_live_in_the_namespace_given() {
         "{seen:?}"
     );
 }
+
+#[tokio::test]
+async fn a_restarted_agent_gives_back_a_slot_it_still_held() {
+    // The agent applied version 1 and stopped before deleting its slot. Its successor reads the
+    // status (version 1 applied), so it needs no slot, but it finds and gives back the one left over.
+    let mut r = rig();
+    let t = template(
+        "mtu",
+        1,
+        "maxUnavailable: 1\ninterfaceConfig: [{name: eth0}]",
+    );
+    let published = json!({"apiVersion": "plumber.k8s.pf9.io/v1", "kind": "HostNetwork",
+        "metadata": {"name": NODE, "uid": "uid-1", "resourceVersion": "3"}, "spec": {},
+        "status": {"appliedTemplates": [{"name": "mtu", "generation": 1}],
+                   "lastApply": {"result": "applied", "time": ts(1_800_000_000), "digest": "d"}}});
+    let (res, _) = tokio::join!(r.agent.start(), serve(&mut r.server, 200, Some(published)));
+    res.unwrap();
+    let (pass, seen) = reconcile_with(
+        &mut r,
+        &[&t],
+        vec![
+            (200, Some(lease_list(&[("mtu.0", NODE)]))), // what this node holds
+            (200, None),                                 // give mtu.0 back
+            (200, None),                                 // status (the discovered state is new)
+        ],
+    )
+    .await;
+    assert!(pass.verdict.ok());
+    assert_list_slots(&seen[0]);
+    assert!(
+        seen[1].is("DELETE", &format!("{LEASES}/mtu.0")),
+        "{:?}",
+        seen[1]
+    );
+    // Known now: the next pass asks nothing about slots.
+    let _ = reconcile_quietly(&mut r, &[&t]).await;
+}

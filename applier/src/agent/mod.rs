@@ -247,7 +247,12 @@ impl<H: Host> Agent<H> {
         }
         // A node that applied its templates is available again: its slots go back. One that failed
         // keeps them, so that a broken template stops there.
-        if verdict.ok() && self.slots.holds_any() {
+        // After a restart the slots are not known: an agent stopped between a successful apply and
+        // giving its slot back would otherwise hold it for ever. One LIST, once, when some template
+        // limits its rollout.
+        let unknown =
+            !self.slots.known() && templates.iter().any(|t| t.spec.max_unavailable.is_some());
+        if verdict.ok() && (self.slots.holds_any() || unknown) {
             if let Err(e) = self.slots.give_back_except(&Default::default()).await {
                 self.state.metrics.api_errors.inc();
                 retry_after = Some(SLOT_RETRY);

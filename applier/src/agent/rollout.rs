@@ -232,6 +232,11 @@ impl Slots {
         self.held.as_ref().is_some_and(|h| !h.is_empty())
     }
 
+    /// Whether the slots this node holds have been read from the server yet.
+    pub fn known(&self) -> bool {
+        self.held.is_some()
+    }
+
     /// Gives back every slot this node holds except those of `keep`.
     pub async fn give_back_except(&mut self, keep: &BTreeSet<String>) -> Result<(), kube::Error> {
         let held: Vec<(String, String)> = self
