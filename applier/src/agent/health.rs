@@ -1,20 +1,14 @@
-//! `/healthz`, `/readyz` and Prometheus `/metrics` on one port, served by hyper's HTTP/1 connection
-//! handler directly (no router: three fixed paths).
+//! `/healthz`, `/readyz` and Prometheus `/metrics` on one port (served by [`crate::health`]).
 //!
 //! * `/healthz`: 200 unless a reconcile pass has been running for longer than [`State::stall`] (the
 //!   loop is wedged: a restart is the cure);
 //! * `/readyz`: 200 once the template and Node watchers have synced and the first pass has run;
 //! * `/metrics`: the counters and the reconcile duration histogram ([`Metrics`]), text format.
 
-use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use http::{Response, StatusCode};
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
+use http::StatusCode;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -24,6 +18,7 @@ use tokio::net::TcpListener;
 
 use super::reconcile::Verdict;
 use crate::apply::Outcome;
+use crate::health::Probes;
 
 /// The agent's metrics (all prefixed `plumber_agent_`).
 pub struct Metrics {
@@ -148,126 +143,41 @@ impl Metrics {
     }
 }
 
-/// What the health endpoints look at.
+/// What the health endpoints look at: the metrics and the [`Probes`] (a reconcile pass is the unit of
+/// work; ready once the watchers synced and the first pass ran).
 pub struct State {
     pub metrics: Metrics,
-    ready: AtomicBool,
-    /// When the running pass started (Unix seconds), 0 when none runs.
-    pass_started: AtomicU64,
-    /// How long a pass may run before `/healthz` fails.
-    pub stall: Duration,
+    pub probes: Probes,
 }
 
 impl State {
     pub fn new(stall: Duration) -> State {
         State {
             metrics: Metrics::new(),
-            ready: AtomicBool::new(false),
-            pass_started: AtomicU64::new(0),
-            stall,
+            probes: Probes::new(
+                stall,
+                "a reconcile pass",
+                "the watchers to sync and the first reconcile",
+            ),
         }
-    }
-
-    pub fn set_ready(&self) {
-        self.ready.store(true, Ordering::Relaxed);
-    }
-
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
-    }
-
-    pub fn pass_started(&self) {
-        self.pass_started.store(now().max(1), Ordering::Relaxed);
-    }
-
-    pub fn pass_ended(&self) {
-        self.pass_started.store(0, Ordering::Relaxed);
-    }
-
-    /// `None` when healthy, else why not.
-    pub fn stalled(&self, now: u64) -> Option<String> {
-        let started = self.pass_started.load(Ordering::Relaxed);
-        (started != 0 && now.saturating_sub(started) > self.stall.as_secs())
-            .then(|| format!("a reconcile pass has been running for {} s", now - started))
     }
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+impl std::ops::Deref for State {
+    type Target = Probes;
+    fn deref(&self) -> &Probes {
+        &self.probes
+    }
 }
 
 /// The response to `GET path`: status, content type, body.
 pub fn respond(state: &State, path: &str) -> (StatusCode, &'static str, String) {
-    const TEXT: &str = "text/plain; charset=utf-8";
-    match path {
-        "/healthz" => match state.stalled(now()) {
-            None => (StatusCode::OK, TEXT, "ok\n".into()),
-            Some(why) => (StatusCode::SERVICE_UNAVAILABLE, TEXT, format!("{why}\n")),
-        },
-        "/readyz" => {
-            if state.is_ready() {
-                (StatusCode::OK, TEXT, "ok\n".into())
-            } else {
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    TEXT,
-                    "waiting for the watchers to sync and the first reconcile\n".into(),
-                )
-            }
-        }
-        "/metrics" => (
-            StatusCode::OK,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            state.metrics.encode(),
-        ),
-        _ => (StatusCode::NOT_FOUND, TEXT, "not found\n".into()),
-    }
+    crate::health::respond(&state.probes, || state.metrics.encode(), path)
 }
 
 /// Serves the endpoints on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, state: Arc<State>) {
-    serve_with(listener, move |path| respond(&state, path)).await
-}
-
-/// Serves `respond(path)` (status, content type, body) to every `GET` on `listener` until the task is
-/// dropped: [`serve`] with the agent's endpoints, and the rollup's own.
-pub async fn serve_with<F>(listener: TcpListener, respond: F)
-where
-    F: Fn(&str) -> (StatusCode, &'static str, String) + Send + Sync + 'static,
-{
-    let respond = Arc::new(respond);
-    loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "health server: accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let respond = respond.clone();
-        tokio::spawn(async move {
-            let svc =
-                hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let (code, ctype, body) = respond(req.uri().path());
-                    let resp = Response::builder()
-                        .status(code)
-                        .header(http::header::CONTENT_TYPE, ctype)
-                        .body(Full::new(Bytes::from(body)))
-                        .expect("a valid response");
-                    async move { Ok::<_, Infallible>(resp) }
-                });
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await
-            {
-                tracing::debug!(error = %e, "health server: connection");
-            }
-        });
-    }
+    crate::health::serve_with(listener, move |path| respond(&state, path)).await
 }
 
 #[cfg(test)]
@@ -311,7 +221,7 @@ mod tests {
             assert!(body.contains(line), "{line} not in:\n{body}");
         }
         assert!(s.stalled(1000).is_none());
-        s.pass_started.store(100, Ordering::Relaxed);
+        s.started_at(100);
         assert!(s.stalled(1000).is_some());
         assert!(s.stalled(600).is_none());
     }

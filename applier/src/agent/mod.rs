@@ -191,7 +191,7 @@ impl<H: Host> Agent<H> {
     /// One pass over `templates` (the cluster's) for a node labelled `labels`.
     pub async fn reconcile(&mut self, templates: &[&HostNetworkTemplate], labels: &Labels) -> Pass {
         let started = std::time::Instant::now();
-        self.state.pass_started();
+        self.state.started();
         let mut progressing = false;
         let mut drift = false;
         let decided = reconcile::decide(templates, labels);
@@ -289,7 +289,7 @@ impl<H: Host> Agent<H> {
         }
         log(&verdict);
         self.state.metrics.count(&verdict, drift, started.elapsed());
-        self.state.pass_ended();
+        self.state.ended();
         Pass {
             verdict,
             published: published || progressing,

@@ -1,19 +1,19 @@
-//! The rollup's `/healthz`, `/readyz` and `/metrics` (served by [`crate::agent::health::serve_with`],
-//! the agent's HTTP/1 loop):
+//! The rollup's `/healthz`, `/readyz` and `/metrics` (served by [`crate::health::serve_with`]):
 //!
 //! * `/healthz`: 200 unless a sync (the status writes of one pass) has been running for longer than
 //!   [`State::stall`];
 //! * `/readyz`: 200 once the template, Node and HostNetwork watchers have all listed once;
 //! * `/metrics`: `plumber_rollup_*` counters and gauges, text format.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use http::StatusCode;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+
+use crate::health::Probes;
 
 /// The rollup's metrics (all prefixed `plumber_rollup_`).
 pub struct Metrics {
@@ -74,83 +74,36 @@ impl Metrics {
     }
 }
 
-/// What the endpoints look at.
+/// What the endpoints look at: the metrics and the [`Probes`] (a sync is the unit of work; ready once
+/// the three watchers listed).
 pub struct State {
     pub metrics: Metrics,
-    ready: AtomicBool,
-    /// When the running sync started (Unix seconds), 0 when none runs.
-    sync_started: AtomicU64,
-    /// How long a sync may run before `/healthz` fails.
-    pub stall: Duration,
+    pub probes: Probes,
 }
 
 impl State {
     pub fn new(stall: Duration) -> State {
         State {
             metrics: Metrics::new(),
-            ready: AtomicBool::new(false),
-            sync_started: AtomicU64::new(0),
-            stall,
+            probes: Probes::new(
+                stall,
+                "a status sync",
+                "the template, Node and HostNetwork watchers to sync",
+            ),
         }
-    }
-
-    pub fn set_ready(&self) {
-        self.ready.store(true, Ordering::Relaxed);
-    }
-
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
-    }
-
-    pub fn sync_started(&self) {
-        self.sync_started.store(now().max(1), Ordering::Relaxed);
-    }
-
-    pub fn sync_ended(&self) {
-        self.sync_started.store(0, Ordering::Relaxed);
-    }
-
-    /// `None` when healthy, else why not.
-    pub fn stalled(&self, now: u64) -> Option<String> {
-        let started = self.sync_started.load(Ordering::Relaxed);
-        (started != 0 && now.saturating_sub(started) > self.stall.as_secs())
-            .then(|| format!("a status sync has been running for {} s", now - started))
     }
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+impl std::ops::Deref for State {
+    type Target = Probes;
+    fn deref(&self) -> &Probes {
+        &self.probes
+    }
 }
 
 /// The response to `GET path`: status, content type, body.
 pub fn respond(state: &State, path: &str) -> (StatusCode, &'static str, String) {
-    const TEXT: &str = "text/plain; charset=utf-8";
-    match path {
-        "/healthz" => match state.stalled(now()) {
-            None => (StatusCode::OK, TEXT, "ok\n".into()),
-            Some(why) => (StatusCode::SERVICE_UNAVAILABLE, TEXT, format!("{why}\n")),
-        },
-        "/readyz" => {
-            if state.is_ready() {
-                (StatusCode::OK, TEXT, "ok\n".into())
-            } else {
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    TEXT,
-                    "waiting for the template, Node and HostNetwork watchers to sync\n".into(),
-                )
-            }
-        }
-        "/metrics" => (
-            StatusCode::OK,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            state.metrics.encode(),
-        ),
-        _ => (StatusCode::NOT_FOUND, TEXT, "not found\n".into()),
-    }
+    crate::health::respond(&state.probes, || state.metrics.encode(), path)
 }
 
 #[cfg(test)]
@@ -176,7 +129,7 @@ mod tests {
             assert!(body.contains(line), "{line} not in:\n{body}");
         }
         assert!(s.stalled(1000).is_none());
-        s.sync_started.store(100, Ordering::Relaxed);
+        s.started_at(100);
         assert!(s.stalled(1000).is_some());
         assert!(s.stalled(600).is_none());
     }

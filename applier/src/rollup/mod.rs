@@ -635,9 +635,9 @@ where
             }
             _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                 timer.clear();
-                state.sync_started();
+                state.started();
                 let r = rollup.sync(api).await;
-                state.sync_ended();
+                state.ended();
                 state.metrics.syncs.inc();
                 state.metrics.status_writes.inc_by(r.writes as u64);
                 state.metrics.api_errors.inc_by(r.errors.len() as u64);
@@ -668,7 +668,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}:{}", cfg.bind, cfg.port))?;
     let s = state.clone();
-    tokio::spawn(crate::agent::health::serve_with(listener, move |path| {
+    tokio::spawn(crate::health::serve_with(listener, move |path| {
         health::respond(&s, path)
     }));
     tracing::info!(
