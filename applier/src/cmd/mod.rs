@@ -21,3 +21,33 @@ pub fn ovsdb(socket: Option<&std::path::Path>) -> plumber::ovs::Ovsdb {
         None => plumber::ovs::Ovsdb::default(),
     }
 }
+
+/// The runtime of the long-running services: two workers run the watchers, the health server and
+/// the netlink connections while the agent's pass (which may block on sysfs or ovs-vsctl) runs on the
+/// main thread.
+pub fn service_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
+/// `mi_option_purge_delay` in `mi_option_e` (include/mimalloc.h: the same index in v3, which
+/// libmimalloc-sys builds by default, and in v2; it names only some of the options).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keeps a long-running, mostly idle service (the agent, the rollup) small (BENCHMARKS.md, "Agent
+/// footprint"): with mimalloc's defaults the agent's RSS grew from ≈ 45 to 90 MB while it slept, because
+/// * khugepaged collapsed mimalloc's partly used 2 MiB ranges into transparent huge pages (RSS rising
+///   every few seconds with no allocation and no CPU time of the agent's own): THP is turned off for
+///   this process (and what it runs), which a DaemonSet can afford — its heap is small and cold;
+/// * mimalloc returns freed pages to the kernel only on a later allocation, and an idle agent does not
+///   allocate: purging is made immediate (a pass every minute frees its discovery at once).
+pub fn lean_memory() {
+    // SAFETY: prctl with constant arguments; mi_option_set only stores the value (called before any
+    // other thread exists).
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+    }
+}

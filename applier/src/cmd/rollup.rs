@@ -33,15 +33,12 @@ pub struct Rollup {
 }
 
 pub fn run(c: Rollup) -> u8 {
+    super::lean_memory();
     if let Err(e) = plumber::agent::config::init_logging(c.log_format, &c.log) {
         super::report(&e);
         return 2;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match super::service_runtime() {
         Ok(rt) => rt,
         Err(e) => {
             super::report(&e);
