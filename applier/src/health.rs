@@ -12,6 +12,8 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
 /// Ready yet, and is a unit of work (a reconcile pass, a status sync) running for too long?
@@ -75,8 +77,38 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// Metrics kept in a prometheus registry (the agent's, the rollup's).
+pub trait Registered {
+    fn registry(&self) -> &Registry;
+
+    /// The text exposition.
+    fn encode(&self) -> String {
+        let mut s = String::new();
+        encode(&mut s, self.registry()).expect("writing to a String");
+        s
+    }
+}
+
+/// What the endpoints look at: a service's metrics and its [`Probes`] (it dereferences to them).
+pub struct State<M> {
+    pub metrics: M,
+    pub probes: Probes,
+}
+
+impl<M> std::ops::Deref for State<M> {
+    type Target = Probes;
+    fn deref(&self) -> &Probes {
+        &self.probes
+    }
+}
+
+/// The response to `GET path` from `state`: status, content type, body.
+pub fn respond<M: Registered>(state: &State<M>, path: &str) -> (StatusCode, &'static str, String) {
+    respond_with(&state.probes, || state.metrics.encode(), path)
+}
+
 /// The response to `GET path`: status, content type, body (`metrics` encodes `/metrics`).
-pub fn respond(
+pub fn respond_with(
     probes: &Probes,
     metrics: impl FnOnce() -> String,
     path: &str,
@@ -153,8 +185,8 @@ mod tests {
     fn probes_and_responses() {
         let p = Probes::new(Duration::from_secs(600), "a pass", "the watchers");
         let m = || "m 1\n".to_string();
-        assert_eq!(respond(&p, m, "/healthz").0, StatusCode::OK);
-        let (code, _, body) = respond(&p, m, "/readyz");
+        assert_eq!(respond_with(&p, m, "/healthz").0, StatusCode::OK);
+        let (code, _, body) = respond_with(&p, m, "/readyz");
         assert_eq!(
             (code, body.as_str()),
             (
@@ -163,9 +195,9 @@ mod tests {
             )
         );
         p.set_ready();
-        assert_eq!(respond(&p, m, "/readyz").0, StatusCode::OK);
-        assert_eq!(respond(&p, m, "/metrics").2, "m 1\n");
-        assert_eq!(respond(&p, m, "/nope").0, StatusCode::NOT_FOUND);
+        assert_eq!(respond_with(&p, m, "/readyz").0, StatusCode::OK);
+        assert_eq!(respond_with(&p, m, "/metrics").2, "m 1\n");
+        assert_eq!(respond_with(&p, m, "/nope").0, StatusCode::NOT_FOUND);
         assert!(p.stalled(1000).is_none());
         p.started_at(100);
         assert_eq!(

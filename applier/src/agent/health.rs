@@ -8,8 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::StatusCode;
-use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
@@ -18,7 +16,7 @@ use tokio::net::TcpListener;
 
 use super::reconcile::Verdict;
 use crate::apply::Outcome;
-use crate::health::Probes;
+use crate::health::{Probes, Registered};
 
 /// The agent's metrics (all prefixed `plumber_agent_`).
 pub struct Metrics {
@@ -134,25 +132,20 @@ impl Metrics {
         }
         self.reconcile_duration.observe(took.as_secs_f64());
     }
+}
 
-    /// The text exposition.
-    pub fn encode(&self) -> String {
-        let mut s = String::new();
-        encode(&mut s, &self.registry).expect("writing to a String");
-        s
+impl Registered for Metrics {
+    fn registry(&self) -> &Registry {
+        &self.registry
     }
 }
 
-/// What the health endpoints look at: the metrics and the [`Probes`] (a reconcile pass is the unit of
-/// work; ready once the watchers synced and the first pass ran).
-pub struct State {
-    pub metrics: Metrics,
-    pub probes: Probes,
-}
+/// What the endpoints look at: the metrics and the [`Probes`].
+pub type State = crate::health::State<Metrics>;
 
 impl State {
     pub fn new(stall: Duration) -> State {
-        State {
+        crate::health::State {
             metrics: Metrics::new(),
             probes: Probes::new(
                 stall,
@@ -163,17 +156,7 @@ impl State {
     }
 }
 
-impl std::ops::Deref for State {
-    type Target = Probes;
-    fn deref(&self) -> &Probes {
-        &self.probes
-    }
-}
-
-/// The response to `GET path`: status, content type, body.
-pub fn respond(state: &State, path: &str) -> (StatusCode, &'static str, String) {
-    crate::health::respond(&state.probes, || state.metrics.encode(), path)
-}
+pub use crate::health::respond;
 
 /// Serves the endpoints on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, state: Arc<State>) {
@@ -183,6 +166,7 @@ pub async fn serve(listener: TcpListener, state: Arc<State>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::StatusCode;
     use crate::agent::reconcile::Report;
 
     #[test]

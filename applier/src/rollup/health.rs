@@ -7,13 +7,11 @@
 
 use std::time::Duration;
 
-use http::StatusCode;
-use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::health::Probes;
+use crate::health::{Probes, Registered};
 
 /// The rollup's metrics (all prefixed `plumber_rollup_`).
 pub struct Metrics {
@@ -65,25 +63,20 @@ impl Metrics {
             host_networks,
         }
     }
+}
 
-    /// The text exposition.
-    pub fn encode(&self) -> String {
-        let mut s = String::new();
-        encode(&mut s, &self.registry).expect("writing to a String");
-        s
+impl Registered for Metrics {
+    fn registry(&self) -> &Registry {
+        &self.registry
     }
 }
 
-/// What the endpoints look at: the metrics and the [`Probes`] (a sync is the unit of work; ready once
-/// the three watchers listed).
-pub struct State {
-    pub metrics: Metrics,
-    pub probes: Probes,
-}
+/// What the endpoints look at: the metrics and the [`Probes`].
+pub type State = crate::health::State<Metrics>;
 
 impl State {
     pub fn new(stall: Duration) -> State {
-        State {
+        crate::health::State {
             metrics: Metrics::new(),
             probes: Probes::new(
                 stall,
@@ -94,21 +87,12 @@ impl State {
     }
 }
 
-impl std::ops::Deref for State {
-    type Target = Probes;
-    fn deref(&self) -> &Probes {
-        &self.probes
-    }
-}
-
-/// The response to `GET path`: status, content type, body.
-pub fn respond(state: &State, path: &str) -> (StatusCode, &'static str, String) {
-    crate::health::respond(&state.probes, || state.metrics.encode(), path)
-}
+pub use crate::health::respond;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::StatusCode;
 
     #[test]
     fn endpoints_and_metrics() {
