@@ -166,8 +166,8 @@ pub async fn serve(listener: TcpListener, state: Arc<State>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::StatusCode;
     use crate::agent::reconcile::Report;
+    use http::StatusCode;
 
     #[test]
     fn endpoints_and_metrics() {
