@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Conflict, ConflictSide, Error, FieldError, Origin, Result};
 use crate::inventory::HostNetwork;
@@ -21,6 +22,67 @@ use crate::validate::vlan_name;
 /// Merge `templates` (already validated and selected) for one node. `inventory`, when given, resolves PF
 /// selectors and DPDK uplinks to real devices and bounds `numVfs` by `totalVfs`.
 pub fn merge(templates: &[&Loaded], inventory: Option<&HostNetwork>) -> Result<NodeConfig> {
+    merge_shared(templates, inventory, None)
+}
+
+/// [`merge`] for many nodes at once (fleet mode): the SR-IOV part of a node's merge depends only on the
+/// templates that have an `sriovConfig` (in merge order) and on the inventory's `interfaceStatus`, and a
+/// fleet's nodes usually share both, while expanding per-VF settings is most of a merge (512 claims for
+/// 4 PFs of 64 VFs with two settings). Nodes with the same of both share one SR-IOV merge. Only merges
+/// whose SR-IOV part had no conflict and no error are shared, so every message is the one [`merge`]
+/// gives; the result is always the same as [`merge`]'s. Templates are known by their address: use one
+/// cache for one set of loaded templates, which must not move or be dropped while the cache is in use.
+#[derive(Default)]
+pub struct SriovCache(Mutex<Vec<SriovEntry>>);
+
+/// Templates by address (they outlive the cache: fleet mode keeps them all), the inventory's
+/// `interfaceStatus`, and the merged PFs.
+type SriovEntry = (
+    Vec<usize>,
+    Option<Vec<crate::inventory::InterfaceStatus>>,
+    Arc<Vec<PfDone>>,
+);
+
+impl SriovCache {
+    /// A fleet has few distinct SR-IOV setups; past this many, new ones are merged and not kept.
+    const MAX: usize = 64;
+
+    fn get(&self, key: &[usize], inventory: Option<&HostNetwork>) -> Option<Arc<Vec<PfDone>>> {
+        let inv = inventory.map(|i| &i.status.interface_status);
+        self.0
+            .lock()
+            .expect("sriov cache lock")
+            .iter()
+            .find(|(k, i, _)| k.as_slice() == key && i.as_ref() == inv)
+            .map(|(_, _, v)| v.clone())
+    }
+
+    fn put(&self, key: Vec<usize>, inventory: Option<&HostNetwork>, value: Arc<Vec<PfDone>>) {
+        let mut entries = self.0.lock().expect("sriov cache lock");
+        if entries.len() < Self::MAX {
+            entries.push((
+                key,
+                inventory.map(|i| i.status.interface_status.clone()),
+                value,
+            ));
+        }
+    }
+}
+
+/// A merged PF: the result with its own MTU (before the link's is added), and where that MTU was
+/// set, for a conflict with the link's.
+#[derive(Clone)]
+struct PfDone {
+    pf: SriovPf,
+    mtu_side: Option<ConflictSide>,
+}
+
+/// [`merge`], sharing SR-IOV merges through `cache` when given.
+pub fn merge_shared(
+    templates: &[&Loaded],
+    inventory: Option<&HostNetwork>,
+    cache: Option<&SriovCache>,
+) -> Result<NodeConfig> {
     let mut order: Vec<&Loaded> = templates.to_vec();
     order.sort_by(|a, b| {
         b.template
@@ -33,10 +95,31 @@ pub fn merge(templates: &[&Loaded], inventory: Option<&HostNetwork>) -> Result<N
         inventory,
         ..Default::default()
     };
+    let shared = cache.map(|c| {
+        let key: Vec<usize> = order
+            .iter()
+            .filter(|t| !t.template.spec.sriov_config.is_empty())
+            .map(|t| *t as *const Loaded as usize)
+            .collect();
+        let hit = c.get(&key, inventory);
+        (c, key, hit)
+    });
+    m.skip_sriov = matches!(&shared, Some((_, _, Some(_))));
     for t in &order {
         m.template(t);
     }
-    m.finish(&order)
+    let pfs = match shared {
+        Some((_, _, Some(hit))) => (*hit).clone(),
+        Some((c, key, None)) => {
+            let pfs = m.pfs_done();
+            if !m.sriov_trouble {
+                c.put(key, inventory, Arc::new(pfs.clone()));
+            }
+            pfs
+        }
+        None => m.pfs_done(),
+    };
+    m.finish(&order, pfs)
 }
 
 /// A value a template set, with where it was set. Origins and paths are shared (`Rc`) because one VF
@@ -186,6 +269,10 @@ struct Merger<'a> {
     cur: Rc<Origin>,
     /// Where each OVS bridge's uplink was set, for errors found after merging.
     ovs_uplink_origin: BTreeMap<String, (Origin, String)>,
+    /// The SR-IOV part comes from a [`SriovCache`]: `sriovConfig` is not merged again.
+    skip_sriov: bool,
+    /// Merging `sriovConfig` gave a conflict or an error (the result is then not shared).
+    sriov_trouble: bool,
 }
 
 impl<'a> Merger<'a> {
@@ -244,8 +331,14 @@ impl<'a> Merger<'a> {
                 self.set_controller(t, m.as_str(), format!("{p}.members[{j}]"), ctrl);
             }
         }
-        for (i, s) in spec.sriov_config.iter().enumerate() {
-            self.sriov(t, i, s);
+        if !self.skip_sriov {
+            let before = (self.conflicts.len(), self.errors.len());
+            for (i, s) in spec.sriov_config.iter().enumerate() {
+                self.sriov(t, i, s);
+            }
+            if (self.conflicts.len(), self.errors.len()) != before {
+                self.sriov_trouble = true;
+            }
         }
         for (i, o) in spec.ovs_config.iter().enumerate() {
             self.ovs_bridge(t, i, o);
@@ -627,7 +720,53 @@ impl<'a> Merger<'a> {
         self.conflicts = conflicts;
     }
 
-    fn finish(mut self, order: &[&Loaded]) -> Result<NodeConfig> {
+    /// The merged PFs, in selector order, with their own MTU (the link's is added by `finish`).
+    fn pfs_done(&mut self) -> Vec<PfDone> {
+        std::mem::take(&mut self.pfs)
+            .into_iter()
+            .map(|(key, b)| {
+                let vfs = b
+                    .vfs
+                    .iter()
+                    .map(|(id, v)| {
+                        (
+                            *id,
+                            VfSettings {
+                                mac: v
+                                    .mac
+                                    .as_ref()
+                                    .map(|c| MacAddr::parse(&c.value).expect("validated MAC")),
+                                vlan: v.vlan.as_ref().map(|c| c.value),
+                                qos: v.qos.as_ref().map(|c| c.value),
+                                trust: v.trust.as_ref().map(|c| c.value),
+                                spoofchk: v.spoofchk.as_ref().map(|c| c.value),
+                                max_tx_rate: v.max_tx_rate.as_ref().map(|c| c.value),
+                                min_tx_rate: v.min_tx_rate.as_ref().map(|c| c.value),
+                            },
+                        )
+                    })
+                    .collect();
+                PfDone {
+                    mtu_side: b.mtu.as_ref().map(|c| c.side(c.value.to_string())),
+                    pf: SriovPf {
+                        selector: b.selector.clone().unwrap_or(key),
+                        name: b.name.clone(),
+                        pci: b.pci,
+                        num_vfs: b.num_vfs.as_ref().map(|c| c.value),
+                        vf_driver: b
+                            .vf_driver
+                            .as_ref()
+                            .map(|c| DriverName::parse(&c.value).expect("validated driver")),
+                        mtu: b.mtu.as_ref().map(|c| c.value),
+                        vfs,
+                        owners: b.owners,
+                    },
+                }
+            })
+            .collect()
+    }
+
+    fn finish(mut self, order: &[&Loaded], pfs: Vec<PfDone>) -> Result<NodeConfig> {
         let mut links: BTreeMap<String, Link> = BTreeMap::new();
         let mut mtu_origin: BTreeMap<String, (Origin, String)> = BTreeMap::new();
         let mut addr_origin: BTreeMap<String, (Origin, String)> = BTreeMap::new();
@@ -757,19 +896,19 @@ impl<'a> Merger<'a> {
 
         // SR-IOV: the PF's MTU and the link's MTU are one setting.
         let mut sriov = Vec::new();
-        for (key, b) in std::mem::take(&mut self.pfs) {
+        for PfDone { mut pf, mtu_side } in pfs {
             // The other direction: a PF whose link has an MTU gets it from the udev rule too, before its
             // VFs exist (VF drivers read the PF's MTU when they start).
-            let link_mtu = b
+            let link_mtu = pf
                 .name
                 .as_ref()
                 .and_then(|n| links.get(n))
                 .and_then(|l| l.mtu);
-            if let (Some(n), Some(pfm)) = (&b.name, &b.mtu) {
+            if let (Some(n), Some(pfm), Some(side)) = (&pf.name, pf.mtu, &mtu_side) {
                 if let Some(l) = links.get_mut(n) {
                     match l.mtu {
-                        None => l.mtu = Some(pfm.value),
-                        Some(lm) if lm != pfm.value => {
+                        None => l.mtu = Some(pfm),
+                        Some(lm) if lm != pfm => {
                             let (origin, path) = mtu_origin[n].clone();
                             self.conflicts.push(Conflict {
                                 field: format!("the MTU of {n}"),
@@ -783,47 +922,15 @@ impl<'a> Merger<'a> {
                                         .map(|t| t.template.spec.priority())
                                         .unwrap_or(0),
                                 },
-                                second: pfm.side(pfm.value.to_string()),
+                                second: side.clone(),
                             });
                         }
                         _ => {}
                     }
                 }
             }
-            let vfs = b
-                .vfs
-                .iter()
-                .map(|(id, v)| {
-                    (
-                        *id,
-                        VfSettings {
-                            mac: v
-                                .mac
-                                .as_ref()
-                                .map(|c| MacAddr::parse(&c.value).expect("validated MAC")),
-                            vlan: v.vlan.as_ref().map(|c| c.value),
-                            qos: v.qos.as_ref().map(|c| c.value),
-                            trust: v.trust.as_ref().map(|c| c.value),
-                            spoofchk: v.spoofchk.as_ref().map(|c| c.value),
-                            max_tx_rate: v.max_tx_rate.as_ref().map(|c| c.value),
-                            min_tx_rate: v.min_tx_rate.as_ref().map(|c| c.value),
-                        },
-                    )
-                })
-                .collect();
-            sriov.push(SriovPf {
-                selector: b.selector.clone().unwrap_or(key),
-                name: b.name.clone(),
-                pci: b.pci,
-                num_vfs: b.num_vfs.as_ref().map(|c| c.value),
-                vf_driver: b
-                    .vf_driver
-                    .as_ref()
-                    .map(|c| DriverName::parse(&c.value).expect("validated driver")),
-                mtu: b.mtu.as_ref().map(|c| c.value).or(link_mtu),
-                vfs,
-                owners: b.owners,
-            });
+            pf.mtu = pf.mtu.or(link_mtu);
+            sriov.push(pf);
         }
 
         let mut ovs = Vec::new();
@@ -972,5 +1079,71 @@ impl<'a> Merger<'a> {
             sriov,
             ovs,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{load, Source};
+
+    fn inventory(node: &str, total: u32) -> HostNetwork {
+        HostNetwork::parse(
+            &format!(
+                "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetwork\nmetadata: {{name: {node}}}\nstatus:\n  interfaceStatus:\n    - pfName: ens1f0\n      pciAddr: \"0000:3b:00.0\"\n      vendorId: \"8086\"\n      deviceId: \"158b\"\n      sriovStatus: {{totalVfs: {total}}}\n"
+            ),
+            "inv",
+        )
+        .unwrap()
+    }
+
+    /// Shared SR-IOV merges give what `merge` gives, node after node, conflicts and errors included.
+    #[test]
+    fn shared_sriov_merges_are_the_same_as_merges() {
+        let fleet = "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {name: fleet}\nspec:\n  sriovConfig:\n    - pfName: ens1f0\n      numVfs: 8\n      mtu: 9000\n      vfs:\n        - {id: 0-7, trust: true, spoofchk: false}\n    - vendorId: \"8086\"\n      deviceId: \"158b\"\n      vfDriver: vfio-pci\n";
+        let node = |i: usize, mtu: u32| {
+            format!("apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: node-{i}}}\nspec:\n  interfaceConfig:\n    - name: ens1f0\n      mtu: {mtu}\n    - name: ens1f0.100\n      ipv4: {{address: [10.0.0.{}/24]}}\n", i + 1)
+        };
+        let mut text = fleet.to_string();
+        for (i, mtu) in [9000, 9000, 1500, 9000].iter().enumerate() {
+            text.push_str("---\n");
+            text.push_str(&node(i, *mtu));
+        }
+        let t = load(&[Source {
+            name: "t".into(),
+            text,
+        }])
+        .unwrap();
+        let cache = SriovCache::default();
+        let show = |r: Result<NodeConfig>| match r {
+            Ok(n) => format!("{n:?}"),
+            Err(e) => format!("error: {e}"),
+        };
+        // node-2's link MTU conflicts with the PF's; node 3 has too few VFs in its inventory (an error,
+        // not shared), then enough again.
+        let cases = [(1, 64), (0, 64), (2, 64), (3, 4), (3, 64), (1, 64), (2, 64)];
+        let mut errors = 0;
+        for (i, total) in cases {
+            let refs = vec![&t[0], &t[i + 1]];
+            let inv = inventory(&format!("node-{i}"), total);
+            let alone = show(merge(&refs, Some(&inv)));
+            let shared = show(merge_shared(&refs, Some(&inv), Some(&cache)));
+            assert_eq!(alone, shared, "node-{i}, totalVfs {total}");
+            errors += usize::from(alone.starts_with("error"));
+            // without an inventory too
+            assert_eq!(
+                show(merge(&refs, None)),
+                show(merge_shared(&refs, None, Some(&cache)))
+            );
+        }
+        assert_eq!(
+            errors, 3,
+            "node-2 twice (MTU conflict) and node-3 with 4 VFs"
+        );
+        assert_eq!(
+            cache.0.lock().unwrap().len(),
+            2,
+            "one entry with the inventory, one without"
+        );
     }
 }

@@ -5,10 +5,11 @@
 //! (templates, inventory) pair is merged and rendered once; writing the files is the rest of the work,
 //! and both steps run in parallel.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use plumber_render::distro::Distro;
 use plumber_render::inventory::HostNetwork;
@@ -86,6 +87,62 @@ fn read_nodes(path: &Path) -> anyhow::Result<Vec<Node>> {
     Ok(out)
 }
 
+/// What stands for the node's name in an inventory's text when nodes share one parse (below). Lowercase
+/// letters and dashes, no prefix of it is a suffix of it, so it cannot be made by the text around it.
+const NAME_PLACEHOLDER: &str = "zq-plumber-render-node-name";
+
+/// Inventories of a fleet are usually the same text but for `metadata.name`: nodes with the same
+/// hardware. Each such text is parsed once (with the name replaced by [`NAME_PLACEHOLDER`]) and copied
+/// for each node with its own name, which gives the same `HostNetwork` as parsing the node's own text:
+/// the shared parse is used only when the node's name occurs exactly once in the text and is, whole,
+/// what `metadata.name` parsed to, and when the name is a plain YAML string whatever it is replaced by
+/// (it starts with a lowercase letter and is not `null`, `true` or `false`; Kubernetes node names
+/// are lowercase letters, digits, `-` and `.`). Any other text, and any text whose shared parse fails,
+/// is parsed on its own, so errors are the same as without this cache.
+#[derive(Default)]
+struct InventoryCache(Mutex<HashMap<String, Option<Arc<HostNetwork>>>>);
+
+impl InventoryCache {
+    fn parse(&self, text: &str, node: &str, file: &str) -> Result<HostNetwork, Error> {
+        let shareable = node.starts_with(|c: char| c.is_ascii_lowercase())
+            && !matches!(node, "null" | "true" | "false")
+            && !text.contains(NAME_PLACEHOLDER)
+            && text.matches(node).count() == 1;
+        if !shareable {
+            return HostNetwork::parse(text, file);
+        }
+        let key = text.replacen(node, NAME_PLACEHOLDER, 1);
+        let hit = self
+            .0
+            .lock()
+            .expect("inventory cache lock")
+            .get(&key)
+            .cloned();
+        let shared = match hit {
+            Some(s) => s,
+            None => {
+                let s = HostNetwork::parse(&key, file)
+                    .ok()
+                    .filter(|h| h.metadata.name == NAME_PLACEHOLDER)
+                    .map(Arc::new);
+                self.0
+                    .lock()
+                    .expect("inventory cache lock")
+                    .insert(key, s.clone());
+                s
+            }
+        };
+        match shared {
+            Some(s) => {
+                let mut h = (*s).clone();
+                h.metadata.name = node.to_string();
+                Ok(h)
+            }
+            None => HostNetwork::parse(text, file),
+        }
+    }
+}
+
 pub fn run(
     args: &Args,
     nodes_path: &Path,
@@ -137,6 +194,8 @@ pub fn run(
     phase("select and read inventories");
     let groups: Vec<_> = groups.into_iter().collect();
     let cache = plumber_render::render::RenderCache::new(distro);
+    let inventories = InventoryCache::default();
+    let sriov = merge::SriovCache::default();
     // CPU time per step, summed over threads, for PLUMBER_TIMING.
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     let cpu: [AtomicU64; 4] = Default::default();
@@ -149,13 +208,13 @@ pub fn run(
             let result = (|| -> Result<Vec<Artifact>, Error> {
                 let t = std::time::Instant::now();
                 let inventory = match inv {
-                    Some(t) => Some(HostNetwork::parse(t, &format!("{first}.yaml"))?),
+                    Some(t) => Some(inventories.parse(t, first, &format!("{first}.yaml"))?),
                     None => None,
                 };
                 cpu[0].fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
                 let t = std::time::Instant::now();
                 let refs: Vec<&Loaded> = chosen.iter().map(|i| &templates[*i]).collect();
-                let node = merge::merge(&refs, inventory.as_ref())?;
+                let node = merge::merge_shared(&refs, inventory.as_ref(), Some(&sriov))?;
                 cpu[1].fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
                 let t = std::time::Instant::now();
                 let arts = cache.render(&node, distro);
