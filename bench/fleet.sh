@@ -9,12 +9,14 @@
 #   floor     `cp -r` of the same output tree on the same filesystem: creating those files and
 #             directories at all, with no rendering (single-threaded)
 # Peak RSS is the largest of the runs. Needs GNU time (installed if missing).
-#   usage: bench/fleet.sh [N] [DISTRO] [RUNS]
+#   usage: bench/fleet.sh [N] [DISTRO] [RUNS] [DISK_RUNS=RUNS]
+# DISK_RUNS: runs of the two disk rows (at 10,000 nodes each disk run and its removal take 0.5-1 min here).
 set -eu
 cd "$(dirname "$0")/.."
 N=${1:-10000}
 DISTRO=${2:-ubuntu}
 RUNS=${3:-5}
+DISK_RUNS=${4:-$RUNS}
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 cargo build --release -q -p plumber-render
 BIN=$PWD/target/release/plumber-render
@@ -54,7 +56,9 @@ measure render "$JOB --no-write $IN/templates"
 mkdir -p /dev/shm/plumber-bench .cache/bench/disk
 measure tmpfs "$(into /dev/shm/plumber-bench)"
 cleanup
+R=$RUNS RUNS=$DISK_RUNS
 measure disk "$(into "$PWD/.cache/bench/disk")"
+RUNS=$R
 last=$(tail -1 "$LOG/cleanup")
 files=$(find "$last" -type f | wc -l)
 dirs=$(find "$last" -type d | wc -l)
@@ -63,7 +67,9 @@ cleanup
 measure floor-tmpfs "d=/dev/shm/plumber-bench/cp.\$\$; cp -r /dev/shm/plumber-bench/src \"\$d\"; echo \"\$d\" >>$LOG/cleanup"
 cleanup
 cp -r /dev/shm/plumber-bench/src .cache/bench/disk/src
+RUNS=$DISK_RUNS
 measure floor-disk "d=$PWD/.cache/bench/disk/cp.\$\$; cp -r $PWD/.cache/bench/disk/src \"\$d\"; echo \"\$d\" >>$LOG/cleanup"
+RUNS=$R
 cleanup
 rm -rf /dev/shm/plumber-bench .cache/bench/disk
 echo "output tree: $files files, $dirs directories"

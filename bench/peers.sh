@@ -2,7 +2,8 @@
 # plumber side by side with its peers (issue 6), every ratio from one run of this script.
 #   usage: bench/peers.sh [NODES=10000] [SAMPLE=100] [RUNS=5] [PAIRS=500]      (needs root)
 # Peers from bench/peers/setup.sh (run first; cached in .cache/peers): nmstatectl 2.2 (crates.io),
-# cloud-init 22.4.2 (Debian 12's .deb, its sysconfig and netplan renderers in a venv), iproute2.
+# cloud-init 22.4.2 (Debian 12's .deb, its sysconfig and netplan renderers in a venv), netplan.io 0.106
+# (Debian's, /usr/lib/netplan/generate), iproute2.
 # Inputs: bench/gen_fleet.py (the fleet) and bench/peers/gen_peers.py (the same nodes as network-config
 # v2 and nmstate YAML; the apply template as nmstate YAML), bench/gen_apply.py (namespaces).
 #
@@ -11,6 +12,8 @@
 #            plumber-render --distro rhel8 (ifcfg)   vs cloud-init sysconfig (flavor rhel, ifcfg)
 #            plumber-render --distro ubuntu (netplan) vs cloud-init netplan renderer
 #            plumber-render --distro rhel9 (keyfile)  vs `nmstatectl gc NODE.yaml` once per node
+#            plumber-render --distro debian (networkd) vs `netplan generate --root-dir` once per node, on
+#                                                        the node's netplan file (plumber's ubuntu output)
 #    full    the whole node (also SR-IOV 4x64 VFs and 2 OVS bridges, one over an LACP bond):
 #            plumber-render --distro rhel9            vs `nmstatectl gc` (cloud-init has neither)
 #    plumber runs as one fleet-mode process (2 threads; also RAYON_NUM_THREADS=1), timed whole by
@@ -131,6 +134,32 @@ print(sys.argv[2], "%.1f" % (m*1e3), "%.1f" % (t[0]*1e3))' "$LOG/ci-$r.json" "ci
 done
 rm -rf "$SHM"/ci-*
 
+# netplan generate: what a netplan host runs at boot, netplan YAML -> systemd-networkd files (+ udev rules)
+# under ROOT/run. One process per node, as on a host, each on that node's netplan file as plumber-render
+# --distro ubuntu writes it (made once, not timed); its output removed before each run (not timed).
+NETPLAN_GEN=/usr/lib/netplan/generate
+"$RENDER" --distro ubuntu --nodes "$CS/nodes.yaml" --out "$SHM/np" "$CS/templates" 2>/dev/null
+cat >"$LOG/np-fresh" <<EOF
+#!/bin/sh
+rm -rf "$SHM"/np/*/run
+EOF
+cat >"$LOG/np-loop" <<EOF
+#!/bin/sh
+for d in "$SHM"/np/*/; do
+    "$NETPLAN_GEN" --root-dir "\$d" || exit 1
+done
+EOF
+chmod +x "$LOG/np-fresh" "$LOG/np-loop"
+pl pl-networkd debian "$CS"
+pl pl-networkd-1t debian "$CS" 1
+measure np-gen "$LOG/np-fresh" "$LOG/np-loop"
+np_files=$(find "$SHM/np/node-0/run" -type f | wc -l)
+pl_nd_files=$(( $(find "$SHM/out/node-0" -type f | wc -l) ))
+sh "$LOG/np-fresh"
+rss np-gen "$NETPLAN_GEN --root-dir $SHM/np/node-0"
+rss pl-networkd "$RENDER --distro debian --nodes $CS/nodes.yaml --out $SHM/rss3.$$ $CS/templates"
+rm -rf "$SHM/np" "$SHM"/rss* "$SHM/out"
+
 # nmstatectl gc, one process per node, its output (keyfiles, as YAML) into a file per node.
 cat >"$LOG/gc-loop" <<EOF
 #!/bin/sh
@@ -153,6 +182,7 @@ CN=$COMMON/common/plumber
 pl pl-rhel8-N rhel8 "$CN"
 pl pl-ubuntu-N ubuntu "$CN"
 pl pl-rhel9-N rhel9 "$CN"
+pl pl-networkd-N debian "$CN"
 pl pl-full-N rhel9 "$FLEET"
 measure pl-full-N-nowrite "" "$RENDER --distro rhel9 --nodes $FLEET/nodes.yaml --inventories $FLEET/inventories --no-write $FLEET/templates"
 rss pl-full-N "$RENDER --distro rhel9 --nodes $FLEET/nodes.yaml --inventories $FLEET/inventories --out $SHM/rssN $FLEET/templates"
@@ -253,6 +283,9 @@ row "   peer: cloud-init netplan renderer" ci-netplan "" "$SAMPLE" ci-netplan
 row "common part: \`plumber-render --distro rhel9\` (keyfile), 2 threads" pl-rhel9 nm-gc "$SAMPLE" none
 row "   the same, 1 thread" pl-rhel9-1t nm-gc "$SAMPLE" none
 row "   peer: \`nmstatectl gc\`, a process per node ($gc_conns keyfiles each)" nm-gc "" "$SAMPLE" nm-gc
+row "common part: \`plumber-render --distro debian\` (systemd-networkd, $pl_nd_files files each), 2 threads" pl-networkd np-gen "$SAMPLE" pl-networkd
+row "   the same, 1 thread" pl-networkd-1t np-gen "$SAMPLE" none
+row "   peer: \`netplan generate\` on plumber's netplan file, a process per node ($np_files files each)" np-gen "" "$SAMPLE" np-gen
 row "whole node (+ SR-IOV, OVS): \`plumber-render --distro rhel9\`, 2 threads" pl-full nm-gc-full "$SAMPLE" pl-full
 row "   the same, 1 thread" pl-full-1t nm-gc-full "$SAMPLE" none
 row "   peer: \`nmstatectl gc\` (SR-IOV + OVS bridges and bond; $gc_conns_full keyfiles each)" nm-gc-full "" "$SAMPLE" nm-gc-full
@@ -267,6 +300,7 @@ xrow() { # LABEL NAME PEER: the peer's per-node cost at SAMPLE × NODES
 xrow "common part, rhel8 vs. cloud-init sysconfig" pl-rhel8-N ci-sysconfig
 xrow "common part, ubuntu vs. cloud-init netplan" pl-ubuntu-N ci-netplan
 xrow "common part, rhel9 vs. \`nmstatectl gc\`" pl-rhel9-N nm-gc
+xrow "common part, networkd vs. \`netplan generate\`" pl-networkd-N np-gen
 xrow "whole node, rhel9 vs. \`nmstatectl gc\`" pl-full-N nm-gc-full
 xrow "whole node, rhel9, \`--no-write\` (render only) vs. \`nmstatectl gc\`" pl-full-N-nowrite nm-gc-full
 echo

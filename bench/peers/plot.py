@@ -40,6 +40,9 @@ def main():
             ("pl-rhel8-N", "plumber-render rhel8 (ifcfg), common part", nodes),
             ("ci-sysconfig", "cloud-init sysconfig (ifcfg), common part", sample),
             ("ci-netplan", "cloud-init netplan, common part", sample),
+            ("pl-networkd", "plumber-render debian (networkd), common part", sample),
+            ("pl-networkd-N", "plumber-render debian (networkd), common part", nodes),
+            ("np-gen", "netplan generate, common part (process per node)", sample),
         ]:
             if key in r:
                 fleet.setdefault(name, {})[n] = r[key] / 1e3
@@ -74,7 +77,7 @@ def main():
     b.set_ylabel("milliseconds (median)")
     b.set_title("apply")
     b.legend(fontsize=7)
-    fig.suptitle("bench/peers/scaling.sh: medians; 2 cores, shared and loaded machine", fontsize=9)
+    fig.suptitle("bench/peers/scaling.sh: medians; " + os.environ.get("PLOT_NOTE", ""), fontsize=9)
     fig.tight_layout()
     fig.savefig(out)
 
