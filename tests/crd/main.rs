@@ -394,6 +394,7 @@ const REJECTED: &[&str] = &[
     "ifname-leading-dash",   // pattern
     "ifname-slash",          // pattern
     "ifname-space",          // pattern
+    "max-unavailable-range", // pattern: 1% to 100%
     "mtu-high",              // maximum
     "mtu-low",               // minimum
     "numvfs-negative",       // minimum
