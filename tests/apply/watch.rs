@@ -353,6 +353,11 @@ fn a_failing_pass_does_not_end_the_watch() {
         until("n0 configured", BOUND, |s| {
             p0_converged(s) && cidrs(s, "n0") == ["10.9.0.1/24"] && s.links["n0"].up
         });
+        // The node converges as the pass's last write lands, a moment before the watch records the
+        // pass: wait for the record too.
+        pass_after(&w, t, |p| {
+            matches!(p.trigger, Trigger::Events { .. }) && p.writes > 0
+        });
         let all = w.passes();
         let stats = w.stop();
         assert!(stats.errors >= 1, "{stats:#?}");
