@@ -801,7 +801,8 @@ fn lease_list(held: &[(&str, &str)]) -> Value {
            "items": held.iter().map(|(name, holder)| json!({
                "metadata": {"name": name, "namespace": "default", "resourceVersion": "4",
                             "labels": {"app.kubernetes.io/managed-by": "plumber-agent"},
-                            "annotations": {"plumber.k8s.pf9.io/template": "mtu"}},
+                            "annotations": {"plumber.k8s.pf9.io/template":
+                                            name.rsplit_once('.').unwrap().0}},
                "spec": {"holderIdentity": holder}})).collect::<Vec<_>>()})
 }
 
@@ -841,8 +842,7 @@ async fn scenario_a_rollout_limited_to_one_node_waits_for_the_slot_and_a_failed_
         &mut r,
         &[&v1],
         vec![
-            (200, Some(lease_list(&[("mtu.0", "node-2")]))), // what this node holds
-            (200, Some(lease_list(&[("mtu.0", "node-2")]))), // the template's slots
+            (200, Some(lease_list(&[("mtu.0", "node-2")]))), // the slots (one LIST)
             (200, Some(node_object("node-2"))),              // does the holder exist?
             (201, None),                                     // create the HostNetwork
             (200, None),                                     // its status
@@ -850,8 +850,7 @@ async fn scenario_a_rollout_limited_to_one_node_waits_for_the_slot_and_a_failed_
     )
     .await;
     assert_list_slots(&seen[0]);
-    assert_list_slots(&seen[1]);
-    assert!(seen[2].is("GET", "/api/v1/nodes/node-2"), "{:?}", seen[2]);
+    assert!(seen[1].is("GET", "/api/v1/nodes/node-2"), "{:?}", seen[1]);
     assert!(r.host.calls().is_empty(), "applied while waiting");
     assert!(
         matches!(pass.verdict, Verdict::Waiting(_)),
@@ -860,7 +859,7 @@ async fn scenario_a_rollout_limited_to_one_node_waits_for_the_slot_and_a_failed_
     );
     assert_eq!(pass.retry_after, Some(plumber::agent::SLOT_RETRY));
     assert_eq!(pass.event, None);
-    let progressing = condition(&seen[4].body["status"], "Progressing");
+    let progressing = condition(&seen[3].body["status"], "Progressing");
     assert_eq!(progressing["status"], "True");
     assert_eq!(progressing["reason"], "WaitingForRollout");
     assert_eq!(
@@ -975,7 +974,6 @@ async fn scenario_a_slot_held_by_a_removed_node_is_taken_over() {
         &[&t],
         vec![
             (200, Some(lease_list(&[("mtu.0", "old")]))),
-            (200, Some(lease_list(&[("mtu.0", "old")]))),
             (404, Some(gone)), // the holder is no Node any more
             (200, None),       // take mtu.0 over: an update carrying the resourceVersion read
             (201, None),       // create the HostNetwork
@@ -987,13 +985,13 @@ async fn scenario_a_slot_held_by_a_removed_node_is_taken_over() {
     )
     .await;
     assert!(
-        seen[3].is("PUT", &format!("{LEASES}/mtu.0")),
+        seen[2].is("PUT", &format!("{LEASES}/mtu.0")),
         "{:?}",
-        seen[3]
+        seen[2]
     );
-    assert_eq!(seen[3].body["metadata"]["resourceVersion"], "4");
-    assert_eq!(seen[3].body["spec"]["holderIdentity"], NODE);
-    assert!(seen[6].is("DELETE", &format!("{LEASES}/mtu.0")));
+    assert_eq!(seen[2].body["metadata"]["resourceVersion"], "4");
+    assert_eq!(seen[2].body["spec"]["holderIdentity"], NODE);
+    assert!(seen[5].is("DELETE", &format!("{LEASES}/mtu.0")));
     assert!(pass.verdict.ok());
 }
 
@@ -1018,7 +1016,6 @@ async fn a_percentage_counts_the_nodes_the_rollup_saw() {
         &mut r,
         &[&t],
         vec![
-            (200, Some(held.clone())),
             (200, Some(held)),
             (201, None), // take mtu.2
             (201, None),
@@ -1029,8 +1026,8 @@ async fn a_percentage_counts_the_nodes_the_rollup_saw() {
         ],
     )
     .await;
-    assert!(seen[2].is("POST", LEASES));
-    assert_eq!(seen[2].body["metadata"]["name"], "mtu.2");
+    assert!(seen[1].is("POST", LEASES));
+    assert_eq!(seen[1].body["metadata"]["name"], "mtu.2");
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1196,4 +1193,42 @@ async fn a_restarted_agent_gives_back_a_slot_it_still_held() {
     );
     // Known now: the next pass asks nothing about slots.
     let _ = reconcile_quietly(&mut r, &[&t]).await;
+}
+
+#[tokio::test]
+async fn waiting_for_one_template_gives_back_the_slot_just_taken_for_another() {
+    // All or none: holding a's slot while waiting for b's could deadlock with a node doing the
+    // opposite, so a's goes back.
+    let mut r = rig();
+    start_empty(&mut r).await;
+    let a = template("a", 1, "maxUnavailable: 1\ninterfaceConfig: [{name: eth0}]");
+    let b = template("b", 1, "maxUnavailable: 1\ninterfaceConfig: [{name: eth1}]");
+    let (pass, seen) = reconcile_with(
+        &mut r,
+        &[&a, &b],
+        vec![
+            (200, Some(lease_list(&[("b.0", "node-2")]))), // the slots (one LIST)
+            (201, None),                                   // take a.0
+            (200, Some(node_object("node-2"))),            // b.0's holder exists
+            (200, None),                                   // give a.0 back
+            (201, None),                                   // create the HostNetwork
+            (200, None),                                   // its status
+        ],
+    )
+    .await;
+    assert_list_slots(&seen[0]);
+    assert!(seen[1].is("POST", LEASES) && seen[1].body["metadata"]["name"] == "a.0");
+    assert!(seen[2].is("GET", "/api/v1/nodes/node-2"), "{:?}", seen[2]);
+    assert!(
+        seen[3].is("DELETE", &format!("{LEASES}/a.0")),
+        "{:?}",
+        seen[3]
+    );
+    assert!(
+        matches!(pass.verdict, Verdict::Waiting(_)),
+        "{:?}",
+        pass.verdict
+    );
+    assert!(r.host.calls().is_empty());
+    assert_quiet(&mut r.server);
 }

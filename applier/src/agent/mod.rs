@@ -333,21 +333,35 @@ impl<H: Host> Agent<H> {
         if need.is_empty() {
             return Ok(None);
         }
-        let before: std::collections::BTreeSet<String> =
-            self.slots.held().await?.keys().cloned().collect();
+        let wanted: Vec<(String, u32)> = need.iter().map(|(n, _, s)| (n.clone(), *s)).collect();
+        let took = self.slots.take_all(&wanted).await?;
         let mut waiting = Vec::new();
-        for (name, max, slots) in &need {
-            if let rollout::Take::Busy(holders) = self.slots.take(name, *slots).await? {
-                waiting.push(format!(
+        let mut taken_now = std::collections::BTreeSet::new();
+        for ((name, max, slots), take) in need.iter().zip(&took) {
+            match take {
+                rollout::Take::Busy(holders) => waiting.push(format!(
                     "template {name} (maxUnavailable {max}: {slots} slots) is being applied by {}",
                     holders.join(", ")
-                ));
+                )),
+                rollout::Take::Taken(_) => {
+                    taken_now.insert(name.clone());
+                }
+                rollout::Take::Held(_) => {}
             }
         }
         if waiting.is_empty() {
             return Ok(None);
         }
-        self.slots.give_back_except(&before).await?;
+        // Give back only what this pass took: a slot held from an earlier, failed apply stays.
+        let keep = self
+            .slots
+            .held()
+            .await?
+            .keys()
+            .filter(|t| !taken_now.contains(*t))
+            .cloned()
+            .collect();
+        self.slots.give_back_except(&keep).await?;
         Ok(Some(format!(
             "waiting for a rollout slot: {}",
             waiting.join("; ")

@@ -68,8 +68,10 @@ pub struct Slot {
 /// What trying to take a slot found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Take {
-    /// This node holds a slot (taken now, or already).
+    /// This node already held a slot.
     Held(String),
+    /// This node took a slot now.
+    Taken(String),
     /// Every slot is held by a node that exists: these, sorted.
     Busy(Vec<String>),
 }
@@ -119,6 +121,15 @@ pub enum Choice {
     Wait(Vec<String>),
 }
 
+/// The slots `node` holds among `listed`, by template.
+fn mine(listed: &[Slot], node: &str) -> BTreeMap<String, String> {
+    listed
+        .iter()
+        .filter(|s| s.holder == node)
+        .map(|s| (s.template.clone(), s.name.clone()))
+        .collect()
+}
+
 /// The slots of one agent: takes and gives back Leases in `namespace`.
 pub struct Slots {
     leases: Api<Lease>,
@@ -160,24 +171,43 @@ impl Slots {
     /// The slots this node holds, by template: read from the server once, then kept.
     pub async fn held(&mut self) -> Result<&BTreeMap<String, String>, kube::Error> {
         if self.held.is_none() {
-            let mine = self
-                .list()
-                .await?
-                .into_iter()
-                .filter(|s| s.holder == self.node)
-                .map(|s| (s.template, s.name))
-                .collect();
-            self.held = Some(mine);
+            let all = self.list().await?;
+            self.held = Some(mine(&all, &self.node));
         }
         Ok(self.held.as_ref().expect("just read"))
     }
 
-    /// Takes a slot of `template` (one of `slots`) for this node, or says who holds them all.
-    pub async fn take(&mut self, template: &str, slots: u32) -> Result<Take, kube::Error> {
-        if let Some(name) = self.held().await?.get(template) {
-            return Ok(Take::Held(name.clone()));
+    /// Takes a slot of each `(template, slots)` for this node, or says who holds them all, with one
+    /// LIST of the slots at most (which also tells, after a restart, which slots this node holds).
+    pub async fn take_all(&mut self, wanted: &[(String, u32)]) -> Result<Vec<Take>, kube::Error> {
+        let mut listed: Option<Vec<Slot>> = None;
+        let mut out = Vec::new();
+        for (template, slots) in wanted {
+            if self.held.is_none() {
+                let all = self.list().await?;
+                self.held = Some(mine(&all, &self.node));
+                listed = Some(all);
+            }
+            if let Some(name) = self.held.as_ref().and_then(|h| h.get(template)) {
+                out.push(Take::Held(name.clone()));
+                continue;
+            }
+            if listed.is_none() {
+                listed = Some(self.list().await?);
+            }
+            let all = listed.as_deref().expect("just listed");
+            out.push(self.take(template, *slots, all).await?);
         }
-        let listed = self.list().await?;
+        Ok(out)
+    }
+
+    /// Takes a slot of `template` (one of `slots`) from what `listed` shows, or says who holds them.
+    async fn take(
+        &mut self,
+        template: &str,
+        slots: u32,
+        listed: &[Slot],
+    ) -> Result<Take, kube::Error> {
         // Holders that are no longer Nodes free their slots; ask only when every slot is held.
         let mut gone = BTreeSet::new();
         let of_template: Vec<&Slot> = listed
@@ -191,7 +221,7 @@ impl Slots {
                 }
             }
         }
-        let choice = choose(template, &self.node, slots, &listed, &|h| gone.contains(h));
+        let choice = choose(template, &self.node, slots, listed, &|h| gone.contains(h));
         let name = match choice {
             Choice::Have(name) => name,
             Choice::Wait(holders) => return Ok(Take::Busy(holders)),
@@ -224,7 +254,7 @@ impl Slots {
         self.held
             .get_or_insert_with(BTreeMap::new)
             .insert(template.to_string(), name.clone());
-        Ok(Take::Held(name))
+        Ok(Take::Taken(name))
     }
 
     /// Whether this node is known to hold a slot (without asking the server).
