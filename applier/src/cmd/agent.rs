@@ -16,25 +16,7 @@ pub struct Agent {
 }
 
 pub fn run(c: Agent) -> u8 {
-    super::lean_memory();
     let cfg = c.config;
-    if let Err(e) = plumber::agent::config::init_logging(cfg.log_format, &cfg.log) {
-        super::report(&e);
-        return 2;
-    }
-    let rt = match super::service_runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            super::report(&e);
-            return 1;
-        }
-    };
-    match rt.block_on(plumber::agent::run(cfg)) {
-        Ok(()) => 0,
-        Err(e) => {
-            // Once, through the log (JSON when asked), which goes to stderr.
-            tracing::error!(error = %format!("{e:#}"), "plumber agent failed");
-            1
-        }
-    }
+    let (format, log) = (cfg.log_format, cfg.log.clone());
+    super::run_service("agent", format, &log, plumber::agent::run(cfg))
 }

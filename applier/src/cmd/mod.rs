@@ -22,10 +22,43 @@ pub fn ovsdb(socket: Option<&std::path::Path>) -> plumber::ovs::Ovsdb {
     }
 }
 
+/// Runs a long-running service (`what`: "agent", "rollup") until it returns: its memory setup, its
+/// logging, its runtime; the exit code (0; 1 when it failed, said once through the log, JSON when asked;
+/// 2 for a bad log filter).
+pub fn run_service<F>(
+    what: &str,
+    log_format: plumber::agent::config::LogFormat,
+    log: &str,
+    service: F,
+) -> u8
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    lean_memory();
+    if let Err(e) = plumber::agent::config::init_logging(log_format, log) {
+        report(&e);
+        return 2;
+    }
+    let rt = match service_runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            report(&e);
+            return 1;
+        }
+    };
+    match rt.block_on(service) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "plumber {what} failed");
+            1
+        }
+    }
+}
+
 /// The runtime of the long-running services: two workers run the watchers, the health server and
 /// the netlink connections while the agent's pass (which may block on sysfs or ovs-vsctl) runs on the
 /// main thread.
-pub fn service_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+fn service_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -43,7 +76,7 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 ///   this process (and what it runs), which a DaemonSet can afford — its heap is small and cold;
 /// * mimalloc returns freed pages to the kernel only on a later allocation, and an idle agent does not
 ///   allocate: purging is made immediate (a pass every minute frees its discovery at once).
-pub fn lean_memory() {
+fn lean_memory() {
     // SAFETY: prctl with constant arguments; mi_option_set only stores the value (called before any
     // other thread exists).
     unsafe {

@@ -33,28 +33,10 @@ pub struct Rollup {
 }
 
 pub fn run(c: Rollup) -> u8 {
-    super::lean_memory();
-    if let Err(e) = plumber::agent::config::init_logging(c.log_format, &c.log) {
-        super::report(&e);
-        return 2;
-    }
-    let rt = match super::service_runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            super::report(&e);
-            return 1;
-        }
-    };
     let cfg = plumber::rollup::Config {
         bind: c.bind,
         port: c.port,
         debounce: Duration::from_millis(c.debounce_ms),
     };
-    match rt.block_on(plumber::rollup::run(cfg)) {
-        Ok(()) => 0,
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "plumber rollup failed");
-            1
-        }
-    }
+    super::run_service("rollup", c.log_format, &c.log, plumber::rollup::run(cfg))
 }
