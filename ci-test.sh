@@ -42,8 +42,9 @@ fi
 "$static_bin" --version >/dev/null || { echo "ci-test: $static_bin --version failed" >&2; exit 1; }
 log=$(mktemp)
 trap 'rm -f "$log" "$log.rc"' EXIT
-# POSIX sh has no pipefail: keep cargo's own exit status beside the log.
-{ cargo test --workspace --locked "$@"; echo $? >"$log.rc"; } 2>&1 | tee "$log"
+# POSIX sh has no pipefail: keep cargo's own exit status beside the log. `|| rc=$?`, because under
+# `set -e` a failing cargo would end the group before the status is written.
+{ rc=0; cargo test --workspace --locked "$@" || rc=$?; echo "$rc" >"$log.rc"; } 2>&1 | tee "$log"
 status=$(cat "$log.rc")
 # One closing line for the whole run (cargo prints one per test binary, the last often a 0-test doc run).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
