@@ -575,7 +575,7 @@ fn watch_repairs_drift_in_links_and_files_until_sigterm() {
                 start.elapsed()
             };
             wait_for("the first apply", &|| {
-                discover().links.get("br0").is_some()
+                discover().links.contains_key("br0")
                     && routes(&discover(), "a0")
                         .iter()
                         .any(|r| r.starts_with("10.50.0.0/16"))

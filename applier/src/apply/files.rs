@@ -94,7 +94,9 @@ pub fn file_changes(
                 };
                 let is_owned = owned.files.contains_key(&a.path);
                 let same_mode = a.symlink.is_some() || m.permissions().mode() & 0o7777 == a.mode;
-                if !is_owned && !(same && same_mode) {
+                // A file plumber did not install is only adopted when it is already exactly right.
+                let adoptable = same && same_mode;
+                if !is_owned && !adoptable {
                     return Err(crate::Error::Foreign(a.path.clone()));
                 }
                 if !same {
