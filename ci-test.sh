@@ -23,6 +23,8 @@ if [ -n "$need" ]; then
 fi
 
 cargo fmt --all -- --check
+# Lints are errors: a warning left in is a warning nobody reads.
+cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 # The real-kernel VM (kernel, netdevsim, initramfs) under .cache/vm/, built once and reused; the VM test
 # binary also runs it, this only keeps its build out of a test's time. A failure here fails the run.
 vm/build.sh >/dev/null
