@@ -23,9 +23,7 @@ use rtnetlink::sys::{protocols::NETLINK_ROUTE, SocketAddr};
 use rtnetlink::Handle;
 
 use super::{nl_err, vf};
-use crate::state::{
-    AddressState, CurrentKind, CurrentState, LinkState, RouteProto, RouteState, VfState,
-};
+use crate::state::{AddressState, CurrentKind, CurrentState, LinkState, RouteProto, RouteState};
 use crate::{Error, Result};
 
 /// The local table (local and broadcast addresses of the node itself), never plumber's.
@@ -41,30 +39,30 @@ pub async fn discover(handle: &Handle) -> Result<CurrentState> {
 
 /// [`discover`], with the links' indexes (for [`apply_with`](super::apply_with)).
 pub async fn discover_indexed(handle: &Handle) -> Result<(CurrentState, Indexes)> {
+    // Each dump is read as a stream and every message turned into plumber's state as it arrives, so
+    // the parsed messages (a link's are several KB) are never all held at once: a node's discovery
+    // used to peak at tens of MB, and what a long-running agent's heap once held it keeps in pages
+    // that later stay partly used.
     let t = std::time::Instant::now();
     let links = dump_links().await?;
     crate::timing("dump links", t);
     let names: BTreeMap<u32, String> = links
         .iter()
-        .filter_map(|(l, _)| link_name(l).map(|n| (l.header.index, n.to_string())))
+        .map(|l| (l.index, l.state.name.clone()))
         .collect();
     let mut state = CurrentState::default();
-    for (l, vfs) in links {
-        if let Some(mut ls) = link_state(&l, &names) {
-            ls.vfs = vfs;
-            state.links.insert(ls.name.clone(), ls);
-        }
+    for l in links {
+        let ls = l.resolved(&names);
+        state.links.insert(ls.name.clone(), ls);
     }
 
     let t = std::time::Instant::now();
-    let addrs: Vec<_> = handle
-        .address()
-        .get()
-        .execute()
-        .try_collect()
+    let mut addrs = handle.address().get().execute();
+    while let Some(a) = addrs
+        .try_next()
         .await
-        .map_err(|e| nl_err("dumping addresses", e))?;
-    for a in addrs {
+        .map_err(|e| nl_err("dumping addresses", e))?
+    {
         let Some(link) = names
             .get(&a.header.index)
             .and_then(|n| state.links.get_mut(n))
@@ -108,29 +106,51 @@ pub async fn discover_indexed(handle: &Handle) -> Result<(CurrentState, Indexes)
     // the kernel dumps every table.
     crate::timing("dump addresses", t);
     let t = std::time::Instant::now();
-    let mut routes: Vec<RouteMessage> = Vec::new();
     for family in [AddressFamily::Inet, AddressFamily::Inet6] {
         let mut req = RouteMessage::default();
         req.header.address_family = family;
         req.header.table = 0;
-        let mut got: Vec<RouteMessage> = handle
-            .route()
-            .get(req)
-            .execute()
-            .try_collect()
+        let mut routes = handle.route().get(req).execute();
+        while let Some(r) = routes
+            .try_next()
             .await
-            .map_err(|e| nl_err("dumping routes", e))?;
-        routes.append(&mut got);
-    }
-    for r in &routes {
-        if let Some(rs) = route_state(r, &names) {
-            state.routes.push(rs);
+            .map_err(|e| nl_err("dumping routes", e))?
+        {
+            if let Some(rs) = route_state(&r, &names) {
+                state.routes.push(rs);
+            }
         }
     }
     state.routes.sort();
     crate::timing("dump routes", t);
     let indexes = names.into_iter().map(|(i, n)| (n, i)).collect();
     Ok((state, indexes))
+}
+
+/// A dumped link, before the names of the links it refers to by index are known (they may come later
+/// in the dump).
+struct DumpedLink {
+    index: u32,
+    /// Without `controller`, and a VLAN's kind as `Other` until [`resolved`](Self::resolved).
+    state: LinkState,
+    controller: Option<u32>,
+    /// A VLAN's parent (`IFLA_LINK`) and id.
+    vlan: Option<(Option<u32>, Option<u16>)>,
+}
+
+impl DumpedLink {
+    /// The link's state with its controller and VLAN parent named; an index with no link here (the
+    /// parent can be in another namespace) names none.
+    fn resolved(self, names: &BTreeMap<u32, String>) -> LinkState {
+        let mut ls = self.state;
+        ls.controller = self.controller.and_then(|i| names.get(&i).cloned());
+        if let Some((lower, Some(id))) = self.vlan {
+            if let Some(parent) = lower.and_then(|i| names.get(&i).cloned()) {
+                ls.kind = CurrentKind::Vlan { parent, id };
+            }
+        }
+        ls
+    }
 }
 
 fn link_name(l: &LinkMessage) -> Option<&str> {
@@ -140,7 +160,7 @@ fn link_name(l: &LinkMessage) -> Option<&str> {
     })
 }
 
-fn link_state(l: &LinkMessage, names: &BTreeMap<u32, String>) -> Option<LinkState> {
+fn dumped_link(l: &LinkMessage) -> Option<DumpedLink> {
     let name = link_name(l)?.to_string();
     let mut mtu = 0;
     let mut controller = None;
@@ -150,7 +170,7 @@ fn link_state(l: &LinkMessage, names: &BTreeMap<u32, String>) -> Option<LinkStat
     for a in &l.attributes {
         match a {
             LinkAttribute::Mtu(m) => mtu = *m,
-            LinkAttribute::Controller(i) if *i != 0 => controller = names.get(i).cloned(),
+            LinkAttribute::Controller(i) if *i != 0 => controller = Some(*i),
             LinkAttribute::Link(i) => lower = Some(*i),
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {
@@ -164,25 +184,12 @@ fn link_state(l: &LinkMessage, names: &BTreeMap<u32, String>) -> Option<LinkStat
             _ => {}
         }
     }
-    let kind = match kind {
+    let current_kind = match kind {
         None => CurrentKind::Device,
-        Some(InfoKind::Vlan) => {
-            let id = match data {
-                Some(InfoData::Vlan(v)) => v.iter().find_map(|i| match i {
-                    InfoVlan::Id(id) => Some(*id),
-                    _ => None,
-                }),
-                _ => None,
-            };
-            // The parent is IFLA_LINK; it can be in another namespace, then it has no name here.
-            let parent = lower.and_then(|i| names.get(&i).cloned());
-            match (parent, id) {
-                (Some(parent), Some(id)) => CurrentKind::Vlan { parent, id },
-                _ => CurrentKind::Other {
-                    kind: "vlan".into(),
-                },
-            }
-        }
+        // Named once every link is known (DumpedLink::resolved).
+        Some(InfoKind::Vlan) => CurrentKind::Other {
+            kind: "vlan".into(),
+        },
         Some(InfoKind::Bond) => {
             let mode = match data {
                 Some(InfoData::Bond(b)) => b.iter().find_map(|i| match i {
@@ -201,14 +208,30 @@ fn link_state(l: &LinkMessage, names: &BTreeMap<u32, String>) -> Option<LinkStat
             kind: k.to_string(),
         },
     };
-    Some(LinkState {
-        name,
-        kind,
-        mtu,
-        up: l.header.flags.contains(LinkFlags::Up),
+    // The parent of a VLAN is IFLA_LINK; it can be in another namespace, then it has no name here.
+    let vlan = matches!(kind, Some(InfoKind::Vlan)).then(|| {
+        let id = match data {
+            Some(InfoData::Vlan(v)) => v.iter().find_map(|i| match i {
+                InfoVlan::Id(id) => Some(*id),
+                _ => None,
+            }),
+            _ => None,
+        };
+        (lower, id)
+    });
+    Some(DumpedLink {
+        index: l.header.index,
+        state: LinkState {
+            name,
+            kind: current_kind,
+            mtu,
+            up: l.header.flags.contains(LinkFlags::Up),
+            controller: None,
+            addresses: Vec::new(),
+            vfs: Vec::new(),
+        },
         controller,
-        addresses: Vec::new(),
-        vfs: Vec::new(),
+        vlan,
     })
 }
 
@@ -245,13 +268,13 @@ impl NetlinkDeserializable for RawRtnl {
 }
 
 /// Dumps every link with its VF info (`RTEXT_FILTER_VF`, without VF stats), each parsed as a
-/// [`LinkMessage`] and, from the same bytes, its VFs ([`vf::vfs_of_bytes`]: netlink-packet-route's parse
+/// [`LinkMessage`] and turned into a [`DumpedLink`] as it arrives, with, from the same bytes, its VFs ([`vf::vfs_of_bytes`]: netlink-packet-route's parse
 /// turns the kernel's "not reported" spoofchk/trust into `false`, so the raw message is needed).
 ///
 /// Through a socket of its own, opened in the calling thread's network namespace (the handle's
 /// connection only hands out parsed messages); it is closed when the dump ends. A message that does not
 /// parse as a link is skipped, as rtnetlink's own dump does.
-async fn dump_links() -> Result<Vec<(LinkMessage, Vec<VfState>)>> {
+async fn dump_links() -> Result<Vec<DumpedLink>> {
     let what = "dumping links";
     let (conn, handle, _) = rtnetlink::proto::new_connection::<RawRtnl>(NETLINK_ROUTE)
         .map_err(|e| Error::Netlink(format!("{what}: opening a netlink socket: {e}")))?;
@@ -288,7 +311,10 @@ async fn dump_links() -> Result<Vec<(LinkMessage, Vec<VfState>)>> {
                 if let Ok(RouteNetlinkMessage::NewLink(l)) =
                     RouteNetlinkMessage::deserialize(&msg.header, &lean)
                 {
-                    links.push((l, vfs));
+                    if let Some(mut d) = dumped_link(&l) {
+                        d.state.vfs = vfs;
+                        links.push(d);
+                    }
                 }
             }
             NetlinkPayload::Error(e) if e.code.is_some() => {
@@ -419,5 +445,68 @@ fn ip(a: &RouteAddress) -> Option<IpAddr> {
         RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
         RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dumped(
+        index: u32,
+        name: &str,
+        controller: Option<u32>,
+        vlan: Option<(Option<u32>, Option<u16>)>,
+    ) -> DumpedLink {
+        DumpedLink {
+            index,
+            state: LinkState {
+                name: name.into(),
+                kind: if vlan.is_some() {
+                    CurrentKind::Other {
+                        kind: "vlan".into(),
+                    }
+                } else {
+                    CurrentKind::Device
+                },
+                mtu: 1500,
+                up: true,
+                controller: None,
+                addresses: Vec::new(),
+                vfs: Vec::new(),
+            },
+            controller,
+            vlan,
+        }
+    }
+
+    /// Links refer to others by index, and a dump can list a VLAN or a bridge member before the link it
+    /// names: names are resolved once the whole dump is in; an index with no link in this namespace
+    /// names none (a VLAN then stays `Other`, as the kernel reports no parent plumber could manage).
+    #[test]
+    fn indexes_resolve_to_names_once_every_link_is_known() {
+        let names: BTreeMap<u32, String> = [(2, "eth0"), (7, "br0")]
+            .map(|(i, n)| (i, n.to_string()))
+            .into();
+        let vlan = dumped(5, "eth0.100", Some(7), Some((Some(2), Some(100)))).resolved(&names);
+        assert_eq!(
+            vlan.kind,
+            CurrentKind::Vlan {
+                parent: "eth0".into(),
+                id: 100
+            }
+        );
+        assert_eq!(vlan.controller.as_deref(), Some("br0"));
+
+        let elsewhere = dumped(6, "v9", Some(99), Some((Some(42), Some(9)))).resolved(&names);
+        assert_eq!(
+            elsewhere.kind,
+            CurrentKind::Other {
+                kind: "vlan".into()
+            }
+        );
+        assert_eq!(elsewhere.controller, None);
+        let no_id = dumped(8, "v8", None, Some((Some(2), None))).resolved(&names);
+        assert!(matches!(no_id.kind, CurrentKind::Other { .. }));
     }
 }
