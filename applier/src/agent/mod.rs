@@ -413,8 +413,10 @@ fn log(v: &Verdict) {
     }
 }
 
-/// Runs the agent until SIGTERM or SIGINT.
-pub async fn run(cfg: Config) -> anyhow::Result<()> {
+/// Runs the agent until SIGTERM or SIGINT. `after_pass` runs after each pass, on the thread that ran
+/// it and, in a task, on the runtime's worker (the binary gives its allocator's free pages back to the
+/// kernel with it, on both threads that allocated them).
+pub async fn run(cfg: Config, after_pass: fn()) -> anyhow::Result<()> {
     let stop = crate::watch::shutdown_signal()?;
     let client = Client::try_default()
         .await
@@ -552,6 +554,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 let all = store.state();
                 let refs: Vec<&HostNetworkTemplate> = all.iter().map(|t| t.as_ref()).collect();
                 let pass = agent.lock().await.reconcile(&refs, &labels).await;
+                after_pass();
+                tokio::spawn(async move { after_pass() });
                 ready.set_ready();
                 if let Some(after) = pass.retry_after {
                     tokio::spawn(async move {

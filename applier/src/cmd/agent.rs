@@ -18,5 +18,10 @@ pub struct Agent {
 pub fn run(c: Agent) -> u8 {
     let cfg = c.config;
     let (format, log) = (cfg.log_format, cfg.log.clone());
-    super::run_service("agent", format, &log, plumber::agent::run(cfg))
+    super::run_service(
+        "agent",
+        format,
+        &log,
+        plumber::agent::run(cfg, super::trim_heap),
+    )
 }

@@ -55,19 +55,33 @@ where
     }
 }
 
-/// The runtime of the long-running services: two workers run the watchers, the health server and
+/// The runtime of the long-running services: one worker runs the watchers, the health server and
 /// the netlink connections while the agent's pass (which may block on sysfs or ovs-vsctl) runs on the
-/// main thread.
+/// main thread. One, not more: memory a thread allocated and another freed goes back to the allocator
+/// only when the allocating thread next runs the allocator, and an idle worker does not; with one
+/// worker, [`trim_heap`] reaches it (BENCHMARKS.md, "Agent footprint").
 fn service_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .enable_all()
         .build()
 }
 
-/// `mi_option_purge_delay` in `mi_option_e` (include/mimalloc.h: the same index in v3, which
-/// libmimalloc-sys builds by default, and in v2; it names only some of the options).
+/// Options in `mi_option_e` (include/mimalloc.h of mimalloc v3, which libmimalloc-sys builds by
+/// default; v2 numbers some differently; libmimalloc-sys names only some of them).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
+const MI_OPTION_MINIMAL_PURGE_SIZE: libmimalloc_sys::mi_option_t = 44;
+
+/// Gives the heap's free pages back to the kernel on the calling thread (the agent runs it after each
+/// pass on the main thread and on the runtime's worker): frees that other threads made into this
+/// thread's pages are collected, and pages left empty are returned at once. mimalloc otherwise does
+/// this on the thread's next allocations, which an idle agent does not make. Each call costs a walk
+/// over the thread's pages (well under a millisecond), once a pass.
+pub fn trim_heap() {
+    // SAFETY: collects the calling thread's own heap; no pointer is passed.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
 
 /// Keeps a long-running, mostly idle service (the agent, the rollup) small (BENCHMARKS.md, "Agent
 /// footprint"): with mimalloc's defaults the agent's RSS grew from ≈ 45 to 90 MB while it slept, because
@@ -75,12 +89,16 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 ///   every few seconds with no allocation and no CPU time of the agent's own): THP is turned off for
 ///   this process (and what it runs), which a DaemonSet can afford — its heap is small and cold;
 /// * mimalloc returns freed pages to the kernel only on a later allocation, and an idle agent does not
-///   allocate: purging is made immediate (a pass every minute frees its discovery at once).
+///   allocate: purging is made immediate (a pass every minute frees its discovery at once), and down
+///   to 64 KiB ranges (mimalloc's minimum is 2 MiB wherever the system allows THP, as Debian's and
+///   RHEL's `madvise` setting does), with mimalloc's own huge-page advice off.
 fn lean_memory() {
     // SAFETY: prctl with constant arguments; mi_option_set only stores the value (called before any
     // other thread exists).
     unsafe {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
         libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+        libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0);
+        libmimalloc_sys::mi_option_set(MI_OPTION_MINIMAL_PURGE_SIZE, 64);
     }
 }
