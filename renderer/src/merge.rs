@@ -193,6 +193,8 @@ struct AddrB {
     routes: Vec<RouteKey>,
     vias: BTreeMap<RouteKey, Option<Claim<OptIp>>>,
     dhcp: Option<Claim<bool>>,
+    /// Whether some template states this family (its `address` or `dhcp`); see `node::Addressing`.
+    stated: bool,
     /// First place that gave this family addresses, routes or DHCP (for member checks).
     first: Option<(Rc<Origin>, String)>,
 }
@@ -408,12 +410,14 @@ impl<'a> Merger<'a> {
             let prio = t.template.spec.priority();
             let link = self.link(&name, t);
             let ab = if fam { &mut link.v6 } else { &mut link.v4 };
+            let address = cfg.address.as_deref().unwrap_or_default();
+            ab.stated |= cfg.address.is_some() || cfg.dhcp.is_some();
             if ab.first.is_none()
-                && (!cfg.address.is_empty() || !cfg.routes.is_empty() || cfg.dhcp == Some(true))
+                && (!address.is_empty() || !cfg.routes.is_empty() || cfg.dhcp == Some(true))
             {
                 ab.first = Some((origin.clone(), fp.clone()));
             }
-            for (k, a) in cfg.address.iter().enumerate() {
+            for (k, a) in address.iter().enumerate() {
                 if !ab.prefixes.contains_key(&a.addr) {
                     ab.addresses.push(a.addr);
                 }
@@ -771,26 +775,30 @@ impl<'a> Merger<'a> {
         let mut mtu_origin: BTreeMap<String, (Origin, String)> = BTreeMap::new();
         let mut addr_origin: BTreeMap<String, (Origin, String)> = BTreeMap::new();
         for (name, b) in std::mem::take(&mut self.links) {
-            let fam = |a: &AddrB| Addressing {
-                addresses: a
-                    .addresses
-                    .iter()
-                    .map(|ip| IpCidr {
-                        addr: *ip,
-                        prefix: a.prefixes[ip].as_ref().map(|c| c.value).unwrap_or(0),
-                    })
-                    .collect(),
-                routes: a
-                    .routes
-                    .iter()
-                    .map(|k| Route {
-                        to: k.0,
-                        via: a.vias[k].as_ref().and_then(|c| c.value.0),
-                        metric: k.2.map(Metric),
-                        table: k.1.map(TableId),
-                    })
-                    .collect(),
-                dhcp: a.dhcp.as_ref().map(|c| c.value).unwrap_or(false),
+            // A member carries no addresses: membership states both families, empty.
+            let member = b.controller.is_some();
+            let fam = |a: &AddrB| {
+                (a.stated || member).then(|| Addressing {
+                    addresses: a
+                        .addresses
+                        .iter()
+                        .map(|ip| IpCidr {
+                            addr: *ip,
+                            prefix: a.prefixes[ip].as_ref().map(|c| c.value).unwrap_or(0),
+                        })
+                        .collect(),
+                    routes: a
+                        .routes
+                        .iter()
+                        .map(|k| Route {
+                            to: k.0,
+                            via: a.vias[k].as_ref().and_then(|c| c.value.0),
+                            metric: k.2.map(Metric),
+                            table: k.1.map(TableId),
+                        })
+                        .collect(),
+                    dhcp: a.dhcp.as_ref().map(|c| c.value).unwrap_or(false),
+                })
             };
             // NetworkManager does not install routes on a family with no address (method disabled or
             // link-local), so such a template would work on some distros and silently not on others.

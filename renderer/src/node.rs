@@ -38,8 +38,9 @@ pub struct Link {
     /// The bond or bridge this link is a member of.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub controller: Option<Controller>,
-    pub ipv4: Addressing,
-    pub ipv6: Addressing,
+    /// `None` when no template states this link's IPv4 (see [`Addressing`]).
+    pub ipv4: Option<Addressing>,
+    pub ipv6: Option<Addressing>,
     /// Templates that contributed to this link.
     pub owners: BTreeSet<String>,
 }
@@ -108,8 +109,10 @@ pub enum ControllerKind {
     Bridge,
 }
 
-/// One address family of a link. `managed` is false when no template said anything about this family:
-/// the link then gets no addresses of that family (IPv6 keeps its link-local address).
+/// One address family of a link, stated by a template (`address` or `dhcp`). A family no template
+/// states is `None` on the [`Link`]: its addresses, DHCP and routes are the host's, which plumber leaves
+/// alone at runtime and in the files it writes. A member of a bond or bridge has both families stated
+/// empty: membership says the link carries no addresses.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Addressing {
     pub addresses: Vec<IpCidr>,
@@ -120,6 +123,51 @@ pub struct Addressing {
 impl Addressing {
     pub fn is_empty(&self) -> bool {
         self.addresses.is_empty() && self.routes.is_empty() && !self.dhcp
+    }
+}
+
+impl Link {
+    /// The family's addressing, `v6` or not.
+    pub fn family(&self, v6: bool) -> Option<&Addressing> {
+        if v6 {
+            self.ipv6.as_ref()
+        } else {
+            self.ipv4.as_ref()
+        }
+    }
+
+    /// Whether the templates leave this link's L3 configuration to the host: a device (NIC, PF) that is
+    /// no member and whose families no template states. Its files must not take the link over: only
+    /// what is stated (MTU, VLANs on it) is written, in a form that leaves the host's own file in charge.
+    pub fn host_keeps_l3(&self) -> bool {
+        matches!(self.kind, LinkKind::Device)
+            && self.controller.is_none()
+            && self.ipv4.is_none()
+            && self.ipv6.is_none()
+    }
+
+    /// What the files say about a family: the stated addressing; for a link plumber creates (VLAN,
+    /// bond, bridge), which nothing else configures, an unstated family is written as none (no
+    /// addresses, no DHCP, IPv6 link-local only). `None`: the files say nothing of it (the host's).
+    pub fn written_family(&self, v6: bool) -> Option<&Addressing> {
+        static NONE: Addressing = Addressing {
+            addresses: Vec::new(),
+            routes: Vec::new(),
+            dhcp: false,
+        };
+        match self.family(v6) {
+            Some(a) => Some(a),
+            None if !matches!(self.kind, LinkKind::Device) => Some(&NONE),
+            None => None,
+        }
+    }
+
+    /// The stated addresses of both families.
+    pub fn addresses(&self) -> impl Iterator<Item = &IpCidr> {
+        self.ipv4
+            .iter()
+            .chain(self.ipv6.iter())
+            .flat_map(|a| a.addresses.iter())
     }
 }
 

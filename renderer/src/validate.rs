@@ -265,8 +265,25 @@ impl Validator<'_> {
 
     fn ip(&mut self, p: &str, v6: bool, c: &IpConfig) {
         let fam = if v6 { "IPv6" } else { "IPv4" };
+        if c.address.is_none() && c.dhcp.is_none() {
+            let what = if c.routes.is_empty() {
+                "states nothing".to_string()
+            } else {
+                format!("has routes but states no {fam} address or DHCP")
+            };
+            let key = if v6 { "ipv6" } else { "ipv4" };
+            self.err(
+                p.to_string(),
+                format!(
+                    "{} {what}: plumber manages a family's addresses only when the template says what they are. \
+                     Leave `{key}` out to keep the addresses, DHCP and routes the host configured, write \
+                     `{key}: {{address: []}}` to remove every {fam} address, or list the addresses (or `dhcp: true`)",
+                    if c.routes.is_empty() { "{}" } else { "this section" }
+                ),
+            );
+        }
         let mut seen = BTreeSet::new();
-        for (i, a) in c.address.iter().enumerate() {
+        for (i, a) in c.address.iter().flatten().enumerate() {
             if a.is_ipv4() == v6 {
                 self.err(
                     format!("{p}.address[{i}]"),

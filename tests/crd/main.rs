@@ -383,35 +383,37 @@ fn schema_accepts_every_example_and_golden_input() {
 
 /// Rejected by the HostNetworkTemplate schema (or the list keys the API server enforces).
 const REJECTED: &[&str] = &[
-    "bond-mode-unknown",     // enum
-    "cidr-family",           // ipv4 addresses have an IPv4 pattern
-    "cidr-garbage",          // octets 0..255
-    "cidr-no-prefix",        // a prefix length is required
-    "cidr-prefix",           // prefix 0..32
-    "ifname-16-bytes",       // maxLength 15
-    "ifname-colon",          // pattern
-    "ifname-dotdot",         // pattern (no `.`/`..`)
-    "ifname-leading-dash",   // pattern
-    "ifname-slash",          // pattern
-    "ifname-space",          // pattern
-    "max-unavailable-range", // pattern: 1% to 100%
-    "mtu-high",              // maximum
-    "mtu-low",               // minimum
-    "numvfs-negative",       // minimum
-    "numvfs-range",          // maximum
-    "ovs-bond-one-member",   // nodeInterface pattern: no empty entry
-    "ovs-bondmode-unknown",  // enum
-    "pciaddr-bad",           // pattern
-    "pf-selector-none",      // oneOf of the selectors
-    "pf-selector-several",   // oneOf of the selectors
-    "priority-range",        // maximum
-    "unknown-field",         // strict field validation
-    "vendor-without-device", // oneOf: vendorId needs deviceId
-    "vendorid-float",        // 1e10 is above 9999
-    "vf-mac-multicast",      // the first octet must be even
-    "vlan-duplicate",        // x-kubernetes-list-type map keyed by id
-    "vlan-id-range",         // maximum
-    "vlan-id-zero",          // minimum
+    "bond-mode-unknown",         // enum
+    "cidr-family",               // ipv4 addresses have an IPv4 pattern
+    "cidr-garbage",              // octets 0..255
+    "cidr-no-prefix",            // a prefix length is required
+    "cidr-prefix",               // prefix 0..32
+    "ifname-16-bytes",           // maxLength 15
+    "ifname-colon",              // pattern
+    "ifname-dotdot",             // pattern (no `.`/`..`)
+    "ifname-leading-dash",       // pattern
+    "ifname-slash",              // pattern
+    "ifname-space",              // pattern
+    "ip-section-states-nothing", // anyOf: address or dhcp required
+    "max-unavailable-range",     // pattern: 1% to 100%
+    "mtu-high",                  // maximum
+    "mtu-low",                   // minimum
+    "numvfs-negative",           // minimum
+    "numvfs-range",              // maximum
+    "ovs-bond-one-member",       // nodeInterface pattern: no empty entry
+    "ovs-bondmode-unknown",      // enum
+    "pciaddr-bad",               // pattern
+    "pf-selector-none",          // oneOf of the selectors
+    "pf-selector-several",       // oneOf of the selectors
+    "priority-range",            // maximum
+    "routes-without-address",    // anyOf: address or dhcp required
+    "unknown-field",             // strict field validation
+    "vendor-without-device",     // oneOf: vendorId needs deviceId
+    "vendorid-float",            // 1e10 is above 9999
+    "vf-mac-multicast",          // the first octet must be even
+    "vlan-duplicate",            // x-kubernetes-list-type map keyed by id
+    "vlan-id-range",             // maximum
+    "vlan-id-zero",              // minimum
     // `spec` is required (a template without one configures nothing, and the agent can always read
     // the objects it lists). The kind itself is not the schema's: the API server routes by it.
     "wrong-kind",
@@ -463,8 +465,8 @@ const ACCEPTED: &[(&str, &str)] = &[
         "host bits of a prefix are arithmetic, not a regular language",
     ),
     (
-        "routes-without-address",
-        "routes need an address or DHCP on their family: another field",
+        "routes-with-empty-address",
+        "routes need an address or DHCP on their family: the length of another field",
     ),
     (
         "vf-id-above-numvfs",

@@ -6,8 +6,11 @@ use serde::{Deserialize, Serialize};
 use super::de::null_as_default;
 use super::{IfName, IpCidr, Metric, Mtu, RouteDest, TableId, VlanId};
 
-/// One link by name: a NIC, or a VLAN, bond or bridge defined in the same or another template. Naming a
-/// link makes plumber its owner: its addresses are exactly the listed ones (IPv6 link-local is kept).
+/// One link by name: a NIC, or a VLAN, bond or bridge defined in the same or another template. An entry
+/// manages exactly what it states: without `ipv4` the link's IPv4 addresses, DHCP and routes stay as the
+/// host configured them (at runtime and after a reboot), the same for `ipv6`; an MTU-only entry changes
+/// the MTU and nothing else. With `ipv4.address` (or `ipv4.dhcp`) the family is desired state: unlisted
+/// static addresses are removed (IPv6 link-local is kept), and `ipv4: {address: []}` removes them all.
 ///
 /// ```yaml
 /// interfaceConfig:
@@ -66,17 +69,25 @@ pub struct VlanConfig {
     pub name: Option<IfName>,
 }
 
-/// Addressing of one family. `address` is the desired state: addresses not listed are removed.
+/// Addressing of one family. Stating `address` or `dhcp` makes the family plumber's: `address` is then the
+/// desired state (addresses not listed are removed, `address: []` removes every static one). A section
+/// that states neither (`ipv4: {}`) is refused: leave the section out to keep what the host configured.
+///
+/// ```yaml
+/// ipv4:
+///   address: [192.168.195.7/24]
+///   routes:
+///     - {to: 10.20.0.0/16, via: 192.168.195.1}
+/// ipv6:
+///   address: []                # no IPv6 addresses but link-local
+/// ```
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct IpConfig {
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    /// Not stated when absent (or null, as the API server reads it); `[]` states no addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
-    pub address: Vec<IpCidr>,
+    pub address: Option<Vec<IpCidr>>,
     #[serde(
         default,
         deserialize_with = "null_as_default",

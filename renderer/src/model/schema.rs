@@ -204,6 +204,12 @@ fn ip_config(g: &mut SchemaGenerator, f: Family) -> Schema {
             routes["items"] = route.to_value();
         }
     }
+    // A section must state the family's addresses or DHCP: `ipv4: {}` or routes alone state nothing
+    // about the addresses, and the renderer refuses them (leave the section out to keep the host's).
+    s.insert(
+        "anyOf".into(),
+        serde_json::json!([{"required": ["address"]}, {"required": ["dhcp"]}]),
+    );
     s
 }
 
