@@ -2,6 +2,7 @@
 
 mod apply_cli;
 mod common;
+mod do_no_harm;
 mod install;
 mod netns;
 mod ovs;

@@ -62,9 +62,10 @@ fn a_device_converges_and_a_second_plan_is_empty() {
                 "set mtu of p0: 1500 -> 9000",
                 "add address 10.1.0.2/24 to p0",
                 "add address fd00:1::2/64 to p0",
+                // Unlisted routes go while their addresses are still there.
+                "remove route 10.66.0.0/16 via 10.0.0.254 dev p0 metric 0",
                 "remove address 192.168.50.5/24 from p0",
                 "remove address fd00:99::5/64 from p0",
-                "remove route 10.66.0.0/16 via 10.0.0.254 dev p0 metric 0",
                 "add route 0.0.0.0/0 via 10.0.0.1 dev p0 metric 0",
                 "add route 172.16.0.0/12 via 10.0.0.254 dev p0 metric 50 table 100",
                 "add route ::/0 via fd00:1::1 dev p0 metric 1024",

@@ -255,7 +255,7 @@ impl<'a> Exec<'a> {
                 let req = self.handle.address().add(i, cidr.addr, cidr.prefix);
                 self.write(req.execute()).await
             }
-            Op::DelAddress { link, cidr } => {
+            Op::DelAddress { link, cidr, .. } => {
                 let i = self.index(link).await?;
                 if cidr.is_ipv4() {
                     promote_secondaries(link);

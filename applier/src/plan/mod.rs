@@ -6,14 +6,17 @@
 //! Order matters to the kernel and is fixed here:
 //! 1. links of the wrong kind that the templates own are deleted, missing ones are created: bonds and
 //!    bridges, then VLANs parents first;
-//! 2. membership in bonds and bridges;
+//! 2. membership in bonds and bridges: the templates' bonds and bridges get exactly their members; a
+//!    link in a controller the templates do not define stays there;
 //! 3. MTUs: lowered children first, then raised parents first (a VLAN's MTU cannot exceed its parent's);
 //! 4. links up;
-//! 5. addresses: missing ones added, then unlisted ones removed (the kernel flushes a link's IPv4 routes
-//!    when its last IPv4 address goes, so a replacement must arrive first). The IPv6 link-local address
-//!    stays, and so do dynamic (DHCP/SLAAC) addresses of a family the templates put on DHCP;
-//! 6. routes: unlisted `boot`/`static` routes of the owned links removed, missing ones added (after the
-//!    addresses that make their gateways reachable);
+//! 5. of the address families the templates state (an unstated family is the host's and is left
+//!    alone): missing addresses added; unlisted `boot`/`static` routes removed; unlisted addresses removed
+//!    (the kernel flushes a link's IPv4 routes when its last IPv4 address goes, so a replacement arrives
+//!    first and the routes go before; the removal that empties a link's IPv4 carries the other routes the
+//!    kernel drops with it, for rollback). The IPv6 link-local address stays, and so do dynamic
+//!    (DHCP/SLAAC) addresses of a family the templates put on DHCP;
+//! 6. missing routes added (after the addresses that make their gateways reachable);
 //! 7. SR-IOV VF settings (MAC, VLAN and QoS, rates, spoofchk, trust) that differ, one request per VF.
 
 mod op;
@@ -26,7 +29,9 @@ use plumber_render::node::{Addressing, Link, LinkKind, NodeConfig};
 pub use op::{Op, RouteSpec, Snapshot};
 pub use release::{release, Owned};
 
-use crate::state::{CurrentKind, CurrentState, LinkState};
+use plumber_render::model::IpCidr;
+
+use crate::state::{CurrentKind, CurrentState, LinkState, RouteProto};
 
 /// Something the plan cannot do by changing the node.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -163,18 +168,21 @@ pub fn plan(desired: &NodeConfig, current: &CurrentState) -> Result<Vec<Op>, Pla
         }
     };
 
-    // 2. Membership. A port of an Open vSwitch bridge on the kernel datapath has the datapath
-    // (`ovs-system`, kind `openvswitch`) as its controller: that is OVS's business (the OVS stage), not
-    // a bond or bridge membership to undo.
-    let ovs_datapath = |c: &str| {
-        current.links.get(c).is_some_and(
-            |l| matches!(&l.kind, CurrentKind::Other { kind } if kind == "openvswitch"),
-        )
+    // 2. Membership. A link's membership is what the templates state: a bond or bridge of theirs has
+    // exactly the members they list, and a member they list is moved to it. A link named for something
+    // else (its MTU, VLANs) that is a port of a controller the templates do not define (the host's own
+    // bridge) stays there. A port of an Open vSwitch bridge on the kernel datapath has the datapath
+    // (`ovs-system`, kind `openvswitch`) as its controller: that is OVS's business (the OVS stage).
+    let ours = |c: &str| {
+        desired
+            .links
+            .get(c)
+            .is_some_and(|l| matches!(l.kind, LinkKind::Bond { .. } | LinkKind::Bridge { .. }))
     };
     for l in &links {
         let want = l.controller.as_ref().map(|c| c.name.clone());
         let is = have(&l.name).and_then(|h| h.controller.clone());
-        if want.is_none() && is.as_deref().is_some_and(ovs_datapath) {
+        if want.is_none() && !is.as_deref().is_some_and(ours) {
             continue;
         }
         if want != is {
@@ -250,35 +258,27 @@ pub fn plan(desired: &NodeConfig, current: &CurrentState) -> Result<Vec<Op>, Pla
         }
     }
 
-    // 5. Addresses.
+    // 5 and 6. Addresses and routes of the families the templates state; an unstated family is the
+    // host's and is not looked at. Missing addresses first (a replacement arrives before the old one
+    // goes: the kernel flushes a link's IPv4 routes with its last IPv4 address), then unlisted routes
+    // removed while their addresses are still there, then unlisted addresses, then missing routes.
     let mut adds = Vec::new();
     let mut dels = Vec::new();
     for l in &links {
         let h = have(&l.name);
         let cur = h.as_ref().map(|h| h.addresses.as_slice()).unwrap_or(&[]);
-        let want: BTreeSet<_> = l
-            .ipv4
-            .addresses
-            .iter()
-            .chain(&l.ipv6.addresses)
-            .copied()
-            .collect();
+        let want: BTreeSet<_> = l.addresses().copied().collect();
         for a in cur {
-            let dhcp = if a.cidr.is_ipv4() {
-                l.ipv4.dhcp
-            } else {
-                l.ipv6.dhcp
+            let Some(fam) = l.family(!a.cidr.is_ipv4()) else {
+                continue;
             };
-            let keep = want.contains(&a.cidr) || a.is_link_local() || (a.dynamic && dhcp);
+            let keep = want.contains(&a.cidr) || a.is_link_local() || (a.dynamic && fam.dhcp);
             if !keep {
-                dels.push(Op::DelAddress {
-                    link: l.name.clone(),
-                    cidr: a.cidr,
-                });
+                dels.push((l.name.as_str(), a.cidr));
             }
         }
         let present: BTreeSet<_> = cur.iter().map(|a| a.cidr).collect();
-        for a in l.ipv4.addresses.iter().chain(&l.ipv6.addresses) {
+        for a in l.addresses() {
             if !present.contains(a) {
                 adds.push(Op::AddAddress {
                     link: l.name.clone(),
@@ -287,22 +287,36 @@ pub fn plan(desired: &NodeConfig, current: &CurrentState) -> Result<Vec<Op>, Pla
             }
         }
     }
+    let added_v4 = |name: &str| {
+        adds.iter()
+            .filter(
+                |o| matches!(o, Op::AddAddress { link, cidr } if link == name && cidr.is_ipv4()),
+            )
+            .count()
+    };
+    let added_v4: BTreeMap<&str, usize> = links
+        .iter()
+        .map(|l| (l.name.as_str(), added_v4(&l.name)))
+        .collect();
     ops.extend(adds);
-    ops.extend(dels);
 
-    // 6. Routes.
     let want_routes: BTreeSet<RouteSpec> = links
         .iter()
         .flat_map(|l| {
-            routes(&l.name, &l.ipv4, false)
-                .into_iter()
-                .chain(routes(&l.name, &l.ipv6, true))
+            let v4 = l.ipv4.as_ref().map(|a| routes(&l.name, a, false));
+            let v6 = l.ipv6.as_ref().map(|a| routes(&l.name, a, true));
+            v4.into_iter().chain(v6).flatten()
         })
         .collect();
-    let owned: BTreeSet<&str> = links.iter().map(|l| l.name.as_str()).collect();
+    let stated = |dev: &str, v6: bool| {
+        desired
+            .links
+            .get(dev)
+            .is_some_and(|l| l.family(v6).is_some())
+    };
     let mut have_routes: BTreeMap<RouteSpec, bool> = BTreeMap::new();
     for r in &current.routes {
-        if !owned.contains(r.dev.as_str())
+        if !stated(&r.dev, !r.dst.is_ipv4())
             || created.contains(r.dev.as_str())
             || doomed.contains(&r.dev)
         {
@@ -310,11 +324,16 @@ pub fn plan(desired: &NodeConfig, current: &CurrentState) -> Result<Vec<Op>, Pla
         }
         have_routes.insert(route_spec(r), r.removable());
     }
+    let mut removed: BTreeSet<RouteSpec> = BTreeSet::new();
     for (r, removable) in &have_routes {
         if *removable && !want_routes.contains(r) {
             ops.push(Op::DelRoute { route: r.clone() });
+            removed.insert(r.clone());
         }
     }
+    ops.extend(address_removals(&dels, current, &removed, &|l: &str| {
+        added_v4.get(l).copied().unwrap_or(0)
+    }));
     for r in want_routes {
         if !have_routes.contains_key(&r) {
             ops.push(Op::AddRoute { route: r });
@@ -342,6 +361,59 @@ pub fn plan(desired: &NodeConfig, current: &CurrentState) -> Result<Vec<Op>, Pla
         }
     }
     Ok(ops)
+}
+
+/// The removals of `dels` (link, address), each with the routes the kernel drops with it: when the last
+/// IPv4 address of a link goes, the kernel flushes every IPv4 route through the link (its own prefix
+/// routes come back with an address). The last removal of a link's IPv4 carries those routes, so that a
+/// rollback puts them back after the address. `added_v4` counts the IPv4 addresses the plan adds to a
+/// link (then nothing is flushed); routes the plan `removed` already are not counted.
+fn address_removals(
+    dels: &[(&str, IpCidr)],
+    current: &CurrentState,
+    removed: &BTreeSet<RouteSpec>,
+    added_v4: &dyn Fn(&str) -> usize,
+) -> Vec<Op> {
+    let mut ops: Vec<Op> = dels
+        .iter()
+        .map(|(link, cidr)| Op::DelAddress {
+            link: link.to_string(),
+            cidr: *cidr,
+            flushed: Vec::new(),
+        })
+        .collect();
+    let emptied: BTreeSet<&str> = dels
+        .iter()
+        .filter(|(_, c)| c.is_ipv4())
+        .map(|(l, _)| *l)
+        .collect();
+    for name in emptied {
+        let Some(h) = current.links.get(name) else {
+            continue;
+        };
+        let left = h
+            .addresses
+            .iter()
+            .filter(|a| a.cidr.is_ipv4() && !dels.contains(&(name, a.cidr)))
+            .count()
+            + added_v4(name);
+        if left > 0 {
+            continue;
+        }
+        let last = ops.iter_mut().rev().find(
+            |o| matches!(o, Op::DelAddress { link, cidr, .. } if link == name && cidr.is_ipv4()),
+        );
+        if let Some(Op::DelAddress { flushed, .. }) = last {
+            *flushed = current
+                .routes
+                .iter()
+                .filter(|r| r.dev == name && r.dst.is_ipv4() && r.proto != RouteProto::Kernel)
+                .map(route_spec)
+                .filter(|r| !removed.contains(r))
+                .collect();
+        }
+    }
+    ops
 }
 
 /// Adds to `doomed` every VLAN stacked on one of its links (the kernel deletes them with it).
@@ -461,13 +533,21 @@ fn kind_name(k: &CurrentKind) -> String {
 
 /// The ops that undo `done` (the ops executed so far, in order): their inverses, last first, except
 /// that routes come back last of all: a route the plan removed may need an address the plan removed
-/// after it (its gateway's subnet, its source), and the kernel refuses a gateway it cannot reach.
+/// after it (its gateway's subnet, its source), and the kernel refuses a gateway it cannot reach. The
+/// routes the kernel flushed with a removed address come back with them.
 pub fn rollback(done: &[Op]) -> Vec<Op> {
-    let (routes, mut ops): (Vec<Op>, Vec<Op>) = done
-        .iter()
-        .rev()
-        .filter_map(Op::inverse)
-        .partition(|o| matches!(o, Op::AddRoute { .. }));
+    let mut ops = Vec::new();
+    let mut routes = Vec::new();
+    for o in done.iter().rev() {
+        match o.inverse() {
+            Some(i @ Op::AddRoute { .. }) => routes.push(i),
+            Some(i) => ops.push(i),
+            None => {}
+        }
+        if let Op::DelAddress { flushed, .. } = o {
+            routes.extend(flushed.iter().map(|r| Op::AddRoute { route: r.clone() }));
+        }
+    }
     ops.extend(routes);
     ops
 }

@@ -98,9 +98,13 @@ pub enum Op {
         link: String,
         cidr: IpCidr,
     },
+    /// `flushed`: the routes the kernel drops with this address (it was the link's last IPv4
+    /// address), which rollback puts back after it.
     DelAddress {
         link: String,
         cidr: IpCidr,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        flushed: Vec<RouteSpec>,
     },
     AddRoute {
         route: RouteSpec,
@@ -158,10 +162,11 @@ impl Op {
                 up: !up,
             },
             Op::AddAddress { link, cidr } => Op::DelAddress {
+                flushed: Vec::new(),
                 link: link.clone(),
                 cidr: *cidr,
             },
-            Op::DelAddress { link, cidr } => Op::AddAddress {
+            Op::DelAddress { link, cidr, .. } => Op::AddAddress {
                 link: link.clone(),
                 cidr: *cidr,
             },
@@ -263,7 +268,22 @@ impl fmt::Display for Op {
             } => write!(f, "set mtu of {link}: {mtu}"),
             Op::SetUp { link, up } => write!(f, "set {link} {}", if *up { "up" } else { "down" }),
             Op::AddAddress { link, cidr } => write!(f, "add address {cidr} to {link}"),
-            Op::DelAddress { link, cidr } => write!(f, "remove address {cidr} from {link}"),
+            Op::DelAddress {
+                link,
+                cidr,
+                flushed,
+            } => {
+                write!(f, "remove address {cidr} from {link}")?;
+                if !flushed.is_empty() {
+                    write!(
+                        f,
+                        " (the kernel drops {} route{} through {link} with it)",
+                        flushed.len(),
+                        if flushed.len() == 1 { "" } else { "s" }
+                    )?;
+                }
+                Ok(())
+            }
             Op::AddRoute { route } => write!(f, "add route {route}"),
             Op::DelRoute { route } => write!(f, "remove route {route}"),
             Op::SetVf { pf, vf, set, .. } => write!(

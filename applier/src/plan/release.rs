@@ -51,18 +51,15 @@ impl Owned {
             if !matches!(l.kind, LinkKind::Device) {
                 o.links.insert(l.name.clone(), l.kind.label().to_string());
             }
-            let addrs: Vec<IpCidr> = l
-                .ipv4
-                .addresses
-                .iter()
-                .chain(&l.ipv6.addresses)
-                .copied()
-                .collect();
+            let addrs: Vec<IpCidr> = l.addresses().copied().collect();
             if !addrs.is_empty() {
                 o.addresses.insert(l.name.clone(), addrs);
             }
-            o.routes.extend(routes(&l.name, &l.ipv4, false));
-            o.routes.extend(routes(&l.name, &l.ipv6, true));
+            for v6 in [false, true] {
+                if let Some(a) = l.family(v6) {
+                    o.routes.extend(routes(&l.name, a, v6));
+                }
+            }
         }
         for b in &node.ovs {
             o.ovs_bridges.push(b.name.clone());
@@ -85,7 +82,8 @@ fn kind_label(k: &CurrentKind) -> &str {
 }
 
 /// The ops that remove what `owned` holds and `desired` no longer names, from `current`: routes, then
-/// addresses on links the templates no longer name, then the virtual links (members released, VLANs
+/// addresses, of the families the templates no longer state on a link (a family they state is desired
+/// state, which `plan` makes exact), then the virtual links (members released, VLANs
 /// before their parents). A link is deleted only if it still has the kind plumber gave it, and not
 /// while a desired link sits on it (a VLAN's parent, a member's controller).
 pub fn release(owned: &Owned, desired: &NodeConfig, current: &CurrentState) -> Vec<Op> {
@@ -137,27 +135,37 @@ pub fn release(owned: &Owned, desired: &NodeConfig, current: &CurrentState) -> V
 
     let present_routes: BTreeSet<RouteSpec> =
         current.routes.iter().map(super::route_spec).collect();
+    let stated = |l: &str, v6: bool| desired.links.get(l).is_some_and(|l| l.family(v6).is_some());
+    let mut removed = BTreeSet::new();
     for r in &owned.routes {
-        if !named(&r.dev) && !doomed.contains(&r.dev) && present_routes.contains(r) {
+        if !stated(&r.dev, !r.dst.is_ipv4())
+            && !doomed.contains(&r.dev)
+            && present_routes.contains(r)
+        {
             ops.push(Op::DelRoute { route: r.clone() });
+            removed.insert(r.clone());
         }
     }
+    let mut dels: Vec<(&str, IpCidr)> = Vec::new();
     for (link, addrs) in &owned.addresses {
-        if named(link) || doomed.contains(link) {
+        if doomed.contains(link) {
             continue;
         }
         let Some(l) = current.links.get(link) else {
             continue;
         };
         for a in addrs {
-            if l.addresses.iter().any(|x| x.cidr == *a) {
-                ops.push(Op::DelAddress {
-                    link: link.clone(),
-                    cidr: *a,
-                });
+            if !stated(link, !a.is_ipv4()) && l.addresses.iter().any(|x| x.cidr == *a) {
+                dels.push((link.as_str(), *a));
             }
         }
     }
+    ops.extend(super::address_removals(
+        &dels,
+        current,
+        &removed,
+        &|_: &str| 0,
+    ));
     ops.extend(delete_ops(&doomed, current));
     ops
 }
@@ -269,6 +277,26 @@ mod tests {
             !lines(&ops).iter().any(|l| l.contains("delete br0")),
             "{ops:?}"
         );
+    }
+
+    #[test]
+    fn a_family_no_template_states_any_more_is_let_go_on_a_link_still_named() {
+        // eno1 is still named (for its MTU) but its IPv4 is no longer stated: what plumber put there
+        // goes, the host's own address stays.
+        let owned = Owned::of(&node(BEFORE));
+        let now = node("  interfaceConfig:\n    - name: eno1\n      mtu: 9000\n");
+        let ops = release(&owned, &now, &current());
+        assert_eq!(
+            lines(&ops)[..2],
+            [
+                "remove route 10.50.0.0/16 via 10.0.0.1 dev eno1 metric 0",
+                "remove address 10.0.0.2/24 from eno1",
+            ]
+        );
+        // Its IPv6 stated instead: the IPv4 is still let go.
+        let now = node("  interfaceConfig:\n    - name: eno1\n      ipv6: {address: []}\n");
+        assert!(lines(&release(&owned, &now, &current()))
+            .contains(&"remove address 10.0.0.2/24 from eno1".to_string()));
     }
 
     #[test]

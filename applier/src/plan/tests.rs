@@ -132,21 +132,46 @@ fn simulate(mut s: CurrentState, ops: &[Op]) -> CurrentState {
                     dynamic: false,
                 })
             }
-            Op::DelAddress { link, cidr } => s
-                .links
-                .get_mut(link)
-                .unwrap()
-                .addresses
-                .retain(|a| a.cidr != *cidr),
-            Op::AddRoute { route } => s.routes.push(RouteState {
-                src: None,
-                dev: route.dev.clone(),
-                dst: route.dst,
-                via: route.via,
-                metric: Some(route.metric),
-                table: route.table,
-                proto: RouteProto::Boot,
-            }),
+            Op::DelAddress { link, cidr, .. } => {
+                let l = s.links.get_mut(link).unwrap();
+                l.addresses.retain(|a| a.cidr != *cidr);
+                // The kernel flushes a link's IPv4 routes with its last IPv4 address (its own prefix
+                // routes are not modelled here).
+                if cidr.is_ipv4() && !l.addresses.iter().any(|a| a.cidr.is_ipv4()) {
+                    s.routes.retain(|r| {
+                        !(&r.dev == link && r.dst.is_ipv4() && r.proto != RouteProto::Kernel)
+                    });
+                }
+            }
+            Op::AddRoute { route } => {
+                // The kernel refuses a gateway it cannot reach: an IPv4 gateway needs an address of
+                // the link whose prefix holds it.
+                if let Some(std::net::IpAddr::V4(g)) = route.via {
+                    let l = &s.links[&route.dev];
+                    assert!(
+                        l.addresses.iter().any(|a| {
+                            a.cidr.is_ipv4()
+                                && IpCidr {
+                                    addr: std::net::IpAddr::V4(g),
+                                    prefix: a.cidr.prefix,
+                                }
+                                .network()
+                                    == a.cidr.network()
+                        }),
+                        "kernel refuses route {route}: gateway unreachable on {}",
+                        route.dev
+                    );
+                }
+                s.routes.push(RouteState {
+                    src: None,
+                    dev: route.dev.clone(),
+                    dst: route.dst,
+                    via: route.via,
+                    metric: Some(route.metric),
+                    table: route.table,
+                    proto: route.proto,
+                })
+            }
             Op::DelRoute { route } => s.routes.retain(|r| {
                 !(r.dev == route.dev
                     && r.dst == route.dst
@@ -444,8 +469,8 @@ fn rollback_puts_routes_back_after_the_addresses_their_gateways_need() {
         lines(&ops),
         [
             "add address 10.9.1.2/24 to eno1",
-            "remove address 10.9.0.2/24 from eno1",
             "remove route 10.50.0.0/16 via 10.9.0.1 dev eno1 metric 0",
+            "remove address 10.9.0.2/24 from eno1",
         ]
     );
     assert_eq!(
@@ -528,5 +553,104 @@ fn a_new_vlan_without_an_mtu_gets_its_parents_new_one_as_at_boot() {
             "set mtu of eno2.1000: 9000",
             "set mtu of eno2.1001: 1500",
         ]
+    );
+}
+
+/// A NIC carrying the node's address and default route, as an installer or DHCP leaves it.
+fn uplink(proto: RouteProto) -> CurrentState {
+    state(
+        vec![dev("va", 1500, true, &["10.9.9.9/24"])],
+        vec![RouteState {
+            src: None,
+            dev: "va".into(),
+            dst: IpCidr::parse("0.0.0.0/0").unwrap(),
+            via: Some("10.9.9.1".parse().unwrap()),
+            metric: Some(0),
+            table: 254,
+            proto,
+        }],
+    )
+}
+
+#[test]
+fn an_mtu_only_template_leaves_the_addresses_and_routes_alone() {
+    let d = desired("  interfaceConfig:\n    - name: va\n      mtu: 9000\n");
+    let ops = converges_and_rolls_back(&d, &uplink(RouteProto::Boot));
+    assert_eq!(lines(&ops), ["set mtu of va: 1500 -> 9000"]);
+    // IPv6 stated, IPv4 not: the IPv4 address and route stay.
+    let d = desired("  interfaceConfig:\n    - name: va\n      ipv6: {address: [fd00::9/64]}\n");
+    let ops = converges_and_rolls_back(&d, &uplink(RouteProto::Boot));
+    assert_eq!(lines(&ops), ["add address fd00::9/64 to va"]);
+}
+
+#[test]
+fn an_empty_address_list_removes_the_addresses_routes_first() {
+    let d = desired("  interfaceConfig:\n    - name: va\n      ipv4: {address: []}\n");
+    let ops = converges_and_rolls_back(&d, &uplink(RouteProto::Boot));
+    assert_eq!(
+        lines(&ops),
+        [
+            "remove route 0.0.0.0/0 via 10.9.9.1 dev va metric 0",
+            "remove address 10.9.9.9/24 from va",
+        ]
+    );
+}
+
+#[test]
+fn routes_the_kernel_drops_with_the_last_address_come_back_on_rollback() {
+    // A DHCP default route is not plumber's to remove, but the kernel takes it with va's last IPv4
+    // address: the removal says so, and rollback puts the route back (with its protocol) after it.
+    let d = desired("  interfaceConfig:\n    - name: va\n      ipv4: {address: []}\n");
+    let start = uplink(RouteProto::Dhcp);
+    let ops = converges_and_rolls_back(&d, &start);
+    assert_eq!(
+        lines(&ops),
+        ["remove address 10.9.9.9/24 from va (the kernel drops 1 route through va with it)"]
+    );
+    let back = rollback(&ops);
+    assert_eq!(
+        lines(&back),
+        [
+            "add address 10.9.9.9/24 to va",
+            "add route 0.0.0.0/0 via 10.9.9.1 dev va metric 0",
+        ]
+    );
+    // A replacement address arriving first keeps the route: nothing is flushed.
+    let d = desired("  interfaceConfig:\n    - name: va\n      ipv4: {address: [10.9.9.8/24]}\n");
+    let ops = converges_and_rolls_back(&d, &start);
+    assert_eq!(
+        lines(&ops),
+        [
+            "add address 10.9.9.8/24 to va",
+            "remove address 10.9.9.9/24 from va",
+        ]
+    );
+}
+
+#[test]
+fn membership_is_only_what_the_templates_state() {
+    // eno1 is a port of the host's own bridge; a template naming it for its MTU leaves it there.
+    let mut eno1 = dev("eno1", 1500, true, &[]);
+    eno1.controller = Some("brhost".into());
+    let mut brhost = dev("brhost", 1500, true, &["10.0.0.5/24"]);
+    brhost.kind = CurrentKind::Bridge;
+    let s = state(vec![eno1.clone(), brhost.clone()], vec![]);
+    let d = desired("  interfaceConfig:\n    - name: eno1\n      mtu: 9000\n");
+    let ops = converges_and_rolls_back(&d, &s);
+    assert_eq!(lines(&ops), ["set mtu of eno1: 1500 -> 9000"]);
+    // A bridge the templates define has exactly the members they list: eno1, named but no longer
+    // listed, leaves it.
+    eno1.controller = Some("br0".into());
+    let mut br0 = dev("br0", 1500, true, &[]);
+    br0.kind = CurrentKind::Bridge;
+    let s = state(vec![eno1, br0, dev("eno2", 1500, true, &[])], vec![]);
+    let d = desired(
+        "  bridgeConfig:\n    - name: br0\n      members: [eno2]\n  interfaceConfig:\n    - name: eno1\n      mtu: 9000\n",
+    );
+    let ops = converges_and_rolls_back(&d, &s);
+    assert!(
+        lines(&ops).contains(&"release eno1 from br0".to_string()),
+        "{:?}",
+        lines(&ops)
     );
 }

@@ -1,0 +1,184 @@
+//! What a template does not state, `plumber apply` leaves alone (issue "do no harm"): a NIC carrying the
+//! node's address and default route, as an installer or DHCP leaves it, named by a template only for its
+//! MTU keeps both; the explicit `ipv4: {address: []}` removes them, routes before the address, and a
+//! rollback puts back what the kernel dropped with it.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::common::*;
+use crate::in_netns;
+use crate::sysfs_fixture::Fixture;
+
+/// A root directory with Ubuntu's os-release, and a sysfs fixture.
+struct Node {
+    dir: tempfile::TempDir,
+    sysfs: Fixture,
+}
+
+impl Node {
+    fn new() -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("root/etc")).unwrap();
+        std::fs::write(
+            dir.path().join("root/etc/os-release"),
+            "ID=ubuntu\nVERSION_ID=\"24.04\"\n",
+        )
+        .unwrap();
+        Node {
+            dir,
+            sysfs: Fixture::new(),
+        }
+    }
+
+    fn template(&self, spec: &str) -> PathBuf {
+        let p = self.dir.path().join("t.yaml");
+        std::fs::write(
+            &p,
+            format!("apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: t}}\nspec:\n{spec}"),
+        )
+        .unwrap();
+        p
+    }
+
+    fn plumber(&self, template: &Path, extra: &[&str]) -> Output {
+        assert_cmd::Command::cargo_bin("plumber")
+            .unwrap()
+            .arg("apply")
+            .arg("-f")
+            .arg(template)
+            .arg("--root")
+            .arg(self.dir.path().join("root"))
+            .arg("--sysfs")
+            .arg(self.sysfs.root())
+            .args(["--node-name", "node-1"])
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `va` with the node's address and a default route through a gateway on its subnet.
+fn uplink() {
+    veth("va", "vb");
+    settled(&["va", "vb"]);
+    sh("addr add 10.9.9.9/24 dev va");
+    sh("route add default via 10.9.9.1 dev va");
+}
+
+#[test]
+fn an_mtu_only_template_keeps_the_address_and_default_route() {
+    in_netns!(
+        "an_mtu_only_template_keeps_the_address_and_default_route",
+        || {
+            uplink();
+            let node = Node::new();
+            let t = node.template("  interfaceConfig:\n    - name: va\n      mtu: 9000\n");
+            let dry = node.plumber(&t, &["--dry-run"]);
+            assert_eq!(dry.status.code(), Some(0), "{}", stdout(&dry));
+            let plan = stdout(&dry);
+            assert!(plan.contains("set mtu of va: 1500 -> 9000"), "{plan}");
+            assert!(!plan.contains("remove"), "{plan}");
+
+            let out = node.plumber(&t, &[]);
+            assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+            let s = discover();
+            assert_eq!(s.links["va"].mtu, 9000);
+            assert_eq!(cidrs(&s, "va"), ["10.9.9.9/24"]);
+            assert!(
+                routes(&s, "va")
+                    .iter()
+                    .any(|r| r.starts_with("0.0.0.0/0 via 10.9.9.1")),
+                "{:?}",
+                routes(&s, "va")
+            );
+            // The netplan file says nothing of va's addresses: the host's own file keeps them at boot.
+            let netplan =
+                std::fs::read_to_string(node.dir.path().join("root/etc/netplan/60-plumber.yaml"))
+                    .unwrap();
+            assert!(netplan.contains("    va:\n      mtu: 9000\n"), "{netplan}");
+            assert!(!netplan.contains("dhcp4"), "{netplan}");
+
+            let again = node.plumber(&t, &[]);
+            assert_eq!(stdout(&again), "plumber: nothing to do (templates: t)\n");
+        }
+    );
+}
+
+#[test]
+fn an_empty_address_list_removes_the_address_routes_first() {
+    in_netns!(
+        "an_empty_address_list_removes_the_address_routes_first",
+        || {
+            uplink();
+            let node = Node::new();
+            let t =
+                node.template("  interfaceConfig:\n    - name: va\n      ipv4: {address: []}\n");
+            let out = node.plumber(&t, &[]);
+            assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+            let done: Vec<String> = stdout(&out)
+                .lines()
+                .filter_map(|l| l.strip_prefix("done: ").map(str::to_string))
+                .collect();
+            assert_eq!(
+                done,
+                [
+                    "remove route 0.0.0.0/0 via 10.9.9.1 dev va metric 0",
+                    "remove address 10.9.9.9/24 from va",
+                ],
+                "{}",
+                stdout(&out)
+            );
+            let s = discover();
+            assert!(cidrs(&s, "va").is_empty());
+            assert!(routes(&s, "va").iter().all(|r| !r.starts_with("0.0.0.0/0")));
+        }
+    );
+}
+
+#[test]
+fn a_route_the_kernel_drops_with_the_last_address_is_restored_by_rollback() {
+    in_netns!(
+        "a_route_the_kernel_drops_with_the_last_address_is_restored_by_rollback",
+        || {
+            // A DHCP client's default route (proto dhcp) is not plumber's to remove, but the kernel
+            // drops it with va's last address. The apply then fails (its last op, a route through a
+            // gateway no link reaches: ENETUNREACH) and rolls back: the address and the route come
+            // back, the route with its protocol.
+            uplink();
+            sh("route replace default via 10.9.9.1 dev va proto dhcp");
+            let before = yaml(&settled(&["va", "vb"]));
+            let node = Node::new();
+            let t = node.template(
+                "  interfaceConfig:
+    - name: va
+      ipv4: {address: []}
+    - name: vb
+      ipv4:
+        address: [10.7.7.1/24]
+        routes:
+          - {to: 10.60.0.0/16, via: 192.168.200.1}
+",
+            );
+            let out = node.plumber(&t, &[]);
+            assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+            let record = std::fs::read_to_string(
+                node.dir.path().join("root/var/lib/plumber/last-apply.json"),
+            )
+            .unwrap();
+            assert!(
+                record.contains("remove address 10.9.9.9/24 from va (the kernel drops 1 route through va with it)"),
+                "{record}"
+            );
+            assert_eq!(yaml(&settled(&["va", "vb"])), before, "{}", stdout(&out));
+        }
+    );
+}
