@@ -208,7 +208,7 @@ fn node_labels_select_templates() {
         .arg(&f)
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&yes.stdout).contains("60-plumber-eno2.network"));
+    assert!(String::from_utf8_lossy(&yes.stdout).contains("60-plumber-eno2.1000.network"));
     let no = cmd()
         .args(["--distro", "debian", "--node-labels", "foo=bar"])
         .arg(&f)
@@ -303,10 +303,10 @@ fn fleet_mode_renders_one_directory_per_node() {
     )
     .unwrap();
     assert!(!w0.contains("Address="), "{w0}");
-    let w4 =
-        std::fs::read_to_string(out.join("worker-4/etc/systemd/network/60-plumber-eno1.network"))
-            .unwrap();
-    assert!(w4.contains("MTUBytes=9000"), "{w4}");
+    // eno1's addresses are the host's: its MTU comes from the udev rule, not a .network of plumber's.
+    let w4 = std::fs::read_to_string(out.join("worker-4/etc/udev/rules.d/81-plumber-links.rules"))
+        .unwrap();
+    assert!(w4.contains("plumber-link $name 9000"), "{w4}");
     assert!(!out.join("worker-3").exists());
 
     // --no-write reports the same without touching the disk.

@@ -8,6 +8,7 @@ mod common;
 mod cli;
 mod errors;
 mod golden;
+mod host_links;
 mod ifcfg_shell;
 mod injection;
 mod keyfile_nmcli;

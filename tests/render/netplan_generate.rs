@@ -50,7 +50,7 @@ fn every_rendered_netplan_file_passes_netplan_generate() {
                 "case {}: {body}",
                 case.name
             );
-            for a in l.ipv4.addresses.iter().chain(&l.ipv6.addresses) {
+            for a in l.addresses() {
                 assert!(
                     body.contains(&format!("Address={a}")),
                     "case {}: {} lacks {a}:\n{body}",

@@ -71,6 +71,47 @@ fn by_link(
     m
 }
 
+/// A NIC whose addresses stay with the host gets no networkd file of plumber's: `81-plumber-links.rules`
+/// sets its MTU and creates its VLANs at boot (see `render/host_links.rs`). netplan, which merges with the
+/// host's own YAML, writes the same as a `.network` (MTU, `VLAN=`) and a `.netdev` per VLAN: the facts
+/// the rule's arguments (`plumber-link $name MTU [ID NAME]...`) stand for are added to ours.
+fn add_rule_facts(ours: &mut BTreeMap<String, BTreeSet<(String, String, String)>>, rules: &str) {
+    let f = |s: &str, k: &str, v: &str| (s.to_string(), k.to_string(), v.to_string());
+    for line in rules.lines().filter(|l| l.contains("NAME==\"\", KERNEL==")) {
+        let args = line.split("$name ").nth(1).unwrap().trim_end_matches('"');
+        let words: Vec<&str> = args.split(' ').collect();
+        let nic = line
+            .split("KERNEL==\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let e = ours.entry(nic.to_string()).or_default();
+        e.insert(f("Match", "Name", nic));
+        if words[0] != "-" {
+            e.insert(f("Link", "MTUBytes", words[0]));
+        }
+        for pair in words[1..].chunks(2) {
+            let (id, vlan) = (pair[0], pair[1]);
+            ours.get_mut(nic)
+                .unwrap()
+                .insert(f("Network", "VLAN", vlan));
+            let v = ours.entry(vlan.to_string()).or_default();
+            v.insert(f("NetDev", "Name", vlan));
+            v.insert(f("NetDev", "Kind", "vlan"));
+            v.insert(f("VLAN", "Id", id));
+            let mtu = v
+                .iter()
+                .find(|(s, k, _)| s == "Link" && k == "MTUBytes")
+                .map(|x| x.2.clone());
+            if let Some(m) = mtu {
+                v.insert(f("NetDev", "MTUBytes", &m));
+            }
+        }
+    }
+}
+
 #[test]
 fn networkd_files_match_what_netplan_generates_for_the_same_case() {
     let gen = require_tool("generate");
@@ -102,9 +143,11 @@ fn networkd_files_match_what_netplan_generates_for_the_same_case() {
                 .map(|(k, v)| (k.trim_start_matches('/').to_string(), v)),
             "10-netplan-",
         );
-        let ours = by_link(
-            render_case(&case, &debian)
-                .into_iter()
+        let debian_files = render_case(&case, &debian);
+        let mut ours = by_link(
+            debian_files
+                .iter()
+                .cloned()
                 .filter(|a| a.path.starts_with("/etc/systemd/network/"))
                 .map(|a| {
                     (
@@ -116,6 +159,12 @@ fn networkd_files_match_what_netplan_generates_for_the_same_case() {
                 }),
             "60-plumber-",
         );
+        if let Some(rules) = debian_files
+            .iter()
+            .find(|a| a.path.ends_with("/81-plumber-links.rules"))
+        {
+            add_rule_facts(&mut ours, &rules.content);
+        }
         assert_eq!(
             ours.keys().collect::<Vec<_>>(),
             netplan.keys().collect::<Vec<_>>(),

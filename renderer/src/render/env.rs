@@ -47,6 +47,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/plumber-sriov.sh.j2"),
     ),
     (
+        "links.rules.j2",
+        include_str!("../../../templates/links.rules.j2"),
+    ),
+    (
+        "plumber-link.sh.j2",
+        include_str!("../../../templates/plumber-link.sh.j2"),
+    ),
+    (
         "plumber-ovs.sh.j2",
         include_str!("../../../templates/plumber-ovs.sh.j2"),
     ),

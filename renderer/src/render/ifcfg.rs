@@ -38,6 +38,10 @@
 //!   DHCPv6 when the router asks for it); network-scripts run `dhclient -6` as well, and give up on
 //!   the link when no DHCPv6 server answers and it has no IPv4 (their ifup-eth only forgives that
 //!   with IPv4 DHCP or a bare `IPADDR=`).
+//! * **A NIC whose addresses no template states gets no `ifcfg-` file**: its own file (the installer's)
+//!   stays in charge; `ifcfg-<vlan>` names the parent with `PHYSDEV=` and needs none, and the NIC's MTU
+//!   comes from `81-plumber-links.rules`. Stated IPv4 with unstated IPv6 writes `IPV6INIT=no` (method
+//!   `ignore`: the kernel's own behaviour); stated IPv6 with unstated IPv4 is refused.
 //! * **Members of a bond or bridge get no addressing keys** but `BOOTPROTO=none`: both readers ignore IP
 //!   settings on ports (validation already refuses addresses on members; a member with addressing here
 //!   is a bug and an error).
@@ -90,6 +94,8 @@ struct IpCtx {
     gateway: Option<String>,
     gateway_metric: Option<u32>,
     defroute: bool,
+    /// `IPV6INIT=yes` with the keys below, or `no` when IPv6 is not stated (the kernel's own behaviour).
+    ipv6_init: bool,
     ipv6_dhcp: bool,
     ipv6addr: Option<String>,
     /// The other IPv6 addresses, space-separated (one shell word once quoted).
@@ -152,13 +158,19 @@ fn has_default(a: &Addressing) -> bool {
     a.routes.iter().any(|r| r.to == RouteDest::Default)
 }
 
-fn ip_ctx(l: &Link) -> IpCtx {
-    let gw4 = gateway_route(&l.ipv4, false).map(|i| &l.ipv4.routes[i]);
-    let gw6 = gateway_route(&l.ipv6, true).map(|i| &l.ipv6.routes[i]);
-    let v6: Vec<String> = l.ipv6.addresses.iter().map(|a| a.to_string()).collect();
+/// `v4` is always written (see `refuse_unstated_ipv4`); `v6` is `None` when IPv6 is not stated.
+fn ip_ctx(l: &Link, v4: &Addressing, v6: Option<&Addressing>) -> IpCtx {
+    static NONE: Addressing = Addressing {
+        addresses: Vec::new(),
+        routes: Vec::new(),
+        dhcp: false,
+    };
+    let v6a = v6.unwrap_or(&NONE);
+    let gw4 = gateway_route(v4, false).map(|i| &v4.routes[i]);
+    let gw6 = gateway_route(v6a, true).map(|i| &v6a.routes[i]);
+    let v6s: Vec<String> = v6a.addresses.iter().map(|a| a.to_string()).collect();
     IpCtx {
-        ipv4: l
-            .ipv4
+        ipv4: v4
             .addresses
             .iter()
             .map(|a| AddrCtx {
@@ -168,13 +180,14 @@ fn ip_ctx(l: &Link) -> IpCtx {
             .collect(),
         gateway: gw4.and_then(|r| r.via).map(|g| g.to_string()),
         gateway_metric: gw4.and_then(|r| r.metric).map(|m| m.get()),
-        defroute: l.ipv4.dhcp || has_default(&l.ipv4),
-        ipv6_dhcp: l.ipv6.dhcp,
-        ipv6addr: v6.first().cloned(),
-        ipv6addr_secondaries: (v6.len() > 1).then(|| v6[1..].join(" ")),
+        defroute: v4.dhcp || has_default(v4),
+        ipv6_init: v6.is_some(),
+        ipv6_dhcp: v6a.dhcp,
+        ipv6addr: v6s.first().cloned(),
+        ipv6addr_secondaries: (v6s.len() > 1).then(|| v6s[1..].join(" ")),
         ipv6_defaultgw: gw6.and_then(|r| r.via).map(|g| ipv6_gateway(g, &l.name)),
         ipv6_gateway_metric: gw6.and_then(|r| r.metric).map(|m| m.get()),
-        ipv6_defroute: l.ipv6.dhcp || has_default(&l.ipv6),
+        ipv6_defroute: v6a.dhcp || has_default(v6a),
     }
 }
 
@@ -267,7 +280,11 @@ fn ifcfg_ctx(l: &Link, artifact: &str) -> Result<IfcfgCtx> {
         None => (None, None),
     };
     let member = l.controller.is_some();
-    if member && !(l.ipv4.is_empty() && l.ipv6.is_empty()) {
+    if member
+        && [false, true]
+            .iter()
+            .any(|&v6| l.family(v6).is_some_and(|a| !a.is_empty()))
+    {
         return Err(Error::Render {
             artifact: artifact.to_string(),
             message: format!(
@@ -286,8 +303,15 @@ fn ifcfg_ctx(l: &Link, artifact: &str) -> Result<IfcfgCtx> {
         mtu: l.mtu,
         master,
         bridge,
-        bootproto: if l.ipv4.dhcp { "dhcp" } else { "none" },
-        ip: (!member).then(|| ip_ctx(l)),
+        bootproto: if l.written_family(false).is_some_and(|a| a.dhcp) {
+            "dhcp"
+        } else {
+            "none"
+        },
+        ip: match (member, l.written_family(false)) {
+            (false, Some(v4)) => Some(ip_ctx(l, v4, l.written_family(true))),
+            _ => None,
+        },
     })
 }
 
@@ -295,15 +319,22 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
     let dir = &distro.paths.network;
     let mut out = Vec::new();
     for l in node.links.values() {
+        if l.host_keeps_l3() {
+            continue;
+        }
         let head = header(l.owners.iter().map(String::as_str));
 
         let path = format!("{dir}/ifcfg-{}", l.name);
+        super::refuse_unstated_ipv4(l, &path, "ifcfg")?;
         let ctx = ifcfg_ctx(l, &path)?;
         let content = render_template("ifcfg.sh.j2", &path, &head, &ctx)?;
         out.push(Artifact::file(path, 0o644, content));
 
         let path = format!("{dir}/route-{}", l.name);
-        let routes = file_routes(&l.ipv4, false)
+        let routes = l
+            .written_family(false)
+            .into_iter()
+            .flat_map(|a| file_routes(a, false))
             .map(|r| route4(r, &path))
             .collect::<Result<Vec<_>>>()?;
         if !routes.is_empty() {
@@ -312,7 +343,12 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
         }
 
         let path = format!("{dir}/route6-{}", l.name);
-        let routes: Vec<Route6Ctx> = file_routes(&l.ipv6, true).map(route6).collect();
+        let routes: Vec<Route6Ctx> = l
+            .written_family(true)
+            .into_iter()
+            .flat_map(|a| file_routes(a, true))
+            .map(route6)
+            .collect();
         if !routes.is_empty() {
             let content = render_template("route6.sh.j2", &path, &head, &RoutesCtx { routes })?;
             out.push(Artifact::file(path, 0o644, content));
@@ -388,6 +424,7 @@ mod tests {
                 gateway: Some(p(7)),
                 gateway_metric: Some(5),
                 defroute: true,
+                ipv6_init: true,
                 ipv6_dhcp: false,
                 ipv6addr: Some(p(8)),
                 ipv6addr_secondaries: Some(p(0)),

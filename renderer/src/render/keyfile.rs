@@ -52,6 +52,12 @@
 //!   kernel's default that every other renderer gets. Written out because a keyfile without the key
 //!   does not mean the same to every release (1.40+ read it as `default-or-eui64`, which follows a
 //!   global default in `NetworkManager.conf`).
+//! * **A NIC whose addresses no template states gets no profile**: one profile is active per device,
+//!   so a plumber profile would replace the host's (the installer's, cloud-init's) and its addresses.
+//!   VLAN profiles name their parent by interface name and need none; the NIC's MTU comes from
+//!   `81-plumber-links.rules`. A NIC with stated IPv4 and unstated IPv6 gets `[ipv6] method=ignore`
+//!   (the kernel's own behaviour, as before NetworkManager); stated IPv6 with unstated IPv4 is refused,
+//!   since IPv4 has no such method.
 //! * **Members of a bond or bridge get no `[ipv4]`/`[ipv6]`**: NetworkManager disables IP on ports
 //!   (validation already refuses addresses on members; one here is a bug and an error).
 
@@ -247,7 +253,10 @@ fn keyfile_ctx(l: &Link, artifact: &str) -> Result<KeyfileCtx> {
         },
     });
     let ip = if controller.is_some() {
-        if !(l.ipv4.is_empty() && l.ipv6.is_empty()) {
+        if [false, true]
+            .iter()
+            .any(|&v6| l.family(v6).is_some_and(|a| !a.is_empty()))
+        {
             return Err(Error::Render {
                 artifact: artifact.to_string(),
                 message: format!(
@@ -258,10 +267,21 @@ fn keyfile_ctx(l: &Link, artifact: &str) -> Result<KeyfileCtx> {
         }
         Vec::new()
     } else {
-        vec![
-            ip_ctx(l, &l.ipv4, false, artifact)?,
-            ip_ctx(l, &l.ipv6, true, artifact)?,
-        ]
+        let mut ip = Vec::new();
+        for v6 in [false, true] {
+            ip.push(match l.written_family(v6) {
+                Some(a) => ip_ctx(l, a, v6, artifact)?,
+                // Only IPv6 gets here (see `refuse_unstated_ipv4`): NetworkManager leaves it to the kernel.
+                None => IpCtx {
+                    section: if v6 { "ipv6" } else { "ipv4" },
+                    method: "ignore",
+                    addresses: Vec::new(),
+                    routes: Vec::new(),
+                    addr_gen_mode: None,
+                },
+            });
+        }
+        ip
     };
     Ok(KeyfileCtx {
         uuid: connection_uuid(&id).to_string(),
@@ -283,8 +303,12 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
     let dir = &distro.paths.network;
     let mut out = Vec::new();
     for l in node.links.values() {
+        if l.host_keeps_l3() {
+            continue;
+        }
         let head = header(l.owners.iter().map(String::as_str));
         let path = format!("{dir}/{}.nmconnection", connection_id(&l.name));
+        super::refuse_unstated_ipv4(l, &path, "NetworkManager")?;
         let ctx = keyfile_ctx(l, &path)?;
         let content = render_template(TEMPLATE, &path, &head, &ctx)?;
         out.push(Artifact::file(path, 0o600, content));
@@ -430,10 +454,37 @@ mod tests {
             kind,
             mtu: None,
             controller: None,
-            ipv4: Addressing::default(),
-            ipv6: Addressing::default(),
+            ipv4: Some(Addressing::default()),
+            ipv6: Some(Addressing::default()),
             owners: BTreeSet::from(["t".to_string()]),
         }
+    }
+
+    #[test]
+    fn a_nic_whose_addresses_are_not_stated_is_left_to_its_own_profile() {
+        let mut l = link("eno1", LinkKind::Device);
+        (l.ipv4, l.ipv6) = (None, None);
+        l.mtu = Some(9000);
+        let mut node = NodeConfig::default();
+        node.links.insert(l.name.clone(), l.clone());
+        let arts = render(&node, &Distro::by_name("rhel9").unwrap()).unwrap();
+        assert!(arts.is_empty(), "no profile for eno1: {arts:?}");
+
+        // IPv4 stated, IPv6 not: IPv6 is left to the kernel.
+        l.ipv4 = Some(Addressing {
+            dhcp: true,
+            ..Default::default()
+        });
+        let kf = glib_parse(&render_one(l.clone()).unwrap()).unwrap();
+        assert_eq!(get(&kf, "ipv4", "method"), Some("auto"));
+        assert_eq!(get(&kf, "ipv6", "method"), Some("ignore"));
+        assert_eq!(get(&kf, "ipv6", "addr-gen-mode"), None);
+
+        // IPv6 stated, IPv4 not: NetworkManager cannot leave IPv4 alone in a profile.
+        (l.ipv4, l.ipv6) = (None, Some(Addressing::default()));
+        let e = render_one(l).unwrap_err().to_string();
+        assert!(e.contains("state the IPv6 of eno1 but not its IPv4"), "{e}");
+        assert!(e.contains("ipv4: {address: []}"), "{e}");
     }
 
     fn render_one(l: Link) -> Result<String> {
@@ -488,7 +539,7 @@ mod tests {
     #[test]
     fn routes_without_addresses_are_refused() {
         let mut l = link("eno1", LinkKind::Device);
-        l.ipv4.routes.push(Route {
+        l.ipv4.as_mut().unwrap().routes.push(Route {
             to: RouteDest::parse("10.0.0.0/8").unwrap(),
             via: None,
             metric: None,
@@ -499,12 +550,14 @@ mod tests {
             e.contains("eno1 has IPv4 routes but no IPv4 address"),
             "{e}"
         );
-        l.ipv4.dhcp = true;
+        l.ipv4.as_mut().unwrap().dhcp = true;
         let kf = glib_parse(&render_one(l.clone()).unwrap()).unwrap();
         assert_eq!(get(&kf, "ipv4", "method"), Some("auto"));
         assert_eq!(get(&kf, "ipv4", "route1"), Some("10.0.0.0/8"));
-        l.ipv4.dhcp = false;
+        l.ipv4.as_mut().unwrap().dhcp = false;
         l.ipv4
+            .as_mut()
+            .unwrap()
             .addresses
             .push(IpCidr::parse("192.0.2.5/24").unwrap());
         let kf = glib_parse(&render_one(l).unwrap()).unwrap();

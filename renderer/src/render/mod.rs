@@ -7,6 +7,7 @@
 //! The only unescaped text is the header, which Rust builds from already-escaped comment lines.
 
 mod env;
+mod host_links;
 mod ifcfg;
 mod keyfile;
 mod netplan;
@@ -57,13 +58,36 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
     Ok(out)
 }
 
+/// Refuses a NIC whose IPv6 the templates state but not its IPv4, for formats whose one file per link
+/// configures both families (NetworkManager, ifcfg, systemd-networkd): the file would replace the host's
+/// IPv4 configuration of the NIC, which the template did not ask for. (The other way round is written:
+/// an unstated IPv6 is left to the kernel's defaults, router advertisements and SLAAC as sysctl says.)
+fn refuse_unstated_ipv4(l: &crate::node::Link, artifact: &str, format: &str) -> Result<()> {
+    if l.ipv4.is_none() && l.ipv6.is_some() && matches!(l.kind, crate::node::LinkKind::Device) {
+        return Err(crate::error::Error::Render {
+            artifact: artifact.to_string(),
+            message: format!(
+                "the templates state the IPv6 of {n} but not its IPv4; {format} configures both families of \
+                 a link in one file, which would replace the IPv4 addresses the host gives {n}. State {n}'s \
+                 IPv4 too: `ipv4: {{dhcp: true}}`, `ipv4: {{address: [...]}}`, or `ipv4: {{address: []}}` for none",
+                n = l.name
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The network format's files, and the udev rule for what a format cannot say about a NIC whose
+/// addresses stay with the host (see `host_links`).
 fn network(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
-    match distro.network {
+    let mut out = match distro.network {
         NetworkFormat::Netplan => netplan::render(node, distro),
         NetworkFormat::Networkd => networkd::render(node, distro),
         NetworkFormat::Ifcfg => ifcfg::render(node, distro),
         NetworkFormat::Keyfile => keyfile::render(node, distro),
-    }
+    }?;
+    out.extend(host_links::render(node, distro)?);
+    Ok(out)
 }
 
 /// Reuse of rendered files across nodes (fleet mode), for one distro. The SR-IOV files depend only on

@@ -1,10 +1,12 @@
 //! Ubuntu: one netplan file, `/etc/netplan/60-plumber.yaml` (mode 0600, as netplan asks of files that may
 //! hold secrets).
 //!
-//! Netplan merges files by interface id, later files winning key by key. Because naming an interface makes
-//! plumber its owner, the file states every addressing key it owns explicitly (`dhcp4: false`,
-//! `accept-ra: false` when IPv6 is static) so a distro file such as `50-cloud-init.yaml` cannot add
-//! DHCP or SLAAC addresses behind plumber's back. Default routes are written as `0.0.0.0/0` / `::/0`,
+//! Netplan merges files by interface id, later files winning key by key. plumber writes only what the
+//! templates state: a NIC named for its MTU or VLANs gets `mtu:` (or `{}`), and its addresses, DHCP and
+//! routes stay those of the host's own file (`50-cloud-init.yaml`). A family the templates state is
+//! written with every key it owns (`dhcp4: false`, `accept-ra: false` when IPv6 is static) so that the
+//! distro's file cannot add DHCP or SLAAC addresses behind plumber's back. (Caveat: a host file that
+//! defines the NIC under another id, with `match:` and `set-name:`, is a second definition, not merged.) Default routes are written as `0.0.0.0/0` / `::/0`,
 //! which every netplan since Ubuntu 20.04 accepts (`to: default` came later).
 //!
 //! SR-IOV and OVS are *not* expressed in netplan syntax: netplan cannot bind VF drivers, match a PF by
@@ -38,11 +40,14 @@ struct Entry {
     mtu: Option<u32>,
     /// Members of a bond or bridge carry no addressing of their own.
     member: bool,
-    dhcp4: bool,
-    dhcp6: bool,
-    accept_ra: bool,
+    /// `None`: the family is not stated, its keys are left to the host's files.
+    dhcp4: Option<bool>,
+    dhcp6: Option<bool>,
+    accept_ra: Option<bool>,
     addresses: Vec<String>,
     routes: Vec<RouteCtx>,
+    /// Nothing to write but the interface's existence (`eno2: {}`).
+    empty: bool,
 }
 
 #[derive(Serialize)]
@@ -85,6 +90,7 @@ fn entry(node: &NodeConfig, l: &Link) -> Entry {
             .map(|m| m.name.clone())
             .collect()
     };
+    let (v4, v6) = (l.written_family(false), l.written_family(true));
     let mut e = Entry {
         name: l.name.clone(),
         id: None,
@@ -93,20 +99,22 @@ fn entry(node: &NodeConfig, l: &Link) -> Entry {
         parameters: Vec::new(),
         mtu: l.mtu,
         member: l.controller.is_some(),
-        dhcp4: l.ipv4.dhcp,
-        dhcp6: l.ipv6.dhcp,
-        accept_ra: l.ipv6.dhcp,
-        addresses: l
-            .ipv4
-            .addresses
-            .iter()
-            .chain(l.ipv6.addresses.iter())
+        dhcp4: v4.map(|a| a.dhcp),
+        dhcp6: v6.map(|a| a.dhcp),
+        accept_ra: v6.map(|a| a.dhcp),
+        addresses: v4
+            .into_iter()
+            .chain(v6)
+            .flat_map(|a| a.addresses.iter())
             .map(|a| a.to_string())
             .collect(),
-        routes: routes(&l.ipv4, false)
+        routes: v4
+            .map(|a| routes(a, false))
             .into_iter()
-            .chain(routes(&l.ipv6, true))
+            .chain(v6.map(|a| routes(a, true)))
+            .flatten()
             .collect(),
+        empty: false,
     };
     match &l.kind {
         LinkKind::Device => {}
@@ -152,6 +160,13 @@ fn entry(node: &NodeConfig, l: &Link) -> Entry {
             }
         }
     }
+    e.empty = e.id.is_none()
+        && e.interfaces.is_empty()
+        && e.parameters.is_empty()
+        && e.mtu.is_none()
+        && !e.member
+        && e.dhcp4.is_none()
+        && e.dhcp6.is_none();
     e
 }
 

@@ -2,13 +2,20 @@
 //! `.netdev` per link plumber creates (VLAN, bond, bridge). Files are prefixed `60-plumber-` so they sort
 //! before distro catch-alls (networkd uses the first `.network` file that matches a link).
 //!
-//! A link plumber names is plumber's: `DHCP=` and `IPv6AcceptRA=` are always written, and link-local
-//! addressing is IPv6 only (the kernel's `fe80::` address stays, no IPv4LL). Members of a bond or bridge
-//! get no addressing at all.
+//! A link whose addresses a template states is plumber's: `DHCP=` is always written, `IPv6AcceptRA=`
+//! when IPv6 is stated (otherwise networkd's default, as the kernel's), and link-local addressing is
+//! IPv6 only (the kernel's `fe80::` address stays, no IPv4LL). Members of a bond or bridge get no
+//! addressing at all.
+//!
+//! A NIC whose addresses no template states gets no `.network` at all: networkd applies only the first
+//! matching one, which would replace the host's. Its MTU and the VLANs on it come from
+//! `81-plumber-links.rules` (see `host_links`), so those VLANs get their `.network` here but no
+//! `.netdev` (networkd creates a VLAN only from its parent's `.network`). A NIC whose IPv6 is stated but
+//! not its IPv4 is refused, naming the fix.
 
 use serde::Serialize;
 
-use crate::distro::Distro;
+use crate::distro::{Distro, NetworkFormat};
 use crate::error::Result;
 use crate::node::{Addressing, ControllerKind, LinkKind, NodeConfig};
 
@@ -29,7 +36,8 @@ struct NetworkCtx {
     mtu: Option<u32>,
     member: bool,
     dhcp: &'static str,
-    accept_ra: bool,
+    /// `None`: IPv6 not stated, networkd's default.
+    accept_ra: Option<bool>,
     /// `VLAN=`, `Bond=`, `Bridge=`, `PrimarySlave=` lines of `[Network]`.
     network: Vec<(&'static str, String)>,
     addresses: Vec<String>,
@@ -63,8 +71,15 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
     for l in node.links.values() {
         let owners = l.owners.iter().map(String::as_str);
         let head = header(owners);
+        let path = format!("{dir}/60-plumber-{}.network", l.name);
+        if l.host_keeps_l3() {
+            continue;
+        }
+        super::refuse_unstated_ipv4(l, &path, "systemd-networkd")?;
+        let by_rule = super::host_links::vlan_made_by_rule(node, l, NetworkFormat::Networkd);
         let netdev = match &l.kind {
             LinkKind::Device => None,
+            LinkKind::Vlan { .. } if by_rule => None,
             LinkKind::Vlan { id, .. } => Some(("vlan", "VLAN", vec![("Id", id.to_string())])),
             LinkKind::Bond { mode, options } => {
                 let mut s = vec![("Mode", mode.as_str().to_string())];
@@ -134,7 +149,8 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
                 }
             }
         }
-        let dhcp = match (l.ipv4.dhcp, l.ipv6.dhcp) {
+        let (v4, v6) = (l.written_family(false), l.written_family(true));
+        let dhcp = match (v4.is_some_and(|a| a.dhcp), v6.is_some_and(|a| a.dhcp)) {
             (true, true) => "yes",
             (true, false) => "ipv4",
             (false, true) => "ipv6",
@@ -145,20 +161,15 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
             mtu: l.mtu,
             member: l.controller.is_some(),
             dhcp,
-            accept_ra: l.ipv6.dhcp,
+            accept_ra: v6.map(|a| a.dhcp),
             network,
-            addresses: l
-                .ipv4
-                .addresses
-                .iter()
-                .chain(&l.ipv6.addresses)
-                .map(|a| a.to_string())
-                .collect(),
-            routes: routes(&l.ipv4, false)
-                .chain(routes(&l.ipv6, true))
+            addresses: l.addresses().map(|a| a.to_string()).collect(),
+            routes: v4
+                .into_iter()
+                .flat_map(|a| routes(a, false))
+                .chain(v6.into_iter().flat_map(|a| routes(a, true)))
                 .collect(),
         };
-        let path = format!("{dir}/60-plumber-{}.network", l.name);
         let content = render_template("networkd.network.j2", &path, &head, &ctx)?;
         out.push(Artifact::file(path, 0o644, content));
     }
