@@ -14,5 +14,6 @@ mod injection;
 mod keyfile_nmcli;
 mod netplan_generate;
 mod networkd_oracle;
+mod out_symlinks;
 mod ovs_ovsdb;
 mod sriov_udev;

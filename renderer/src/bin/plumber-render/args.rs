@@ -64,7 +64,8 @@ pub struct Args {
     #[arg(long, value_name = "HOSTNETWORK.yaml")]
     pub inventory: Option<PathBuf>,
 
-    /// Write the files under DIR as if DIR were / (with their modes).
+    /// Write the files under DIR as if DIR were / (with their modes). Symlinks in DIR are resolved inside
+    /// it, as in a chroot; a file's own symlink is replaced, not written through.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
@@ -72,7 +73,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub tar: Option<PathBuf>,
 
-    /// Show a unified diff against the files installed under ROOT; exit 2 when they differ.
+    /// Show a unified diff against the files installed under ROOT (symlinks resolved inside it, as in a
+    /// chroot); exit 2 when they differ.
     #[arg(long, value_name = "ROOT")]
     pub diff: Option<PathBuf>,
 

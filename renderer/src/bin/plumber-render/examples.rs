@@ -1,6 +1,8 @@
 //! `--examples`: the HostPlumber README's examples, compiled in, each rendered on its own (several of them
 //! reuse the template name `hostconfig-kernel-eno2`, so together they would be one object).
 
+use std::path::Path;
+
 use plumber_render::distro::Distro;
 use plumber_render::{render_sources, Source};
 
@@ -52,7 +54,9 @@ pub fn run(args: &Args, distro: &str) -> anyhow::Result<u8> {
                 Some(dir) => {
                     let stem = name.trim_end_matches(".yaml");
                     let target = dir.join(&d.name).join(stem);
-                    crate::output::write_tree(&target, &arts)?;
+                    let root = crate::rooted::Root::create(dir)?;
+                    let sub = root.subroot(&Path::new(&d.name).join(stem))?;
+                    crate::output::write_tree(&sub, &arts)?;
                     eprintln!(
                         "plumber-render: {} for {}: {} files under {}",
                         name,

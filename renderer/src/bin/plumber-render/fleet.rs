@@ -6,9 +6,7 @@
 //! and both steps run in parallel.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use plumber_render::distro::Distro;
@@ -20,7 +18,8 @@ use plumber_render::{merge, Error};
 use rayon::prelude::*;
 
 use crate::args::Args;
-use crate::output::under;
+use crate::output::write_tree;
+use crate::rooted::Root;
 
 struct Node {
     name: String,
@@ -149,13 +148,9 @@ pub fn run(
     templates: &[Loaded],
     distro: &Distro,
 ) -> anyhow::Result<u8> {
-    let out_dir = match (&args.out, args.no_write) {
-        (Some(d), _) => d.clone(),
-        (None, true) => PathBuf::new(),
-        (None, false) => {
-            return Err(Error::Usage("--nodes needs --out DIR (or --no-write)".into()).into())
-        }
-    };
+    if args.out.is_none() && !args.no_write {
+        return Err(Error::Usage("--nodes needs --out DIR (or --no-write)".into()).into());
+    }
     let timing = std::env::var_os("PLUMBER_TIMING").is_some();
     let t0 = std::time::Instant::now();
     let phase = |name: &str| {
@@ -165,6 +160,12 @@ pub fn run(
     };
     let nodes = read_nodes(nodes_path)?;
     phase("read nodes");
+    // Each node's directory is resolved inside OUT, and its files inside that directory, each as if it
+    // were `/` (see rooted.rs): a symlink in the tree never leads out of it.
+    let out_root = match &args.out {
+        Some(d) if !nodes.is_empty() => Some(Root::create(d)?),
+        _ => None,
+    };
 
     // Group nodes by what determines their output.
     let index = SelectorIndex::new(templates);
@@ -225,15 +226,16 @@ pub fn run(
                 arts
             })();
             match result {
-                Ok(arts) if args.no_write => Ok((arts.len() * members.len(), Vec::new())),
-                Ok(arts) => {
-                    let dirs = directories(&arts)?;
-                    let files = members
-                        .par_iter()
-                        .map(|m| write_node(&out_dir.join(&nodes[*m].name), &dirs, &arts))
-                        .sum::<anyhow::Result<usize>>()?;
-                    Ok((files, Vec::new()))
-                }
+                Ok(arts) => match &out_root {
+                    None => Ok((arts.len() * members.len(), Vec::new())),
+                    Some(out) => {
+                        members.par_iter().try_for_each(|m| {
+                            let node = out.subroot(Path::new(&nodes[*m].name))?;
+                            write_tree(&node, &arts)
+                        })?;
+                        Ok((arts.len() * members.len(), Vec::new()))
+                    }
+                },
                 Err(e) => Ok((
                     0,
                     members
@@ -273,10 +275,9 @@ pub fn run(
         nodes.len(),
         groups.len(),
         files,
-        if args.no_write {
-            "rendered, none written".to_string()
-        } else {
-            format!("under {}", out_dir.display())
+        match &args.out {
+            Some(d) if !args.no_write => format!("under {}", d.display()),
+            _ => "rendered, none written".to_string(),
         },
         if failures.is_empty() {
             String::new()
@@ -285,67 +286,6 @@ pub fn run(
         }
     );
     Ok(if failures.is_empty() { 0 } else { 1 })
-}
-
-/// Every directory the artifacts need, parents first, relative to a node's root.
-fn directories(arts: &[Artifact]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut dirs = std::collections::BTreeSet::new();
-    for a in arts {
-        let rel = under(Path::new(""), &a.path)?;
-        let mut p = rel.parent();
-        while let Some(d) = p.filter(|d| !d.as_os_str().is_empty()) {
-            dirs.insert(d.to_path_buf());
-            p = d.parent();
-        }
-    }
-    // BTreeSet order puts a parent before its children.
-    Ok(dirs.into_iter().collect())
-}
-
-fn write_node(dir: &Path, dirs: &[PathBuf], arts: &[Artifact]) -> anyhow::Result<usize> {
-    let mkdir = |p: &Path| match std::fs::create_dir(p) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(Error::io(p.display(), e)),
-    };
-    if let Err(e) = mkdir(dir) {
-        std::fs::create_dir_all(dir).map_err(|_| e)?;
-    }
-    for d in dirs {
-        mkdir(&dir.join(d))?;
-    }
-    for a in arts {
-        let p = under(dir, &a.path)?;
-        match &a.symlink {
-            Some(t) => {
-                let _ = std::fs::remove_file(&p);
-                std::os::unix::fs::symlink(t, &p).map_err(|e| Error::io(p.display(), e))?;
-            }
-            None => write_file(&p, a)?,
-        }
-    }
-    Ok(arts.len())
-}
-
-fn write_file(p: &Path, a: &Artifact) -> anyhow::Result<()> {
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(a.mode)
-        .open(p)
-    {
-        Ok(mut f) => f
-            .write_all(a.content.as_bytes())
-            .map_err(|e| Error::io(p.display(), e))?,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            std::fs::write(p, &a.content).map_err(|e| Error::io(p.display(), e))?;
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(p, std::fs::Permissions::from_mode(a.mode))
-                .map_err(|e| Error::io(p.display(), e))?;
-        }
-        Err(e) => return Err(Error::io(p.display(), e).into()),
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,18 +1,21 @@
 //! Where artifacts go: standard output for review, a directory tree, a tar archive, or a comparison
-//! with an installed root.
+//! with an installed root. Trees are written and read through [`Root`]: every path resolved inside the
+//! directory as if it were `/`, so nothing outside it is written or read.
 
+use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 use plumber_render::render::Artifact;
 use plumber_render::Error;
 
 use crate::args::Args;
+use crate::rooted::{Dir, Entry, Root};
 
 pub fn emit(args: &Args, artifacts: &[Artifact]) -> anyhow::Result<u8> {
     if let Some(dir) = &args.out {
-        write_tree(dir, artifacts)?;
+        write_tree(&Root::create(dir)?, artifacts)?;
         eprintln!(
             "plumber-render: wrote {} files under {}",
             artifacts.len(),
@@ -30,14 +33,15 @@ pub fn emit(args: &Args, artifacts: &[Artifact]) -> anyhow::Result<u8> {
         return Ok(0);
     }
     if let Some(root) = &args.diff {
-        let diff = diff_against(root, artifacts)?;
+        let diff = diff_against(&Root::open(root)?, artifacts)?;
         print!("{diff}");
         return Ok(if diff.is_empty() { 0 } else { 2 });
     }
     if let Some(root) = &args.check {
+        let root = Root::open(root)?;
         let mut differs = false;
         for a in artifacts {
-            if !same_as_installed(root, a)? {
+            if !same_as_installed(&root, a)? {
                 println!("differs: {}", a.path);
                 differs = true;
             }
@@ -70,37 +74,45 @@ pub fn print_review(out: &mut impl Write, artifacts: &[Artifact]) -> std::io::Re
     Ok(())
 }
 
-/// `root` + an absolute artifact path, refusing anything that could leave `root`.
-pub fn under(root: &Path, path: &str) -> anyhow::Result<PathBuf> {
+/// An artifact's absolute path made relative (to a root), refusing anything that could leave it: only
+/// normal components, no `.` or `..`.
+pub fn relative(path: &str) -> anyhow::Result<&Path> {
     let p = Path::new(path);
     let ok = p.is_absolute()
         && p.components()
             .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
-    if !ok {
-        return Err(Error::Render {
+    match p.strip_prefix("/") {
+        Ok(rel) if ok && rel.file_name().is_some() => Ok(rel),
+        _ => Err(Error::Render {
             artifact: path.to_string(),
             message: "unsafe artifact path".into(),
         }
-        .into());
+        .into()),
     }
-    Ok(root.join(p.strip_prefix("/").expect("absolute")))
 }
 
-pub fn write_tree(root: &Path, artifacts: &[Artifact]) -> anyhow::Result<()> {
+/// An artifact's directory relative to a root, and its file name.
+fn split(path: &str) -> anyhow::Result<(&Path, &OsStr)> {
+    let rel = relative(path)?;
+    let name = rel.file_name().expect("checked by relative");
+    Ok((rel.parent().unwrap_or(Path::new("")), name))
+}
+
+/// Every artifact written under `root`, its directories created where missing; each file or symlink
+/// replaces what is there (see [`Dir::write_file`]). Each directory is resolved once.
+pub fn write_tree(root: &Root, artifacts: &[Artifact]) -> anyhow::Result<()> {
+    let mut dirs: HashMap<&Path, Dir> = HashMap::new();
     for a in artifacts {
-        let p = under(root, &a.path)?;
-        let parent = p.parent().expect("artifact paths have a parent");
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent.display(), e))?;
-        if std::fs::symlink_metadata(&p).is_ok() {
-            std::fs::remove_file(&p).map_err(|e| Error::io(p.display(), e))?;
-        }
-        match &a.symlink {
-            Some(t) => std::os::unix::fs::symlink(t, &p).map_err(|e| Error::io(p.display(), e))?,
-            None => {
-                std::fs::write(&p, &a.content).map_err(|e| Error::io(p.display(), e))?;
-                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(a.mode))
-                    .map_err(|e| Error::io(p.display(), e))?;
+        let (parent, name) = split(&a.path)?;
+        let dir = match dirs.entry(parent) {
+            std::collections::hash_map::Entry::Occupied(d) => d.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(root.dir(parent, true)?.expect("created when missing"))
             }
+        };
+        match &a.symlink {
+            Some(t) => dir.write_symlink(name, t)?,
+            None => dir.write_file(name, a.content.as_bytes(), a.mode)?,
         }
     }
     Ok(())
@@ -140,8 +152,7 @@ pub fn write_tar(w: impl Write, artifacts: &[Artifact]) -> anyhow::Result<()> {
         )?;
     }
     for a in artifacts {
-        under(Path::new("/"), &a.path)?;
-        let rel = Path::new(&a.path).strip_prefix("/").expect("absolute");
+        let rel = relative(&a.path)?;
         match &a.symlink {
             Some(t) => {
                 let mut h = header(0o777, 0, tar::EntryType::Symlink);
@@ -157,27 +168,23 @@ pub fn write_tar(w: impl Write, artifacts: &[Artifact]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn installed(root: &Path, a: &Artifact) -> anyhow::Result<Option<(String, u32, Option<String>)>> {
-    let p = under(root, &a.path)?;
-    match std::fs::symlink_metadata(&p) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(p.display(), e).into()),
-        Ok(m) if m.file_type().is_symlink() => {
-            let t = std::fs::read_link(&p).map_err(|e| Error::io(p.display(), e))?;
-            Ok(Some((String::new(), 0o777, Some(t.display().to_string()))))
+/// What is installed at an artifact's path under `root` (its directories resolved inside the root, the
+/// file itself not followed): content, mode and symlink target.
+fn installed(root: &Root, a: &Artifact) -> anyhow::Result<Option<(String, u32, Option<String>)>> {
+    let (parent, name) = split(&a.path)?;
+    let Some(dir) = root.dir(parent, false)? else {
+        return Ok(None);
+    };
+    Ok(match dir.read(name)? {
+        Entry::Absent => None,
+        Entry::Symlink { target } => Some((String::new(), 0o777, Some(target))),
+        Entry::File { content, mode } => {
+            Some((String::from_utf8_lossy(&content).into_owned(), mode, None))
         }
-        Ok(m) => {
-            let bytes = std::fs::read(&p).map_err(|e| Error::io(p.display(), e))?;
-            Ok(Some((
-                String::from_utf8_lossy(&bytes).into_owned(),
-                m.permissions().mode() & 0o7777,
-                None,
-            )))
-        }
-    }
+    })
 }
 
-pub fn same_as_installed(root: &Path, a: &Artifact) -> anyhow::Result<bool> {
+pub fn same_as_installed(root: &Root, a: &Artifact) -> anyhow::Result<bool> {
     Ok(match installed(root, a)? {
         None => false,
         Some((content, mode, link)) => match &a.symlink {
@@ -188,7 +195,7 @@ pub fn same_as_installed(root: &Path, a: &Artifact) -> anyhow::Result<bool> {
 }
 
 /// Unified diff, `a/` = installed, `b/` = rendered; empty when identical.
-pub fn diff_against(root: &Path, artifacts: &[Artifact]) -> anyhow::Result<String> {
+pub fn diff_against(root: &Root, artifacts: &[Artifact]) -> anyhow::Result<String> {
     let mut out = String::new();
     for a in artifacts {
         let rel = a.path.trim_start_matches('/');
