@@ -43,6 +43,10 @@ pub enum Error {
     /// OVSDB could not be read or reached, or an OVS plan could not be turned into ovs-vsctl commands.
     #[error("ovs: {0}")]
     Ovs(String),
+    /// The apply would let go of what earlier applies made for templates it no longer selects, and
+    /// letting go was not asked for (`--prune`); the message lists what and why.
+    #[error("{0}")]
+    LetGo(String),
 }
 
 /// A sequence of changes (netlink ops, sysfs steps) that failed at one of them and was rolled back.

@@ -672,7 +672,9 @@ fn what_templates_stop_naming_is_let_go_and_comes_back_on_rollback() {
                 format!("apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: net, generation: 2}}\nspec:\n{bad}"),
             )
             .unwrap();
-            let dry = host.plumber(&both, &["--dry-run"]);
+            // `extra` no longer given: letting go of it is asked for.
+            let dry = host.plumber(&both, &["--dry-run", "--prune"]);
+            assert_code(&dry, 0);
             let (plan, _) = text(&dry);
             for line in [
                 "link: remove address 10.70.0.1/24 from n0",
@@ -681,7 +683,7 @@ fn what_templates_stop_naming_is_let_go_and_comes_back_on_rollback() {
             ] {
                 assert!(plan.contains(line), "{line} not in:\n{plan}");
             }
-            assert_code(&host.plumber(&both, &[]), 3);
+            assert_code(&host.plumber(&both, &["--prune"]), 3);
             assert_eq!(
                 yaml(&bridge_link_local_dropped(settled(&[
                     "a0", "a1", "n0", "n1", "br0"
@@ -697,7 +699,7 @@ fn what_templates_stop_naming_is_let_go_and_comes_back_on_rollback() {
                 format!("apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: net, generation: 3}}\nspec:\n{good}"),
             )
             .unwrap();
-            assert_code(&host.plumber(&both, &[]), 0);
+            assert_code(&host.plumber(&both, &["--prune"]), 0);
             let s = discover();
             assert!(!s.links.contains_key("br0"));
             assert_eq!(s.links["a1"].controller, None);
@@ -720,4 +722,198 @@ fn bridge_link_local_dropped(mut s: CurrentState) -> CurrentState {
     assert_eq!(br.addresses.iter().filter(|a| a.is_link_local()).count(), 1);
     br.addresses.retain(|a| !a.is_link_local());
     s
+}
+
+/// A node's template: an address on a0, the bridge br-mgmt with a1, its address and the default route.
+const NODE: &str = "  nodeSelector:
+    node-role.kubernetes.io/worker: \"\"
+  bridgeConfig:
+    - name: br-mgmt
+      members: [a1]
+  interfaceConfig:
+    - name: a0
+      ipv4:
+        address: [10.9.0.2/24]
+    - name: br-mgmt
+      ipv4:
+        address: [10.20.0.5/24]
+        routes:
+          - {to: 0.0.0.0/0, via: 10.20.0.1}
+";
+
+/// The a0 entry of [`NODE`].
+const A0: &str = "    - name: a0\n      ipv4:\n        address: [10.9.0.2/24]\n";
+
+/// What selecting nothing lets go of besides the bridge.
+const GONE_FILE: &str = "  file: remove /etc/netplan/60-plumber.yaml\n";
+const GONE_ADDRESS: &str = "  link: remove address 10.9.0.2/24 from a0\n";
+
+const WORKER: &str = "node-role.kubernetes.io/worker=";
+const TYPO: &str = "node-role.kubernetes.io/wroker=";
+
+/// The state directory's records of what plumber made and for which templates.
+fn ownership(host: &Host) -> Vec<Option<String>> {
+    ["runtime.json", "templates.json", "manifest.json"]
+        .iter()
+        .map(|f| fs::read_to_string(host.root().join("var/lib/plumber").join(f)).ok())
+        .collect()
+}
+
+#[test]
+fn a_selection_mistake_changes_nothing_without_prune() {
+    in_netns!("a_selection_mistake_changes_nothing_without_prune", || {
+        veth("a0", "a1");
+        settled(&["a0", "a1"]);
+        let host = Host::new(UBUNTU);
+        let node = host.template("node", 1, NODE);
+        assert_code(&host.plumber(&node, &["--node-labels", WORKER]), 0);
+        let files = host.tree();
+        assert!(files
+            .iter()
+            .any(|(p, _, _)| p == "/etc/netplan/60-plumber.yaml"));
+        let state = yaml(&settled(&["a0", "a1", "br-mgmt"]));
+        assert!(routes(&discover(), "br-mgmt")
+            .iter()
+            .any(|r| r.starts_with("0.0.0.0/0 via 10.20.0.1")));
+        let records = ownership(&host);
+        let unchanged = |what: &str| {
+            assert_eq!(host.tree(), files, "{what}: the files changed");
+            assert_eq!(yaml(&discover()), state, "{what}: the node changed");
+            assert_eq!(ownership(&host), records, "{what}: the records changed");
+            assert_eq!(host.record()["result"], "refused", "{what}");
+        };
+        let refused = |what: &str, out: &Output, says: &[&str]| {
+            assert_code(out, 1);
+            let (_, err) = text(out);
+            for s in says.iter().chain(&[
+                "without --prune",
+                "this apply would let go of:\n  template node (applied before, not selected now)\n",
+                "  link: delete br-mgmt (bridge stp off)\n",
+                "nothing was changed: pass --prune to let go of these",
+            ]) {
+                assert!(err.contains(s), "{what}: no {s:?} in:\n{err}");
+            }
+            unchanged(what);
+        };
+
+        // (a) A mistyped label selects nothing.
+        let out = host.plumber(&node, &["--node-labels", TYPO]);
+        let unmatched = "  template node: nodeSelector node-role.kubernetes.io/worker= \
+                         does not match (no label node-role.kubernetes.io/worker)\n";
+        let says = [
+            "no template selects this node (labels node-role.kubernetes.io/wroker=)\n",
+            unmatched,
+            GONE_FILE,
+            GONE_ADDRESS,
+        ];
+        refused("a typo", &out, &says);
+        // (b) An empty file.
+        let empty = host.dir.path().join("empty.yaml");
+        fs::write(&empty, "").unwrap();
+        let out = host.plumber(&empty, &["--node-labels", WORKER]);
+        let says = [
+            "no template selects this node (labels node-role.kubernetes.io/worker=); \
+             the files given hold no templates\n",
+            GONE_FILE,
+            GONE_ADDRESS,
+        ];
+        refused("an empty file", &out, &says);
+        // (c) Another file: its template is selected, node's is not given.
+        let other = host.template(
+            "other",
+            1,
+            "  interfaceConfig:\n    - name: a0\n      mtu: 1400\n",
+        );
+        let out = host.plumber(&other, &["--node-labels", WORKER]);
+        refused(
+            "another file",
+            &out,
+            &[
+                "template node applied before and not selected now (selected: other)\n",
+                "  template node: not in the files given\n",
+            ],
+        );
+        // The same without --node-labels (every template given is used).
+        refused("another file, no labels", &host.plumber(&other, &[]), &[]);
+
+        // An entry dropped from a template that is still selected is let go without --prune.
+        let fewer = host.template("node", 2, &NODE.replace(A0, ""));
+        assert_code(&host.plumber(&fewer, &["--node-labels", WORKER]), 0);
+        assert!(cidrs(&discover(), "a0").is_empty());
+        let node = host.template("node", 3, NODE);
+        assert_code(&host.plumber(&node, &["--node-labels", WORKER]), 0);
+        assert_eq!(cidrs(&discover(), "a0"), ["10.9.0.2/24"]);
+
+        // (d) With --prune, the typo lets go of everything node made, as asked.
+        let out = host.plumber(&node, &["--node-labels", TYPO, "--prune"]);
+        assert_code(&out, 0);
+        assert!(
+            text(&out).0.contains("(templates: none)"),
+            "{}",
+            text(&out).0
+        );
+        let s = discover();
+        assert!(!s.links.contains_key("br-mgmt"));
+        assert_eq!(s.links["a1"].controller, None);
+        assert!(cidrs(&s, "a0").is_empty());
+        assert!(!s.routes.iter().any(|r| r.dst.to_string() == "0.0.0.0/0"));
+        assert!(host.file("/etc/netplan/60-plumber.yaml").is_none());
+        // Nothing is applied now: selecting nothing again is nothing to do.
+        let again = host.plumber(&node, &["--node-labels", TYPO]);
+        assert_code(&again, 0);
+        assert_eq!(text(&again).0, "plumber: nothing to do (templates: none)\n");
+    });
+}
+
+#[test]
+fn a_dry_run_marks_what_is_let_go_and_shows_the_refusal() {
+    in_netns!(
+        "a_dry_run_marks_what_is_let_go_and_shows_the_refusal",
+        || {
+            veth("a0", "a1");
+            settled(&["a0", "a1"]);
+            let host = Host::new(UBUNTU);
+            let node = host.template("node", 1, NODE);
+            assert_code(&host.plumber(&node, &["--node-labels", WORKER]), 0);
+            let files = host.tree();
+            let state = yaml(&settled(&["a0", "a1", "br-mgmt"]));
+            let let_go = [
+                "# distro ubuntu, templates: (none select this node)",
+                "let go: template node (applied before, not selected now)",
+                "let go: file: remove /etc/netplan/60-plumber.yaml",
+                "let go: link: remove address 10.9.0.2/24 from a0",
+                "let go: link: release a1 from br-mgmt",
+                "let go: link: delete br-mgmt (bridge stp off)",
+            ];
+            // Without --prune: the plan, then the refusal the apply would meet.
+            let dry = host.plumber(&node, &["--dry-run", "--node-labels", TYPO]);
+            assert_code(&dry, 1);
+            let (plan, err) = text(&dry);
+            assert_eq!(plan.lines().collect::<Vec<_>>(), let_go, "{plan}");
+            assert!(
+                err.contains(
+                    "no template selects this node (labels node-role.kubernetes.io/wroker=)"
+                ) && err.contains("--prune"),
+                "{err}"
+            );
+            // With --prune: the same plan, and no refusal.
+            let dry = host.plumber(&node, &["--dry-run", "--node-labels", TYPO, "--prune"]);
+            assert_code(&dry, 0);
+            let (plan, err) = text(&dry);
+            assert_eq!(plan.lines().collect::<Vec<_>>(), let_go, "{plan}");
+            assert_eq!(err, "");
+            // An entry dropped from a selected template is marked too; nothing is refused.
+            let fewer = host.template("node", 2, &NODE.replace(A0, ""));
+            let dry = host.plumber(&fewer, &["--dry-run", "--node-labels", WORKER]);
+            assert_code(&dry, 0);
+            assert_eq!(
+                text(&dry).0,
+                "# distro ubuntu, templates: node\n\
+                 file: update /etc/netplan/60-plumber.yaml\n\
+                 let go: link: remove address 10.9.0.2/24 from a0\n"
+            );
+            assert_eq!(host.tree(), files);
+            assert_eq!(yaml(&discover()), state);
+        }
+    );
 }

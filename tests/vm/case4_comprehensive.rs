@@ -133,7 +133,7 @@ fn case4_comprehensive_example_end_to_end() {
         "delete pf0.1001",
         "delete pf0.1002",
         "delete bridge ovs-br01",
-        "(templates: )",
+        "(templates: none)",
     ] {
         assert!(a4.contains(what), "unselected node: no {what:?} in\n{a4}");
     }

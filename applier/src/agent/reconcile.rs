@@ -153,7 +153,9 @@ impl NodeHost {
 
 impl Host for NodeHost {
     async fn apply(&mut self, templates: &[Loaded], labels: &Labels) -> Report {
-        match apply::apply(&self.handle, &self.target, templates, Some(labels)).await {
+        // The cluster's selection is the whole truth: what no selected template names is let go.
+        let prune = apply::Prune::Allowed;
+        match apply::apply(&self.handle, &self.target, templates, Some(labels), prune).await {
             Ok(a) => Report {
                 outcome: a.outcome,
                 record: Some(a.record),

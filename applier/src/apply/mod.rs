@@ -4,7 +4,8 @@
 //! 1. Take the state directory's lock; finish a file transaction a crash left open.
 //! 2. Discover the node (netlink, sysfs), select and merge the templates, render the files for the
 //!    distro, and plan every change ([`NodePlan`]). Anything impossible (a conflict, a missing NIC, more
-//!    VFs than the device has, a foreign file in the way) is refused here, before any change.
+//!    VFs than the device has, a foreign file in the way) is refused here, before any change; so is
+//!    letting go of a template no longer selected, unless pruning is allowed ([`selection`]).
 //! 3. Carry the plan out, in an order the kernel accepts: files (kept uncommitted), VF counts (through
 //!    0), VF drivers (planned once the VFs exist), links/addresses/routes and VF settings (re-planned
 //!    when the VF stage changed the node), Open vSwitch (one OVSDB transaction; OVSDB is asked only when
@@ -20,6 +21,7 @@ mod owned;
 mod planning;
 pub mod record;
 mod run;
+pub mod selection;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -43,6 +45,7 @@ pub use files::{distro_of, file_changes, FileChange};
 pub use planning::plan_node;
 pub use record::{Outcome, Record};
 pub use run::{apply, Applied};
+pub use selection::{LetGo, Prune};
 
 /// How long a VF count change may take to show in sysfs (drivers create VFs synchronously; this bounds
 /// a slow one).
@@ -109,6 +112,9 @@ pub struct NodePlan {
     pub links: Vec<Op>,
     /// Open vSwitch changes, carried out as one OVSDB transaction.
     pub ovs: Vec<OvsOp>,
+    /// What this apply lets go of (also among `files`, `links` and `ovs`, which are what is carried
+    /// out), and the templates it no longer selects.
+    pub let_go: LetGo,
 }
 
 impl NodePlan {
@@ -132,20 +138,28 @@ impl fmt::Display for NodePlan {
                 self.templates.join(", ")
             }
         )?;
+        for t in &self.let_go.templates {
+            writeln!(f, "let go: template {t} (applied before, not selected now)")?;
+        }
         if self.is_empty() {
             return writeln!(f, "# nothing to do");
         }
+        // What lets go is marked: file removals, and the last ops of the link and OVS stages.
+        let mark = |letting_go: bool| if letting_go { "let go: " } else { "" };
         for c in &self.files {
-            writeln!(f, "file: {c}")?;
+            let m = mark(matches!(c, FileChange::Remove { .. }));
+            writeln!(f, "{m}file: {c}")?;
         }
         for s in &self.sriov {
             writeln!(f, "sriov: {s}")?;
         }
-        for op in &self.links {
-            writeln!(f, "link: {op}")?;
+        let kept = self.links.len().saturating_sub(self.let_go.links.len());
+        for (i, op) in self.links.iter().enumerate() {
+            writeln!(f, "{}link: {op}", mark(i >= kept))?;
         }
-        for op in &self.ovs {
-            writeln!(f, "ovs: {op}")?;
+        let kept = self.ovs.len().saturating_sub(self.let_go.ovs.len());
+        for (i, op) in self.ovs.iter().enumerate() {
+            writeln!(f, "{}ovs: {op}", mark(i >= kept))?;
         }
         Ok(())
     }
@@ -161,6 +175,9 @@ pub struct Discovered {
     /// What plumber created at runtime for the templates of its last apply (the state directory's
     /// record), to let go of what the templates no longer name.
     pub owned: crate::plan::Owned,
+    /// The templates of the last successful apply (the state directory's record), to tell which ones
+    /// an apply drops.
+    pub applied: selection::AppliedTemplates,
 }
 
 /// Reads the node: netlink and sysfs.
@@ -172,6 +189,7 @@ pub async fn discover(handle: &rtnetlink::Handle, target: &Target) -> Result<Dis
         inventory,
         indexes,
         owned: owned::read(&target.state_path()),
+        applied: selection::read(&target.state_path()),
     })
 }
 

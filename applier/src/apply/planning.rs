@@ -3,7 +3,7 @@
 
 use plumber_render::render::Artifact;
 
-use super::{file_changes, Desired, Discovered, FileChange, NodePlan, Target};
+use super::{file_changes, Desired, Discovered, FileChange, LetGo, NodePlan, Target};
 use crate::ovs::{self, OvsOp};
 use crate::plan::{self, Op};
 use crate::sysfs::{self, Planned};
@@ -20,12 +20,12 @@ pub fn plan_node(
     } else {
         Vec::new()
     };
-    let ovs = if target.scope.runtime() {
-        ovs_ops(target, desired, found)?
+    let (ovs, ovs_released) = if target.scope.runtime() {
+        ovs_ops_split(target, desired, found)?
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
-    let (sriov, counts, links) = if target.scope.runtime() {
+    let (sriov, counts, (links, released)) = if target.scope.runtime() {
         let nics = &found.inventory.status.interface_status;
         let counts = sysfs::node::plan_counts(&desired.node.sriov, nics)?;
         let bindings = sysfs::node::bindings(&target.sysfs, nics);
@@ -42,24 +42,44 @@ pub fn plan_node(
         } else {
             lines.extend(drivers.iter().map(|p| p.step.to_string()));
         }
-        let links = link_ops(desired, found)?;
+        let links = link_ops_split(desired, found)?;
         (lines, counts, links)
     } else {
-        (Vec::new(), Vec::new(), Vec::new())
+        (Vec::new(), Vec::new(), (Vec::new(), Vec::new()))
+    };
+    let templates: Vec<String> = desired
+        .node
+        .templates
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    let let_go = LetGo {
+        templates: found
+            .applied
+            .in_scope(target.scope)
+            .into_iter()
+            .filter(|t| !templates.iter().any(|s| s == t))
+            .map(str::to_string)
+            .collect(),
+        files: files
+            .iter()
+            .filter_map(|c| match c {
+                FileChange::Remove { path } => Some(path.clone()),
+                _ => None,
+            })
+            .collect(),
+        links: released.clone(),
+        ovs: ovs_released.clone(),
     };
     Ok((
         NodePlan {
             distro: target.distro.name.clone(),
-            templates: desired
-                .node
-                .templates
-                .iter()
-                .map(|t| t.name.clone())
-                .collect(),
+            templates,
             files,
             sriov,
-            links,
-            ovs,
+            links: [links, released].concat(),
+            ovs: [ovs, ovs_released].concat(),
+            let_go,
         },
         counts,
     ))
@@ -68,9 +88,15 @@ pub fn plan_node(
 /// The link, address, route and VF ops: the templates' desired state, then letting go of what plumber
 /// created earlier that no template names any more.
 pub(super) fn link_ops(desired: &Desired, found: &Discovered) -> Result<Vec<Op>> {
-    let mut ops = plan::plan(&desired.node, &found.state)?;
-    ops.extend(plan::release(&found.owned, &desired.node, &found.state));
-    Ok(ops)
+    let (ops, released) = link_ops_split(desired, found)?;
+    Ok([ops, released].concat())
+}
+
+/// [`link_ops`] in two: the desired state's ops, and the ops that let go.
+fn link_ops_split(desired: &Desired, found: &Discovered) -> Result<(Vec<Op>, Vec<Op>)> {
+    let ops = plan::plan(&desired.node, &found.state)?;
+    let released = plan::release(&found.owned, &desired.node, &found.state);
+    Ok((ops, released))
 }
 
 /// The OVS ops: the templates' bridges on OVSDB as it is, then letting go of the bridges and ports
@@ -81,9 +107,19 @@ pub(super) fn ovs_ops(
     desired: &Desired,
     found: &Discovered,
 ) -> Result<Vec<OvsOp>> {
+    let (ops, released) = ovs_ops_split(target, desired, found)?;
+    Ok([ops, released].concat())
+}
+
+/// [`ovs_ops`] in two: the desired bridges' ops, and the ops that let go.
+fn ovs_ops_split(
+    target: &Target,
+    desired: &Desired,
+    found: &Discovered,
+) -> Result<(Vec<OvsOp>, Vec<OvsOp>)> {
     let owns = !found.owned.ovs_bridges.is_empty() || !found.owned.ovs_ports.is_empty();
     if desired.node.ovs.is_empty() && (!owns || !target.ovsdb.reachable()) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     target.ovsdb.check().map_err(|e| {
         let why = match e {
@@ -102,14 +138,14 @@ pub(super) fn ovs_ops(
         ))
     })?;
     let current = ovs::discover(&target.ovsdb)?;
-    let mut ops = ovs::plan(&desired.node.ovs, &current);
-    ops.extend(ovs::release(
+    let ops = ovs::plan(&desired.node.ovs, &current);
+    let released = ovs::release(
         &found.owned.ovs_bridges,
         &found.owned.ovs_ports,
         &desired.node.ovs,
         &current,
-    ));
-    Ok(ops)
+    );
+    Ok((ops, released))
 }
 
 fn file_changes_in(target: &Target, artifacts: &[Artifact]) -> Result<Vec<FileChange>> {

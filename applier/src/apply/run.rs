@@ -11,6 +11,7 @@ use plumber_render::select::Labels;
 use super::owned;
 use super::planning::{link_ops, ovs_ops};
 use super::record::{self, Outcome, Record};
+use super::selection::{self, Prune};
 use super::{discover, plan_node, Desired, Discovered, NodePlan, Target, VF_WAIT};
 use crate::install::Installed;
 use crate::ovs::{self, OvsOp};
@@ -72,12 +73,14 @@ impl StageError {
 
 /// Applies `templates` to the node (see the module doc). `Err` means nothing was changed
 /// ([`Outcome::Refused`]) or everything was undone ([`Error::Apply`], with what was rolled back and what
-/// could not be).
+/// could not be). Letting go of templates no longer selected is refused unless `prune` allows it
+/// ([`selection`]).
 pub async fn apply(
     handle: &rtnetlink::Handle,
     target: &Target,
     templates: &[Loaded],
     labels: Option<&Labels>,
+    prune: Prune,
 ) -> Result<Applied> {
     let state_path = target.state_path();
     let _lock = record::lock(&state_path, || {
@@ -91,9 +94,13 @@ pub async fn apply(
     let t = std::time::Instant::now();
     let found = discover(handle, target).await?;
     crate::timing("discover", t);
+    // The templates applied before get their own record before this apply's record replaces
+    // last-apply.json (a state directory from before templates.json).
+    selection::write(&state_path, &found.applied)?;
     let t = std::time::Instant::now();
     let prepared = Desired::new(templates, labels, &found.inventory, target)
-        .and_then(|d| plan_node(target, &d, &found).map(|p| (d, p)));
+        .and_then(|d| plan_node(target, &d, &found).map(|p| (d, p)))
+        .and_then(|(d, p)| selection::check(prune, &p.0, templates, labels).map(|()| (d, p)));
     crate::timing("merge, render and plan", t);
     let (desired, (plan, counts)) = match prepared {
         Ok(x) => x,
@@ -139,6 +146,8 @@ pub async fn apply(
         if target.scope.runtime() {
             owned::write(&state_path, &Owned::of(&desired.node))?;
         }
+        let applied = found.applied.after(target.scope, &plan.templates);
+        selection::write(&state_path, &applied)?;
         return Ok(Applied {
             outcome: Outcome::Unchanged,
             plan,
@@ -175,6 +184,8 @@ pub async fn apply(
             if target.scope.runtime() {
                 owned::write(&state_path, &Owned::of(&desired.node))?;
             }
+            let applied = found.applied.after(target.scope, &plan.templates);
+            selection::write(&state_path, &applied)?;
             rec.result = Outcome::Applied;
             rec.netlink_writes = writes;
             rec.ops = done

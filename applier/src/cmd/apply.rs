@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use plumber::apply::{self, Outcome, Scope, Target};
+use plumber::apply::{self, Outcome, Prune, Scope, Target};
 
 /// Make the node match the templates that select it: install the rendered files atomically and
 /// enforce links, MTUs, VLANs, bonds, bridges, addresses, routes and SR-IOV at runtime; verify, and
 /// roll everything back if any of it fails. `--dry-run` prints the plan and changes nothing.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  plumber apply --dry-run -f templates/\n  plumber apply -f templates/ --node-labels node-role=worker,rack=r1\n  plumber apply -f templates/ --files-only --root /mnt/image --distro rhel9\n\nExit codes: 0 done (or nothing to do), 1 refused or failed before changing anything, 2 bad command\nline, 3 failed and rolled back (the node is as it was), 4 failed and the rollback failed too.\nThe outcome of the last apply is kept in STATE_DIR/last-apply.json."
+    after_help = "Examples:\n  plumber apply --dry-run -f templates/\n  plumber apply -f templates/ --node-labels node-role=worker,rack=r1\n  plumber apply -f templates/ --files-only --root /mnt/image --distro rhel9\n  plumber apply -f templates/ --node-labels node-role=worker --prune   # let go of templates no longer selected\n\nExit codes: 0 done (or nothing to do), 1 refused or failed before changing anything, 2 bad command\nline, 3 failed and rolled back (the node is as it was), 4 failed and the rollback failed too.\nThe outcome of the last apply is kept in STATE_DIR/last-apply.json."
 )]
 pub struct Apply {
     /// Template files or directories of *.yaml.
@@ -38,6 +38,12 @@ pub struct Apply {
     /// Print the plan and change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Let go of what earlier applies made for templates this apply does not select (templates no
+    /// longer given or no longer matching --node-labels): their files, links, addresses, routes and OVS
+    /// bridges. Without it such an apply is refused, and changes nothing, so that a mistyped label or
+    /// the wrong file never wipes the node. Entries dropped from a selected template are let go anyway.
+    #[arg(long)]
+    prune: bool,
     /// Only install the files (for an image, or a node rebooted next).
     #[arg(long, conflicts_with = "runtime_only")]
     files_only: bool,
@@ -70,6 +76,11 @@ enum PlanFormat {
 }
 
 pub fn run(c: Apply) -> u8 {
+    let prune = if c.prune {
+        Prune::Allowed
+    } else {
+        Prune::Guarded
+    };
     match prepare(&c) {
         Ok((target, templates, labels)) => {
             if c.watch {
@@ -81,7 +92,8 @@ pub fn run(c: Apply) -> u8 {
                     let stop = plumber::watch::shutdown_signal()?;
                     let h = plumber::netlink::connection()?;
                     let (h, t, tp, l) = (&h, &target, &templates[..], labels.as_ref());
-                    plumber::watch::watch(cfg, move |_| apply::apply(h, t, tp, l), stop).await
+                    let apply = move |_| apply::apply(h, t, tp, l, prune);
+                    plumber::watch::watch(cfg, apply, stop).await
                 });
                 match result {
                     Ok(stats) => {
@@ -97,7 +109,7 @@ pub fn run(c: Apply) -> u8 {
                     }
                 }
             } else if c.dry_run {
-                match dry_run(&target, &templates, labels.as_ref(), c.output) {
+                match dry_run(&target, &templates, labels.as_ref(), prune, c.output) {
                     Ok(()) => 0,
                     Err(e) => {
                         super::report(&e);
@@ -107,7 +119,7 @@ pub fn run(c: Apply) -> u8 {
             } else {
                 let result = plumber::netlink::run(async {
                     let h = plumber::netlink::connection()?;
-                    apply::apply(&h, &target, &templates, labels.as_ref()).await
+                    apply::apply(&h, &target, &templates, labels.as_ref(), prune).await
                 });
                 let code = apply::exit_code(&result);
                 match result {
@@ -165,6 +177,7 @@ fn dry_run(
     target: &Target,
     templates: &[plumber_render::parse::Loaded],
     labels: Option<&plumber_render::select::Labels>,
+    prune: Prune,
     output: PlanFormat,
 ) -> anyhow::Result<()> {
     let found = plumber::netlink::run(async {
@@ -177,6 +190,8 @@ fn dry_run(
         PlanFormat::Text => print!("{plan}"),
         PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
     }
+    // The plan, then the refusal the apply would meet.
+    apply::selection::check(prune, &plan, templates, labels)?;
     Ok(())
 }
 
@@ -189,15 +204,13 @@ fn print_applied(a: &apply::Applied, output: PlanFormat) {
         PlanFormat::Text => {
             let r = &a.record;
             let names: Vec<&str> = r.templates.iter().map(|t| t.name.as_str()).collect();
+            let names = if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            };
             match a.outcome {
-                Outcome::Unchanged => println!(
-                    "plumber: nothing to do (templates: {})",
-                    if names.is_empty() {
-                        "none".to_string()
-                    } else {
-                        names.join(", ")
-                    }
-                ),
+                Outcome::Unchanged => println!("plumber: nothing to do (templates: {names})"),
                 _ => {
                     for f in &r.files {
                         println!("file: {f}");
@@ -209,7 +222,7 @@ fn print_applied(a: &apply::Applied, output: PlanFormat) {
                         "plumber: applied {} file changes and {} runtime changes (templates: {})",
                         r.files.len(),
                         r.ops.len(),
-                        names.join(", ")
+                        names
                     );
                 }
             }

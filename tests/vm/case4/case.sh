@@ -29,5 +29,5 @@ step dp2 ovs-dpctl show
 apply apply3 /mnt/case4/no-driver --node-labels "$labels"
 show show3
 # A node the nodeSelector does not select: plumber takes back what it made.
-apply apply4 /mnt/case4/no-driver --node-labels foo=baz
+apply apply4 /mnt/case4/no-driver --node-labels foo=baz --prune
 res done 1
