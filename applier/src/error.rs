@@ -43,6 +43,9 @@ pub enum Error {
     /// OVSDB could not be read or reached, or an OVS plan could not be turned into ovs-vsctl commands.
     #[error("ovs: {0}")]
     Ovs(String),
+    /// The plan cuts the node off from a probe of the connectivity guard: nothing was changed.
+    #[error("connectivity guard: {0}")]
+    Guard(String),
 }
 
 /// A sequence of changes (netlink ops, sysfs steps) that failed at one of them and was rolled back.

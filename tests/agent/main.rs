@@ -126,6 +126,8 @@ fn report_named(outcome: Outcome, names: &[&str], time: u64, error: Option<&str>
             },
             netlink_writes: 1,
             error: error.map(str::to_string),
+            guard: vec![],
+            connectivity_lost: None,
         }),
         error: error.map(str::to_string),
         conflicts: vec![],

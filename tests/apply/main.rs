@@ -2,6 +2,7 @@
 
 mod apply_cli;
 mod common;
+mod guard;
 mod install;
 mod netns;
 mod ovs;

@@ -31,8 +31,9 @@ pub struct Report {
     pub templates: Vec<String>,
 }
 
-/// What a reconcile decided and, if it applied, how that went.
+/// What a reconcile decided and, if it applied, how that went. (One a pass: its size does not matter.)
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Verdict {
     /// The applier ran (see the outcome).
     Done(Report),
@@ -71,6 +72,7 @@ pub trait Host {
 
 /// What to do with the cluster's templates on this node.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Decision {
     /// Apply these (sorted by name; empty: let go of everything plumber manages).
     Apply(Vec<Loaded>),

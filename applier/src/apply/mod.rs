@@ -9,7 +9,8 @@
 //!    0), VF drivers (planned once the VFs exist), links/addresses/routes and VF settings (re-planned
 //!    when the VF stage changed the node), Open vSwitch (one OVSDB transaction; OVSDB is asked only when
 //!    the templates configure OVS).
-//! 4. Verify: discover again and plan again; every stage's plan must be empty.
+//! 4. Verify: discover again and plan again; every stage's plan must be empty. Then the connectivity
+//!    guard ([`crate::guard`]): what the node reached before the changes it must reach again.
 //! 5. Commit the files, or, on any failure, undo every stage done, last first, and restore the files,
 //!    so that the node ends as it started.
 //!
@@ -83,6 +84,8 @@ pub struct Target {
     pub node_name: String,
     /// How to reach OVSDB; used only when the templates configure OVS bridges.
     pub ovsdb: Ovsdb,
+    /// The connectivity guard's settings.
+    pub guard: crate::guard::Guard,
 }
 
 impl Target {
@@ -109,6 +112,10 @@ pub struct NodePlan {
     pub links: Vec<Op>,
     /// Open vSwitch changes, carried out as one OVSDB transaction.
     pub ovs: Vec<OvsOp>,
+    /// What the connectivity guard checks before and after the changes (none when the plan does not
+    /// change the running node).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub guard: Vec<crate::guard::Probe>,
 }
 
 impl NodePlan {
@@ -147,6 +154,9 @@ impl fmt::Display for NodePlan {
         for op in &self.ovs {
             writeln!(f, "ovs: {op}")?;
         }
+        for p in &self.guard {
+            writeln!(f, "guard: check {p}")?;
+        }
         Ok(())
     }
 }
@@ -180,6 +190,8 @@ pub async fn discover(handle: &rtnetlink::Handle, target: &Target) -> Result<Dis
 pub struct Desired {
     pub node: NodeConfig,
     pub artifacts: Vec<Artifact>,
+    /// A selected template says that cutting the connectivity guard's probes off is meant.
+    pub allow_disconnect: bool,
 }
 
 impl Desired {
@@ -197,7 +209,12 @@ impl Desired {
         } else {
             Vec::new()
         };
-        Ok(Desired { node, artifacts })
+        let allow_disconnect = crate::guard::annotated(templates, &node.templates);
+        Ok(Desired {
+            node,
+            artifacts,
+            allow_disconnect,
+        })
     }
 
     /// sha256 over the merged configuration and every rendered file.

@@ -47,6 +47,17 @@ pub fn plan_node(
     } else {
         (Vec::new(), Vec::new(), Vec::new())
     };
+    // The connectivity guard's probes; a plan that cuts one's path is refused here.
+    let changes_runtime = !(sriov.is_empty() && links.is_empty() && ovs.is_empty());
+    let guard = crate::guard::plan(
+        &target.guard,
+        desired.allow_disconnect,
+        &found.state,
+        &links,
+        &ovs,
+        changes_runtime,
+    )
+    .map_err(Error::Guard)?;
     Ok((
         NodePlan {
             distro: target.distro.name.clone(),
@@ -60,6 +71,7 @@ pub fn plan_node(
             sriov,
             links,
             ovs,
+            guard,
         },
         counts,
     ))

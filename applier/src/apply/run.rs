@@ -1,5 +1,5 @@
-//! Carrying an apply out: the stages in order, the verification, and the undo of every stage done
-//! when any of it fails.
+//! Carrying an apply out: the stages in order, the verification and the connectivity guard, and the
+//! undo of every stage done when any of it fails.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,6 +12,7 @@ use super::owned;
 use super::planning::{link_ops, ovs_ops};
 use super::record::{self, Outcome, Record};
 use super::{discover, plan_node, Desired, Discovered, NodePlan, Target, VF_WAIT};
+use crate::guard;
 use crate::install::Installed;
 use crate::ovs::{self, OvsOp};
 use crate::plan::{self, Op, Owned};
@@ -107,6 +108,8 @@ pub async fn apply(
                 ops: vec![],
                 netlink_writes: 0,
                 error: Some(e.to_string()),
+                guard: vec![],
+                connectivity_lost: None,
             };
             let _ = record::write(&state_path, &r);
             return Err(e);
@@ -127,6 +130,8 @@ pub async fn apply(
             .collect(),
         netlink_writes: 0,
         error: None,
+        guard: vec![],
+        connectivity_lost: None,
     };
     if plan.is_empty() {
         // Recorded only when the configuration changed, so that a watch loop does not write the disk.
@@ -146,6 +151,13 @@ pub async fn apply(
             record: rec,
         });
     }
+
+    // The connectivity guard: what the node reaches before the changes.
+    let t = std::time::Instant::now();
+    let reached =
+        guard::probe::before(&found.state, &found.indexes, &plan.guard, &target.guard).await;
+    crate::timing("connectivity guard, before", t);
+    rec.guard = reached.report();
 
     let mut done = Done::default();
     let mut writes = 0;
@@ -167,6 +179,10 @@ pub async fn apply(
         Err(e) => Err(e),
     };
     crate::timing("verify", t);
+    let result = match result {
+        Ok(()) => guard_after(handle, target, &reached, &mut rec).await,
+        Err(e) => Err(e),
+    };
     match result {
         Ok(()) => {
             if let Some(i) = done.installed.take() {
@@ -345,6 +361,29 @@ async fn verify(
                 left.join("; ")
             ),
         ))
+    }
+}
+
+/// The connectivity guard after the changes: every probe that answered before them must answer again.
+async fn guard_after(
+    handle: &rtnetlink::Handle,
+    target: &Target,
+    reached: &guard::probe::Before,
+    rec: &mut Record,
+) -> std::result::Result<(), StageError> {
+    if reached.answered.is_empty() {
+        return Ok(());
+    }
+    let t = std::time::Instant::now();
+    let checked = guard::probe::after(handle, reached, target.guard.timeout).await;
+    crate::timing("connectivity guard, after", t);
+    rec.guard = checked.report;
+    match checked.lost {
+        None => Ok(()),
+        Some(lost) => {
+            rec.connectivity_lost = Some(lost.clone());
+            Err(StageError::new(guard::STAGE, lost))
+        }
     }
 }
 

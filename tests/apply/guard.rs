@@ -1,0 +1,366 @@
+//! The connectivity guard end to end: `plumber apply` in a node namespace whose veth `va`
+//! (10.9.9.9/24, default route via 10.9.9.1) has its peer `vb` in a second namespace holding the
+//! gateway's 10.9.9.1/24, so that the gateway really answers ARP (and, for `--reach`, a TCP listener
+//! there accepts connections). A plan that cuts the node off is refused before any change; with
+//! `--allow-disconnect` it is carried out, the probes fail, and everything is rolled back; a harmless
+//! plan passes the guard.
+
+use std::fs;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::common::*;
+use crate::in_netns;
+use crate::sysfs_fixture::Fixture;
+
+/// The gateway's namespace, deleted on drop, with `vb` (10.9.9.1/24, up, peer of the node's `va`).
+struct Gateway(String);
+
+impl Gateway {
+    /// Made from inside the node's namespace: `va` 10.9.9.9/24 here, up, with a default route via
+    /// 10.9.9.1 (added by hand: `proto boot`), once the pair has carrier.
+    fn new(test: &str) -> Gateway {
+        let name = format!("plumber-gw-{}-{test}", std::process::id());
+        ip(&["netns", "add", &name]);
+        let gw = Gateway(name);
+        sh(&format!(
+            "link add va type veth peer name vb netns {}",
+            gw.0
+        ));
+        gw.ip("addr add 10.9.9.1/24 dev vb");
+        gw.ip("link set vb up");
+        gw.ip("link set lo up");
+        sh("addr add 10.9.9.9/24 dev va");
+        sh("link set va up");
+        sh("route add default via 10.9.9.1");
+        // Carrier: the kernel gives va its link-local address once the pair is up on both ends.
+        settled(&["va"]);
+        gw
+    }
+
+    /// `ip -n GATEWAY ARGS`.
+    fn ip(&self, line: &str) {
+        let mut args = vec!["-n", self.0.as_str()];
+        args.extend(line.split_whitespace());
+        ip(&args);
+    }
+
+    /// A TCP listener on `addr` (port chosen by the kernel) in the gateway's namespace, accepting
+    /// until the test ends; its port.
+    fn listen(&self, addr: &str) -> u16 {
+        let path = format!("/run/netns/{}", self.0);
+        let addr = addr.to_string();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let ns = fs::File::open(&path).unwrap();
+            // SAFETY: setns on a namespace file we hold open; it moves this thread only.
+            let r = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
+            let l = std::net::TcpListener::bind((addr.as_str(), 0)).unwrap();
+            tx.send(l.local_addr().unwrap().port()).unwrap();
+            for c in l.incoming() {
+                drop(c);
+            }
+        });
+        rx.recv().unwrap()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.0])
+            .status();
+    }
+}
+
+/// A root for the files and the state directory, an empty sysfs, and the template.
+struct Node {
+    dir: tempfile::TempDir,
+    sysfs: Fixture,
+}
+
+impl Node {
+    fn new() -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("root/etc")).unwrap();
+        fs::write(
+            dir.path().join("root/etc/os-release"),
+            "ID=ubuntu\nVERSION_ID=\"24.04\"\n",
+        )
+        .unwrap();
+        Node {
+            dir,
+            sysfs: Fixture::new(),
+        }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// Writes template `net` with `spec` (YAML, indented by two spaces).
+    fn template(&self, spec: &str) -> PathBuf {
+        let p = self.dir.path().join("net.yaml");
+        fs::write(
+            &p,
+            format!(
+                "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: net}}\nspec:\n{spec}"
+            ),
+        )
+        .unwrap();
+        p
+    }
+
+    /// `plumber apply -f TEMPLATE` on this node with `extra`; the output and how long it took.
+    fn plumber(&self, template: &Path, extra: &[&str]) -> (Output, std::time::Duration) {
+        let start = Instant::now();
+        let out = assert_cmd::Command::cargo_bin("plumber")
+            .unwrap()
+            .arg("apply")
+            .arg("-f")
+            .arg(template)
+            .arg("--root")
+            .arg(self.root())
+            .arg("--sysfs")
+            .arg(self.sysfs.root())
+            .args(["--node-name", "node-1"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (out, start.elapsed())
+    }
+
+    fn record(&self) -> Value {
+        let p = self.root().join("var/lib/plumber/last-apply.json");
+        serde_json::from_slice(&fs::read(p).expect("a last-apply.json")).unwrap()
+    }
+
+    /// Every file under the root but the state directory.
+    fn files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for e in fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.root(), &mut out);
+        out.retain(|p| !p.starts_with(self.root().join("var/lib/plumber")));
+        out.sort();
+        out
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The node's links, addresses and routes.
+fn node_state() -> String {
+    yaml(&discover())
+}
+
+/// Moves va's only address off the gateway's subnet (its unlisted `proto boot` default route goes
+/// too).
+const RENUMBER: &str = "  interfaceConfig: [{name: va, ipv4: {address: [10.8.8.8/24]}}]\n";
+
+#[test]
+fn moving_the_only_address_off_the_gateways_subnet_is_refused_or_rolled_back() {
+    in_netns!(
+        "moving_the_only_address_off_the_gateways_subnet_is_refused_or_rolled_back",
+        || {
+            let _gw = Gateway::new("renumber");
+            let node = Node::new();
+            let t = node.template(RENUMBER);
+            let before = node_state();
+            let files = node.files();
+
+            // Refused before any change, naming the probe, the changes on its path and the flag.
+            for extra in [&["--dry-run"][..], &[]] {
+                let (out, _) = node.plumber(&t, extra);
+                assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+                let err = stderr(&out);
+                for want in [
+                    "connectivity guard: the plan cuts the node off from default gateway 10.9.9.1 via va",
+                    "remove address 10.9.9.9/24 from va",
+                    "remove route 0.0.0.0/0 via 10.9.9.1 dev va metric 0",
+                    "nothing was changed. If this is meant, pass --allow-disconnect",
+                ] {
+                    assert!(err.contains(want), "no {want:?} in {}", text(&out));
+                }
+                assert_eq!(node_state(), before);
+                assert_eq!(node.files(), files);
+            }
+            assert_eq!(node.record()["result"], "refused");
+
+            // Meant: carried out, the gateway no longer answers, everything is rolled back.
+            let (out, took) = node.plumber(&t, &["--allow-disconnect", "--guard-timeout", "1"]);
+            assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+            assert_eq!(node_state(), before, "{}", text(&out));
+            assert_eq!(node.files(), files);
+            let rec = node.record();
+            assert_eq!(rec["result"], "rolled-back");
+            let lost = rec["connectivity_lost"].as_str().unwrap();
+            assert!(
+                lost.starts_with(
+                    "default gateway 10.9.9.1 via va no longer answers (it did before the apply): \
+                     the node has no usable IPv4 default route"
+                ),
+                "{rec:#}"
+            );
+            let error = rec["error"].as_str().unwrap();
+            assert!(
+                error.starts_with(&format!("connectivity guard: {lost}; rolled back the ")),
+                "{rec:#}"
+            );
+            assert!(stderr(&out).contains(error), "{}", text(&out));
+            eprintln!("guard timing: rolled back after {took:?}: {}", rec["guard"]);
+        }
+    );
+}
+
+#[test]
+fn a_harmless_change_passes_the_guard() {
+    in_netns!("a_harmless_change_passes_the_guard", || {
+        let gw = Gateway::new("harmless");
+        let port = gw.listen("10.9.9.1");
+        let reach = format!("10.9.9.1:{port}");
+        let node = Node::new();
+        // A smaller MTU and a second address; the default route as it is.
+        let t = node.template(
+            "  interfaceConfig:
+    - name: va
+      mtu: 1400
+      ipv4:
+        address: [10.9.9.9/24, 10.9.9.10/24]
+        routes: [{to: default, via: 10.9.9.1}]
+",
+        );
+        // A port nobody listens on: refused before the apply, so not required after it.
+        let args = ["--reach", &reach, "--reach", "10.9.9.1:1"];
+
+        let (dry, _) = node.plumber(&t, &[&["--dry-run"][..], &args].concat());
+        assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
+        let lines: Vec<String> = String::from_utf8_lossy(&dry.stdout)
+            .lines()
+            .filter(|l| l.starts_with("guard: "))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "guard: check default gateway 10.9.9.1 via va".to_string(),
+                format!("guard: check endpoint {reach}"),
+                "guard: check endpoint 10.9.9.1:1".to_string(),
+            ]
+        );
+
+        let (out, took) = node.plumber(&t, &args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let s = discover();
+        assert_eq!(s.links["va"].mtu, 1400);
+        assert_eq!(cidrs(&s, "va"), ["10.9.9.9/24", "10.9.9.10/24"]);
+        let rec = node.record();
+        assert_eq!(rec["result"], "applied");
+        let guard: Vec<&str> = rec["guard"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert_eq!(guard.len(), 3, "{rec:#}");
+        assert!(
+            guard[0].starts_with("default gateway 10.9.9.1 via va: answered in "),
+            "{rec:#}"
+        );
+        assert!(guard[0].contains(" after it"), "{rec:#}");
+        assert!(
+            guard[1].starts_with(&format!("endpoint {reach}: answered in ")),
+            "{rec:#}"
+        );
+        assert!(
+            guard[2].starts_with("endpoint 10.9.9.1:1: did not answer before the apply"),
+            "{rec:#}"
+        );
+        assert!(guard[2].ends_with("not checked after it"), "{rec:#}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("guard: default gateway 10.9.9.1 via va"),
+            "{}",
+            text(&out)
+        );
+        eprintln!("guard timing: applied in {took:?}: {guard:?}");
+    });
+}
+
+#[test]
+fn a_plan_removing_the_route_to_a_reach_endpoint_is_refused() {
+    in_netns!(
+        "a_plan_removing_the_route_to_a_reach_endpoint_is_refused",
+        || {
+            let gw = Gateway::new("reach");
+            // The endpoint is behind the gateway, reached by a route of its own (no default route).
+            gw.ip("addr add 10.7.7.7/32 dev lo");
+            let port = gw.listen("10.7.7.7");
+            let reach = format!("10.7.7.7:{port}");
+            sh("route del default");
+            sh("route add 10.7.7.0/24 via 10.9.9.1");
+            let node = Node::new();
+            // The address as it is; the unlisted (proto boot) route to the endpoint is removed.
+            let t =
+                node.template("  interfaceConfig: [{name: va, ipv4: {address: [10.9.9.9/24]}}]\n");
+            let before = node_state();
+
+            let (out, _) = node.plumber(&t, &["--reach", &reach]);
+            assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+            let err = stderr(&out);
+            for want in [
+            format!("the plan cuts the node off from endpoint {reach} (reached by route 10.7.7.0/24 via 10.9.9.1 dev va): remove route 10.7.7.0/24 via 10.9.9.1 dev va metric 0"),
+            "pass --allow-disconnect".to_string(),
+        ] {
+            assert!(err.contains(&want), "no {want:?} in {}", text(&out));
+        }
+            assert_eq!(node_state(), before);
+
+            // Meant: the endpoint no longer answers after the change, which is rolled back.
+            let (out, took) = node.plumber(
+                &t,
+                &[
+                    "--reach",
+                    &reach,
+                    "--allow-disconnect",
+                    "--guard-timeout",
+                    "1",
+                ],
+            );
+            assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+            assert_eq!(node_state(), before);
+            let rec = node.record();
+            let lost = rec["connectivity_lost"].as_str().unwrap();
+            assert!(
+                lost.starts_with(&format!(
+                    "endpoint {reach} no longer answers (it did before the apply): connecting: "
+                )),
+                "{rec:#}"
+            );
+            eprintln!("guard timing: rolled back after {took:?}: {}", rec["guard"]);
+        }
+    );
+}
