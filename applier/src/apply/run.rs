@@ -154,8 +154,7 @@ pub async fn apply(
 
     // The connectivity guard: what the node reaches before the changes.
     let t = std::time::Instant::now();
-    let reached =
-        guard::probe::before(&found.state, &found.indexes, &plan.guard, &target.guard).await;
+    let reached = guard::probe::before(&found.state, &found.indexes, &plan.guard).await;
     crate::timing("connectivity guard, before", t);
     rec.guard = reached.report();
 

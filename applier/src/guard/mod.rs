@@ -46,7 +46,8 @@ pub const ALLOW_DISCONNECT: &str = "plumber.k8s.pf9.io/allow-disconnect";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The longest the probes are given before an apply (a gateway's neighbour fails in ~3 s by the
-/// kernel's defaults; an endpoint that drops connections would otherwise hold every apply).
+/// kernel's defaults; an endpoint that drops connections would otherwise hold every apply). A probe
+/// that does not answer in that time is not checked after the apply.
 pub const BEFORE_MAX: Duration = Duration::from_secs(5);
 
 /// The stage an apply fails at when a probe no longer answers (what the record's error starts with).

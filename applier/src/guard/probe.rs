@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio::time::Instant;
 
-use super::{path, Endpoint, Guard, Path, Probe, BEFORE_MAX};
+use super::{path, Endpoint, Path, Probe, BEFORE_MAX};
 use crate::netlink::neigh::{self, Verdict};
 use crate::netlink::Indexes;
 use crate::state::CurrentState;
@@ -53,18 +53,13 @@ impl Before {
     }
 }
 
-/// Takes `probes` on the node as `state` (`indexes`: its links' indexes), for at most
-/// [`Guard::timeout`] or [`BEFORE_MAX`], whichever is shorter.
-pub async fn before(
-    state: &CurrentState,
-    indexes: &Indexes,
-    probes: &[Probe],
-    guard: &Guard,
-) -> Before {
+/// Takes `probes` on the node as `state` (`indexes`: its links' indexes), for at most [`BEFORE_MAX`]
+/// (whatever the guard's timeout: a short one must not make a slow answer count as none).
+pub async fn before(state: &CurrentState, indexes: &Indexes, probes: &[Probe]) -> Before {
     if probes.is_empty() {
         return Before::default();
     }
-    let deadline = Instant::now() + guard.timeout.min(BEFORE_MAX);
+    let deadline = Instant::now() + BEFORE_MAX;
     let results = futures::future::join_all(probes.iter().map(|p| async move {
         let start = Instant::now();
         let r = match p {
