@@ -364,3 +364,47 @@ fn a_plan_removing_the_route_to_a_reach_endpoint_is_refused() {
         }
     );
 }
+
+/// The kernel's verdict on the gateway, through `netlink::neigh::confirm`: fresh each time. A cached
+/// `REACHABLE` entry is not an answer once the gateway is gone (the kernel's own probes fail it), and a
+/// failed entry answers again once the gateway is back.
+#[test]
+fn a_neighbour_answers_only_while_the_gateway_does() {
+    in_netns!("a_neighbour_answers_only_while_the_gateway_does", || {
+        use plumber::netlink::neigh::{confirm, Verdict};
+        use tokio::time::Instant as Deadline;
+        let gw = Gateway::new("neigh");
+        let index = plumber::netlink::run(async {
+            let h = plumber::netlink::connection().unwrap();
+            plumber::netlink::discover_indexed(&h).await.unwrap().1["va"]
+        });
+        let gateway: std::net::IpAddr = "10.9.9.1".parse().unwrap();
+        let ask = |secs: f64| {
+            let start = Instant::now();
+            let v = plumber::netlink::run(confirm(
+                index,
+                gateway,
+                Deadline::now() + std::time::Duration::from_secs_f64(secs),
+            ))
+            .unwrap();
+            (v, start.elapsed())
+        };
+
+        // No entry yet: resolved (NTF_USE), answered.
+        let (v, took) = ask(5.0);
+        assert_eq!(v, Verdict::Answered);
+        eprintln!("neighbour timing: answered in {took:?}");
+        // REACHABLE now, and the gateway goes away: probed afresh, no answer.
+        gw.ip("addr del 10.9.9.1/24 dev vb");
+        let (v, _) = ask(0.2);
+        assert!(matches!(v, Verdict::Pending(_)), "{v:?}");
+        let (v, took) = ask(10.0);
+        assert_eq!(v, Verdict::Failed);
+        eprintln!("neighbour timing: failed after {took:?}");
+        // Back: the failed entry is resolved again.
+        gw.ip("addr add 10.9.9.1/24 dev vb");
+        let (v, took) = ask(5.0);
+        assert_eq!(v, Verdict::Answered);
+        eprintln!("neighbour timing: answered again in {took:?}");
+    });
+}
