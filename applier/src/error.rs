@@ -47,6 +47,9 @@ pub enum Error {
     /// letting go was not asked for (`--prune`); the message lists what and why.
     #[error("{0}")]
     LetGo(String),
+    /// The plan cuts the node off from a probe of the connectivity guard: nothing was changed.
+    #[error("connectivity guard: {0}")]
+    Guard(String),
 }
 
 /// A sequence of changes (netlink ops, sysfs steps) that failed at one of them and was rolled back.

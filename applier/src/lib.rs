@@ -6,6 +6,7 @@ pub mod agent;
 pub mod apply;
 pub mod crd;
 pub mod error;
+pub mod guard;
 pub mod health;
 pub mod install;
 pub mod netlink;

@@ -126,6 +126,8 @@ fn report_named(outcome: Outcome, names: &[&str], time: u64, error: Option<&str>
             },
             netlink_writes: 1,
             error: error.map(str::to_string),
+            guard: vec![],
+            connectivity_lost: None,
         }),
         error: error.map(str::to_string),
         conflicts: vec![],
@@ -753,6 +755,66 @@ async fn condition_transitions_and_events_on_failure() {
     ] {
         assert!(metrics.contains(line), "{line} not in\n{metrics}");
     }
+}
+
+/// An apply the connectivity guard rolled back (a probe that answered before the changes no longer
+/// did): Degraded with reason ConnectivityLost, the probe in the message, a ConnectivityLost Event.
+#[tokio::test]
+async fn a_connectivity_guard_rollback_is_degraded_connectivity_lost_with_an_event() {
+    let mut r = rig();
+    start_empty(&mut r).await;
+    let a = template("jumbo", 1, MTU_9000);
+    let t0 = 1_800_000_000;
+    let lost = "default gateway 10.9.9.1 via eth0 no longer answers (it did before the apply): \
+                no answer from 10.9.9.1 on eth0 (neighbour FAILED) (waited 20000 ms)";
+    let error = format!("connectivity guard: {lost}; rolled back the 1 changes made before it");
+    let mut rolled_back = report_named(Outcome::RolledBack, &["jumbo"], t0 as u64, Some(&error));
+    rolled_back.record.as_mut().unwrap().connectivity_lost = Some(lost.to_string());
+    r.host.queue(rolled_back);
+    let (pass, seen) = reconcile_with(
+        &mut r,
+        &[&a],
+        vec![
+            (201, None), // create
+            (200, None), // status: Progressing
+            (200, None), // status: Degraded
+            (201, None), // Event
+        ],
+    )
+    .await;
+    assert_eq!(pass.event, Some("ConnectivityLost"));
+    let s = &seen[2].body["status"];
+    for type_ in ["Degraded", "Available"] {
+        let c = condition(s, type_);
+        assert_eq!(c["reason"], "ConnectivityLost", "{s:#}");
+        assert_eq!(c["message"], error.as_str());
+    }
+    assert_eq!(condition(s, "Degraded")["status"], "True");
+    assert_eq!(condition(s, "Available")["status"], "False");
+    assert_eq!(s["lastApply"]["result"], "rolled-back");
+    let ev = &seen[3];
+    assert!(ev.is("POST", EVENTS), "{ev:?}");
+    assert_eq!(
+        (ev.body["type"].as_str(), ev.body["reason"].as_str()),
+        (Some("Warning"), Some("ConnectivityLost"))
+    );
+    assert_eq!(ev.body["note"], error.as_str());
+    assert_quiet(&mut r.server);
+
+    // Another rollback, not the guard's: RolledBack again.
+    r.clock.store(t0 + 100, Ordering::SeqCst);
+    r.host.queue(report_named(
+        Outcome::RolledBack,
+        &["jumbo"],
+        (t0 + 100) as u64,
+        Some("set mtu of eth0: Invalid argument; nothing had been changed"),
+    ));
+    let (pass, seen) = reconcile_with(&mut r, &[&a], vec![(200, None), (201, None)]).await;
+    assert_eq!(pass.event, Some("RolledBack"));
+    assert_eq!(
+        condition(&seen[0].body["status"], "Degraded")["reason"],
+        "RolledBack"
+    );
 }
 
 #[tokio::test]

@@ -724,7 +724,8 @@ fn bridge_link_local_dropped(mut s: CurrentState) -> CurrentState {
     s
 }
 
-/// A node's template: an address on a0, the bridge br-mgmt with a1, its address and the default route.
+/// A node's template: an address on a0, the bridge br-mgmt with a1, its address and a route. (Not the
+/// default route: cutting that is the connectivity guard's business, `tests/apply/guard.rs`.)
 const NODE: &str = "  nodeSelector:
     node-role.kubernetes.io/worker: \"\"
   bridgeConfig:
@@ -738,7 +739,7 @@ const NODE: &str = "  nodeSelector:
       ipv4:
         address: [10.20.0.5/24]
         routes:
-          - {to: 0.0.0.0/0, via: 10.20.0.1}
+          - {to: 10.50.0.0/16, via: 10.20.0.1}
 ";
 
 /// The a0 entry of [`NODE`].
@@ -774,7 +775,7 @@ fn a_selection_mistake_changes_nothing_without_prune() {
         let state = yaml(&settled(&["a0", "a1", "br-mgmt"]));
         assert!(routes(&discover(), "br-mgmt")
             .iter()
-            .any(|r| r.starts_with("0.0.0.0/0 via 10.20.0.1")));
+            .any(|r| r.starts_with("10.50.0.0/16 via 10.20.0.1")));
         let records = ownership(&host);
         let unchanged = |what: &str| {
             assert_eq!(host.tree(), files, "{what}: the files changed");
@@ -856,7 +857,7 @@ fn a_selection_mistake_changes_nothing_without_prune() {
         assert!(!s.links.contains_key("br-mgmt"));
         assert_eq!(s.links["a1"].controller, None);
         assert!(cidrs(&s, "a0").is_empty());
-        assert!(!s.routes.iter().any(|r| r.dst.to_string() == "0.0.0.0/0"));
+        assert!(!s.routes.iter().any(|r| r.dst.to_string() == "10.50.0.0/16"));
         assert!(host.file("/etc/netplan/60-plumber.yaml").is_none());
         // Nothing is applied now: selecting nothing again is nothing to do.
         let again = host.plumber(&node, &["--node-labels", TYPO]);

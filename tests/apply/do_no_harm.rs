@@ -3,60 +3,11 @@
 //! MTU keeps both; the explicit `ipv4: {address: []}` removes them, routes before the address, and a
 //! rollback puts back what the kernel dropped with it.
 
-use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::common::*;
 use crate::in_netns;
-use crate::sysfs_fixture::Fixture;
-
-/// A root directory with Ubuntu's os-release, and a sysfs fixture.
-struct Node {
-    dir: tempfile::TempDir,
-    sysfs: Fixture,
-}
-
-impl Node {
-    fn new() -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("root/etc")).unwrap();
-        std::fs::write(
-            dir.path().join("root/etc/os-release"),
-            "ID=ubuntu\nVERSION_ID=\"24.04\"\n",
-        )
-        .unwrap();
-        Node {
-            dir,
-            sysfs: Fixture::new(),
-        }
-    }
-
-    fn template(&self, spec: &str) -> PathBuf {
-        let p = self.dir.path().join("t.yaml");
-        std::fs::write(
-            &p,
-            format!("apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: t}}\nspec:\n{spec}"),
-        )
-        .unwrap();
-        p
-    }
-
-    fn plumber(&self, template: &Path, extra: &[&str]) -> Output {
-        assert_cmd::Command::cargo_bin("plumber")
-            .unwrap()
-            .arg("apply")
-            .arg("-f")
-            .arg(template)
-            .arg("--root")
-            .arg(self.dir.path().join("root"))
-            .arg("--sysfs")
-            .arg(self.sysfs.root())
-            .args(["--node-name", "node-1"])
-            .args(extra)
-            .output()
-            .unwrap()
-    }
-}
+use crate::uplink::{Gateway, Node};
 
 fn stdout(o: &Output) -> String {
     format!(
@@ -66,29 +17,21 @@ fn stdout(o: &Output) -> String {
     )
 }
 
-/// `va` with the node's address and a default route through a gateway on its subnet.
-fn uplink() {
-    veth("va", "vb");
-    settled(&["va", "vb"]);
-    sh("addr add 10.9.9.9/24 dev va");
-    sh("route add default via 10.9.9.1 dev va");
-}
-
 #[test]
 fn an_mtu_only_template_keeps_the_address_and_default_route() {
     in_netns!(
         "an_mtu_only_template_keeps_the_address_and_default_route",
         || {
-            uplink();
+            let _gw = Gateway::new("mtu-only");
             let node = Node::new();
             let t = node.template("  interfaceConfig:\n    - name: va\n      mtu: 9000\n");
-            let dry = node.plumber(&t, &["--dry-run"]);
+            let dry = node.plumber(&t, &["--dry-run"]).0;
             assert_eq!(dry.status.code(), Some(0), "{}", stdout(&dry));
             let plan = stdout(&dry);
             assert!(plan.contains("set mtu of va: 1500 -> 9000"), "{plan}");
             assert!(!plan.contains("remove"), "{plan}");
 
-            let out = node.plumber(&t, &[]);
+            let out = node.plumber(&t, &[]).0;
             assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
             let s = discover();
             assert_eq!(s.links["va"].mtu, 9000);
@@ -102,13 +45,12 @@ fn an_mtu_only_template_keeps_the_address_and_default_route() {
             );
             // The netplan file says nothing of va's addresses: the host's own file keeps them at boot.
             let netplan =
-                std::fs::read_to_string(node.dir.path().join("root/etc/netplan/60-plumber.yaml"))
-                    .unwrap();
+                std::fs::read_to_string(node.root().join("etc/netplan/60-plumber.yaml")).unwrap();
             assert!(netplan.contains("    va:\n      mtu: 9000\n"), "{netplan}");
             assert!(!netplan.contains("dhcp4"), "{netplan}");
 
-            let again = node.plumber(&t, &[]);
-            assert_eq!(stdout(&again), "plumber: nothing to do (templates: t)\n");
+            let again = node.plumber(&t, &[]).0;
+            assert_eq!(stdout(&again), "plumber: nothing to do (templates: net)\n");
         }
     );
 }
@@ -118,11 +60,30 @@ fn an_empty_address_list_removes_the_address_routes_first() {
     in_netns!(
         "an_empty_address_list_removes_the_address_routes_first",
         || {
-            uplink();
+            let _gw = Gateway::new("no-address");
             let node = Node::new();
             let t =
                 node.template("  interfaceConfig:\n    - name: va\n      ipv4: {address: []}\n");
-            let out = node.plumber(&t, &[]);
+            let before = yaml(&settled(&["va"]));
+            // It cuts the default gateway off: refused before any change unless meant, and rolled
+            // back by the guard when meant, since the gateway no longer answers.
+            let refused = node.plumber(&t, &[]).0;
+            assert_eq!(refused.status.code(), Some(1), "{}", stdout(&refused));
+            assert!(
+                stdout(&refused).contains("--allow-disconnect"),
+                "{}",
+                stdout(&refused)
+            );
+            assert_eq!(yaml(&settled(&["va"])), before);
+            let lost = node
+                .plumber(&t, &["--allow-disconnect", "--guard-timeout", "1"])
+                .0;
+            assert_eq!(lost.status.code(), Some(3), "{}", stdout(&lost));
+            assert_eq!(yaml(&settled(&["va"])), before);
+            // Without the guard it is carried out, routes first.
+            let out = node
+                .plumber(&t, &["--allow-disconnect", "--guard-timeout", "0"])
+                .0;
             assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
             let done: Vec<String> = stdout(&out)
                 .lines()
@@ -153,32 +114,37 @@ fn a_route_the_kernel_drops_with_the_last_address_is_restored_by_rollback() {
             // drops it with va's last address. The apply then fails (its last op, a route through a
             // gateway no link reaches: ENETUNREACH) and rolls back: the address and the route come
             // back, the route with its protocol.
-            uplink();
+            let _gw = Gateway::new("flushed-route");
             sh("route replace default via 10.9.9.1 dev va proto dhcp");
-            let before = yaml(&settled(&["va", "vb"]));
+            veth("x0", "x1");
+            let before = yaml(&settled(&["va", "x0", "x1"]));
             let node = Node::new();
             let t = node.template(
                 "  interfaceConfig:
     - name: va
       ipv4: {address: []}
-    - name: vb
+    - name: x0
       ipv4:
         address: [10.7.7.1/24]
         routes:
           - {to: 10.60.0.0/16, via: 192.168.200.1}
 ",
             );
-            let out = node.plumber(&t, &[]);
+            let out = node.plumber(&t, &["--allow-disconnect"]).0;
             assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
-            let record = std::fs::read_to_string(
-                node.dir.path().join("root/var/lib/plumber/last-apply.json"),
-            )
-            .unwrap();
+            let record =
+                std::fs::read_to_string(node.root().join("var/lib/plumber/last-apply.json"))
+                    .unwrap();
             assert!(
                 record.contains("remove address 10.9.9.9/24 from va (the kernel drops 1 route through va with it)"),
                 "{record}"
             );
-            assert_eq!(yaml(&settled(&["va", "vb"])), before, "{}", stdout(&out));
+            assert_eq!(
+                yaml(&settled(&["va", "x0", "x1"])),
+                before,
+                "{}",
+                stdout(&out)
+            );
         }
     );
 }

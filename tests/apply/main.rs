@@ -3,10 +3,12 @@
 mod apply_cli;
 mod common;
 mod do_no_harm;
+mod guard;
 mod install;
 mod netns;
 mod ovs;
 mod sysfs;
 mod sysfs_fixture;
+mod uplink;
 mod vf;
 mod watch;

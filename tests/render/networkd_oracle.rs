@@ -147,8 +147,8 @@ fn networkd_files_match_what_netplan_generates_for_the_same_case() {
         let mut ours = by_link(
             debian_files
                 .iter()
-                .cloned()
                 .filter(|a| a.path.starts_with("/etc/systemd/network/"))
+                .cloned()
                 .map(|a| {
                     (
                         a.path

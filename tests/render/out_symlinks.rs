@@ -248,7 +248,7 @@ fn fleet_out_never_writes_outside_the_tree() {
     std::fs::write(&victim, "keep").unwrap();
     let net2 = fleet.join("worker-2/etc/systemd/network");
     std::fs::create_dir_all(&net2).unwrap();
-    symlink(&victim, net2.join("60-plumber-eno1.network")).unwrap();
+    symlink(&victim, net2.join("60-plumber-eno1.10.network")).unwrap();
 
     let o = cmd()
         .args(["--distro", "debian", "--nodes"])
@@ -266,23 +266,23 @@ fn fleet_out_never_writes_outside_the_tree() {
     assert_eq!(names, ["victim"], "written outside the tree");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
 
-    let file = "systemd/network/60-plumber-eno1.network";
+    let file = "systemd/network/60-plumber-eno1.10.network";
     // worker-0: /etc resolved inside worker-0's tree.
     let w0 = inside(&fleet.join("worker-0"), &away)
         .join("etc")
         .join(file);
     assert!(std::fs::read_to_string(&w0)
         .unwrap()
-        .contains("MTUBytes=9000"));
+        .contains("Name=eno1.10"));
     // worker-1: the node's directory resolved inside the fleet's tree.
     let w1 = inside(&fleet, &away).join("etc").join(file);
     assert!(std::fs::read_to_string(&w1)
         .unwrap()
-        .contains("MTUBytes=9000"));
+        .contains("Name=eno1.10"));
     // worker-2: the link replaced by the file.
-    let w2 = net2.join("60-plumber-eno1.network");
+    let w2 = net2.join("60-plumber-eno1.10.network");
     assert!(std::fs::symlink_metadata(&w2).unwrap().is_file());
     assert!(std::fs::read_to_string(&w2)
         .unwrap()
-        .contains("MTUBytes=9000"));
+        .contains("Name=eno1.10"));
 }

@@ -6,6 +6,7 @@
 //! | applied, or nothing to do | True `Applied` (`NoTemplates` when none select the node) | False `Reconciled` | False `AsExpected` |
 //! | refused by the applier | False `ApplyRefused` | False | True `ApplyRefused` |
 //! | failed and rolled back | False `RolledBack` | False | True `RolledBack` |
+//! | rolled back: the connectivity guard's probes no longer answered | False `ConnectivityLost` | False | True `ConnectivityLost` |
 //! | failed, rollback failed too | False `RollbackFailed` | False | True `RollbackFailed` |
 //! | templates conflict (nothing applied) | False `TemplateConflict` | False | True `TemplateConflict` |
 //! | a template is invalid (nothing applied) | False `InvalidTemplate` | False | True `InvalidTemplate` |
@@ -43,6 +44,16 @@ impl Want {
     }
 }
 
+/// The reason of an apply rolled back because the connectivity guard's probes no longer answered.
+pub const CONNECTIVITY_LOST: &str = "ConnectivityLost";
+
+/// Whether the connectivity guard rolled the apply back.
+pub fn connectivity_lost(r: &super::reconcile::Report) -> bool {
+    r.record
+        .as_ref()
+        .is_some_and(|rec| rec.connectivity_lost.is_some())
+}
+
 /// The reason a verdict fails for, and its message; `None` when the node matches its templates.
 pub fn failure(v: &Verdict) -> Option<(&'static str, String)> {
     match v {
@@ -50,6 +61,7 @@ pub fn failure(v: &Verdict) -> Option<(&'static str, String)> {
             let reason = match r.outcome {
                 Outcome::Applied | Outcome::Unchanged => return None,
                 Outcome::Refused => "ApplyRefused",
+                Outcome::RolledBack if connectivity_lost(r) => CONNECTIVITY_LOST,
                 Outcome::RolledBack => "RolledBack",
                 Outcome::RollbackFailed => "RollbackFailed",
             };

@@ -54,6 +54,12 @@ pub struct Config {
     /// Quiet time after a burst of events (template, Node or netlink changes) before reconciling.
     #[arg(long, env = "PLUMBER_DEBOUNCE_MS", default_value_t = 500)]
     pub debounce_ms: u64,
+    /// Connectivity guard: how long the default gateways and the API server, when they answered
+    /// before an apply, have to answer again after its changes before everything is rolled back (0
+    /// turns the guard off). A template annotated plumber.k8s.pf9.io/allow-disconnect: "true" may
+    /// remove their paths.
+    #[arg(long, env = "PLUMBER_GUARD_TIMEOUT_SECS", default_value_t = 20)]
+    pub guard_timeout_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -63,6 +69,10 @@ pub enum LogFormat {
 }
 
 impl Config {
+    pub fn guard_timeout(&self) -> Duration {
+        Duration::from_secs(self.guard_timeout_secs)
+    }
+
     pub fn watch(&self) -> crate::watch::WatchConfig {
         crate::watch::WatchConfig {
             debounce: Duration::from_millis(self.debounce_ms),

@@ -1,6 +1,7 @@
 //! Kubernetes Events on the node's `HostNetwork` (events.k8s.io/v1, in `default`, as for every
 //! cluster-scoped object): `Applied` when an apply changed the node, `ApplyFailed` when it was refused
-//! or its rollback failed, `RolledBack` when it failed and was undone, `Conflict` when templates
+//! or its rollback failed, `RolledBack` when it failed and was undone (`ConnectivityLost` when the
+//! connectivity guard's probes no longer answered after the changes), `Conflict` when templates
 //! disagree or one is invalid. A warning is posted when it differs from the last one (a conflict that
 //! stays is not re-posted at every resync); a success clears that memory.
 
@@ -45,6 +46,11 @@ pub fn event_for(v: &Verdict) -> Option<(EventType, &'static str, String)> {
                     ),
                 ))
             }
+            Outcome::RolledBack if conditions::connectivity_lost(r) => Some((
+                EventType::Warning,
+                conditions::CONNECTIVITY_LOST,
+                message(v),
+            )),
             Outcome::RolledBack => Some((EventType::Warning, ROLLED_BACK, message(v))),
             Outcome::Refused | Outcome::RollbackFailed => {
                 Some((EventType::Warning, APPLY_FAILED, message(v)))

@@ -418,8 +418,11 @@ fn log(v: &Verdict) {
 /// kernel with it, on both threads that allocated them).
 pub async fn run(cfg: Config, after_pass: fn()) -> anyhow::Result<()> {
     let stop = crate::watch::shutdown_signal()?;
-    let client = Client::try_default()
+    let kube_config = kube::Config::infer()
         .await
+        .context("connecting to the API server (in-cluster config or KUBECONFIG)")?;
+    let api_server = api_server_endpoint(&kube_config.cluster_url).await;
+    let client = Client::try_from(kube_config)
         .context("connecting to the API server (in-cluster config or KUBECONFIG)")?;
     let distro = match &cfg.distro {
         Some(d) => plumber_render::distro::Distro::by_name(d)?,
@@ -443,6 +446,7 @@ pub async fn run(cfg: Config, after_pass: fn()) -> anyhow::Result<()> {
         scope: crate::apply::Scope::All,
         node_name: cfg.node_name.clone(),
         ovsdb,
+        guard: crate::guard::Guard::agent(cfg.guard_timeout(), api_server.into_iter().collect()),
     };
     let watch_cfg = cfg.watch();
     // A pass may wait on VFs (30 s per step) and OVS; ten resyncs (at least 10 minutes) is a wedge.
@@ -577,6 +581,29 @@ pub async fn run(cfg: Config, after_pass: fn()) -> anyhow::Result<()> {
         "plumber agent stopped"
     );
     Ok(())
+}
+
+/// The API server's endpoint as the agent reaches it (the connectivity guard checks it after every
+/// apply); `None`, with a warning, when its name does not resolve.
+async fn api_server_endpoint(url: &http::Uri) -> Option<crate::guard::Endpoint> {
+    let host = url.host()?;
+    let port = url
+        .port_u16()
+        .unwrap_or(if url.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        });
+    let name = format!("{host}:{port}");
+    match tokio::net::lookup_host(name.clone()).await {
+        Ok(mut addrs) => addrs
+            .next()
+            .map(|addr| crate::guard::Endpoint { name, addr }),
+        Err(e) => {
+            tracing::warn!(endpoint = %name, error = %e, "resolving the API server: the connectivity guard does not check it");
+            None
+        }
+    }
 }
 
 /// What the agent watches for templates: all of them.

@@ -209,6 +209,8 @@ mod tests {
             ops: vec![],
             netlink_writes: 0,
             error: None,
+            guard: vec![],
+            connectivity_lost: None,
         }
     }
 

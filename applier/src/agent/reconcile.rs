@@ -31,8 +31,9 @@ pub struct Report {
     pub templates: Vec<String>,
 }
 
-/// What a reconcile decided and, if it applied, how that went.
+/// What a reconcile decided and, if it applied, how that went. (One a pass: its size does not matter.)
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Verdict {
     /// The applier ran (see the outcome).
     Done(Report),
@@ -71,6 +72,7 @@ pub trait Host {
 
 /// What to do with the cluster's templates on this node.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Decision {
     /// Apply these (sorted by name; empty: let go of everything plumber manages).
     Apply(Vec<Loaded>),
@@ -94,6 +96,15 @@ pub fn to_loaded(t: &HostNetworkTemplate) -> Loaded {
             metadata: ObjectMeta {
                 name,
                 generation: t.metadata.generation,
+                // The connectivity guard's opt-in; the other annotations are not the applier's.
+                annotations: t
+                    .metadata
+                    .annotations
+                    .iter()
+                    .flatten()
+                    .filter(|(k, _)| k.as_str() == crate::guard::ALLOW_DISCONNECT)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 ..ObjectMeta::default()
             },
             spec: t.spec.0.clone(),
@@ -244,6 +255,39 @@ mod tests {
         let text = c[0].to_string();
         assert!(text.contains("mtu-a") && text.contains("mtu-b"), "{text}");
         assert!(c[0].field.contains("eth0"), "{}", c[0].field);
+    }
+
+    #[test]
+    fn the_allow_disconnect_annotation_reaches_the_applier_and_no_other() {
+        let mut t = template("uplink", "interfaceConfig: [{name: eth0, mtu: 9000}]");
+        t.metadata.annotations = Some(
+            [
+                (crate::guard::ALLOW_DISCONNECT, "true"),
+                ("kubectl.kubernetes.io/last-applied-configuration", "{}"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
+        );
+        let l = to_loaded(&t);
+        assert_eq!(
+            l.template.metadata.annotations,
+            [(
+                crate::guard::ALLOW_DISCONNECT.to_string(),
+                "true".to_string()
+            )]
+            .into()
+        );
+        let selected = [plumber_render::node::TemplateRef {
+            name: "uplink".into(),
+            priority: 0,
+            generation: Some(2),
+        }];
+        assert!(crate::guard::annotated(&[l], &selected));
+        assert!(to_loaded(&template("plain", "{}"))
+            .template
+            .metadata
+            .annotations
+            .is_empty());
     }
 
     #[test]

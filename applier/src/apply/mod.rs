@@ -10,7 +10,8 @@
 //!    0), VF drivers (planned once the VFs exist), links/addresses/routes and VF settings (re-planned
 //!    when the VF stage changed the node), Open vSwitch (one OVSDB transaction; OVSDB is asked only when
 //!    the templates configure OVS).
-//! 4. Verify: discover again and plan again; every stage's plan must be empty.
+//! 4. Verify: discover again and plan again; every stage's plan must be empty. Then the connectivity
+//!    guard ([`crate::guard`]): what the node reached before the changes it must reach again.
 //! 5. Commit the files, or, on any failure, undo every stage done, last first, and restore the files,
 //!    so that the node ends as it started.
 //!
@@ -42,7 +43,7 @@ use crate::plan::Op;
 use crate::state::CurrentState;
 use crate::{Error, Result};
 pub use files::{distro_of, file_changes, FileChange};
-pub use planning::plan_node;
+pub use planning::{check_guard, plan_node};
 pub use record::{Outcome, Record};
 pub use run::{apply, Applied};
 pub use selection::{LetGo, Prune};
@@ -86,6 +87,8 @@ pub struct Target {
     pub node_name: String,
     /// How to reach OVSDB; used only when the templates configure OVS bridges.
     pub ovsdb: Ovsdb,
+    /// The connectivity guard's settings.
+    pub guard: crate::guard::Guard,
 }
 
 impl Target {
@@ -115,6 +118,10 @@ pub struct NodePlan {
     /// What this apply lets go of (also among `files`, `links` and `ovs`, which are what is carried
     /// out), and the templates it no longer selects.
     pub let_go: LetGo,
+    /// What the connectivity guard checks before and after the changes (none when the plan does not
+    /// change the running node).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub guard: Vec<crate::guard::Probe>,
 }
 
 impl NodePlan {
@@ -161,6 +168,9 @@ impl fmt::Display for NodePlan {
         for (i, op) in self.ovs.iter().enumerate() {
             writeln!(f, "{}ovs: {op}", mark(i >= kept))?;
         }
+        for p in &self.guard {
+            writeln!(f, "guard: check {p}")?;
+        }
         Ok(())
     }
 }
@@ -198,6 +208,8 @@ pub async fn discover(handle: &rtnetlink::Handle, target: &Target) -> Result<Dis
 pub struct Desired {
     pub node: NodeConfig,
     pub artifacts: Vec<Artifact>,
+    /// A selected template says that cutting the connectivity guard's probes off is meant.
+    pub allow_disconnect: bool,
 }
 
 impl Desired {
@@ -215,7 +227,12 @@ impl Desired {
         } else {
             Vec::new()
         };
-        Ok(Desired { node, artifacts })
+        let allow_disconnect = crate::guard::annotated(templates, &node.templates);
+        Ok(Desired {
+            node,
+            artifacts,
+            allow_disconnect,
+        })
     }
 
     /// sha256 over the merged configuration and every rendered file.

@@ -71,18 +71,55 @@ pub fn plan_node(
         links: released.clone(),
         ovs: ovs_released.clone(),
     };
+    // What is carried out: the desired state's ops, then letting go.
+    let links = [links, released].concat();
+    let ovs = [ovs, ovs_released].concat();
+    // The connectivity guard's probes; whether the plan cuts one's path is `check_guard`'s.
+    let changes_runtime = !(sriov.is_empty() && links.is_empty() && ovs.is_empty());
+    let guard = crate::guard::plan(
+        &target.guard,
+        true,
+        &found.state,
+        &links,
+        &ovs,
+        changes_runtime,
+    )
+    .map_err(Error::Guard)?;
     Ok((
         NodePlan {
             distro: target.distro.name.clone(),
             templates,
             files,
             sriov,
-            links: [links, released].concat(),
-            ovs: [ovs, ovs_released].concat(),
+            links,
+            ovs,
             let_go,
+            guard,
         },
         counts,
     ))
+}
+
+/// Refuses `plan` when it cuts the node off from one of the connectivity guard's probes (its address,
+/// route or link), unless the command line or the templates say it is meant. Checked after the
+/// selection guard, whose refusal says more about a plan made from the wrong templates.
+pub fn check_guard(
+    target: &Target,
+    desired: &Desired,
+    found: &Discovered,
+    plan: &NodePlan,
+) -> Result<()> {
+    let changes_runtime = !(plan.sriov.is_empty() && plan.links.is_empty() && plan.ovs.is_empty());
+    crate::guard::plan(
+        &target.guard,
+        desired.allow_disconnect,
+        &found.state,
+        &plan.links,
+        &plan.ovs,
+        changes_runtime,
+    )
+    .map(|_| ())
+    .map_err(Error::Guard)
 }
 
 /// The link, address, route and VF ops: the templates' desired state, then letting go of what plumber

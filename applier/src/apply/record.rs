@@ -6,7 +6,8 @@
 //! {"result": "applied", "time": 1795400000,
 //!  "templates": [{"name": "sriov-workers", "priority": 0, "generation": 3}],
 //!  "digest": "4f1c…", "files": ["write /etc/netplan/90-plumber.yaml"],
-//!  "ops": ["set mtu of ens1f0: 1500 -> 9000"], "netlink_writes": 1, "error": null}
+//!  "ops": ["set mtu of ens1f0: 1500 -> 9000"], "netlink_writes": 1, "error": null,
+//!  "guard": ["default gateway 10.0.0.1 via ens1f0: answered in 1 ms before the apply and in 2 ms after it"]}
 //! ```
 
 use std::fs::{File, OpenOptions, TryLockError};
@@ -58,6 +59,14 @@ pub struct Record {
     #[serde(default)]
     pub netlink_writes: usize,
     pub error: Option<String>,
+    /// The connectivity guard's probes, one line each (none when the apply did not change the
+    /// running node).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guard: Vec<String>,
+    /// The guard's probes that answered before the changes and not after them: why the apply was
+    /// rolled back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connectivity_lost: Option<String>,
 }
 
 /// Reads the record in `state_dir` (`None` when there is none or it cannot be parsed: the record is
@@ -134,6 +143,8 @@ mod tests {
             ops: vec![],
             netlink_writes: 0,
             error: None,
+            guard: vec![],
+            connectivity_lost: None,
         };
         write(&state, &r).unwrap();
         assert_eq!(read(&state), Some(r));

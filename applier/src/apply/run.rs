@@ -1,5 +1,5 @@
-//! Carrying an apply out: the stages in order, the verification, and the undo of every stage done
-//! when any of it fails.
+//! Carrying an apply out: the stages in order, the verification and the connectivity guard, and the
+//! undo of every stage done when any of it fails.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,7 +12,8 @@ use super::owned;
 use super::planning::{link_ops, ovs_ops};
 use super::record::{self, Outcome, Record};
 use super::selection::{self, Prune};
-use super::{discover, plan_node, Desired, Discovered, NodePlan, Target, VF_WAIT};
+use super::{check_guard, discover, plan_node, Desired, Discovered, NodePlan, Target, VF_WAIT};
+use crate::guard;
 use crate::install::Installed;
 use crate::ovs::{self, OvsOp};
 use crate::plan::{self, Op, Owned};
@@ -100,7 +101,8 @@ pub async fn apply(
     let t = std::time::Instant::now();
     let prepared = Desired::new(templates, labels, &found.inventory, target)
         .and_then(|d| plan_node(target, &d, &found).map(|p| (d, p)))
-        .and_then(|(d, p)| selection::check(prune, &p.0, templates, labels).map(|()| (d, p)));
+        .and_then(|(d, p)| selection::check(prune, &p.0, templates, labels).map(|()| (d, p)))
+        .and_then(|(d, p)| check_guard(target, &d, &found, &p.0).map(|()| (d, p)));
     crate::timing("merge, render and plan", t);
     let (desired, (plan, counts)) = match prepared {
         Ok(x) => x,
@@ -114,6 +116,8 @@ pub async fn apply(
                 ops: vec![],
                 netlink_writes: 0,
                 error: Some(e.to_string()),
+                guard: vec![],
+                connectivity_lost: None,
             };
             let _ = record::write(&state_path, &r);
             return Err(e);
@@ -134,6 +138,8 @@ pub async fn apply(
             .collect(),
         netlink_writes: 0,
         error: None,
+        guard: vec![],
+        connectivity_lost: None,
     };
     if plan.is_empty() {
         // Recorded only when the configuration changed, so that a watch loop does not write the disk.
@@ -156,6 +162,12 @@ pub async fn apply(
         });
     }
 
+    // The connectivity guard: what the node reaches before the changes.
+    let t = std::time::Instant::now();
+    let reached = guard::probe::before(&found.state, &found.indexes, &plan.guard).await;
+    crate::timing("connectivity guard, before", t);
+    rec.guard = reached.report();
+
     let mut done = Done::default();
     let mut writes = 0;
     let t = std::time::Instant::now();
@@ -176,6 +188,10 @@ pub async fn apply(
         Err(e) => Err(e),
     };
     crate::timing("verify", t);
+    let result = match result {
+        Ok(()) => guard_after(handle, target, &reached, &mut rec).await,
+        Err(e) => Err(e),
+    };
     match result {
         Ok(()) => {
             if let Some(i) = done.installed.take() {
@@ -356,6 +372,29 @@ async fn verify(
                 left.join("; ")
             ),
         ))
+    }
+}
+
+/// The connectivity guard after the changes: every probe that answered before them must answer again.
+async fn guard_after(
+    handle: &rtnetlink::Handle,
+    target: &Target,
+    reached: &guard::probe::Before,
+    rec: &mut Record,
+) -> std::result::Result<(), StageError> {
+    if reached.answered.is_empty() {
+        return Ok(());
+    }
+    let t = std::time::Instant::now();
+    let checked = guard::probe::after(handle, reached, target.guard.timeout).await;
+    crate::timing("connectivity guard, after", t);
+    rec.guard = checked.report;
+    match checked.lost {
+        None => Ok(()),
+        Some(lost) => {
+            rec.connectivity_lost = Some(lost.clone());
+            Err(StageError::new(guard::STAGE, lost))
+        }
     }
 }
 

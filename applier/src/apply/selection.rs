@@ -276,6 +276,7 @@ mod tests {
                 templates: dropped.iter().map(|s| s.to_string()).collect(),
                 ..let_go
             },
+            guard: vec![],
         }
     }
 
@@ -285,6 +286,7 @@ mod tests {
             links: vec![Op::DelAddress {
                 link: "a0".into(),
                 cidr: plumber_render::model::IpCidr::parse("10.9.0.2/24").unwrap(),
+                flushed: vec![],
             }],
             ..LetGo::default()
         }
@@ -401,6 +403,8 @@ nothing was changed: pass --prune to let go of these, or give the --node-labels 
             ops: vec![],
             netlink_writes: 0,
             error: None,
+            guard: vec![],
+            connectivity_lost: None,
         };
         record::write(state, &r).unwrap();
         let old = read(state);

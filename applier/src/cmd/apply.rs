@@ -54,6 +54,18 @@ pub struct Apply {
     /// waited on ovs-vswitchd). Default: ovs-vsctl's own (the system database).
     #[arg(long)]
     ovsdb_socket: Option<PathBuf>,
+    /// Connectivity guard: a TCP endpoint the node must still reach after the changes if it did
+    /// before (besides its default gateways); repeatable.
+    #[arg(long = "reach", value_name = "HOST:PORT", value_parser = plumber::guard::probe::resolve)]
+    reach: Vec<plumber::guard::Endpoint>,
+    /// Connectivity guard: how long the probes that answered before the changes have to answer
+    /// again (0 turns the guard off).
+    #[arg(long, value_name = "SECONDS", default_value = "20", value_parser = seconds)]
+    guard_timeout: std::time::Duration,
+    /// Connectivity guard: apply a plan that removes the address, route or link through which a
+    /// default gateway or a --reach endpoint is reached (the probes are still checked afterwards).
+    #[arg(long)]
+    allow_disconnect: bool,
     #[arg(short, long, value_enum, default_value = "text")]
     output: PlanFormat,
     /// Keep the node so: apply now, then again after netlink reports a change to links, addresses or
@@ -136,6 +148,12 @@ pub fn run(c: Apply) -> u8 {
     }
 }
 
+/// Seconds, possibly fractional (`0.5`).
+fn seconds(s: &str) -> Result<std::time::Duration, String> {
+    let n: f64 = s.parse().map_err(|e| format!("{s}: {e}"))?;
+    std::time::Duration::try_from_secs_f64(n).map_err(|e| format!("{s}: {e}"))
+}
+
 type Prepared = (
     Target,
     Vec<plumber_render::parse::Loaded>,
@@ -169,6 +187,12 @@ fn prepare(c: &Apply) -> anyhow::Result<Prepared> {
         scope,
         node_name: c.node_name.clone().unwrap_or_else(plumber::show::node_name),
         ovsdb: super::ovsdb(c.ovsdb_socket.as_deref()),
+        guard: plumber::guard::Guard {
+            timeout: c.guard_timeout,
+            endpoints: c.reach.clone(),
+            allow_disconnect: c.allow_disconnect,
+            ..Default::default()
+        },
     };
     Ok((target, templates, labels))
 }
@@ -192,6 +216,7 @@ fn dry_run(
     }
     // The plan, then the refusal the apply would meet.
     apply::selection::check(prune, &plan, templates, labels)?;
+    apply::check_guard(target, &desired, &found, &plan)?;
     Ok(())
 }
 
@@ -217,6 +242,9 @@ fn print_applied(a: &apply::Applied, output: PlanFormat) {
                     }
                     for o in &r.ops {
                         println!("done: {o}");
+                    }
+                    for g in &r.guard {
+                        println!("guard: {g}");
                     }
                     println!(
                         "plumber: applied {} file changes and {} runtime changes (templates: {})",

@@ -1,6 +1,7 @@
 //! The kernel side of the applier, all through rtnetlink: [`discover`] reads the node into a
 //! [`CurrentState`](crate::state::CurrentState), [`execute`] carries out one [`Op`](crate::plan::Op),
-//! and [`apply`] carries out a plan, rolling back what it did when an op fails.
+//! and [`apply`] carries out a plan, rolling back what it did when an op fails; [`neigh`] asks the
+//! kernel whether a next hop answers (the connectivity guard).
 //!
 //! rtnetlink is async; [`run`] drives a future on a current-thread runtime for the synchronous CLI, and
 //! [`connection`] (called inside that runtime) opens the socket. The socket belongs to the network
@@ -8,6 +9,7 @@
 
 mod discover;
 mod exec;
+pub mod neigh;
 pub mod vf;
 
 use std::future::Future;
