@@ -50,19 +50,7 @@ impl Host {
     }
 
     fn plumber(&self, template: &Path, extra: &[&str]) -> Output {
-        assert_cmd::Command::cargo_bin("plumber")
-            .unwrap()
-            .arg("apply")
-            .arg("-f")
-            .arg(template)
-            .arg("--root")
-            .arg(self.root())
-            .arg("--sysfs")
-            .arg(self.sysfs.root())
-            .args(["--node-name", "node-1"])
-            .args(extra)
-            .output()
-            .unwrap()
+        plumber_apply(template, &self.root(), self.sysfs.root(), extra)
     }
 
     fn file(&self, path: &str) -> Option<(String, u32)> {

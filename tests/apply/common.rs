@@ -153,3 +153,26 @@ pub fn routes(s: &CurrentState, dev: &str) -> Vec<String> {
 pub fn yaml(s: &CurrentState) -> String {
     serde_yaml::to_string(s).unwrap()
 }
+
+/// `plumber apply -f TEMPLATE --root ROOT --sysfs SYSFS --node-name node-1 EXTRA...`, the binary as a
+/// user runs it.
+pub fn plumber_apply(
+    template: &std::path::Path,
+    root: &std::path::Path,
+    sysfs: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    assert_cmd::Command::cargo_bin("plumber")
+        .unwrap()
+        .arg("apply")
+        .arg("-f")
+        .arg(template)
+        .arg("--root")
+        .arg(root)
+        .arg("--sysfs")
+        .arg(sysfs)
+        .args(["--node-name", "node-1"])
+        .args(extra)
+        .output()
+        .unwrap()
+}

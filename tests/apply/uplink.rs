@@ -118,19 +118,7 @@ impl Node {
     /// `plumber apply -f TEMPLATE` on this node with `extra`; the output and how long it took.
     pub fn plumber(&self, template: &Path, extra: &[&str]) -> (Output, std::time::Duration) {
         let start = Instant::now();
-        let out = assert_cmd::Command::cargo_bin("plumber")
-            .unwrap()
-            .arg("apply")
-            .arg("-f")
-            .arg(template)
-            .arg("--root")
-            .arg(self.root())
-            .arg("--sysfs")
-            .arg(self.sysfs.root())
-            .args(["--node-name", "node-1"])
-            .args(extra)
-            .output()
-            .unwrap();
+        let out = plumber_apply(template, &self.root(), self.sysfs.root(), extra);
         (out, start.elapsed())
     }
 

@@ -46,6 +46,29 @@ fn netdevsim_rule(rendered: &str) -> String {
     )
 }
 
+/// The host's own configuration of eth6, as an installer or cloud-init writes it: its address (and on
+/// netplan a route). plumber's files name eth6 for its MTU and a VLAN only and must leave this in charge.
+fn host_own_files(flavour: &str, files: &std::path::Path) {
+    // netplan wants its files private; networkd reads as systemd-network and needs them readable.
+    let (path, text, mode) = match flavour {
+        "ubuntu" => (
+            "etc/netplan/50-cloud-init.yaml",
+            "network:\n  version: 2\n  ethernets:\n    eth6:\n      addresses: [10.6.0.6/24]\n      routes:\n        - {to: 10.66.0.0/16, via: 10.6.0.1}\n",
+            0o600,
+        ),
+        _ => (
+            "etc/systemd/network/50-eth6.network",
+            "[Match]\nName=eth6\n\n[Network]\nAddress=10.6.0.6/24\n\n[Route]\nDestination=10.66.0.0/16\nGateway=10.6.0.1\n",
+            0o644,
+        ),
+    };
+    let p = files.join(path);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, text).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
 fn boot(flavour: &str) -> Outcome {
     let p = Payload::empty(&format!("case2-{flavour}"));
     let files = p.dir.join("files");
@@ -69,6 +92,7 @@ fn boot(flavour: &str) -> Outcome {
         std::fs::create_dir_all(&g).unwrap();
         std::os::unix::fs::symlink("/dev/null", g.join("netplan")).unwrap();
     }
+    host_own_files(flavour, &files);
     std::fs::copy(top().join("tests/vm/case2/case.sh"), p.dir.join("case.sh")).unwrap();
     std::fs::write(p.dir.join("flavour"), format!("{flavour}\n")).unwrap();
     let disk = p.root_disk(&files);
@@ -115,6 +139,8 @@ fn check(flavour: &str, o: &Outcome) {
     );
 
     // Which files configured the boot: netplan's generator (ubuntu) or plumber's own .network (debian).
+    // On networkd, eth6 is configured by the host's own 50-eth6.network and plumber writes none for it;
+    // its MTU and VLAN came from 81-plumber-links.rules.
     let files = o.text("networkd-files.txt");
     if flavour == "ubuntu" {
         assert!(files.contains("10-netplan-bond0.netdev"), "{files}");
@@ -122,6 +148,14 @@ fn check(flavour: &str, o: &Outcome) {
     } else {
         assert!(files.contains("60-plumber-bond0.netdev"), "{files}");
         assert!(!files.contains("netplan"), "{files}");
+        assert!(files.contains("50-eth6.network"), "{files}");
+        assert!(!files.contains("60-plumber-eth6.network"), "{files}");
+        assert!(files.contains("60-plumber-eth6.600.network"), "{files}");
+        let link = o.text("plumber-link.log");
+        assert!(
+            link.contains("eth6: ip link add link eth6 name eth6.600 type vlan id 600"),
+            "{link}"
+        );
     }
 
     let k = o.json("link.json");
@@ -151,6 +185,7 @@ fn check(flavour: &str, o: &Outcome) {
         ("pf0.1000", "pf0", 1000, 9000),
         ("pf0.1001", "pf0", 1001, 9000),
         ("eth5.300", "eth5", 300, 4000),
+        ("eth6.600", "eth6", 600, 7000),
     ] {
         let l = ip_link(&k, v);
         assert_eq!(l["link"], parent, "{v}'s parent: {l}");
@@ -160,6 +195,7 @@ fn check(flavour: &str, o: &Outcome) {
     }
     assert_eq!(ip_link(&k, "pf0")["mtu"], 9000);
     assert_eq!(ip_link(&k, "eth5")["mtu"], 4000);
+    assert_eq!(ip_link(&k, "eth6")["mtu"], 7000);
     for n in [
         "bond0",
         "bond1",
@@ -170,6 +206,8 @@ fn check(flavour: &str, o: &Outcome) {
         "pf0.1001",
         "eth5",
         "eth5.300",
+        "eth6",
+        "eth6.600",
     ] {
         let flags = ip_link(&k, n)["flags"].as_array().unwrap().clone();
         assert!(flags.contains(&"UP".into()), "{n} is not up: {flags:?}");
@@ -209,6 +247,9 @@ fn check(flavour: &str, o: &Outcome) {
     assert_eq!(addrs(&a, "storage"), ["10.2.0.5/24"]);
     assert_eq!(addrs(&a, "bond1"), ["192.168.7.5/24"]);
     assert_eq!(addrs(&a, "eth5"), ["10.3.0.5/24"]);
+    // eth6 keeps the address (and route) of the host's own file; its VLAN has the template's.
+    assert_eq!(addrs(&a, "eth6"), ["10.6.0.6/24"]);
+    assert_eq!(addrs(&a, "eth6.600"), ["10.60.0.6/24"]);
     let r = o.json("route4.json");
     assert!(
         has_route(
@@ -232,6 +273,17 @@ fn check(flavour: &str, o: &Outcome) {
             ]
         ),
         "{r}"
+    );
+    assert!(
+        has_route(
+            &r,
+            &[
+                ("dst", "10.66.0.0/16".into()),
+                ("gateway", "10.6.0.1".into()),
+                ("dev", "eth6".into())
+            ]
+        ),
+        "the host's own route on eth6: {r}"
     );
     assert!(
         has_route(

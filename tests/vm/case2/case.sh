@@ -7,10 +7,12 @@ res() { echo "$1=$2" >>"$OUT/result.txt"; }
 res flavour "$(cat /mnt/flavour)"
 res case_start_s "$(cut -d' ' -f1 /proc/uptime)"
 nsim=/sys/bus/netdevsim/devices/netdevsim1
-# settled: the VFs exist, the OVS port is in, every link networkd manages is configured (or failed).
+# settled: the VFs exist, the OVS port is in, eth6's VLAN exists, every link networkd manages is
+# configured (or failed).
 settled() {
     [ "$(cat $nsim/sriov_numvfs 2>/dev/null)" = 4 ] || return 1
     ovs-vsctl --timeout=5 list-ports ovs-br01 2>/dev/null | grep -qx pf0.1000 || return 1
+    [ -e /sys/class/net/eth6.600 ] || return 1
     ! networkctl list --no-legend --no-pager 2>/dev/null | grep -qE 'configuring|pending|initialized'
 }
 i=0
@@ -44,4 +46,5 @@ udevadm info -a /sys/class/net/pf0 >"$OUT/udev-pf0-attrs.txt" 2>&1
 udevadm info /sys/class/net/pf0 >"$OUT/udev-pf0.txt" 2>&1
 journalctl -b --no-pager -o short-monotonic >"$OUT/journal.txt" 2>&1
 journalctl -b --no-pager -o cat -t plumber-sriov >"$OUT/plumber-sriov.log" 2>&1
+journalctl -b --no-pager -o cat -t plumber-link >"$OUT/plumber-link.log" 2>&1
 res done 1
