@@ -138,7 +138,7 @@ mod tests {
         assert!(node
             .skipped
             .iter()
-            .all(|s| s.reason == "matches no PCI NIC of node n1"));
+            .all(|s| s.reason == "matches no PCI NIC of this node"));
         // The PF the node has, and the links, are kept.
         assert_eq!(node.sriov.len(), 1);
         assert_eq!(node.sriov[0].name.as_deref(), Some("ens1f0"));
@@ -146,7 +146,7 @@ mod tests {
         assert!(check(&node, &refs(&t), false).is_ok());
         assert_eq!(
             lines(&node)[0],
-            "skipped template fleet spec.sriovConfig[0] (pfName ens9f0): matches no PCI NIC of node n1 (best effort: the rest is applied)"
+            "skipped template fleet spec.sriovConfig[0] (pfName ens9f0): matches no PCI NIC of this node (best effort: the rest is applied)"
         );
         // Without an inventory nothing is resolved, so nothing is skipped.
         assert!(node_config(&t, None, None).unwrap().skipped.is_empty());
@@ -160,9 +160,9 @@ mod tests {
         assert_eq!(
             e.lines().collect::<Vec<_>>(),
             [
-                "t.yaml#1 (fleet): spec.sriovConfig[0]: pfName ens9f0 matches no PCI NIC of node n1; strict (--strict): nothing is applied",
-                "t.yaml#1 (fleet): spec.sriovConfig[1]: pciAddr 0000:99:00.0 matches no PCI NIC of node n1; strict (--strict): nothing is applied",
-                "t.yaml#1 (fleet): spec.sriovConfig[2]: vendorId 15b3 deviceId 1017 matches no PCI NIC of node n1; strict (--strict): nothing is applied",
+                "t.yaml#1 (fleet): spec.sriovConfig[0]: pfName ens9f0 matches no PCI NIC of this node; strict (--strict): nothing is applied",
+                "t.yaml#1 (fleet): spec.sriovConfig[1]: pciAddr 0000:99:00.0 matches no PCI NIC of this node; strict (--strict): nothing is applied",
+                "t.yaml#1 (fleet): spec.sriovConfig[2]: vendorId 15b3 deviceId 1017 matches no PCI NIC of this node; strict (--strict): nothing is applied",
             ]
         );
     }

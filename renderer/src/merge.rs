@@ -484,17 +484,15 @@ impl<'a> Merger<'a> {
             i.sriov_status.as_ref().and_then(|s| s.total_vfs)
         };
         let inv = self.inventory;
-        let node = inv.map(|i| i.metadata.name.clone()).unwrap_or_default();
         // An entry for a device the node does not have is left out, and said so (best effort; the
         // caller refuses it under strict, see crate::best_effort). The same for every selector kind.
+        // The reason does not name the node: fleet mode shares this part of a merge between nodes
+        // whose inventories list the same NICs (SriovCache), and says which node it reports on.
         let missing = |selector: PfSelector| Skipped {
             template: t.name().to_string(),
             path: p.to_string(),
             selector: selector.to_string(),
-            reason: format!(
-                "matches no PCI NIC of node {}",
-                crate::escape::printable(&node)
-            ),
+            reason: "matches no PCI NIC of this node".to_string(),
         };
         if let Some(n) = &s.pf_name {
             let name = n.to_string();

@@ -32,7 +32,7 @@ pub struct NodeConfig {
 /// template: sriov-fleet
 /// path: spec.sriovConfig[0]
 /// selector: pfName ens9f0
-/// reason: matches no PCI NIC of node worker-1
+/// reason: matches no PCI NIC of this node
 /// ```
 #[derive(
     Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
@@ -49,7 +49,7 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// `template sriov-fleet spec.sriovConfig[0] (pfName ens9f0): matches no PCI NIC of node worker-1`.
+/// `template sriov-fleet spec.sriovConfig[0] (pfName ens9f0): matches no PCI NIC of this node`.
 impl std::fmt::Display for Skipped {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

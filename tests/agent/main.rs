@@ -1312,7 +1312,7 @@ async fn a_skipped_entry_is_in_the_status_and_a_skipped_event() {
         template: "fleet".into(),
         path: "spec.sriovConfig[0]".into(),
         selector: "pfName ens9f0".into(),
-        reason: "matches no PCI NIC of node node-1".into(),
+        reason: "matches no PCI NIC of this node".into(),
     };
     let with_skipped = |outcome, time| {
         let mut rep = report_named(outcome, &["fleet"], time, None);
@@ -1338,7 +1338,7 @@ async fn a_skipped_entry_is_in_the_status_and_a_skipped_event() {
     assert_eq!(
         s["skipped"],
         json!([{"template": "fleet", "path": "spec.sriovConfig[0]", "selector": "pfName ens9f0",
-                "reason": "matches no PCI NIC of node node-1"}]),
+                "reason": "matches no PCI NIC of this node"}]),
         "{s:#}"
     );
     let available = condition(s, "Available");
@@ -1347,7 +1347,7 @@ async fn a_skipped_entry_is_in_the_status_and_a_skipped_event() {
     assert_eq!(
         available["message"],
         "the node matches templates fleet except what it has no device for (skipped, best effort): \
-         template fleet spec.sriovConfig[0] (pfName ens9f0): matches no PCI NIC of node node-1"
+         template fleet spec.sriovConfig[0] (pfName ens9f0): matches no PCI NIC of this node"
     );
     assert_eq!(condition(s, "Degraded")["status"], "False");
     assert_eq!(s["lastApply"]["result"], "applied");
@@ -1362,7 +1362,7 @@ async fn a_skipped_entry_is_in_the_status_and_a_skipped_event() {
     assert_eq!(
         ev.body["note"],
         "left out, this node has no device for them (best effort: the rest is applied): \
-         template fleet spec.sriovConfig[0] (pfName ens9f0): matches no PCI NIC of node node-1"
+         template fleet spec.sriovConfig[0] (pfName ens9f0): matches no PCI NIC of this node"
     );
     assert_quiet(&mut r.server);
 

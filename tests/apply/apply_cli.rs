@@ -955,12 +955,12 @@ fn an_sriov_entry_for_a_pf_the_node_lacks_is_skipped_unless_strict() {
                 );
                 let t = host.template("fleet", 1, &spec);
                 let skipped = format!(
-                    "template fleet spec.sriovConfig[0] ({selector}): matches no PCI NIC of node node-1"
+                    "template fleet spec.sriovConfig[0] ({selector}): matches no PCI NIC of this node"
                 );
 
                 // All or nothing: refused, nothing changed.
                 let refusal = format!(
-                    "spec.sriovConfig[0]: {selector} matches no PCI NIC of node node-1; strict (--strict): nothing is applied"
+                    "spec.sriovConfig[0]: {selector} matches no PCI NIC of this node; strict (--strict): nothing is applied"
                 );
                 let out = host.plumber(&t, &["--strict"]);
                 assert_code(&out, 1);
@@ -985,7 +985,7 @@ fn an_sriov_entry_for_a_pf_the_node_lacks_is_skipped_unless_strict() {
                 assert_code(&out, 1);
                 assert!(
                     text(&out).1.contains(&format!(
-                        "spec.sriovConfig[0]: {selector} matches no PCI NIC of node node-1; strict (annotation plumber.k8s.pf9.io/strict)"
+                        "spec.sriovConfig[0]: {selector} matches no PCI NIC of this node; strict (annotation plumber.k8s.pf9.io/strict)"
                     )),
                     "{}",
                     text(&out).1
@@ -1022,7 +1022,7 @@ fn an_sriov_entry_for_a_pf_the_node_lacks_is_skipped_unless_strict() {
                         "template": "fleet",
                         "path": "spec.sriovConfig[0]",
                         "selector": selector,
-                        "reason": "matches no PCI NIC of node node-1",
+                        "reason": "matches no PCI NIC of this node",
                     }])
                 );
                 // Again: nothing to do, still said.

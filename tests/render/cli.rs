@@ -383,7 +383,7 @@ fn inventory_skips_every_selector_kind_that_matches_nothing_alike() {
     for (path, sel) in selectors {
         assert!(
             err.contains(&format!(
-                "plumber-render: warning: skipped template fleet {path} ({sel}): matches no PCI NIC of node n1"
+                "plumber-render: warning: skipped template fleet {path} ({sel}): matches no PCI NIC of this node"
             )),
             "{err}"
         );
@@ -439,10 +439,68 @@ fn inventory_skips_every_selector_kind_that_matches_nothing_alike() {
         for (path, sel) in selectors {
             assert!(
                 err.contains(&format!(
-                    "(fleet): {path}: {sel} matches no PCI NIC of node n1; strict ({how}): nothing is applied"
+                    "(fleet): {path}: {sel} matches no PCI NIC of this node; strict ({how}): nothing is applied"
                 )),
                 "{err}"
             );
         }
     }
+}
+
+/// Fleet mode skips alike, per node: nodes whose inventories list the same NICs share the SR-IOV part
+/// of a merge, and each node's warning (or, with `--strict`, failure) is its own.
+#[test]
+fn fleet_mode_skips_per_node_and_strict_fails_each() {
+    let dir = scratch();
+    let nodes = dir.path().join("nodes.yaml");
+    std::fs::write(
+        &nodes,
+        "apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: Node, metadata: {name: w1, labels: {a: b}}}\n  - {apiVersion: v1, kind: Node, metadata: {name: w2, labels: {a: b}}}\n",
+    )
+    .unwrap();
+    let inv = dir.path().join("inv");
+    std::fs::create_dir(&inv).unwrap();
+    for n in ["w1", "w2"] {
+        std::fs::write(
+            inv.join(format!("{n}.yaml")),
+            format!("apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetwork\nmetadata: {{name: {n}}}\nstatus:\n  interfaceStatus:\n    - {{pfName: ens1f0, pciAddr: \"0000:3b:00.0\"}}\n"),
+        )
+        .unwrap();
+    }
+    let t = dir.path().join("t.yaml");
+    std::fs::write(
+        &t,
+        "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {name: fleet}\nspec:\n  interfaceConfig: [{name: eth0, mtu: 9000}]\n  sriovConfig: [{pfName: ens9f0, numVfs: 4}]\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        cmd()
+            .args(["--distro", "ubuntu", "--no-write", "--nodes"])
+            .arg(&nodes)
+            .arg("--inventories")
+            .arg(&inv)
+            .args(extra)
+            .arg(&t)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    for n in ["w1", "w2"] {
+        assert!(
+            err.contains(&format!("plumber-render: warning: node {n}: skipped template fleet spec.sriovConfig[0] (pfName ens9f0): matches no PCI NIC of this node")),
+            "{err}"
+        );
+    }
+    let o = run(&["--strict"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    for n in ["w1", "w2"] {
+        assert!(
+            err.contains(&format!("plumber-render: node {n}: ")),
+            "{err}"
+        );
+    }
+    assert!(err.contains("2 nodes failed"), "{err}");
 }

@@ -63,7 +63,7 @@ pub fn skipped(v: &Verdict) -> &[plumber_render::node::Skipped] {
     }
 }
 
-/// `template a spec.sriovConfig[0] (pfName x): matches no PCI NIC of node n; ...`
+/// `template a spec.sriovConfig[0] (pfName x): matches no PCI NIC of this node; ...`
 pub fn skipped_text(v: &Verdict) -> String {
     skipped(v)
         .iter()
@@ -314,7 +314,7 @@ mod tests {
             template: "fleet".into(),
             path: "spec.sriovConfig[0]".into(),
             selector: "pfName ens9f0".into(),
-            reason: "matches no PCI NIC of node n1".into(),
+            reason: "matches no PCI NIC of this node".into(),
         };
         let v = |outcome| {
             Verdict::Done(Report {
@@ -343,7 +343,7 @@ mod tests {
         assert_eq!(
             get(&c, AVAILABLE).message,
             "the node matches templates fleet except what it has no device for (skipped, best effort): \
-             template fleet spec.sriovConfig[0] (pfName ens9f0): matches no PCI NIC of node n1"
+             template fleet spec.sriovConfig[0] (pfName ens9f0): matches no PCI NIC of this node"
         );
         assert_eq!(get(&c, DEGRADED).status, "False");
         // Nothing to do the next time: still said.

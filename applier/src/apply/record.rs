@@ -9,7 +9,7 @@
 //!  "ops": ["set mtu of ens1f0: 1500 -> 9000"], "netlink_writes": 1, "error": null,
 //!  "guard": ["default gateway 10.0.0.1 via ens1f0: answered in 1 ms before the apply and in 2 ms after it"],
 //!  "skipped": [{"template": "sriov-workers", "path": "spec.sriovConfig[1]", "selector": "pfName ens9f0",
-//!               "reason": "matches no PCI NIC of node worker-1"}]}
+//!               "reason": "matches no PCI NIC of this node"}]}
 //! ```
 
 use std::fs::{File, OpenOptions, TryLockError};
