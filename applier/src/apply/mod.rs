@@ -5,7 +5,10 @@
 //! 2. Discover the node (netlink, sysfs), select and merge the templates, render the files for the
 //!    distro, and plan every change ([`NodePlan`]). Anything impossible (a conflict, a missing NIC, more
 //!    VFs than the device has, a foreign file in the way) is refused here, before any change; so is
-//!    letting go of a template no longer selected, unless pruning is allowed ([`selection`]).
+//!    letting go of a template no longer selected, unless pruning is allowed ([`selection`]). An
+//!    SR-IOV entry for a PF the node does not have is not impossible but skipped, and reported in the
+//!    plan and the record, unless [`Target::strict`] or the template asks for all or nothing
+//!    ([`plumber_render::best_effort`]).
 //! 3. Carry the plan out, in an order the kernel accepts: files (kept uncommitted), VF counts (through
 //!    0), VF drivers (planned once the VFs exist), links/addresses/routes and VF settings (re-planned
 //!    when the VF stage changed the node), Open vSwitch (one OVSDB transaction; OVSDB is asked only when
