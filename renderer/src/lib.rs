@@ -11,6 +11,7 @@ pub mod escape;
 pub mod model;
 
 pub use error::{Error, Result};
+pub mod best_effort;
 pub mod distro;
 pub mod inventory;
 pub mod merge;

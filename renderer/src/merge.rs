@@ -40,14 +40,17 @@ pub struct SriovCache(Mutex<Vec<SriovEntry>>);
 type SriovEntry = (
     Vec<usize>,
     Option<Vec<crate::inventory::InterfaceStatus>>,
-    Arc<Vec<PfDone>>,
+    Arc<SriovDone>,
 );
+
+/// The merged PFs and the entries skipped for devices the inventory does not have.
+type SriovDone = (Vec<PfDone>, Vec<Skipped>);
 
 impl SriovCache {
     /// A fleet has few distinct SR-IOV setups; past this many, new ones are merged and not kept.
     const MAX: usize = 64;
 
-    fn get(&self, key: &[usize], inventory: Option<&HostNetwork>) -> Option<Arc<Vec<PfDone>>> {
+    fn get(&self, key: &[usize], inventory: Option<&HostNetwork>) -> Option<Arc<SriovDone>> {
         let inv = inventory.map(|i| &i.status.interface_status);
         self.0
             .lock()
@@ -57,7 +60,7 @@ impl SriovCache {
             .map(|(_, _, v)| v.clone())
     }
 
-    fn put(&self, key: Vec<usize>, inventory: Option<&HostNetwork>, value: Arc<Vec<PfDone>>) {
+    fn put(&self, key: Vec<usize>, inventory: Option<&HostNetwork>, value: Arc<SriovDone>) {
         let mut entries = self.0.lock().expect("sriov cache lock");
         if entries.len() < Self::MAX {
             entries.push((
@@ -108,17 +111,18 @@ pub fn merge_shared(
     for t in &order {
         m.template(t);
     }
-    let pfs = match shared {
+    let (pfs, skipped) = match shared {
         Some((_, _, Some(hit))) => (*hit).clone(),
         Some((c, key, None)) => {
-            let pfs = m.pfs_done();
+            let done = (m.pfs_done(), std::mem::take(&mut m.skipped));
             if !m.sriov_trouble {
-                c.put(key, inventory, Arc::new(pfs.clone()));
+                c.put(key, inventory, Arc::new(done.clone()));
             }
-            pfs
+            done
         }
-        None => m.pfs_done(),
+        None => (m.pfs_done(), std::mem::take(&mut m.skipped)),
     };
+    m.skipped = skipped;
     m.finish(&order, pfs)
 }
 
@@ -275,6 +279,8 @@ struct Merger<'a> {
     skip_sriov: bool,
     /// Merging `sriovConfig` gave a conflict or an error (the result is then not shared).
     sriov_trouble: bool,
+    /// `sriovConfig` entries for devices the inventory does not have, in merge order.
+    skipped: Vec<Skipped>,
 }
 
 impl<'a> Merger<'a> {
@@ -478,14 +484,15 @@ impl<'a> Merger<'a> {
             i.sriov_status.as_ref().and_then(|s| s.total_vfs)
         };
         let inv = self.inventory;
-        let node = inv.map(|i| i.metadata.name.clone()).unwrap_or_default();
-        let missing = |what: String| FieldError {
-            origin: t.origin.clone(),
+        // An entry for a device the node does not have is left out, and said so (best effort; the
+        // caller refuses it under strict, see crate::best_effort). The same for every selector kind.
+        // The reason does not name the node: fleet mode shares this part of a merge between nodes
+        // whose inventories list the same NICs (SriovCache), and says which node it reports on.
+        let missing = |selector: PfSelector| Skipped {
+            template: t.name().to_string(),
             path: p.to_string(),
-            message: format!(
-                "{what} is not in the inventory of node {}",
-                crate::escape::printable(&node)
-            ),
+            selector: selector.to_string(),
+            reason: "matches no PCI NIC of this node".to_string(),
         };
         if let Some(n) = &s.pf_name {
             let name = n.to_string();
@@ -499,7 +506,7 @@ impl<'a> Merger<'a> {
                         total(i),
                     )],
                     None => {
-                        self.errors.push(missing(format!("pfName {name}")));
+                        self.skipped.push(missing(PfSelector::Name(name)));
                         vec![]
                     }
                 },
@@ -517,7 +524,7 @@ impl<'a> Merger<'a> {
                         vec![(key, name, Some(a), total(i))]
                     }
                     None => {
-                        self.errors.push(missing(format!("pciAddr {a}")));
+                        self.skipped.push(missing(PfSelector::Pci(a)));
                         vec![]
                     }
                 },
@@ -533,7 +540,14 @@ impl<'a> Merger<'a> {
                     None,
                     None,
                 )],
-                // Every PF of that model; none is fine (the selector means "wherever this NIC is").
+                // Every PF of that model; none is skipped, as a name or address that matches nothing.
+                Some(inv) if inv.by_ids(v, d).is_empty() => {
+                    self.skipped.push(missing(PfSelector::Ids {
+                        vendor: v,
+                        device: d,
+                    }));
+                    vec![]
+                }
                 Some(inv) => inv
                     .by_ids(v, d)
                     .into_iter()
@@ -1086,6 +1100,7 @@ impl<'a> Merger<'a> {
             links,
             sriov,
             ovs,
+            skipped: self.skipped,
         })
     }
 }

@@ -18,6 +18,49 @@ pub struct NodeConfig {
     pub links: BTreeMap<String, Link>,
     pub sriov: Vec<SriovPf>,
     pub ovs: Vec<OvsBridge>,
+    /// Template entries left out because they select a device this node does not have (best effort,
+    /// see [`crate::best_effort`]); only with an inventory.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+}
+
+/// A template entry a node has no device for: an `sriovConfig` entry whose `pfName`, `pciAddr` or
+/// `vendorId`/`deviceId` matches no NIC of the node's inventory. Left out of the node's configuration
+/// (best effort), or a refusal under strict.
+///
+/// ```yaml
+/// template: sriov-fleet
+/// path: spec.sriovConfig[0]
+/// selector: pfName ens9f0
+/// reason: matches no PCI NIC of this node
+/// ```
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct Skipped {
+    /// The template, by name.
+    pub template: String,
+    /// The entry's YAML path in it (`spec.sriovConfig[0]`).
+    pub path: String,
+    /// The selector as written (`pfName ens9f0`, `pciAddr 0000:3b:00.0`, `vendorId 8086 deviceId 158b`).
+    pub selector: String,
+    /// Why the entry applies to nothing here.
+    pub reason: String,
+}
+
+/// `template sriov-fleet spec.sriovConfig[0] (pfName ens9f0): matches no PCI NIC of this node`.
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "template {} {} ({}): {}",
+            crate::escape::printable(&self.template),
+            self.path,
+            self.selector,
+            self.reason
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -128,6 +128,7 @@ fn report_named(outcome: Outcome, names: &[&str], time: u64, error: Option<&str>
             error: error.map(str::to_string),
             guard: vec![],
             connectivity_lost: None,
+            skipped: vec![],
         }),
         error: error.map(str::to_string),
         conflicts: vec![],
@@ -1292,5 +1293,98 @@ async fn waiting_for_one_template_gives_back_the_slot_just_taken_for_another() {
         pass.verdict
     );
     assert!(r.host.calls().is_empty());
+    assert_quiet(&mut r.server);
+}
+
+/// Best effort (issue 11): an apply that left out a template entry for a device the node lacks is
+/// Available with reason PartiallyApplied naming the entry (not Degraded), lists it in the status's
+/// `skipped`, and posts a Skipped warning once (not again while the same is skipped); when the device
+/// is there, the status says Applied again and lists nothing.
+#[tokio::test]
+async fn a_skipped_entry_is_in_the_status_and_a_skipped_event() {
+    let mut r = rig();
+    start_empty(&mut r).await;
+    let spec =
+        "interfaceConfig: [{name: eth0, mtu: 9000}]\nsriovConfig: [{pfName: ens9f0, numVfs: 4}]";
+    let a = template("fleet", 1, spec);
+    let t0 = 1_800_000_000;
+    let entry = plumber_render::node::Skipped {
+        template: "fleet".into(),
+        path: "spec.sriovConfig[0]".into(),
+        selector: "pfName ens9f0".into(),
+        reason: "matches no PCI NIC of this node".into(),
+    };
+    let with_skipped = |outcome, time| {
+        let mut rep = report_named(outcome, &["fleet"], time, None);
+        rep.record.as_mut().unwrap().skipped = vec![entry.clone()];
+        rep
+    };
+    r.host.queue(with_skipped(Outcome::Applied, t0 as u64));
+    let (pass, seen) = reconcile_with(
+        &mut r,
+        &[&a],
+        vec![
+            (201, None), // create
+            (200, None), // status: Progressing
+            (200, None), // status: applied, with what was skipped
+            (201, None), // Event: Applied
+            (201, None), // Event: Skipped
+        ],
+    )
+    .await;
+    assert!(pass.verdict.ok());
+    assert_eq!(pass.event, Some("Applied"));
+    let s = &seen[2].body["status"];
+    assert_eq!(
+        s["skipped"],
+        json!([{"template": "fleet", "path": "spec.sriovConfig[0]", "selector": "pfName ens9f0",
+                "reason": "matches no PCI NIC of this node"}]),
+        "{s:#}"
+    );
+    let available = condition(s, "Available");
+    assert_eq!(available["status"], "True");
+    assert_eq!(available["reason"], "PartiallyApplied");
+    assert_eq!(
+        available["message"],
+        "the node matches templates fleet except what it has no device for (skipped, best effort): \
+         template fleet spec.sriovConfig[0] (pfName ens9f0): matches no PCI NIC of this node"
+    );
+    assert_eq!(condition(s, "Degraded")["status"], "False");
+    assert_eq!(s["lastApply"]["result"], "applied");
+    assert!(seen[3].is("POST", EVENTS), "{:?}", seen[3]);
+    assert_eq!(seen[3].body["reason"], "Applied");
+    let ev = &seen[4];
+    assert!(ev.is("POST", EVENTS), "{ev:?}");
+    assert_eq!(
+        (ev.body["type"].as_str(), ev.body["reason"].as_str()),
+        (Some("Warning"), Some("Skipped"))
+    );
+    assert_eq!(
+        ev.body["note"],
+        "left out, this node has no device for them (best effort: the rest is applied): \
+         template fleet spec.sriovConfig[0] (pfName ens9f0): matches no PCI NIC of this node"
+    );
+    assert_quiet(&mut r.server);
+
+    // The same skipped again, nothing to do: no status write, no Event.
+    r.clock.store(t0 + 60, Ordering::SeqCst);
+    r.host
+        .queue(with_skipped(Outcome::Unchanged, (t0 + 60) as u64));
+    let pass = reconcile_quietly(&mut r, &[&a]).await;
+    assert_eq!(pass.event, None);
+
+    // The NIC is there now: the entry applies, nothing is skipped, Available says Applied.
+    r.clock.store(t0 + 120, Ordering::SeqCst);
+    r.host.queue(report_named(
+        Outcome::Applied,
+        &["fleet"],
+        (t0 + 120) as u64,
+        None,
+    ));
+    let (pass, seen) = reconcile_with(&mut r, &[&a], vec![(200, None), (201, None)]).await;
+    assert_eq!(pass.event, Some("Applied"));
+    let s = &seen[0].body["status"];
+    assert!(s.get("skipped").is_none(), "{s:#}");
+    assert_eq!(condition(s, "Available")["reason"], "Applied");
     assert_quiet(&mut r.server);
 }

@@ -906,3 +906,124 @@ fn a_dry_run_marks_what_is_let_go_and_shows_the_refusal() {
         }
     );
 }
+
+/// Best effort (issue 11): a template whose `sriovConfig` entry selects no PF of this node (by
+/// pfName, by pciAddr, by vendorId/deviceId alike) is applied for the rest (here an MTU on a0), and the
+/// entry is listed as skipped in the output, the dry run and the record; `--strict`, or the template's
+/// annotation, refuses it instead (exit 1), naming the entry and its selector, and changes nothing.
+#[test]
+fn an_sriov_entry_for_a_pf_the_node_lacks_is_skipped_unless_strict() {
+    in_netns!(
+        "an_sriov_entry_for_a_pf_the_node_lacks_is_skipped_unless_strict",
+        || {
+            veth("a0", "a1");
+            settled(&["a0", "a1"]);
+            let mtu = || discover().links["a0"].mtu;
+            for (entry, selector) in [
+                ("pfName: ens9f0", "pfName ens9f0"),
+                ("pciAddr: \"0000:99:00.0\"", "pciAddr 0000:99:00.0"),
+                (
+                    "vendorId: \"15b3\"\n      deviceId: \"1017\"",
+                    "vendorId 15b3 deviceId 1017",
+                ),
+            ] {
+                ip(&["link", "set", "a0", "mtu", "1500"]);
+                let host = Host::new(UBUNTU);
+                // The node has a PF, and it is not the one selected.
+                host.sysfs.pf("ens1f0", pf_pci(), Some(8), "i40e");
+                let spec = format!(
+                    "  sriovConfig:
+    - {entry}
+      numVfs: 4
+      vfDriver: vfio-pci
+  interfaceConfig:
+    - name: a0
+      mtu: 9000
+"
+                );
+                let t = host.template("fleet", 1, &spec);
+                let skipped = format!(
+                    "template fleet spec.sriovConfig[0] ({selector}): matches no PCI NIC of this node"
+                );
+
+                // All or nothing: refused, nothing changed.
+                let refusal = format!(
+                    "spec.sriovConfig[0]: {selector} matches no PCI NIC of this node; strict (--strict): nothing is applied"
+                );
+                let out = host.plumber(&t, &["--strict"]);
+                assert_code(&out, 1);
+                assert!(text(&out).1.contains(&refusal), "{}", text(&out).1);
+                assert_eq!(mtu(), 1500);
+                assert!(host.tree().iter().all(|(p, _, _)| p == "/etc/os-release"));
+                assert_eq!(host.record()["result"], "refused");
+                let out = host.plumber(&t, &["--strict", "--dry-run"]);
+                assert_code(&out, 1);
+                assert!(text(&out).1.contains(&refusal), "{}", text(&out).1);
+
+                // The template's annotation does the same without --strict.
+                let annotated = host.dir.path().join("annotated.yaml");
+                fs::write(
+                    &annotated,
+                    format!(
+                        "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata:\n  name: fleet\n  annotations: {{plumber.k8s.pf9.io/strict: \"true\"}}\nspec:\n{spec}"
+                    ),
+                )
+                .unwrap();
+                let out = host.plumber(&annotated, &[]);
+                assert_code(&out, 1);
+                assert!(
+                    text(&out).1.contains(&format!(
+                        "spec.sriovConfig[0]: {selector} matches no PCI NIC of this node; strict (annotation plumber.k8s.pf9.io/strict)"
+                    )),
+                    "{}",
+                    text(&out).1
+                );
+                assert_eq!(mtu(), 1500);
+
+                // Best effort: the rest is applied, the entry reported.
+                let out = host.plumber(&t, &["--dry-run"]);
+                assert_code(&out, 0);
+                assert!(
+                    text(&out).0.contains(&format!("skipped: {skipped}\n")),
+                    "{}",
+                    text(&out).0
+                );
+                let out = host.plumber(&t, &[]);
+                assert_code(&out, 0);
+                let (stdout, _) = text(&out);
+                assert!(
+                    stdout.contains(&format!("skipped: {skipped}\n")),
+                    "{stdout}"
+                );
+                assert!(
+                    stdout.contains("done: set mtu of a0: 1500 -> 9000"),
+                    "{stdout}"
+                );
+                assert_eq!(mtu(), 9000);
+                // No VF was made on the PF the node has.
+                assert_eq!(count_vfs(host.sysfs.root(), pf_pci()), 0);
+                let rec = host.record();
+                assert_eq!(rec["result"], "applied");
+                assert_eq!(
+                    rec["skipped"],
+                    serde_json::json!([{
+                        "template": "fleet",
+                        "path": "spec.sriovConfig[0]",
+                        "selector": selector,
+                        "reason": "matches no PCI NIC of this node",
+                    }])
+                );
+                // Again: nothing to do, still said.
+                let out = host.plumber(&t, &[]);
+                assert_code(&out, 0);
+                let (stdout, _) = text(&out);
+                assert!(
+                    stdout.contains(&format!("skipped: {skipped}\n")),
+                    "{stdout}"
+                );
+                assert!(stdout.contains("plumber: nothing to do"), "{stdout}");
+                assert_eq!(host.record()["skipped"][0]["selector"], selector);
+            }
+        }
+    );
+}

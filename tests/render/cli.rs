@@ -342,3 +342,165 @@ fn examples_render_for_every_distro() {
     }
     assert_eq!(s.matches("######## examples/").count(), 7 * 6);
 }
+
+/// Best effort (issue 12): with an inventory, an `sriovConfig` entry whose pfName, pciAddr or
+/// vendorId/deviceId matches no NIC is left out the same way for the three selector kinds: a warning
+/// naming the template, the entry and the selector, the rest rendered, exit 0; `--strict` (or the
+/// template's annotation) makes each of them an error and renders nothing.
+#[test]
+fn inventory_skips_every_selector_kind_that_matches_nothing_alike() {
+    let dir = scratch();
+    let inv = dir.path().join("inv.yaml");
+    std::fs::write(
+        &inv,
+        "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetwork\nmetadata: {name: n1}\nstatus:\n  interfaceStatus:\n    - {pfName: ens1f0, pciAddr: \"0000:3b:00.0\", vendorId: \"8086\", deviceId: \"1528\", sriovStatus: {totalVfs: 63}}\n",
+    )
+    .unwrap();
+    let template = |annotation: &str| {
+        format!(
+            "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata:\n  name: fleet\n  annotations: {{{annotation}}}\nspec:\n  interfaceConfig:\n    - {{name: eth0, mtu: 9000}}\n  sriovConfig:\n    - {{pfName: ens9f0, numVfs: 4}}\n    - {{pciAddr: \"0000:99:00.0\", numVfs: 4}}\n    - {{vendorId: \"15b3\", deviceId: \"1017\", numVfs: 4}}\n    - {{pfName: ens1f0, numVfs: 8}}\n"
+        )
+    };
+    let f = dir.path().join("fleet.yaml");
+    std::fs::write(&f, template("")).unwrap();
+    let selectors = [
+        ("spec.sriovConfig[0]", "pfName ens9f0"),
+        ("spec.sriovConfig[1]", "pciAddr 0000:99:00.0"),
+        ("spec.sriovConfig[2]", "vendorId 15b3 deviceId 1017"),
+    ];
+
+    let o = cmd()
+        .args(["--distro", "ubuntu", "--node-config", "--inventory"])
+        .arg(&inv)
+        .arg(&f)
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{err}");
+    for (path, sel) in selectors {
+        assert!(
+            err.contains(&format!(
+                "plumber-render: warning: skipped template fleet {path} ({sel}): matches no PCI NIC of this node"
+            )),
+            "{err}"
+        );
+        assert!(out.contains(&format!("selector: {sel}")), "{out}");
+    }
+    // The rest is there: the PF the node has and the link.
+    assert!(
+        out.contains("name: ens1f0") && out.contains("eth0"),
+        "{out}"
+    );
+    // The files render too, with the PF's rule and without the missing ones.
+    let o = cmd()
+        .args(["--distro", "ubuntu", "--inventory"])
+        .arg(&inv)
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let files = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        files.contains("0000:3b:00.0") && !files.contains("ens9f0"),
+        "{files}"
+    );
+    assert!(
+        !files.contains("0000:99:00.0") && !files.contains("15b3"),
+        "{files}"
+    );
+
+    // --strict, or the template's own annotation: an error for each, nothing rendered.
+    std::fs::write(
+        dir.path().join("annotated.yaml"),
+        template("plumber.k8s.pf9.io/strict: \"true\""),
+    )
+    .unwrap();
+    for (args, file, how) in [
+        (&["--strict"][..], f.clone(), "--strict"),
+        (
+            &[][..],
+            dir.path().join("annotated.yaml"),
+            "annotation plumber.k8s.pf9.io/strict",
+        ),
+    ] {
+        let o = cmd()
+            .args(["--distro", "ubuntu", "--inventory"])
+            .arg(&inv)
+            .args(args)
+            .arg(&file)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(o.stdout.is_empty());
+        for (path, sel) in selectors {
+            assert!(
+                err.contains(&format!(
+                    "(fleet): {path}: {sel} matches no PCI NIC of this node; strict ({how}): nothing is applied"
+                )),
+                "{err}"
+            );
+        }
+    }
+}
+
+/// Fleet mode skips alike, per node: nodes whose inventories list the same NICs share the SR-IOV part
+/// of a merge, and each node's warning (or, with `--strict`, failure) is its own.
+#[test]
+fn fleet_mode_skips_per_node_and_strict_fails_each() {
+    let dir = scratch();
+    let nodes = dir.path().join("nodes.yaml");
+    std::fs::write(
+        &nodes,
+        "apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: Node, metadata: {name: w1, labels: {a: b}}}\n  - {apiVersion: v1, kind: Node, metadata: {name: w2, labels: {a: b}}}\n",
+    )
+    .unwrap();
+    let inv = dir.path().join("inv");
+    std::fs::create_dir(&inv).unwrap();
+    for n in ["w1", "w2"] {
+        std::fs::write(
+            inv.join(format!("{n}.yaml")),
+            format!("apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetwork\nmetadata: {{name: {n}}}\nstatus:\n  interfaceStatus:\n    - {{pfName: ens1f0, pciAddr: \"0000:3b:00.0\"}}\n"),
+        )
+        .unwrap();
+    }
+    let t = dir.path().join("t.yaml");
+    std::fs::write(
+        &t,
+        "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {name: fleet}\nspec:\n  interfaceConfig: [{name: eth0, mtu: 9000}]\n  sriovConfig: [{pfName: ens9f0, numVfs: 4}]\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        cmd()
+            .args(["--distro", "ubuntu", "--no-write", "--nodes"])
+            .arg(&nodes)
+            .arg("--inventories")
+            .arg(&inv)
+            .args(extra)
+            .arg(&t)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    for n in ["w1", "w2"] {
+        assert!(
+            err.contains(&format!("plumber-render: warning: node {n}: skipped template fleet spec.sriovConfig[0] (pfName ens9f0): matches no PCI NIC of this node")),
+            "{err}"
+        );
+    }
+    let o = run(&["--strict"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    for n in ["w1", "w2"] {
+        assert!(
+            err.contains(&format!("plumber-render: node {n}: ")),
+            "{err}"
+        );
+    }
+    assert!(err.contains("2 nodes failed"), "{err}");
+}

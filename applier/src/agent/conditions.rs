@@ -4,6 +4,7 @@
 //! |---|---|---|---|
 //! | applying a new set of templates | (kept) | True `Applying` | (kept) |
 //! | applied, or nothing to do | True `Applied` (`NoTemplates` when none select the node) | False `Reconciled` | False `AsExpected` |
+//! | applied, entries for devices the node lacks left out (best effort) | True `PartiallyApplied` (naming them) | False `Reconciled` | False `AsExpected` |
 //! | refused by the applier | False `ApplyRefused` | False | True `ApplyRefused` |
 //! | failed and rolled back | False `RolledBack` | False | True `RolledBack` |
 //! | rolled back: the connectivity guard's probes no longer answered | False `ConnectivityLost` | False | True `ConnectivityLost` |
@@ -46,6 +47,30 @@ impl Want {
 
 /// The reason of an apply rolled back because the connectivity guard's probes no longer answered.
 pub const CONNECTIVITY_LOST: &str = "ConnectivityLost";
+
+/// The reason of an apply that left out entries for devices the node does not have (best effort).
+pub const PARTIALLY_APPLIED: &str = "PartiallyApplied";
+
+/// What an apply left out (best effort): the entries of its record's `skipped`.
+pub fn skipped(v: &Verdict) -> &[plumber_render::node::Skipped] {
+    match v {
+        Verdict::Done(r) if matches!(r.outcome, Outcome::Applied | Outcome::Unchanged) => r
+            .record
+            .as_ref()
+            .map(|rec| rec.skipped.as_slice())
+            .unwrap_or_default(),
+        _ => &[],
+    }
+}
+
+/// `template a spec.sriovConfig[0] (pfName x): matches no PCI NIC of this node; ...`
+pub fn skipped_text(v: &Verdict) -> String {
+    skipped(v)
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// Whether the connectivity guard rolled the apply back.
 pub fn connectivity_lost(r: &super::reconcile::Report) -> bool {
@@ -99,6 +124,15 @@ pub fn after(v: &Verdict) -> Vec<Want> {
                 (
                     "NoTemplates",
                     "no HostNetworkTemplate selects this node".to_string(),
+                )
+            } else if !skipped(v).is_empty() {
+                (
+                    PARTIALLY_APPLIED,
+                    format!(
+                        "the node matches templates {} except what it has no device for (skipped, best effort): {}",
+                        names.join(", "),
+                        skipped_text(v)
+                    ),
                 )
             } else {
                 (
@@ -272,6 +306,51 @@ mod tests {
         let c3 = update(&c2, &after(&done(Outcome::Applied, None)), &t(160));
         assert_eq!(get(&c3, PROGRESSING).status, "False");
         assert_eq!(get(&c3, PROGRESSING).last_transition_time, t(160));
+    }
+
+    #[test]
+    fn skipped_entries_are_available_partially_applied_and_not_degraded() {
+        let entry = plumber_render::node::Skipped {
+            template: "fleet".into(),
+            path: "spec.sriovConfig[0]".into(),
+            selector: "pfName ens9f0".into(),
+            reason: "matches no PCI NIC of this node".into(),
+        };
+        let v = |outcome| {
+            Verdict::Done(Report {
+                outcome,
+                record: Some(crate::apply::Record {
+                    result: outcome,
+                    time: 1,
+                    templates: vec![],
+                    digest: "d".into(),
+                    files: vec![],
+                    ops: vec![],
+                    netlink_writes: 0,
+                    error: None,
+                    guard: vec![],
+                    connectivity_lost: None,
+                    skipped: vec![entry.clone()],
+                }),
+                error: None,
+                conflicts: vec![],
+                templates: vec!["fleet".into()],
+            })
+        };
+        let c = update(&[], &after(&v(Outcome::Applied)), &t(1));
+        assert_eq!(get(&c, AVAILABLE).status, "True");
+        assert_eq!(get(&c, AVAILABLE).reason, PARTIALLY_APPLIED);
+        assert_eq!(
+            get(&c, AVAILABLE).message,
+            "the node matches templates fleet except what it has no device for (skipped, best effort): \
+             template fleet spec.sriovConfig[0] (pfName ens9f0): matches no PCI NIC of this node"
+        );
+        assert_eq!(get(&c, DEGRADED).status, "False");
+        // Nothing to do the next time: still said.
+        let same = update(&c, &after(&v(Outcome::Unchanged)), &t(2));
+        assert_eq!(same, c);
+        // A refusal does not list what an apply would have skipped.
+        assert!(skipped(&v(Outcome::Refused)).is_empty());
     }
 
     #[test]

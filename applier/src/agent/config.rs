@@ -60,6 +60,12 @@ pub struct Config {
     /// remove their paths.
     #[arg(long, env = "PLUMBER_GUARD_TIMEOUT_SECS", default_value_t = 20)]
     pub guard_timeout_secs: u64,
+    /// All or nothing on this node: refuse an apply when a template entry selects a device the node
+    /// does not have (an SR-IOV PF by pfName, pciAddr or vendorId/deviceId), instead of applying the
+    /// rest and reporting the entry as skipped. A template annotated plumber.k8s.pf9.io/strict: "true"
+    /// is strict on its own.
+    #[arg(long, env = "PLUMBER_STRICT")]
+    pub strict: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -2,7 +2,8 @@
 //! cluster-scoped object): `Applied` when an apply changed the node, `ApplyFailed` when it was refused
 //! or its rollback failed, `RolledBack` when it failed and was undone (`ConnectivityLost` when the
 //! connectivity guard's probes no longer answered after the changes), `Conflict` when templates
-//! disagree or one is invalid. A warning is posted when it differs from the last one (a conflict that
+//! disagree or one is invalid; `Skipped` (a warning) besides when an apply left out template entries
+//! for devices the node does not have (best effort), once for each different list. A warning is posted when it differs from the last one (a conflict that
 //! stays is not re-posted at every resync); a success clears that memory.
 
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -18,6 +19,7 @@ pub const APPLIED: &str = "Applied";
 pub const APPLY_FAILED: &str = "ApplyFailed";
 pub const ROLLED_BACK: &str = "RolledBack";
 pub const CONFLICT: &str = "Conflict";
+pub const SKIPPED: &str = "Skipped";
 
 /// The longest note posted (the API allows 1 kB).
 const MAX_NOTE: usize = 1000;
@@ -64,8 +66,22 @@ pub fn event_for(v: &Verdict) -> Option<(EventType, &'static str, String)> {
     }
 }
 
+/// The note of the `Skipped` warning for a verdict, `None` when the apply left nothing out.
+pub fn skipped_note(v: &Verdict) -> Option<String> {
+    if conditions::skipped(v).is_empty() {
+        return None;
+    }
+    Some(cut(format!(
+        "left out, this node has no device for them (best effort: the rest is applied): {}",
+        conditions::skipped_text(v)
+    )))
+}
+
 fn message(v: &Verdict) -> String {
-    let m = conditions::failure(v).map(|(_, m)| m).unwrap_or_default();
+    cut(conditions::failure(v).map(|(_, m)| m).unwrap_or_default())
+}
+
+fn cut(m: String) -> String {
     if m.len() <= MAX_NOTE {
         return m;
     }
@@ -80,6 +96,8 @@ fn message(v: &Verdict) -> String {
 pub struct Events {
     recorder: Recorder,
     last_warning: Option<(String, String)>,
+    /// The note of the last `Skipped` warning, while the applies keep skipping the same.
+    last_skipped: Option<String>,
 }
 
 impl Events {
@@ -93,11 +111,38 @@ impl Events {
                 },
             ),
             last_warning: None,
+            last_skipped: None,
         }
     }
 
-    /// Posts the Event for `v` on `regarding`, if there is one to post; returns its reason.
+    /// Posts the Event for `v` on `regarding`, if there is one to post, then the `Skipped` warning
+    /// when the apply left entries out and that list is new; returns the reason of the first posted.
     pub async fn post(
+        &mut self,
+        regarding: &ObjectReference,
+        v: &Verdict,
+    ) -> Result<Option<&'static str>, kube::Error> {
+        let posted = self.post_outcome(regarding, v).await?;
+        let note = skipped_note(v);
+        if note.is_none() || note == self.last_skipped {
+            if conditions::failure(v).is_none() {
+                self.last_skipped = note;
+            }
+            return Ok(posted);
+        }
+        let ev = Event {
+            type_: EventType::Warning,
+            reason: SKIPPED.into(),
+            note: note.clone(),
+            action: "Apply".into(),
+            secondary: None,
+        };
+        self.recorder.publish(&ev, regarding).await?;
+        self.last_skipped = note;
+        Ok(posted.or(Some(SKIPPED)))
+    }
+
+    async fn post_outcome(
         &mut self,
         regarding: &ObjectReference,
         v: &Verdict,

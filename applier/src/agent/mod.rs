@@ -38,6 +38,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Client};
 use plumber_render::inventory;
+use plumber_render::node::Skipped;
 use plumber_render::select::Labels;
 
 use crate::apply::{Outcome, Target};
@@ -120,6 +121,8 @@ pub struct Agent<H: Host> {
     discovered: inventory::HostNetworkStatus,
     applied_templates: Vec<AppliedTemplate>,
     last_apply: Option<LastApply>,
+    /// What the last apply that ran left out (best effort).
+    skipped: Vec<Skipped>,
     /// The templates (name, generation) of the last apply tried: a different set is a new apply
     /// (`Progressing`), the same set changing the node is drift.
     tried: Option<Vec<(String, Option<i64>)>>,
@@ -142,6 +145,7 @@ impl<H: Host> Agent<H> {
             discovered: inventory::HostNetworkStatus::default(),
             applied_templates: Vec::new(),
             last_apply: None,
+            skipped: Vec::new(),
             tried: None,
         }
     }
@@ -165,6 +169,7 @@ impl<H: Host> Agent<H> {
             self.conditions = s.conditions;
             self.applied_templates = s.applied_templates;
             self.last_apply = s.last_apply;
+            self.skipped = s.skipped;
             self.discovered = s.discovered;
             // The templates of the last apply, if there was one.
             self.tried = self.last_apply.is_some().then(|| {
@@ -183,6 +188,7 @@ impl<H: Host> Agent<H> {
             discovered: self.discovered.clone(),
             applied_templates: self.applied_templates.clone(),
             last_apply: self.last_apply.clone(),
+            skipped: self.skipped.clone(),
             conditions: self.conditions.clone(),
             last_sync_error: sync_error,
         }
@@ -241,6 +247,7 @@ impl<H: Host> Agent<H> {
             if let Some(rec) = &r.record {
                 if r.error.is_none() {
                     self.applied_templates = publish::applied_templates(rec);
+                    self.skipped = rec.skipped.clone();
                 }
                 self.last_apply = Some(publish::next_last_apply(self.last_apply.as_ref(), rec));
             }
@@ -447,6 +454,7 @@ pub async fn run(cfg: Config, after_pass: fn()) -> anyhow::Result<()> {
         node_name: cfg.node_name.clone(),
         ovsdb,
         guard: crate::guard::Guard::agent(cfg.guard_timeout(), api_server.into_iter().collect()),
+        strict: cfg.strict,
     };
     let watch_cfg = cfg.watch();
     // A pass may wait on VFs (30 s per step) and OVS; ten resyncs (at least 10 minutes) is a wedge.

@@ -211,6 +211,7 @@ mod tests {
             error: None,
             guard: vec![],
             connectivity_lost: None,
+            skipped: vec![],
         }
     }
 

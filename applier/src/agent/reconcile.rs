@@ -96,13 +96,17 @@ pub fn to_loaded(t: &HostNetworkTemplate) -> Loaded {
             metadata: ObjectMeta {
                 name,
                 generation: t.metadata.generation,
-                // The connectivity guard's opt-in; the other annotations are not the applier's.
+                // The connectivity guard's opt-in and all or nothing (best effort's opt-out); the
+                // other annotations are not the applier's.
                 annotations: t
                     .metadata
                     .annotations
                     .iter()
                     .flatten()
-                    .filter(|(k, _)| k.as_str() == crate::guard::ALLOW_DISCONNECT)
+                    .filter(|(k, _)| {
+                        k.as_str() == crate::guard::ALLOW_DISCONNECT
+                            || k.as_str() == plumber_render::best_effort::STRICT
+                    })
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
                 ..ObjectMeta::default()
@@ -258,11 +262,12 @@ mod tests {
     }
 
     #[test]
-    fn the_allow_disconnect_annotation_reaches_the_applier_and_no_other() {
+    fn the_allow_disconnect_and_strict_annotations_reach_the_applier_and_no_other() {
         let mut t = template("uplink", "interfaceConfig: [{name: eth0, mtu: 9000}]");
         t.metadata.annotations = Some(
             [
                 (crate::guard::ALLOW_DISCONNECT, "true"),
+                (plumber_render::best_effort::STRICT, "true"),
                 ("kubectl.kubernetes.io/last-applied-configuration", "{}"),
             ]
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -271,12 +276,14 @@ mod tests {
         let l = to_loaded(&t);
         assert_eq!(
             l.template.metadata.annotations,
-            [(
-                crate::guard::ALLOW_DISCONNECT.to_string(),
-                "true".to_string()
-            )]
+            [
+                (crate::guard::ALLOW_DISCONNECT, "true"),
+                (plumber_render::best_effort::STRICT, "true")
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
             .into()
         );
+        assert!(plumber_render::best_effort::is_strict(&l));
         let selected = [plumber_render::node::TemplateRef {
             name: "uplink".into(),
             priority: 0,

@@ -5,7 +5,10 @@
 //! 2. Discover the node (netlink, sysfs), select and merge the templates, render the files for the
 //!    distro, and plan every change ([`NodePlan`]). Anything impossible (a conflict, a missing NIC, more
 //!    VFs than the device has, a foreign file in the way) is refused here, before any change; so is
-//!    letting go of a template no longer selected, unless pruning is allowed ([`selection`]).
+//!    letting go of a template no longer selected, unless pruning is allowed ([`selection`]). An
+//!    SR-IOV entry for a PF the node does not have is not impossible but skipped, and reported in the
+//!    plan and the record, unless [`Target::strict`] or the template asks for all or nothing
+//!    ([`plumber_render::best_effort`]).
 //! 3. Carry the plan out, in an order the kernel accepts: files (kept uncommitted), VF counts (through
 //!    0), VF drivers (planned once the VFs exist), links/addresses/routes and VF settings (re-planned
 //!    when the VF stage changed the node), Open vSwitch (one OVSDB transaction; OVSDB is asked only when
@@ -30,7 +33,7 @@ use std::time::Duration;
 
 use plumber_render::distro::Distro;
 use plumber_render::inventory::HostNetwork;
-use plumber_render::node::NodeConfig;
+use plumber_render::node::{NodeConfig, Skipped};
 use plumber_render::parse::Loaded;
 use plumber_render::render::Artifact;
 use plumber_render::select::Labels;
@@ -89,6 +92,11 @@ pub struct Target {
     pub ovsdb: Ovsdb,
     /// The connectivity guard's settings.
     pub guard: crate::guard::Guard,
+    /// All or nothing: refuse the apply when a template entry selects a device the node does not have
+    /// (an SR-IOV PF by name, PCI address or vendor/device), instead of applying the rest and reporting
+    /// the entry as skipped ([`plumber_render::best_effort`]). A template annotated
+    /// `plumber.k8s.pf9.io/strict: "true"` is strict on its own.
+    pub strict: bool,
 }
 
 impl Target {
@@ -122,6 +130,9 @@ pub struct NodePlan {
     /// change the running node).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub guard: Vec<crate::guard::Probe>,
+    /// Template entries left out: they select a device this node does not have (best effort).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
 }
 
 impl NodePlan {
@@ -147,6 +158,9 @@ impl fmt::Display for NodePlan {
         )?;
         for t in &self.let_go.templates {
             writeln!(f, "let go: template {t} (applied before, not selected now)")?;
+        }
+        for s in &self.skipped {
+            writeln!(f, "skipped: {s}")?;
         }
         if self.is_empty() {
             return writeln!(f, "# nothing to do");
@@ -222,6 +236,9 @@ impl Desired {
         target: &Target,
     ) -> Result<Desired> {
         let node = plumber_render::node_config(templates, labels, Some(inventory))?;
+        // Entries for devices the node lacks are left out (best effort) unless asked all or nothing.
+        let refs: Vec<&Loaded> = templates.iter().collect();
+        plumber_render::best_effort::check(&node, &refs, target.strict)?;
         let artifacts = if target.scope.files() {
             plumber_render::render::render(&node, &target.distro)?
         } else {

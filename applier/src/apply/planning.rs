@@ -95,6 +95,7 @@ pub fn plan_node(
             ovs,
             let_go,
             guard,
+            skipped: desired.node.skipped.clone(),
         },
         counts,
     ))

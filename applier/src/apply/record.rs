@@ -7,13 +7,15 @@
 //!  "templates": [{"name": "sriov-workers", "priority": 0, "generation": 3}],
 //!  "digest": "4f1c…", "files": ["write /etc/netplan/90-plumber.yaml"],
 //!  "ops": ["set mtu of ens1f0: 1500 -> 9000"], "netlink_writes": 1, "error": null,
-//!  "guard": ["default gateway 10.0.0.1 via ens1f0: answered in 1 ms before the apply and in 2 ms after it"]}
+//!  "guard": ["default gateway 10.0.0.1 via ens1f0: answered in 1 ms before the apply and in 2 ms after it"],
+//!  "skipped": [{"template": "sriov-workers", "path": "spec.sriovConfig[1]", "selector": "pfName ens9f0",
+//!               "reason": "matches no PCI NIC of this node"}]}
 //! ```
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
-use plumber_render::node::TemplateRef;
+use plumber_render::node::{Skipped, TemplateRef};
 use serde::{Deserialize, Serialize};
 
 use crate::install::fsutil;
@@ -67,6 +69,10 @@ pub struct Record {
     /// rolled back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connectivity_lost: Option<String>,
+    /// Template entries left out because they select a device this node does not have (best effort:
+    /// the rest was applied).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
 }
 
 /// Reads the record in `state_dir` (`None` when there is none or it cannot be parsed: the record is
@@ -145,6 +151,7 @@ mod tests {
             error: None,
             guard: vec![],
             connectivity_lost: None,
+            skipped: vec![],
         };
         write(&state, &r).unwrap();
         assert_eq!(read(&state), Some(r));

@@ -118,6 +118,7 @@ pub async fn apply(
                 error: Some(e.to_string()),
                 guard: vec![],
                 connectivity_lost: None,
+                skipped: vec![],
             };
             let _ = record::write(&state_path, &r);
             return Err(e);
@@ -140,6 +141,7 @@ pub async fn apply(
         error: None,
         guard: vec![],
         connectivity_lost: None,
+        skipped: desired.node.skipped.clone(),
     };
     if plan.is_empty() {
         // Recorded only when the configuration changed, so that a watch loop does not write the disk.

@@ -277,6 +277,7 @@ mod tests {
                 ..let_go
             },
             guard: vec![],
+            skipped: vec![],
         }
     }
 
@@ -405,6 +406,7 @@ nothing was changed: pass --prune to let go of these, or give the --node-labels 
             error: None,
             guard: vec![],
             connectivity_lost: None,
+            skipped: vec![],
         };
         record::write(state, &r).unwrap();
         let old = read(state);

@@ -66,6 +66,12 @@ pub struct Apply {
     /// default gateway or a --reach endpoint is reached (the probes are still checked afterwards).
     #[arg(long)]
     allow_disconnect: bool,
+    /// All or nothing: refuse (exit 1, nothing changed) when a template entry selects a device this
+    /// node does not have (an SR-IOV PF by pfName, pciAddr or vendorId/deviceId). Without it such an
+    /// entry is skipped and reported, and the rest is applied (best effort); a template annotated
+    /// plumber.k8s.pf9.io/strict: "true" is strict on its own.
+    #[arg(long)]
+    strict: bool,
     #[arg(short, long, value_enum, default_value = "text")]
     output: PlanFormat,
     /// Keep the node so: apply now, then again after netlink reports a change to links, addresses or
@@ -193,6 +199,7 @@ fn prepare(c: &Apply) -> anyhow::Result<Prepared> {
             allow_disconnect: c.allow_disconnect,
             ..Default::default()
         },
+        strict: c.strict,
     };
     Ok((target, templates, labels))
 }
@@ -234,6 +241,9 @@ fn print_applied(a: &apply::Applied, output: PlanFormat) {
             } else {
                 names.join(", ")
             };
+            for s in &r.skipped {
+                println!("skipped: {s}");
+            }
             match a.outcome {
                 Outcome::Unchanged => println!("plumber: nothing to do (templates: {names})"),
                 _ => {

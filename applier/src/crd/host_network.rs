@@ -5,6 +5,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::CustomResource;
 use plumber_render::inventory;
+use plumber_render::node::Skipped;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,11 @@ pub struct HostNetworkStatus {
     pub applied_templates: Vec<AppliedTemplate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_apply: Option<LastApply>,
+    /// Template entries the last apply left out because they select a device this node does not have
+    /// (an SR-IOV PF by pfName, pciAddr or vendorId/deviceId): best effort, the rest was applied. A
+    /// template annotated plumber.k8s.pf9.io/strict: "true" (or the agent's --strict) refuses instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
     /// `Available` (the node matches its templates), `Progressing` (an apply is under way), `Degraded`
     /// (the last apply failed or the node drifted and could not be repaired).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -64,6 +64,13 @@ pub struct Args {
     #[arg(long, value_name = "HOSTNETWORK.yaml")]
     pub inventory: Option<PathBuf>,
 
+    /// With an inventory: an sriovConfig entry whose pfName, pciAddr or vendorId/deviceId matches no
+    /// NIC is an error (nothing is rendered). Without it such an entry is left out with a warning and
+    /// the rest is rendered (best effort); a template annotated plumber.k8s.pf9.io/strict: "true" is
+    /// strict on its own.
+    #[arg(long)]
+    pub strict: bool,
+
     /// Write the files under DIR as if DIR were / (with their modes). Symlinks in DIR are resolved inside
     /// it, as in a chroot; a file's own symlink is replaced, not written through.
     #[arg(long, value_name = "DIR")]

@@ -14,7 +14,7 @@ use plumber_render::inventory::HostNetwork;
 use plumber_render::parse::Loaded;
 use plumber_render::render::Artifact;
 use plumber_render::select::{Labels, SelectorIndex};
-use plumber_render::{merge, Error};
+use plumber_render::{best_effort, merge, Error};
 use rayon::prelude::*;
 
 use crate::args::Args;
@@ -206,7 +206,7 @@ pub fn run(
         .par_iter()
         .map(|((chosen, inv), members)| {
             let first = &nodes[members[0]].name;
-            let result = (|| -> Result<Vec<Artifact>, Error> {
+            let result = (|| -> Result<(Vec<Artifact>, Vec<String>), Error> {
                 let t = std::time::Instant::now();
                 let inventory = match inv {
                     Some(t) => Some(inventories.parse(t, first, &format!("{first}.yaml"))?),
@@ -216,6 +216,8 @@ pub fn run(
                 let t = std::time::Instant::now();
                 let refs: Vec<&Loaded> = chosen.iter().map(|i| &templates[*i]).collect();
                 let node = merge::merge_shared(&refs, inventory.as_ref(), Some(&sriov))?;
+                best_effort::check(&node, &refs, args.strict)?;
+                let warnings = best_effort::lines(&node);
                 cpu[1].fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
                 let t = std::time::Instant::now();
                 let arts = cache.render(&node, distro);
@@ -223,19 +225,26 @@ pub fn run(
                 let t = std::time::Instant::now();
                 drop(node);
                 cpu[3].fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
-                arts
+                Ok((arts?, warnings))
             })();
             match result {
-                Ok(arts) => match &out_root {
-                    None => Ok((arts.len() * members.len(), Vec::new())),
-                    Some(out) => {
-                        members.par_iter().try_for_each(|m| {
-                            let node = out.subroot(Path::new(&nodes[*m].name))?;
-                            write_tree(&node, &arts)
-                        })?;
-                        Ok((arts.len() * members.len(), Vec::new()))
+                Ok((arts, warnings)) => {
+                    for m in members {
+                        for w in &warnings {
+                            eprintln!("plumber-render: warning: node {}: {w}", nodes[*m].name);
+                        }
                     }
-                },
+                    match &out_root {
+                        None => Ok((arts.len() * members.len(), Vec::new())),
+                        Some(out) => {
+                            members.par_iter().try_for_each(|m| {
+                                let node = out.subroot(Path::new(&nodes[*m].name))?;
+                                write_tree(&node, &arts)
+                            })?;
+                            Ok((arts.len() * members.len(), Vec::new()))
+                        }
+                    }
+                }
                 Err(e) => Ok((
                     0,
                     members

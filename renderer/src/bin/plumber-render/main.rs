@@ -94,6 +94,11 @@ fn run(args: Args) -> anyhow::Result<u8> {
         None => None,
     };
     let node = node_config(&templates, labels.as_ref(), inventory.as_ref())?;
+    let refs: Vec<&plumber_render::parse::Loaded> = templates.iter().collect();
+    plumber_render::best_effort::check(&node, &refs, args.strict)?;
+    for l in plumber_render::best_effort::lines(&node) {
+        eprintln!("plumber-render: warning: {l}");
+    }
     if args.node_config {
         print!("{}", serde_yaml::to_string(&node)?);
         return Ok(0);
