@@ -2,8 +2,9 @@
 # vm/build-rootfs.sh KREL KROOT NETDEVSIM_KO
 # Builds the systemd test VM's root disk (called by vm/build.sh), into .cache/vm/rootfs/:
 #   bookworm-<K>/tree/          debootstrap --variant=minbase of Debian 12 with systemd, udev, iproute2,
-#                               netplan.io, openvswitch-switch, kmod, dbus (K: digest of suite + packages;
-#                               about a minute, once)
+#                               netplan.io, openvswitch-switch, network-manager (with libpam-systemd, the
+#                               logind its polkitd needs), kmod, dbus (K: digest of
+#                               suite + packages; about a minute, once)
 #   bookworm-<K>/<I>/rootfs.ext4  that tree plus the kernel's modules (/lib/modules/KREL from the
 #                               downloaded linux-image, with the built netdevsim.ko, depmod'ed), vm/rootfs/
 #                               (the guest's NICs and the case runner, as systemd units) and
@@ -30,7 +31,7 @@ done
 [ -f "$nsim" ] || die "no $nsim"
 
 suite=bookworm
-pkgs="systemd,systemd-sysv,udev,iproute2,netplan.io,openvswitch-switch,kmod,dbus"
+pkgs="systemd,systemd-sysv,udev,iproute2,netplan.io,openvswitch-switch,network-manager,libpam-systemd,kmod,dbus"
 mirror=${VM_MIRROR:-http://deb.debian.org/debian}
 key=$(printf '%s %s\n' "$suite" "$pkgs" | sha256sum | cut -c1-12)
 base="$top/.cache/vm/rootfs/$suite-$key"
@@ -81,6 +82,9 @@ if [ ! -f "$out/rootfs.ext4" ]; then
         "$stage/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
     ln -sf /lib/systemd/system/systemd-networkd.socket \
         "$stage/etc/systemd/system/sockets.target.wants/systemd-networkd.socket"
+    # NetworkManager is installed (the keyfile case, case 5, turns it on and networkd off) but not
+    # enabled: its package enables it, and two network managers would fight over every link.
+    find "$stage/etc/systemd/system" -type l \( -name 'NetworkManager*' -o -name 'dbus-org.freedesktop.nm-dispatcher.service' -o -name 'dbus-org.freedesktop.NetworkManager.service' \) -delete
     # Nothing else on the boot's path: periodic jobs, a login prompt, the wait for "online" nobody needs.
     for u in apt-daily-upgrade.timer apt-daily.timer dpkg-db-backup.timer e2scrub_all.timer fstrim.timer \
         e2scrub_reap.service getty@tty1.service serial-getty@ttyS0.service systemd-networkd-wait-online.service \

@@ -10,3 +10,4 @@ mod case1_applier;
 mod case2_reboot;
 mod case3_drift;
 mod case4_comprehensive;
+mod case5_networkmanager;
