@@ -297,3 +297,56 @@ fn a_killed_apply_leaves_no_orphans() {
         }
     });
 }
+
+/// The OVS transaction is journaled too: an apply killed after it (its OVS bridge made, `runtime.json`
+/// not written) is rolled back by the next apply, exactly (the database dump); one killed after writing
+/// the journal but before the transaction leaves OVSDB alone.
+#[test]
+fn an_apply_killed_around_its_ovs_transaction_is_rolled_back() {
+    in_netns!(
+        "an_apply_killed_around_its_ovs_transaction_is_rolled_back",
+        || {
+            use crate::ovs::ovsdb_fixture::{require_tool, Ovsdb};
+            use plumber::apply::journal::{self, Journal};
+
+            veth("o0", "o1");
+            let db = Ovsdb::start();
+            let sock = db.sock.display().to_string();
+            let host = Host::new();
+            let empty = host.template(1, "  bridgeConfig: []\n");
+            let before = db.dump();
+            let node = plumber_render::node_config_of_spec(
+                "  ovsConfig:\n    - bridgeName: br-crash\n      nodeInterface: o1\n",
+            )
+            .unwrap();
+            let h = plumber::ovs::Ovsdb::at_socket(require_tool("ovs-vsctl"), &db.sock);
+            let ops = plumber::ovs::plan(&node.ovs, &plumber::ovs::discover(&h).unwrap());
+            assert!(!ops.is_empty());
+            let mut j = Journal::new(Owned::default(), Owned::of(&node), Default::default());
+            j.ovs = ops.clone();
+
+            for committed in [true, false] {
+                // What the killed apply did: its journal, then (or not) its OVS transaction.
+                journal::write(&host.state(), &j).unwrap();
+                if committed {
+                    plumber::ovs::apply(&h, &ops).unwrap();
+                    assert_eq!(db.vsctl(&["list-br"]).trim(), "br-crash");
+                }
+                let out = host
+                    .plumber(&empty)
+                    .args(["--ovsdb-socket", &sock])
+                    .output()
+                    .unwrap();
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(out.status.success(), "committed {committed}: {err}");
+                assert!(
+                    err.contains("rolled back an apply that was interrupted"),
+                    "{err}"
+                );
+                assert_eq!(db.dump(), before, "committed {committed}: OVSDB changed");
+                assert!(!host.journal(), "committed {committed}: journal left");
+                assert!(host.owned().ovs_bridges.is_empty());
+            }
+        }
+    );
+}

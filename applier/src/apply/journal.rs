@@ -1,10 +1,12 @@
-//! The runtime journal: a write-ahead record of the link, address, route and VF ops an apply is about
-//! to carry out, written (fsynced, atomically) to the state directory (`runtime-txn.json`) before the
-//! first of them, and removed once the apply is committed or undone. A crash (SIGKILL, the OOM killer,
+//! The runtime journal: a write-ahead record of the link, address, route and VF ops and the Open vSwitch
+//! ops an apply is about to carry out, written (fsynced, atomically) to the state directory
+//! (`runtime-txn.json`) before the first of them (and again, with the OVS ops, before the OVS
+//! transaction), and removed once the apply is committed or undone. A crash (SIGKILL, the OOM killer,
 //! a power cut) leaves it behind, and the next apply, or the agent when it starts, rolls the
 //! interrupted transaction back under the state lock before doing anything else ([`recover`]): it
-//! discovers the node, undoes every op whose effect is there ([`plan::recovery`]), checks that nothing
-//! is left to undo, puts `runtime.json` back as it was, and removes the journal. A crash during the
+//! discovers the node (and OVSDB, when OVS ops are journaled), undoes every op whose effect is there
+//! (OVS first, as one transaction: [`ovs::recovery`]; then the links: [`plan::recovery`]), checks that
+//! nothing is left to undo, puts `runtime.json` back as it was, and removes the journal. A crash during the
 //! recovery leaves the journal for the next one.
 //!
 //! ```json
@@ -20,7 +22,7 @@
 //! always once the apply failed and began undoing itself (`rollingBack`), the runtime is rolled back,
 //! and the file journal after it.
 //!
-//! Not journaled: SR-IOV (sysfs) steps and the Open vSwitch transaction.
+//! Not journaled: SR-IOV (sysfs) steps (VF counts and drivers).
 
 use std::path::Path;
 
@@ -28,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{owned, selection, Target};
 use crate::install::fsutil;
+use crate::ovs::{self, OvsOp};
 use crate::plan::{self, Op, Owned};
 use crate::{Error, Result};
 
@@ -42,6 +45,9 @@ pub struct Journal {
     pub version: u32,
     /// The link, address, route and VF ops, in the order they are carried out.
     pub links: Vec<Op>,
+    /// The OVS ops, one transaction.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ovs: Vec<OvsOp>,
     /// `runtime.json` before the apply, put back when the transaction is rolled back.
     pub owned_before: Owned,
     /// `runtime.json` and `templates.json` of the committed apply.
@@ -134,10 +140,21 @@ pub async fn recover(handle: &rtnetlink::Handle, target: &Target) -> Result<Reco
         return Ok(Recovered::Committed);
     }
     let path = state.join(FILE);
-    let found = crate::netlink::discover(handle).await?;
-    let undo = plan::recovery(&j.links, &found);
     let mut done = Vec::new();
     let mut failed = Vec::new();
+    let mut left: Vec<String> = Vec::new();
+    // OVS first: its ports may be links the link ops created.
+    if !j.ovs.is_empty() {
+        let undo = ovs::recovery(&j.ovs, &ovs::discover(&target.ovsdb)?);
+        match ovs::apply(&target.ovsdb, &undo) {
+            Ok(_) => done.extend(undo.iter().map(|o| o.to_string())),
+            Err(e) => failed.push(e.to_string()),
+        }
+        let now = ovs::discover(&target.ovsdb)?;
+        left.extend(ovs::recovery(&j.ovs, &now).iter().map(|o| o.to_string()));
+    }
+    let found = crate::netlink::discover(handle).await?;
+    let undo = plan::recovery(&j.links, &found);
     for op in &undo {
         // Each undo on its own: one that fails does not stop the others.
         match crate::netlink::execute(handle, op).await {
@@ -146,10 +163,11 @@ pub async fn recover(handle: &rtnetlink::Handle, target: &Target) -> Result<Reco
         }
     }
     let found = crate::netlink::discover(handle).await?;
-    let left: Vec<String> = plan::recovery(&j.links, &found)
-        .iter()
-        .map(|o| o.to_string())
-        .collect();
+    left.extend(
+        plan::recovery(&j.links, &found)
+            .iter()
+            .map(|o| o.to_string()),
+    );
     if !failed.is_empty() || !left.is_empty() {
         return Err(Error::Transaction(format!(
             "{}: rolling back an interrupted apply failed ({}); still to undo: {}. The journal stays: \

@@ -333,12 +333,8 @@ async fn execute(
 
     // Links, addresses, routes: planned on the node as it is now, and journaled before any of it.
     let ops = link_ops(desired, &current).map_err(|e| StageError::new("planning links", e))?;
-    if let Some(j) = done.journal.as_mut().filter(|_| !ops.is_empty()) {
-        j.links = ops.clone();
-        j.files = done.installed.as_ref().is_some_and(|i| i.journaled());
-        journal::write(&target.state_path(), j)
-            .map_err(|e| StageError::new("journaling the runtime changes", e))?;
-        done.journaled = true;
+    if !ops.is_empty() {
+        write_journal(target, done, |j| j.links = ops.clone())?;
     }
     match crate::netlink::apply_with(handle, &ops, &current.indexes).await {
         Ok(a) => {
@@ -350,12 +346,33 @@ async fn execute(
         Err(e) => return Err(StageError::new("changing links", e)),
     }
 
-    // Open vSwitch: one transaction, all or nothing.
+    // Open vSwitch: one transaction, all or nothing; journaled before it.
+    if !ovs_ops.is_empty() {
+        write_journal(target, done, |j| j.ovs = ovs_ops.to_vec())?;
+    }
     match ovs::apply(&target.ovsdb, ovs_ops) {
         Ok(_) => done.ovs = ovs_ops.to_vec(),
         Err(Error::Apply(f)) => return Err(StageError::undone(&f)),
         Err(e) => return Err(StageError::new("changing OVS", e)),
     }
+    Ok(())
+}
+
+/// Adds to the runtime journal (`add`) and writes it, before the changes it adds.
+fn write_journal(
+    target: &Target,
+    done: &mut Done,
+    add: impl FnOnce(&mut Journal),
+) -> std::result::Result<(), StageError> {
+    let files = done.installed.as_ref().is_some_and(|i| i.journaled());
+    let Some(j) = done.journal.as_mut() else {
+        return Ok(());
+    };
+    add(j);
+    j.files = files;
+    journal::write(&target.state_path(), j)
+        .map_err(|e| StageError::new("journaling the runtime changes", e))?;
+    done.journaled = true;
     Ok(())
 }
 
