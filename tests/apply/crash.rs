@@ -350,3 +350,53 @@ fn an_apply_killed_around_its_ovs_transaction_is_rolled_back() {
         }
     );
 }
+
+/// Killed after its files' commit point (`runtime.json` written, the file journal gone, the runtime
+/// journal not yet removed): the apply had committed, and the next one finishes it instead of rolling
+/// the runtime back under committed files. Killed while undoing itself after a failure (`rollingBack`):
+/// rolled back, whatever became of the files.
+#[test]
+fn an_apply_killed_after_its_commit_point_is_finished() {
+    in_netns!("an_apply_killed_after_its_commit_point_is_finished", || {
+        use plumber::apply::journal::{self, Journal};
+
+        let host = Host::new();
+        let spec = "  bridgeConfig:\n    - name: cf0\n    - name: cf1\n";
+        let t = host.template(1, spec);
+        let node = plumber_render::node_config_of_spec(spec).unwrap();
+        let ops = plumber::plan::plan(&node, &Default::default()).unwrap();
+        host.apply(&t, "the first apply");
+        let made = |what: &str| {
+            let s = discover();
+            let have: Vec<&str> = ["cf0", "cf1"]
+                .into_iter()
+                .filter(|n| s.links.contains_key(*n))
+                .collect();
+            assert_eq!(host.owned().links.len(), have.len(), "{what}: {have:?}");
+            have.len()
+        };
+        assert_eq!(made("applied"), 2);
+
+        let mut j = Journal::new(Owned::default(), Owned::of(&node), Default::default());
+        j.links = ops;
+        j.files = true;
+        journal::write(&host.state(), &j).unwrap();
+        let out = host.apply(&t, "after the commit point");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("nothing to do"), "{stdout}");
+        assert_eq!(made("finished"), 2);
+        assert!(!host.journal());
+
+        j.rolling_back = true;
+        journal::write(&host.state(), &j).unwrap();
+        let empty = host.template(2, "  bridgeConfig: []\n");
+        let out = host.apply(&empty, "while rolling back");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("rolled back an apply that was interrupted"),
+            "{err}"
+        );
+        assert_eq!(made("rolled back"), 0);
+        assert!(!host.journal());
+    });
+}
