@@ -32,6 +32,7 @@ use super::{owned, selection, Target};
 use crate::install::fsutil;
 use crate::ovs::{self, OvsOp};
 use crate::plan::{self, Op, Owned};
+use crate::state::CurrentState;
 use crate::{Error, Result};
 
 /// The journal's file name in the state directory.
@@ -75,6 +76,26 @@ impl Journal {
             ..Journal::default()
         }
     }
+}
+
+/// The link ops as journaled: `ops`, with what the executor does inside an op that a crash can stop
+/// half-way made explicit. Moving a link that is up in or out of a bond takes it down and up again
+/// around the change; a `SetUp` down before each such move (undone when the link is found down) brings
+/// it back up if the crash came between. Pure.
+pub fn links(ops: &[Op], current: &CurrentState) -> Vec<Op> {
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        if let Op::SetController { link, .. } = op {
+            if current.links.get(link).is_some_and(|l| l.up) {
+                out.push(Op::SetUp {
+                    link: link.clone(),
+                    up: false,
+                });
+            }
+        }
+        out.push(op.clone());
+    }
+    out
 }
 
 /// Writes `journal` to `state_dir`, atomically and durably (mode 0600).
@@ -185,6 +206,64 @@ pub async fn recover(handle: &rtnetlink::Handle, target: &Target) -> Result<Reco
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::{CurrentKind, LinkState};
+
+    fn link(name: &str, kind: CurrentKind, up: bool, controller: Option<&str>) -> LinkState {
+        LinkState {
+            name: name.into(),
+            kind,
+            mtu: 1500,
+            up,
+            controller: controller.map(str::to_string),
+            addresses: vec![],
+            vfs: vec![],
+        }
+    }
+
+    #[test]
+    fn a_port_a_crash_left_down_between_the_requests_of_its_move_comes_back_up() {
+        let bond = CurrentKind::Bond {
+            mode: plumber_render::model::BondMode::ActiveBackup,
+        };
+        let state = |up: bool, controller: Option<&str>| CurrentState {
+            links: [
+                (
+                    "eno1".to_string(),
+                    link("eno1", CurrentKind::Device, up, controller),
+                ),
+                ("bond0".to_string(), link("bond0", bond.clone(), true, None)),
+            ]
+            .into(),
+            routes: vec![],
+        };
+        let ops = vec![Op::SetController {
+            link: "eno1".into(),
+            controller: Some("bond0".into()),
+            previous: None,
+        }];
+        let journaled = links(&ops, &state(true, None));
+        assert_eq!(journaled.len(), 2);
+        let undo = |s: &CurrentState| -> Vec<String> {
+            plan::recovery(&journaled, s)
+                .iter()
+                .map(|o| o.to_string())
+                .collect()
+        };
+        // Before the move, and after it as a whole: the port is up.
+        assert_eq!(undo(&state(true, None)), Vec::<String>::new());
+        assert_eq!(
+            undo(&state(true, Some("bond0"))),
+            ["release eno1 from bond0"]
+        );
+        // Between its requests: taken down and not enslaved yet, or enslaved and not up again.
+        assert_eq!(undo(&state(false, None)), ["set eno1 up"]);
+        assert_eq!(
+            undo(&state(false, Some("bond0"))),
+            ["release eno1 from bond0", "set eno1 up"]
+        );
+        // A port that was down is not journaled with it.
+        assert_eq!(links(&ops, &state(false, None)), ops);
+    }
 
     #[test]
     fn a_journal_round_trips_and_goes() {

@@ -334,7 +334,9 @@ async fn execute(
     // Links, addresses, routes: planned on the node as it is now, and journaled before any of it.
     let ops = link_ops(desired, &current).map_err(|e| StageError::new("planning links", e))?;
     if !ops.is_empty() {
-        write_journal(target, done, |j| j.links = ops.clone())?;
+        write_journal(target, done, |j| {
+            j.links = journal::links(&ops, &current.state)
+        })?;
     }
     match crate::netlink::apply_with(handle, &ops, &current.indexes).await {
         Ok(a) => {
