@@ -1,13 +1,13 @@
-//! The runtime journal: a write-ahead record of the link, address, route and VF ops and the Open vSwitch
-//! ops an apply is about to carry out, written (fsynced, atomically) to the state directory
+//! The runtime journal: a write-ahead record of the link, address, route and VF ops and the Open
+//! vSwitch ops an apply is about to carry out, written (fsynced, atomically) to the state directory
 //! (`runtime-txn.json`) before the first of them (and again, with the OVS ops, before the OVS
-//! transaction), and removed once the apply is committed or undone. A crash (SIGKILL, the OOM killer,
-//! a power cut) leaves it behind, and the next apply, or the agent when it starts, rolls the
-//! interrupted transaction back under the state lock before doing anything else ([`recover`]): it
-//! discovers the node (and OVSDB, when OVS ops are journaled), undoes every op whose effect is there
-//! (OVS first, as one transaction: [`ovs::recovery`]; then the links: [`plan::recovery`]), checks that
-//! nothing is left to undo, puts `runtime.json` back as it was, and removes the journal. A crash during the
-//! recovery leaves the journal for the next one.
+//! transaction), and removed once the apply is committed or undone. A crash (SIGKILL, the OOM
+//! killer, a power cut) leaves it behind, and the next apply, or the agent when it starts, rolls
+//! the interrupted transaction back under the state lock before doing anything else ([`recover`]):
+//! it discovers the node (and OVSDB, when OVS ops are journaled), undoes every op whose effect is
+//! there (OVS first, as one transaction: [`ovs::recovery`]; then the links: [`plan::recovery`]),
+//! checks that nothing is left to undo, puts `runtime.json` back as it was, and removes the
+//! journal. A crash during the recovery leaves the journal for the next one.
 //!
 //! ```json
 //! {"version": 1, "links": [{"op": "createLink", "name": "br0", "spec": {"type": "bridge"}}],

@@ -100,7 +100,10 @@ pub async fn apply(
             "plumber: rolled back an apply that was interrupted ({} runtime changes undone)",
             undone.len()
         ),
-        journal::Recovered::Committed | journal::Recovered::Clean => {}
+        journal::Recovered::Committed => {
+            eprintln!("plumber: finished an apply that was interrupted after its commit")
+        }
+        journal::Recovered::Clean => {}
     }
     target.installer().recover()?;
 
