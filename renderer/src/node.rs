@@ -88,7 +88,7 @@ pub struct Link {
     pub owners: BTreeSet<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum LinkKind {
     /// A device that exists on its own (NIC, PF, VF): configured, never created.
@@ -253,7 +253,7 @@ impl std::fmt::Display for PfSelector {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VfSettings {
     #[serde(skip_serializing_if = "Option::is_none")]

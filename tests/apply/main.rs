@@ -2,6 +2,7 @@
 
 mod apply_cli;
 mod common;
+mod crash;
 mod do_no_harm;
 mod guard;
 mod install;

@@ -1,7 +1,8 @@
 //! `plumber apply`: make the node match the templates that select it, files and runtime, as one
 //! transaction.
 //!
-//! 1. Take the state directory's lock; finish a file transaction a crash left open.
+//! 1. Take the state directory's lock; finish the runtime transaction ([`journal`]) and the file
+//!    transaction a crash left open (roll them back, unless they had committed).
 //! 2. Discover the node (netlink, sysfs), select and merge the templates, render the files for the
 //!    distro, and plan every change ([`NodePlan`]). Anything impossible (a conflict, a missing NIC, more
 //!    VFs than the device has, a foreign file in the way) is refused here, before any change; so is
@@ -11,7 +12,7 @@
 //!    ([`plumber_render::best_effort`]).
 //! 3. Carry the plan out, in an order the kernel accepts: files (kept uncommitted), VF counts (through
 //!    0), VF drivers (planned once the VFs exist), links/addresses/routes and VF settings (re-planned
-//!    when the VF stage changed the node), Open vSwitch (one OVSDB transaction; OVSDB is asked only when
+//!    when the VF stage changed the node; journaled before the first of them), Open vSwitch (one OVSDB transaction; OVSDB is asked only when
 //!    the templates configure OVS).
 //! 4. Verify: discover again and plan again; every stage's plan must be empty. Then the connectivity
 //!    guard ([`crate::guard`]): what the node reached before the changes it must reach again.
@@ -21,6 +22,7 @@
 //! The outcome is recorded in the state directory ([`record`]) and decides the exit code.
 
 mod files;
+pub mod journal;
 mod owned;
 mod planning;
 pub mod record;

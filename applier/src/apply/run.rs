@@ -8,6 +8,7 @@ use plumber_render::model::PciAddr;
 use plumber_render::parse::Loaded;
 use plumber_render::select::Labels;
 
+use super::journal::{self, Journal};
 use super::owned;
 use super::planning::{link_ops, ovs_ops};
 use super::record::{self, Outcome, Record};
@@ -40,6 +41,9 @@ struct Done {
     bindings_before: Option<BTreeMap<PciAddr, Binding>>,
     links: Vec<Op>,
     ovs: Vec<OvsOp>,
+    /// The runtime journal, written before the link stage ([`journal`]); `journaled` once on disk.
+    journal: Option<Journal>,
+    journaled: bool,
 }
 
 /// A failure inside the transaction: the step that failed and why, and what the failing stage undid
@@ -90,6 +94,17 @@ pub async fn apply(
             state_path.join("lock").display()
         )
     })?;
+    // A runtime transaction first: whether it committed depends on the file journal.
+    match journal::recover(handle, target).await? {
+        journal::Recovered::RolledBack(undone) => eprintln!(
+            "plumber: rolled back an apply that was interrupted ({} runtime changes undone)",
+            undone.len()
+        ),
+        journal::Recovered::Committed => {
+            eprintln!("plumber: finished an apply that was interrupted after its commit")
+        }
+        journal::Recovered::Clean => {}
+    }
     target.installer().recover()?;
 
     let t = std::time::Instant::now();
@@ -170,7 +185,16 @@ pub async fn apply(
     crate::timing("connectivity guard, before", t);
     rec.guard = reached.report();
 
-    let mut done = Done::default();
+    let mut done = Done {
+        journal: target.scope.runtime().then(|| {
+            Journal::new(
+                found.owned.clone(),
+                Owned::of(&desired.node),
+                found.applied.after(target.scope, &plan.templates),
+            )
+        }),
+        ..Done::default()
+    };
     let mut writes = 0;
     let t = std::time::Instant::now();
     let result = execute(
@@ -196,11 +220,15 @@ pub async fn apply(
     };
     match result {
         Ok(()) => {
+            // runtime.json, then the files' commit point, then the runtime journal's ([`journal`]).
+            if target.scope.runtime() {
+                owned::write(&state_path, &Owned::of(&desired.node))?;
+            }
             if let Some(i) = done.installed.take() {
                 i.commit()?;
             }
-            if target.scope.runtime() {
-                owned::write(&state_path, &Owned::of(&desired.node))?;
+            if done.journaled {
+                journal::remove(&state_path)?;
             }
             let applied = found.applied.after(target.scope, &plan.templates);
             selection::write(&state_path, &applied)?;
@@ -227,7 +255,17 @@ pub async fn apply(
             rolled_back: mut stage_undone,
             rollback_failed: mut stage_failed,
         }) => {
+            let journaled = done.journaled;
+            if let Some(j) = done.journal.as_mut().filter(|_| journaled) {
+                // Whatever happens to the files now, a crash from here on is rolled back.
+                j.rolling_back = true;
+                let _ = journal::write(&state_path, j);
+            }
             let (rolled_back, rollback_failed) = undo(handle, target, done).await;
+            // Undone: the journal goes. Part-way: it stays, and the next apply finishes the rollback.
+            if journaled && rollback_failed.is_empty() && stage_failed.is_empty() {
+                let _ = journal::remove(&state_path);
+            }
             stage_undone.extend(rolled_back);
             stage_failed.extend(rollback_failed);
             let (rolled_back, rollback_failed) = (stage_undone, stage_failed);
@@ -298,8 +336,13 @@ async fn execute(
         .map_err(|e| StageError::new("planning VF drivers", e))?;
     run_sysfs(target, &drivers, done)?;
 
-    // Links, addresses, routes: planned on the node as it is now.
+    // Links, addresses, routes: planned on the node as it is now, and journaled before any of it.
     let ops = link_ops(desired, &current).map_err(|e| StageError::new("planning links", e))?;
+    if !ops.is_empty() {
+        write_journal(target, done, |j| {
+            j.links = journal::links(&ops, &current.state)
+        })?;
+    }
     match crate::netlink::apply_with(handle, &ops, &current.indexes).await {
         Ok(a) => {
             *writes += a.writes;
@@ -310,12 +353,33 @@ async fn execute(
         Err(e) => return Err(StageError::new("changing links", e)),
     }
 
-    // Open vSwitch: one transaction, all or nothing.
+    // Open vSwitch: one transaction, all or nothing; journaled before it.
+    if !ovs_ops.is_empty() {
+        write_journal(target, done, |j| j.ovs = ovs_ops.to_vec())?;
+    }
     match ovs::apply(&target.ovsdb, ovs_ops) {
         Ok(_) => done.ovs = ovs_ops.to_vec(),
         Err(Error::Apply(f)) => return Err(StageError::undone(&f)),
         Err(e) => return Err(StageError::new("changing OVS", e)),
     }
+    Ok(())
+}
+
+/// Adds to the runtime journal (`add`) and writes it, before the changes it adds.
+fn write_journal(
+    target: &Target,
+    done: &mut Done,
+    add: impl FnOnce(&mut Journal),
+) -> std::result::Result<(), StageError> {
+    let files = done.installed.as_ref().is_some_and(|i| i.journaled());
+    let Some(j) = done.journal.as_mut() else {
+        return Ok(());
+    };
+    add(j);
+    j.files = files;
+    journal::write(&target.state_path(), j)
+        .map_err(|e| StageError::new("journaling the runtime changes", e))?;
+    done.journaled = true;
     Ok(())
 }
 

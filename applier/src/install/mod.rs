@@ -208,6 +208,11 @@ impl Installed {
         Ok(self.report)
     }
 
+    /// Whether the install opened a transaction (it changed something), which its commit ends.
+    pub fn journaled(&self) -> bool {
+        self.txn.is_some()
+    }
+
     /// Put back exactly the tree and manifest from before the install.
     pub fn rollback(self) -> Result<InstallReport> {
         if let Some((paths, journal)) = &self.txn {
@@ -264,6 +269,11 @@ impl Installer {
     pub fn manifest(&self) -> Result<Manifest> {
         let paths = self.paths()?;
         Ok(read_manifest(&paths)?.0)
+    }
+
+    /// Whether a transaction is open (its journal exists): neither committed nor rolled back.
+    pub fn in_transaction(&self) -> Result<bool> {
+        Ok(self.paths()?.journal.exists())
     }
 
     /// Roll back a transaction left by a crash (or by an [`Installed`] dropped uncommitted); run it

@@ -43,6 +43,13 @@ fn checked_plan(want: &[OvsBridge], current: &OvsState) -> Vec<OvsOp> {
     for op in &ops {
         assert_eq!(op.inverse().inverse(), *op);
     }
+    // A crash before the transaction: nothing to recover; after it: the recovery restores `current`.
+    assert_eq!(lines(&recovery(&ops, current)), Vec::<String>::new());
+    let back = after(&done, &recovery(&ops, &done));
+    assert_eq!(&back, current, "recovery does not restore");
+    assert_eq!(lines(&recovery(&ops, &back)), Vec::<String>::new());
+    let text = serde_json::to_string(&ops).unwrap();
+    assert_eq!(serde_json::from_str::<Vec<OvsOp>>(&text).unwrap(), ops);
     ops
 }
 

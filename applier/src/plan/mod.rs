@@ -20,6 +20,7 @@
 //! 7. SR-IOV VF settings (MAC, VLAN and QoS, rates, spoofchk, trust) that differ, one request per VF.
 
 mod op;
+mod recover;
 pub mod release;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,6 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use plumber_render::node::{Addressing, Link, LinkKind, NodeConfig};
 
 pub use op::{Op, RouteSpec, Snapshot};
+pub use recover::recovery;
 pub use release::{release, Owned};
 
 use plumber_render::model::IpCidr;

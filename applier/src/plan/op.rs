@@ -54,7 +54,7 @@ impl Ord for RouteSpec {
 
 /// What a deleted link had, so that rollback can put it back as it was (the kernel takes a link's
 /// addresses and routes down with it).
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Snapshot {
     pub mtu: u32,
     pub up: bool,
@@ -62,7 +62,7 @@ pub struct Snapshot {
     pub routes: Vec<RouteSpec>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "camelCase")]
 pub enum Op {
     /// A VLAN, bond or bridge (never `LinkKind::Device`: plumber does not create NICs). `restore` is set
@@ -70,7 +70,7 @@ pub enum Op {
     CreateLink {
         name: String,
         spec: LinkKind,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         restore: Option<Snapshot>,
     },
     /// Only as the inverse of a creation, or to replace a link of the wrong kind that plumber owns.
@@ -103,7 +103,7 @@ pub enum Op {
     DelAddress {
         link: String,
         cidr: IpCidr,
-        #[serde(skip_serializing_if = "Vec::is_empty")]
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         flushed: Vec<RouteSpec>,
     },
     AddRoute {
