@@ -41,6 +41,20 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // Output-only commands end quietly when their reader goes away (`plumber show | head`), as `cat`
+    // does, instead of panicking on the closed pipe. Not the ones that change the node or serve: an
+    // apply must not be killed half-way by its output, and a server writes to sockets.
+    let output_only = match &cli.cmd {
+        Cmd::Show(_) => true,
+        Cmd::Apply(a) => a.prints_only(),
+        Cmd::Agent(_) | Cmd::Rollup(_) => false,
+    };
+    if output_only {
+        // SAFETY: resetting a signal's disposition to its default, before any thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let code = match cli.cmd {
         Cmd::Show(c) => cmd::show::run(c),
         Cmd::Apply(c) => cmd::apply::run(c),

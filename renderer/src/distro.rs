@@ -89,7 +89,16 @@ impl Distro {
         Distro::all()
             .into_iter()
             .find(|d| d.name == name || d.aliases.iter().any(|a| a == name))
-            .ok_or_else(|| Error::UnknownDistro(name.to_string(), Distro::names().join(", ")))
+            .ok_or_else(|| {
+                let known = Distro::names();
+                let hint = closest(name, &known)
+                    .map(|n| format!("did you mean {n}? "))
+                    .unwrap_or_default();
+                Error::UnknownDistro(
+                    name.to_string(),
+                    format!("{hint}known: {}", known.join(", ")),
+                )
+            })
     }
 
     /// The profile for an `/etc/os-release` file's content.
@@ -113,8 +122,46 @@ impl Distro {
     }
 }
 
+/// The known name within two edits of `name` (a typo such as `ubunto` or `rhel-9`), if one is.
+fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edits(name, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance (insertions, deletions and substitutions of characters).
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_typo_gets_the_name_it_is_closest_to() {
+        let e = Distro::by_name("ubunto").unwrap_err().to_string();
+        assert!(e.contains("did you mean ubuntu? known: "), "{e}");
+        let e = Distro::by_name("rhel-9").unwrap_err().to_string();
+        assert!(e.contains("did you mean rhel9?"), "{e}");
+        // Nothing close: the list only.
+        let e = Distro::by_name("windows").unwrap_err().to_string();
+        assert!(!e.contains("did you mean"), "{e}");
+        assert!(e.contains("known: rhel8"), "{e}");
+    }
+
     use super::*;
 
     #[test]

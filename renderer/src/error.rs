@@ -96,7 +96,8 @@ pub enum Error {
     /// Templates that disagree.
     #[error("{}", join_lines(.0))]
     Conflicts(Vec<Conflict>),
-    #[error("unknown distro {0:?}; known: {1}")]
+    /// The name, then a suggestion (when one is close) and the known names.
+    #[error("unknown distro {0:?}; {1}")]
     UnknownDistro(String, String),
     /// A bug: a template or a formatter refused what validation let through.
     #[error("rendering {artifact}: {message}")]

@@ -1027,3 +1027,69 @@ fn an_sriov_entry_for_a_pf_the_node_lacks_is_skipped_unless_strict() {
         }
     );
 }
+
+#[test]
+fn show_and_a_dry_run_end_quietly_on_a_closed_pipe() {
+    in_netns!("show_and_a_dry_run_end_quietly_on_a_closed_pipe", || {
+        use std::io::Read;
+        use std::os::unix::process::ExitStatusExt;
+        // Enough links that each JSON (the HostNetwork, the plan) outgrows the pipe's 64 KiB buffer
+        // after the reader has gone.
+        let mut spec = String::from("  interfaceConfig:\n");
+        for i in 0..300 {
+            sh(&format!("link add q{i} type veth peer name r{i}"));
+            spec += &format!(
+                "    - name: q{i}\n      mtu: 9000\n      ipv4: {{address: [10.{}.{}.1/24]}}\n",
+                i / 250,
+                i % 250
+            );
+        }
+        let host = Host::new(UBUNTU);
+        let t = host.template("net", 1, &spec);
+        for args in [
+            vec!["show".to_string(), "-o".into(), "json".into()],
+            [
+                "apply",
+                "--dry-run",
+                "-o",
+                "json",
+                "--node-name",
+                "node-1",
+                "--root",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([
+                host.root().display().to_string(),
+                "--sysfs".into(),
+                host.sysfs.root().display().to_string(),
+                "-f".into(),
+                t.display().to_string(),
+            ])
+            .collect(),
+        ] {
+            let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("plumber"))
+                .args(&args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut first = [0u8; 1];
+            child
+                .stdout
+                .as_mut()
+                .unwrap()
+                .read_exact(&mut first)
+                .unwrap();
+            drop(child.stdout.take());
+            let out = child.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!err.contains("panicked"), "{args:?}: {err}");
+            assert!(
+                out.status.signal() == Some(13) || out.status.success(),
+                "{args:?}: {:?}: {err}",
+                out.status
+            );
+        }
+    });
+}

@@ -894,3 +894,27 @@ fn every_rule_of_every_case_drives_the_helper() {
     }
     assert!(ran >= 8, "only {ran} rules ran");
 }
+
+#[test]
+fn a_driver_written_as_its_module_is_rendered_as_the_driver() {
+    // driver_override compares driver names: `vfio_pci` (the module) must reach the helper as
+    // `vfio-pci`, or the VFs would silently stay unbound at boot.
+    let src = plumber_render::Source {
+        name: "t.yaml".into(),
+        text: "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {name: t}\nspec:\n  sriovConfig:\n    - {pfName: eno2, numVfs: 2, vfDriver: vfio_pci}\n".into(),
+    };
+    let arts = plumber_render::render_sources(
+        std::slice::from_ref(&src),
+        &Distro::by_name("rhel9").unwrap(),
+        None,
+        None,
+    )
+    .unwrap();
+    let rules = rules_of(&arts).unwrap();
+    assert!(
+        rules.content.contains("$id $name 2 vfio-pci -\""),
+        "{}",
+        rules.content
+    );
+    assert!(!rules.content.contains("vfio_pci"), "{}", rules.content);
+}

@@ -93,6 +93,13 @@ enum PlanFormat {
     Json,
 }
 
+impl Apply {
+    /// A dry run prints the plan and changes nothing (and does not watch).
+    pub fn prints_only(&self) -> bool {
+        self.dry_run && !self.watch
+    }
+}
+
 pub fn run(c: Apply) -> u8 {
     let prune = if c.prune {
         Prune::Allowed

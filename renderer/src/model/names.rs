@@ -118,17 +118,52 @@ impl DriverName {
         &self.0
     }
 
-    /// The name the running kernel's driver has: old module names that were renamed but that templates
-    /// (HostPlumber's own examples) still use are mapped, because `driver_override` compares driver
-    /// names, not module aliases. `i40evf` became `iavf` in Linux 4.17 (RHEL 8's 4.18 and Ubuntu
-    /// 20.04's 5.4 only have `iavf`).
+    /// The name the running kernel's driver has, which `driver_override` compares byte for byte (it
+    /// takes driver names, not module names or aliases):
+    /// * old names that were renamed but that templates (HostPlumber's own examples) still use:
+    ///   `i40evf` became `iavf` in Linux 4.17 (RHEL 8's 4.18 and Ubuntu 20.04's 5.4 only have `iavf`);
+    /// * the module-name spelling of a driver whose name differs from its module's only in `-` and
+    ///   `_` (`vfio_pci`, the module, is the driver `vfio-pci`): the known drivers of VFs and PFs in
+    ///   [`KNOWN_DRIVERS`] are matched with `-` and `_` alike and given their driver name.
+    ///
+    /// Any other name is kept as written (a driver plumber does not know may well exist).
     pub fn canonical(&self) -> DriverName {
-        match self.0.as_str() {
-            "i40evf" => DriverName("iavf".into()),
-            _ => self.clone(),
+        if self.0 == "i40evf" {
+            return DriverName("iavf".into());
+        }
+        let folded = |s: &str| s.replace('-', "_");
+        match KNOWN_DRIVERS.iter().find(|k| folded(k) == folded(&self.0)) {
+            Some(k) => DriverName((*k).to_string()),
+            None => self.clone(),
         }
     }
 }
+
+/// Driver names as the kernel registers them (`/sys/bus/pci/drivers/<name>`) for the VF and PF drivers
+/// SR-IOV templates name: userspace (`vfio-pci`, `uio_pci_generic`, `igb_uio`, `pci-stub`), Intel
+/// (`iavf`, `ixgbevf`, `igbvf`, `ice`, `i40e`, `ixgbe`, `igb`), NVIDIA/Mellanox (`mlx5_core`,
+/// `mlx4_core`), Broadcom (`bnxt_en`), Marvell/QLogic (`qede`, `qed`), Amazon (`ena`), virtio
+/// (`virtio-pci`).
+pub const KNOWN_DRIVERS: &[&str] = &[
+    "vfio-pci",
+    "uio_pci_generic",
+    "igb_uio",
+    "pci-stub",
+    "virtio-pci",
+    "iavf",
+    "ixgbevf",
+    "igbvf",
+    "ice",
+    "i40e",
+    "ixgbe",
+    "igb",
+    "mlx5_core",
+    "mlx4_core",
+    "bnxt_en",
+    "qede",
+    "qed",
+    "ena",
+];
 
 impl<'de> Deserialize<'de> for DriverName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -194,6 +229,27 @@ fn label_name_ok(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn driver_names_are_the_kernels_spelling() {
+        let c = |s: &str| {
+            DriverName::parse(s)
+                .unwrap()
+                .canonical()
+                .as_str()
+                .to_string()
+        };
+        // The module's spelling of a driver whose name has a dash, and the other way round.
+        assert_eq!(c("vfio_pci"), "vfio-pci");
+        assert_eq!(c("vfio-pci"), "vfio-pci");
+        assert_eq!(c("virtio_pci"), "virtio-pci");
+        assert_eq!(c("mlx5-core"), "mlx5_core");
+        assert_eq!(c("uio-pci-generic"), "uio_pci_generic");
+        // Renamed drivers, and names plumber does not know, which are kept.
+        assert_eq!(c("i40evf"), "iavf");
+        assert_eq!(c("my_vendor-vf"), "my_vendor-vf");
+    }
+
     use super::*;
 
     #[test]

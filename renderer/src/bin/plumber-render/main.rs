@@ -25,7 +25,17 @@ use args::Args;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Rust ignores SIGPIPE, so printing to a pipe whose reader has gone (`| head`) fails, and `print!`
+/// panics on it. A program whose output is the point should end as `cat` does: quietly, by the signal.
+fn exit_quietly_on_a_closed_pipe() {
+    // SAFETY: resetting a signal's disposition to its default, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    exit_quietly_on_a_closed_pipe();
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
