@@ -163,6 +163,13 @@ pub struct Addressing {
     pub dhcp: bool,
 }
 
+/// A family stated as none: no addresses, no routes, no DHCP.
+pub static NO_ADDRESSING: Addressing = Addressing {
+    addresses: Vec::new(),
+    routes: Vec::new(),
+    dhcp: false,
+};
+
 impl Addressing {
     pub fn is_empty(&self) -> bool {
         self.addresses.is_empty() && self.routes.is_empty() && !self.dhcp
@@ -193,14 +200,9 @@ impl Link {
     /// bond, bridge), which nothing else configures, an unstated family is written as none (no
     /// addresses, no DHCP, IPv6 link-local only). `None`: the files say nothing of it (the host's).
     pub fn written_family(&self, v6: bool) -> Option<&Addressing> {
-        static NONE: Addressing = Addressing {
-            addresses: Vec::new(),
-            routes: Vec::new(),
-            dhcp: false,
-        };
         match self.family(v6) {
             Some(a) => Some(a),
-            None if !matches!(self.kind, LinkKind::Device) => Some(&NONE),
+            None if !matches!(self.kind, LinkKind::Device) => Some(&NO_ADDRESSING),
             None => None,
         }
     }

@@ -56,7 +56,7 @@ use std::net::IpAddr;
 use crate::distro::Distro;
 use crate::error::{Error, Result};
 use crate::model::{Route, RouteDest};
-use crate::node::{Addressing, ControllerKind, Link, LinkKind, NodeConfig};
+use crate::node::{Addressing, ControllerKind, Link, LinkKind, NodeConfig, NO_ADDRESSING};
 
 use super::{header, render_template, Artifact};
 
@@ -160,12 +160,7 @@ fn has_default(a: &Addressing) -> bool {
 
 /// `v4` is always written (see `refuse_unstated_ipv4`); `v6` is `None` when IPv6 is not stated.
 fn ip_ctx(l: &Link, v4: &Addressing, v6: Option<&Addressing>) -> IpCtx {
-    static NONE: Addressing = Addressing {
-        addresses: Vec::new(),
-        routes: Vec::new(),
-        dhcp: false,
-    };
-    let v6a = v6.unwrap_or(&NONE);
+    let v6a = v6.unwrap_or(&NO_ADDRESSING);
     let gw4 = gateway_route(v4, false).map(|i| &v4.routes[i]);
     let gw6 = gateway_route(v6a, true).map(|i| &v6a.routes[i]);
     let v6s: Vec<String> = v6a.addresses.iter().map(|a| a.to_string()).collect();
