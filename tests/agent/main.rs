@@ -99,8 +99,6 @@ fn report_named(outcome: Outcome, names: &[&str], time: u64, error: Option<&str>
     Report {
         outcome,
         record: Some(Record {
-            result: outcome,
-            time,
             templates: names
                 .iter()
                 .map(|n| TemplateRef {
@@ -126,9 +124,7 @@ fn report_named(outcome: Outcome, names: &[&str], time: u64, error: Option<&str>
             },
             netlink_writes: 1,
             error: error.map(str::to_string),
-            guard: vec![],
-            connectivity_lost: None,
-            skipped: vec![],
+            ..Record::new(outcome, time)
         }),
         error: error.map(str::to_string),
         conflicts: vec![],

@@ -320,17 +320,9 @@ mod tests {
             Verdict::Done(Report {
                 outcome,
                 record: Some(crate::apply::Record {
-                    result: outcome,
-                    time: 1,
-                    templates: vec![],
                     digest: "d".into(),
-                    files: vec![],
-                    ops: vec![],
-                    netlink_writes: 0,
-                    error: None,
-                    guard: vec![],
-                    connectivity_lost: None,
                     skipped: vec![entry.clone()],
+                    ..crate::apply::Record::new(outcome, 1)
                 }),
                 error: None,
                 conflicts: vec![],

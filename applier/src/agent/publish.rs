@@ -197,21 +197,13 @@ mod tests {
 
     fn record(result: Outcome, time: u64, digest: &str) -> Record {
         Record {
-            result,
-            time,
             templates: vec![TemplateRef {
                 name: "t".into(),
                 priority: 0,
                 generation: Some(1),
             }],
             digest: digest.into(),
-            files: vec![],
-            ops: vec![],
-            netlink_writes: 0,
-            error: None,
-            guard: vec![],
-            connectivity_lost: None,
-            skipped: vec![],
+            ..Record::new(result, time)
         }
     }
 

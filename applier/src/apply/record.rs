@@ -75,6 +75,27 @@ pub struct Record {
     pub skipped: Vec<Skipped>,
 }
 
+impl Record {
+    /// A record of `result` at `time` (seconds since the epoch) with nothing else in it yet; fill in
+    /// what the apply has with struct update syntax (`Record { templates, ..Record::new(r, t) }`), so
+    /// that a field added here needs no change where records are made.
+    pub fn new(result: Outcome, time: u64) -> Record {
+        Record {
+            result,
+            time,
+            templates: Vec::new(),
+            digest: String::new(),
+            files: Vec::new(),
+            ops: Vec::new(),
+            netlink_writes: 0,
+            error: None,
+            guard: Vec::new(),
+            connectivity_lost: None,
+            skipped: Vec::new(),
+        }
+    }
+}
+
 /// Reads the record in `state_dir` (`None` when there is none or it cannot be parsed: the record is
 /// informational, a damaged one is replaced by the next apply).
 pub fn read(state_dir: &Path) -> Option<Record> {
@@ -137,8 +158,6 @@ mod tests {
         let state = dir.path().join("var/lib/plumber");
         assert_eq!(read(&state), None);
         let r = Record {
-            result: Outcome::Applied,
-            time: 1,
             templates: vec![TemplateRef {
                 name: "t".into(),
                 priority: 0,
@@ -146,12 +165,7 @@ mod tests {
             }],
             digest: "d".into(),
             files: vec!["write /etc/x".into()],
-            ops: vec![],
-            netlink_writes: 0,
-            error: None,
-            guard: vec![],
-            connectivity_lost: None,
-            skipped: vec![],
+            ..Record::new(Outcome::Applied, 1)
         };
         write(&state, &r).unwrap();
         assert_eq!(read(&state), Some(r));

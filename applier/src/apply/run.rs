@@ -123,25 +123,14 @@ pub async fn apply(
         Ok(x) => x,
         Err(e) => {
             let r = Record {
-                result: Outcome::Refused,
-                time: record::now(),
-                templates: vec![],
-                digest: String::new(),
-                files: vec![],
-                ops: vec![],
-                netlink_writes: 0,
                 error: Some(e.to_string()),
-                guard: vec![],
-                connectivity_lost: None,
-                skipped: vec![],
+                ..Record::new(Outcome::Refused, record::now())
             };
             let _ = record::write(&state_path, &r);
             return Err(e);
         }
     };
     let mut rec = Record {
-        result: Outcome::Unchanged,
-        time: record::now(),
         templates: desired.node.templates.clone(),
         digest: desired.digest(),
         files: plan.files.iter().map(|c| c.to_string()).collect(),
@@ -152,11 +141,8 @@ pub async fn apply(
             .chain(plan.links.iter().map(|o| o.to_string()))
             .chain(plan.ovs.iter().map(|o| o.to_string()))
             .collect(),
-        netlink_writes: 0,
-        error: None,
-        guard: vec![],
-        connectivity_lost: None,
         skipped: desired.node.skipped.clone(),
+        ..Record::new(Outcome::Unchanged, record::now())
     };
     if plan.is_empty() {
         // Recorded only when the configuration changed, so that a watch loop does not write the disk.

@@ -392,21 +392,12 @@ nothing was changed: pass --prune to let go of these, or give the --node-labels 
         assert_eq!(read(state), AppliedTemplates::default());
         // Before templates.json: a successful last-apply.json names them; a refused one does not.
         let mut r = record::Record {
-            result: Outcome::Applied,
-            time: 1,
             templates: vec![plumber_render::node::TemplateRef {
                 name: "net".into(),
                 priority: 0,
                 generation: None,
             }],
-            digest: String::new(),
-            files: vec![],
-            ops: vec![],
-            netlink_writes: 0,
-            error: None,
-            guard: vec![],
-            connectivity_lost: None,
-            skipped: vec![],
+            ..record::Record::new(Outcome::Applied, 1)
         };
         record::write(state, &r).unwrap();
         let old = read(state);
