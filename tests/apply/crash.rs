@@ -14,39 +14,33 @@ use plumber::state::CurrentKind;
 
 use crate::common::*;
 use crate::in_netns;
-use crate::sysfs_fixture::Fixture;
+use crate::uplink::Node;
 
 /// Bridges in the big template; every fourth has an address. (The kernel takes some 40 ms to delete a
 /// bridge, which bounds how many the test can afford.)
 const BRIDGES: usize = 32;
 
+/// The node (root, state directory, sysfs) the crashing applies run on.
 struct Host {
-    dir: tempfile::TempDir,
-    sysfs: Fixture,
+    node: Node,
 }
 
 impl Host {
     fn new() -> Host {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("root/etc")).unwrap();
-        fs::write(
-            dir.path().join("root/etc/os-release"),
-            "ID=ubuntu\nVERSION_ID=\"24.04\"\n",
-        )
-        .unwrap();
-        Host {
-            dir,
-            sysfs: Fixture::new(),
-        }
+        Host { node: Node::new() }
     }
 
     fn state(&self) -> PathBuf {
-        self.dir.path().join("root/var/lib/plumber")
+        self.node.root().join("var/lib/plumber")
     }
 
     /// Template `crash` at `generation` with `spec`.
     fn template(&self, generation: u32, spec: &str) -> PathBuf {
-        let p = self.dir.path().join(format!("crash-{generation}.yaml"));
+        let p = self
+            .node
+            .dir
+            .path()
+            .join(format!("crash-{generation}.yaml"));
         fs::write(
             &p,
             format!(
@@ -63,9 +57,9 @@ impl Host {
             .arg("-f")
             .arg(template)
             .arg("--root")
-            .arg(self.dir.path().join("root"))
+            .arg(self.node.root())
             .arg("--sysfs")
-            .arg(self.sysfs.root())
+            .arg(self.node.sysfs.root())
             .args(["--node-name", "node-1", "--prune"]);
         c
     }
@@ -182,26 +176,6 @@ fn check(host: &Host, full: bool) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// splitmix64: reproducible delays from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::{env_or, Rng};
 use plumber::install::{InstallReport, Installer, Recovery, DEFAULT_STATE_DIR, TMP_PREFIX};
 use plumber::Error;
 use plumber_render::render::Artifact;
@@ -464,26 +465,6 @@ fn crash_child() {
         inst.install(&trees[which]).unwrap().commit().unwrap();
         which ^= 1;
     }
-}
-
-/// splitmix64: reproducible delays from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// After recover: exactly one of the trees, its manifest, no temp file, no transaction. Returns which.
