@@ -55,6 +55,22 @@ pub enum CurrentKind {
     },
 }
 
+/// What a link plumber creates with `spec` is, as discovery will report it.
+impl From<&plumber_render::node::LinkKind> for CurrentKind {
+    fn from(spec: &plumber_render::node::LinkKind) -> CurrentKind {
+        use plumber_render::node::LinkKind;
+        match spec {
+            LinkKind::Device => CurrentKind::Device,
+            LinkKind::Vlan { parent, id } => CurrentKind::Vlan {
+                parent: parent.clone(),
+                id: *id,
+            },
+            LinkKind::Bond { mode, .. } => CurrentKind::Bond { mode: *mode },
+            LinkKind::Bridge { .. } => CurrentKind::Bridge,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AddressState {
     pub cidr: IpCidr,

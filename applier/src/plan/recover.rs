@@ -240,15 +240,7 @@ impl Model {
     }
 
     fn create(&mut self, name: &str, spec: &LinkKind, s: &Snapshot) {
-        let kind = match spec {
-            LinkKind::Vlan { parent, id } => CurrentKind::Vlan {
-                parent: parent.clone(),
-                id: *id,
-            },
-            LinkKind::Bond { mode, .. } => CurrentKind::Bond { mode: *mode },
-            LinkKind::Bridge { .. } => CurrentKind::Bridge,
-            LinkKind::Device => CurrentKind::Device,
-        };
+        let kind = CurrentKind::from(spec);
         self.0.links.insert(
             name.to_string(),
             LinkState {

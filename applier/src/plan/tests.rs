@@ -48,15 +48,11 @@ fn simulate(mut s: CurrentState, ops: &[Op]) -> CurrentState {
                 spec,
                 restore,
             } => {
-                let kind = match spec {
-                    LinkKind::Vlan { parent, id } => CurrentKind::Vlan {
-                        parent: parent.clone(),
-                        id: *id,
-                    },
-                    LinkKind::Bond { mode, .. } => CurrentKind::Bond { mode: *mode },
-                    LinkKind::Bridge { .. } => CurrentKind::Bridge,
-                    LinkKind::Device => unreachable!("plans never create devices"),
-                };
+                assert!(
+                    !matches!(spec, LinkKind::Device),
+                    "plans never create devices"
+                );
+                let kind = CurrentKind::from(spec);
                 let mtu = match spec {
                     LinkKind::Vlan { parent, .. } => s.links[parent].mtu,
                     _ => 1500,
