@@ -14,8 +14,7 @@ use crate::error::{Error, FieldError, Origin, Result};
 use crate::node::{NodeConfig, Skipped};
 use crate::parse::Loaded;
 
-/// The template annotation that makes a template's entries all or nothing on every node.
-pub const STRICT: &str = "plumber.k8s.pf9.io/strict";
+pub use crate::model::STRICT;
 
 /// Whether template `t` asks for all or nothing ([`STRICT`]: `"true"`).
 pub fn is_strict(t: &Loaded) -> bool {

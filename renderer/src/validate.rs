@@ -58,6 +58,17 @@ impl Validator<'_> {
                 ),
             );
         }
+        // A misspelt value (`"yes"`, `"True"`) would silently mean false.
+        for key in crate::model::SWITCHES {
+            if let Some(v) = self.t.template.metadata.annotations.get(*key) {
+                if v != "true" && v != "false" {
+                    self.err(
+                        format!("metadata.annotations.{key}"),
+                        format!("{} is not \"true\" or \"false\"", printable(v)),
+                    );
+                }
+            }
+        }
         let sel = self.t.template.spec.node_selector.clone();
         for (k, val) in &sel {
             if let Err(e) = check_label_key(k) {

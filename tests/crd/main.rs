@@ -425,6 +425,10 @@ const REJECTED: &[&str] = &[
 /// (`x-kubernetes-validations`) later.
 const ACCEPTED: &[(&str, &str)] = &[
     (
+        "annotation-switch-value",
+        "annotations are metadata: the CRD schema covers spec only",
+    ),
+    (
         "bond-member-with-address",
         "a member of a bond (another list) must have no addresses",
     ),

@@ -39,8 +39,7 @@ use crate::ovs::OvsOp;
 use crate::plan::{default_metric, Op, RouteSpec};
 use crate::state::{AddressState, CurrentKind, CurrentState, LinkState, RouteProto, RouteState};
 
-/// The template annotation that says a plan is meant to cut a probe's path (value `"true"`).
-pub const ALLOW_DISCONNECT: &str = "plumber.k8s.pf9.io/allow-disconnect";
+pub use plumber_render::model::ALLOW_DISCONNECT;
 
 /// How long the probes that answered before an apply have to answer again after it.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);

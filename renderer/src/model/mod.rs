@@ -36,4 +36,7 @@ pub use schema::{
     PCI_ID_PATTERN,
 };
 pub use sriov::{SriovConfig, VfConfig, VfIds};
-pub use template::{HostNetworkTemplate, ObjectMeta, TemplateSpec, API_VERSION, KIND};
+pub use template::{
+    HostNetworkTemplate, ObjectMeta, TemplateSpec, ALLOW_DISCONNECT, API_VERSION, KIND, STRICT,
+    SWITCHES,
+};

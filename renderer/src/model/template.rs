@@ -68,6 +68,7 @@ pub struct ObjectMeta {
         deserialize_with = "null_as_default",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
+    /// plumber reads [`SWITCHES`] here (`"true"` or `"false"`); others are the user's.
     pub annotations: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<i64>,
@@ -164,3 +165,10 @@ impl TemplateSpec {
         self.priority.map(|p| p.get()).unwrap_or(0)
     }
 }
+
+/// The template annotation that says a plan is meant to cut a connectivity probe's path.
+pub const ALLOW_DISCONNECT: &str = "plumber.k8s.pf9.io/allow-disconnect";
+/// The template annotation that makes a template's entries all or nothing on every node.
+pub const STRICT: &str = "plumber.k8s.pf9.io/strict";
+/// The annotations plumber reads, each `"true"` or `"false"`.
+pub const SWITCHES: &[&str] = &[ALLOW_DISCONNECT, STRICT];
