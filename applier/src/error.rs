@@ -31,6 +31,10 @@ pub enum Error {
     /// The node cannot be brought to the desired state by changing it (a NIC is missing, ...).
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),
+    /// The host under the root would not read the distro profile's network files (its network stack
+    /// is off or missing); nothing was changed.
+    #[error("{0}")]
+    HostStack(String),
     /// No distro profile for the installed system.
     #[error("{0}")]
     Distro(String),

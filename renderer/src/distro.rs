@@ -17,6 +17,10 @@ use crate::error::{Error, Result};
 ///   helpers: /usr/libexec/plumber
 /// osRelease:
 ///   - {id: rhel, versionMajor: "9"}
+/// host:
+///   requires: "NetworkManager enabled (the RHEL 9 default)"
+///   evidence:
+///     - {unitEnabled: NetworkManager.service}
 /// ```
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -29,6 +33,41 @@ pub struct Distro {
     pub paths: Paths,
     #[serde(default)]
     pub os_release: Vec<OsReleaseMatch>,
+    pub host: HostStack,
+}
+
+/// What a host must run for the network files to take effect at boot, and how `plumber apply` sees it
+/// under a root. A distro's default may not be its profile's: Debian 12 installs ifupdown, which ignores
+/// systemd-networkd files.
+///
+/// ```yaml
+/// requires: "systemd-networkd enabled: ..."
+/// evidence:
+///   - {unitEnabled: systemd-networkd.service}
+/// noteAtRender: true
+/// ```
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HostStack {
+    /// Said to the user: in `--list-distros`, in `plumber apply`'s refusal, in the render note.
+    pub requires: String,
+    /// Any one of these under the root shows the host reads the files.
+    #[serde(with = "serde_yaml::with::singleton_map_recursive")]
+    pub evidence: Vec<Evidence>,
+    /// `plumber-render` says `requires` on standard error (the profile is not what a fresh install runs).
+    #[serde(default)]
+    pub note_at_render: bool,
+}
+
+/// One sign, under a root, that the host's network stack is there.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub enum Evidence {
+    /// A systemd unit enabled: a `*.wants/<unit>` link in /etc or the vendor unit directories, and the
+    /// unit not masked.
+    UnitEnabled(String),
+    /// A file that exists (an absolute path, taken under the root).
+    File(String),
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -327,6 +327,9 @@ impl Validator<'_> {
                     );
                 }
             }
+            if let Some(via) = r.via.filter(|via| via.is_ipv4() != v6) {
+                self.gateway_on_link(&format!("{p}.routes[{i}].via"), fam, via, c);
+            }
             if !routes.insert((r.to, r.table.map(|t| t.get()), r.metric.map(|m| m.get()))) {
                 self.err(
                     format!("{p}.routes[{i}]"),
@@ -334,6 +337,59 @@ impl Validator<'_> {
                 );
             }
         }
+    }
+
+    /// The kernel refuses a route whose gateway is not directly reachable (`Network is unreachable`), and
+    /// NetworkManager, networkd and ifup fail the same way at boot: a gateway must be inside a subnet of
+    /// the link's own addresses or of an on-link route (one without `via`) of the same section. With DHCP
+    /// the subnets are the lease's, unknown here; an IPv6 link-local gateway is always on the link.
+    fn gateway_on_link(&mut self, p: &str, fam: &str, via: std::net::IpAddr, c: &IpConfig) {
+        if c.dhcp == Some(true) {
+            return;
+        }
+        if let std::net::IpAddr::V6(v6) = via {
+            if v6.segments()[0] & 0xffc0 == 0xfe80 {
+                return;
+            }
+        }
+        let v6 = via.is_ipv6();
+        let subnets: Vec<IpCidr> = c
+            .address
+            .iter()
+            .flatten()
+            .copied()
+            .chain(
+                c.routes
+                    .iter()
+                    .filter(|r| r.via.is_none())
+                    .map(|r| r.to.cidr(v6)),
+            )
+            .filter(|s| s.is_ipv4() != v6)
+            .collect();
+        // No subnet at all is the "routes but no address" rule's to report, with its own fix.
+        if subnets.is_empty() || subnets.iter().any(|s| s.contains(via)) {
+            return;
+        }
+        let shown: Vec<String> = subnets
+            .iter()
+            .map(|s| format!("{}/{}", s.network(), s.prefix))
+            .collect();
+        let host = if v6 { 64 } else { 24 };
+        let hint = IpCidr {
+            addr: via,
+            prefix: host,
+        };
+        self.err(
+            p.to_string(),
+            format!(
+                "{via} is outside every {fam} subnet of this link ({}): the kernel refuses a gateway it cannot \
+                 reach directly, at apply and at boot. Use a gateway inside {}, or add an on-link route to \
+                 the gateway's subnet in the same section (`{{to: {}/{host}}}`, no via)",
+                shown.join(", "),
+                shown.join(" or "),
+                hint.network(),
+            ),
+        );
     }
 
     fn members(&mut self, p: &str, name: &IfName, members: &[IfName]) {

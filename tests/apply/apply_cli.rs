@@ -24,8 +24,7 @@ struct Host {
 impl Host {
     fn new(os_release: &str) -> Host {
         let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("root/etc")).unwrap();
-        fs::write(dir.path().join("root/etc/os-release"), os_release).unwrap();
+        host_root(dir.path(), os_release);
         Host {
             dir,
             sysfs: Fixture::new(),
@@ -71,7 +70,9 @@ impl Host {
     fn tree(&self) -> Vec<(String, String, u32)> {
         let mut out = Vec::new();
         walk(&self.root(), &self.root(), &mut out);
-        out.retain(|(p, _, _)| !p.starts_with("/var/lib/plumber"));
+        out.retain(|(p, _, _)| {
+            !p.starts_with("/var/lib/plumber") && !HOST_STACK.contains(&p.as_str())
+        });
         out.sort();
         out
     }
@@ -224,12 +225,13 @@ fn a_failed_apply_puts_files_and_namespace_back_and_exits_3() {
             // A route an administrator added by hand (`proto boot`), which generation 2 removes: the
             // rollback must put it back as it was, `proto boot` and all.
             sh("route add 10.88.0.0/16 via 10.9.0.1 dev a0");
+            hold_refused_prefix();
             let files = host.tree();
             let state = yaml(&bridge_link_local_dropped(settled(&["a0", "a1", "br0"])));
             assert!(state.contains("proto: boot"), "{state}");
 
-            // Generation 2 changes the MTU and the addresses, and adds a route through a gateway the
-            // kernel cannot reach: the last op fails (ENETUNREACH) after everything else was done.
+            // Generation 2 changes the MTU and the addresses, and adds a route the kernel refuses
+            // (REFUSED_PREFIX): the last op fails (EEXIST) after everything else was done.
             let t = host.template(
                 "net",
                 2,
@@ -239,14 +241,14 @@ fn a_failed_apply_puts_files_and_namespace_back_and_exits_3() {
       ipv4:
         address: [10.9.1.2/24]
         routes:
-          - {to: 10.60.0.0/16, via: 192.168.200.1}
+          - {to: 10.60.0.0/16, via: 10.9.1.1}
 ",
             );
             let out = host.plumber(&t, &[]);
             assert_code(&out, 3);
             let (_, err) = text(&out);
             assert!(
-                err.contains("add route 10.60.0.0/16 via 192.168.200.1 dev a0")
+                err.contains("add route 10.60.0.0/16 via 10.9.1.1 dev a0")
                     && err.contains("rolled back the"),
                 "{err}"
             );
@@ -259,7 +261,7 @@ fn a_failed_apply_puts_files_and_namespace_back_and_exits_3() {
             let rec = host.record();
             assert_eq!(rec["result"], "rolled-back");
             assert_eq!(rec["templates"][0]["generation"], 2);
-            assert!(rec["error"].as_str().unwrap().contains("192.168.200.1"));
+            assert!(rec["error"].as_str().unwrap().contains("10.60.0.0/16"));
 
             // A refused apply (a NIC that is not there) changes nothing and exits 1.
             let t = host.template(
@@ -328,6 +330,55 @@ fn files_only_and_runtime_only_touch_only_their_half() {
     });
 }
 
+/// A Debian 12 host runs ifupdown, not systemd-networkd: the debian profile's files would configure the
+/// node now and be ignored at the next boot. The apply refuses before changing anything, naming the fix;
+/// `--runtime-only` (the boot files left to the host) goes through.
+#[test]
+fn files_the_host_would_ignore_are_refused() {
+    in_netns!("files_the_host_would_ignore_are_refused", || {
+        veth("a0", "a1");
+        let before = yaml(&settled(&["a0", "a1"]));
+        let host = Host::new("ID=debian\nVERSION_ID=\"12\"\n");
+        for link in HOST_STACK {
+            fs::remove_file(host.root().join(link.trim_start_matches('/'))).unwrap();
+        }
+        let t = host.template("net", 1, NET);
+        for extra in [&[][..], &["--dry-run"][..]] {
+            let out = host.plumber(&t, extra);
+            assert_code(&out, 1);
+            let (_, err) = text(&out);
+            assert!(
+                err.contains("the debian files would be ignored on this host")
+                    && err.contains("systemctl enable systemd-networkd")
+                    && err.contains("--runtime-only"),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            yaml(&settled(&["a0", "a1"])),
+            before,
+            "a refusal changed links"
+        );
+        assert!(host
+            .file("/etc/systemd/network/60-plumber-a0.network")
+            .is_none());
+
+        // Enabled the way `systemctl enable` does it: the files go in.
+        let wants = host
+            .root()
+            .join("etc/systemd/system/multi-user.target.wants");
+        std::os::unix::fs::symlink(
+            "/lib/systemd/system/systemd-networkd.service",
+            wants.join("systemd-networkd.service"),
+        )
+        .unwrap();
+        assert_code(&host.plumber(&t, &[]), 0);
+        assert!(host
+            .file("/etc/systemd/network/60-plumber-a0.network")
+            .is_some());
+    });
+}
+
 const PF: &str = "0000:03:00.0";
 
 fn pf_pci() -> PciAddr {
@@ -381,12 +432,13 @@ fn sriov_vfs_are_created_bound_and_rolled_back_with_the_rest() {
             // 4 -> 2 VFs goes through 0, then a route the kernel refuses: everything is undone, the
             // count goes back (through 0 again) and the re-created VFs are bound as before.
             let files = host.tree();
+            hold_refused_prefix();
             let t = host.template(
                 "sriov",
                 2,
                 &spec(
                     2,
-                    "        routes:\n          - {to: 10.60.0.0/16, via: 192.168.200.1}\n",
+                    "        routes:\n          - {to: 10.60.0.0/16, via: 10.9.0.1}\n",
                 ),
             );
             let out = host.plumber(&t, &[]);
@@ -461,11 +513,12 @@ fn ovs_bridges_are_applied_shown_and_refused_without_ovsdb() {
 
             // A failure before the OVS stage leaves OVSDB untouched and everything else rolled back.
             let dump = db.dump();
+            hold_refused_prefix();
             let files = host.tree();
             let t2 = host.template(
                 "ovs",
                 2,
-                &spec("        routes:\n          - {to: 10.60.0.0/16, via: 192.168.200.1}\n")
+                &spec("        routes:\n          - {to: 10.60.0.0/16, via: 10.9.0.1}\n")
                     .replace("bridgeName: br-ex", "bridgeName: br-new"),
             );
             assert_code(&host.plumber(&t2, &["--ovsdb-socket", &sock]), 3);
@@ -639,8 +692,10 @@ fn what_templates_stop_naming_is_let_go_and_comes_back_on_rollback() {
                 "a0", "a1", "n0", "n1", "br0",
             ])));
 
-            // `extra` deleted and the bridge dropped from `net`, and a gateway the kernel refuses: the
-            // failure puts back everything, the bridge with its member and address included.
+            // `extra` deleted and the bridge dropped from `net`, and a route the kernel refuses
+            // (REFUSED_PREFIX): the failure puts back everything, the bridge with its member and
+            // address included.
+            hold_refused_prefix();
             fs::remove_file(both.join("extra.yaml")).unwrap();
             let bad = NET
                 .replace(
@@ -653,7 +708,7 @@ fn what_templates_stop_naming_is_let_go_and_comes_back_on_rollback() {
                 )
                 .replace(
                     "via: 10.9.0.1}",
-                    "via: 10.9.0.1}\n          - {to: 10.60.0.0/16, via: 192.168.200.1}",
+                    "via: 10.9.0.1}\n          - {to: 10.60.0.0/16, via: 10.9.0.254}",
                 );
             fs::write(
                 both.join("net.yaml"),
@@ -681,7 +736,7 @@ fn what_templates_stop_naming_is_let_go_and_comes_back_on_rollback() {
 
             // Without the bad route it goes through: br0 is gone, a1 free, n0 keeps only the address
             // plumber did not put there; a0 is as templated.
-            let good = bad.replace("\n          - {to: 10.60.0.0/16, via: 192.168.200.1}", "");
+            let good = bad.replace("\n          - {to: 10.60.0.0/16, via: 10.9.0.254}", "");
             fs::write(
                 both.join("net.yaml"),
                 format!("apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: net, generation: 3}}\nspec:\n{good}"),

@@ -78,6 +78,43 @@ pub fn sh(line: &str) {
     ip(&line.split_whitespace().collect::<Vec<_>>());
 }
 
+/// Makes `dir/root` a host root: `/etc/os-release` with `os_release`, and every network stack a distro
+/// profile needs on (netplan installed, NetworkManager and systemd-networkd enabled), since `plumber
+/// apply` refuses to install files a host would ignore (tests/apply/apply_cli.rs proves the refusal).
+pub fn host_root(dir: &std::path::Path, os_release: &str) -> std::path::PathBuf {
+    let root = dir.join("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(root.join("etc/os-release"), os_release).unwrap();
+    std::fs::create_dir_all(root.join("usr/sbin")).unwrap();
+    std::fs::write(root.join(HOST_STACK[0].trim_start_matches('/')), "").unwrap();
+    for link in &HOST_STACK[1..] {
+        let link = root.join(link.trim_start_matches('/'));
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        let unit = link.file_name().unwrap().to_string_lossy().into_owned();
+        std::os::unix::fs::symlink(format!("/usr/lib/systemd/system/{unit}"), link).unwrap();
+    }
+    root
+}
+
+/// What [`host_root`] adds besides os-release (the netplan binary, then the units' enablement links).
+pub const HOST_STACK: &[&str] = &[
+    "/usr/sbin/netplan",
+    "/etc/systemd/system/multi-user.target.wants/NetworkManager.service",
+    "/etc/systemd/system/multi-user.target.wants/systemd-networkd.service",
+];
+
+/// The route templates use to fail an apply part-way: every offline check passes (its gateway is inside
+/// the link's subnet), but the host holds an `unreachable` route to the same prefix (an administrator's
+/// policy route: metric 0, main table, no device), so the kernel answers EEXIST ("File exists") when
+/// plumber adds the template's route, after the ops before it were done. [`hold_refused_prefix`] sets it up.
+pub const REFUSED_PREFIX: &str = "10.60.0.0/16";
+
+/// Adds the host's `unreachable` route to [`REFUSED_PREFIX`]: plumber neither owns nor removes it, so it
+/// is there before and after a rolled-back apply alike.
+pub fn hold_refused_prefix() {
+    sh(&format!("route add unreachable {REFUSED_PREFIX}"));
+}
+
 pub fn desired(spec: &str) -> NodeConfig {
     plumber_render::node_config_of_spec(spec).unwrap()
 }

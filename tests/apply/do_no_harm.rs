@@ -111,10 +111,11 @@ fn a_route_the_kernel_drops_with_the_last_address_is_restored_by_rollback() {
         "a_route_the_kernel_drops_with_the_last_address_is_restored_by_rollback",
         || {
             // A DHCP client's default route (proto dhcp) is not plumber's to remove, but the kernel
-            // drops it with va's last address. The apply then fails (its last op, a route through a
-            // gateway no link reaches: ENETUNREACH) and rolls back: the address and the route come
-            // back, the route with its protocol.
+            // drops it with va's last address. The apply then fails (its last op, a route the kernel
+            // refuses: see REFUSED_PREFIX) and rolls back: the address and the route come back, the
+            // route with its protocol.
             let _gw = Gateway::new("flushed-route");
+            hold_refused_prefix();
             sh("route replace default via 10.9.9.1 dev va proto dhcp");
             veth("x0", "x1");
             let before = yaml(&settled(&["va", "x0", "x1"]));
@@ -127,7 +128,7 @@ fn a_route_the_kernel_drops_with_the_last_address_is_restored_by_rollback() {
       ipv4:
         address: [10.7.7.1/24]
         routes:
-          - {to: 10.60.0.0/16, via: 192.168.200.1}
+          - {to: 10.60.0.0/16, via: 10.7.7.254}
 ",
             );
             let out = node.plumber(&t, &["--allow-disconnect"]).0;

@@ -157,10 +157,11 @@ fn a_failed_apply_rolls_the_namespace_back() {
         // route (the `ip route` default) would come back as `static`.
         sh("route add 10.66.0.0/16 via 10.2.0.254 dev r0 proto static");
         sh("route add 10.67.0.0/16 via 10.2.0.254 dev r0 table 100 proto static");
+        hold_refused_prefix();
         let before = settled(&["r0", "s0", "r1", "s1"]);
 
-        // Everything applies until the route through 10.250.0.1, which no address makes reachable: the
-        // kernel refuses it (ENETUNREACH). Routes are planned last, so everything else is rolled back:
+        // Everything applies until the route to REFUSED_PREFIX, which the kernel refuses (EEXIST: the
+        // host's unreachable route). Routes are planned last, so everything else is rolled back:
         // a bridge created with a member, an MTU, addresses of both families added and removed, routes
         // added and removed.
         let d = desired(
@@ -177,7 +178,7 @@ fn a_failed_apply_rolls_the_namespace_back() {
         address: [10.2.0.2/24, 10.3.0.2/24]
         routes:
           - {to: 10.10.0.0/16, via: 10.3.0.1}
-          - {to: 10.88.0.0/16, via: 10.250.0.1}
+          - {to: 10.60.0.0/16, via: 10.3.0.1}
           - {to: 10.99.0.0/16, via: 10.3.0.1}
       ipv6:
         address: ['fd00:3::2/64']
@@ -188,7 +189,7 @@ fn a_failed_apply_rolls_the_namespace_back() {
         let ops = plan(&d, &before).unwrap();
         let failing = ops
             .iter()
-            .position(|o| o.to_string().contains("10.250.0.1"))
+            .position(|o| o.to_string().contains(REFUSED_PREFIX))
             .unwrap();
         assert!(failing > 8, "{ops:#?}");
         let err = apply(&ops).unwrap_err();
@@ -204,7 +205,7 @@ fn a_failed_apply_rolls_the_namespace_back() {
         assert_eq!(op, &ops[failing].to_string());
         assert_eq!(rollback_failed, &Vec::<String>::new(), "{err}");
         assert_eq!(rolled_back.len(), failing, "{err}");
-        assert!(err.to_string().contains("10.250.0.1"), "{err}");
+        assert!(err.to_string().contains(REFUSED_PREFIX), "{err}");
 
         let after = discover();
         assert_eq!(yaml(&after), yaml(&before), "{err}");
@@ -334,13 +335,7 @@ fn apply_dry_run_prints_the_plan_and_changes_nothing() {
         veth("d0", "d1");
         let before = settled(&["d0", "d1"]);
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
-        std::fs::create_dir_all(root.join("etc")).unwrap();
-        std::fs::write(
-            root.join("etc/os-release"),
-            "ID=ubuntu\nVERSION_ID=\"24.04\"\n",
-        )
-        .unwrap();
+        let root = host_root(dir.path(), "ID=ubuntu\nVERSION_ID=\"24.04\"\n");
         let sysfs = dir.path().join("sys");
         std::fs::create_dir_all(sysfs.join("class/net")).unwrap();
         let t = dir.path().join("t.yaml");

@@ -86,12 +86,7 @@ pub struct Node {
 impl Node {
     pub fn new() -> Node {
         let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("root/etc")).unwrap();
-        fs::write(
-            dir.path().join("root/etc/os-release"),
-            "ID=ubuntu\nVERSION_ID=\"24.04\"\n",
-        )
-        .unwrap();
+        host_root(dir.path(), "ID=ubuntu\nVERSION_ID=\"24.04\"\n");
         Node {
             dir,
             sysfs: Fixture::new(),

@@ -517,3 +517,37 @@ fn a_closed_pipe_ends_the_output_quietly() {
     c.args(["--distro", "all", "--examples"]);
     closed_pipe::ends_quietly_on_a_closed_pipe(c, 64);
 }
+
+/// A profile whose network stack a fresh install does not run (Debian 12 runs ifupdown) says so on
+/// standard error when it renders, and `--list-distros` says what every profile needs on the host.
+#[test]
+fn what_the_host_must_run_is_said() {
+    let out = cmd()
+        .args(["--distro", "debian"])
+        .arg(example("vlans.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("note: debian files take effect only with systemd-networkd enabled")
+            && err.contains("systemctl enable systemd-networkd"),
+        "{err}"
+    );
+    let out = cmd()
+        .args(["--distro", "ubuntu"])
+        .arg(example("vlans.yaml"))
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("note:"));
+
+    let out = cmd().arg("--list-distros").output().unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    for need in [
+        "needs NetworkManager enabled",
+        "needs netplan installed",
+        "needs systemd-networkd enabled: Debian 12 installs ifupdown",
+    ] {
+        assert!(list.contains(need), "{need} not in:\n{list}");
+    }
+}

@@ -75,6 +75,48 @@ fn errors_name_the_file_document_and_template() {
     );
 }
 
+/// The gateways the kernel reaches directly are accepted (the off-link one is in the bad corpus): inside
+/// an address's subnet, inside an on-link route's, an IPv6 link-local one, and any gateway on a DHCP link
+/// (its subnet is the lease's).
+#[test]
+fn gateways_the_kernel_reaches_are_accepted() {
+    let template = "apiVersion: plumber.k8s.pf9.io/v1
+kind: HostNetworkTemplate
+metadata: {name: gw}
+spec:
+  interfaceConfig:
+    - name: eno2
+      ipv4:
+        address: [10.9.1.2/24]
+        routes:
+          - {to: default, via: 10.9.1.1}
+          - {to: 10.61.0.0/16, via: 172.16.0.1}
+          - {to: 172.16.0.0/12}
+      ipv6:
+        address: [fd00:1::2/64]
+        routes:
+          - {to: default, via: fe80::1}
+          - {to: fd00:9::/64, via: fd00:1::1}
+    - name: eno3
+      ipv4:
+        dhcp: true
+        routes:
+          - {to: 10.70.0.0/16, via: 192.168.200.1}
+";
+    let r = Command::cargo_bin("plumber-render")
+        .unwrap()
+        .args(["--distro", "ubuntu", "-"])
+        .write_stdin(template)
+        .output()
+        .unwrap();
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+}
+
 /// Small deterministic generator, so failures reproduce.
 struct Rng(u64);
 impl Rng {

@@ -166,12 +166,12 @@ fn case1_applier_on_a_real_kernel() {
         "apply3 said: {apply3}"
     );
 
-    // c: a failure part-way (the kernel refuses a route through an unreachable gateway) rolls back to
-    // exactly the state before: plumber's view and the kernel's (iproute2) alike.
+    // c: a failure part-way (the kernel refuses a route to a prefix the host holds an unreachable
+    // route to) rolls back to exactly the state before: plumber's view and the kernel's (iproute2) alike.
     o.assert_rc("apply4", 3);
     let err = o.text("apply4.err");
     assert!(
-        err.contains("10.99.0.1") && err.contains("rolled back"),
+        err.contains("10.250.0.0/16 via 192.168.7.99") && err.contains("rolled back"),
         "apply4: {err}"
     );
     assert_eq!(

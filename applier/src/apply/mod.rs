@@ -22,6 +22,7 @@
 //! The outcome is recorded in the state directory ([`record`]) and decides the exit code.
 
 mod files;
+mod host_stack;
 pub mod journal;
 mod owned;
 mod planning;
@@ -246,6 +247,11 @@ impl Desired {
         } else {
             Vec::new()
         };
+        // Network files the host would not read leave a node configured now and bare after a reboot.
+        let network_dir = format!("{}/", target.distro.paths.network.trim_end_matches('/'));
+        if artifacts.iter().any(|a| a.path.starts_with(&network_dir)) {
+            host_stack::check(&target.root, &target.distro).map_err(Error::HostStack)?;
+        }
         let allow_disconnect = crate::guard::annotated(templates, &node.templates);
         Ok(Desired {
             node,

@@ -68,6 +68,17 @@ impl IpCidr {
         }
     }
 
+    /// Whether `ip` is inside this prefix (same family, same network bits).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        ip.is_ipv4() == self.is_ipv4()
+            && IpCidr {
+                addr: ip,
+                prefix: self.prefix,
+            }
+            .network()
+                == self.network()
+    }
+
     /// IPv4 netmask in dotted quad, for ifcfg route files.
     pub fn netmask_v4(&self) -> Option<Ipv4Addr> {
         match self.addr {

@@ -15,9 +15,12 @@ apply apply2 /mnt/case1/a
 show show2
 # b: 4 -> 2 VFs (through 0), per-VF changes, MTUs lowered (the VLAN below its parent), address and route.
 apply apply3 /mnt/case1/b
+# The host's own policy route to 10.250.0.0/16 (type unreachable, no device): c's route to the same
+# prefix passes every offline check, and the kernel refuses it at apply (EEXIST, "File exists").
+ip route add unreachable 10.250.0.0/16
 show show3
 dump s3
-# c: b plus changes of every kind, then a route the kernel refuses: rolled back, exit 3.
+# c: b plus changes of every kind, then the route the kernel refuses: rolled back, exit 3.
 apply apply4 /mnt/case1/c
 show show4
 dump s4

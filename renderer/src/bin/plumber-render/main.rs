@@ -65,6 +65,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
                 format!(" (also: {})", d.aliases.join(", "))
             };
             println!("{:8} {}{}", d.name, d.description, aliases);
+            println!("{:8} needs {}", "", d.host.requires);
         }
         return Ok(0);
     }
@@ -76,6 +77,12 @@ fn run(args: Args) -> anyhow::Result<u8> {
         return examples::run(&args, &distro_name);
     }
     let distro = Distro::by_name(&distro_name)?;
+    if distro.host.note_at_render {
+        eprintln!(
+            "plumber-render: note: {} files take effect only with {}",
+            distro.name, distro.host.requires
+        );
+    }
     let t0 = std::time::Instant::now();
     let sources = read_sources(&args.files)?;
     let templates = load(&sources)?;
