@@ -73,7 +73,7 @@ pub fn load(sources: &[Source]) -> Result<Vec<Loaded>> {
                 origin: t.origin.clone(),
                 path: "metadata.name".into(),
                 message: format!(
-                    "{} is already the name of the template at {}#{}; template names are unique",
+                    "{} is already the name of the template at {}#{}; a cluster holds one template per name: rename one, or render the files one at a time",
                     crate::escape::printable(t.name()),
                     prev.origin.file,
                     prev.origin.document

@@ -8,6 +8,7 @@ mod guard;
 mod install;
 mod netns;
 mod ovs;
+mod readme;
 mod sysfs;
 mod sysfs_fixture;
 mod uplink;

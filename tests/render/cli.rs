@@ -551,3 +551,34 @@ fn what_the_host_must_run_is_said() {
         assert!(list.contains(need), "{need} not in:\n{list}");
     }
 }
+
+/// `--distro all` is for the bundled examples; with templates it says so. A directory of files that
+/// share a template name (HostPlumber's examples do) says how to go on.
+#[test]
+fn distro_all_and_shared_names_say_what_to_do() {
+    let out = cmd()
+        .args(["--distro", "all"])
+        .arg(example("vlans.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--distro all renders the bundled examples (--examples)"),
+        "{err}"
+    );
+
+    let out = cmd()
+        .args(["--distro", "ubuntu"])
+        .arg(repo_root().join("examples"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "a cluster holds one template per name: rename one, or render the files one at a time"
+        ),
+        "{err}"
+    );
+}

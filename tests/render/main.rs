@@ -16,4 +16,5 @@ mod netplan_generate;
 mod networkd_oracle;
 mod out_symlinks;
 mod ovs_ovsdb;
+mod readme;
 mod sriov_udev;

@@ -76,6 +76,14 @@ fn run(args: Args) -> anyhow::Result<u8> {
     if args.examples {
         return examples::run(&args, &distro_name);
     }
+    if distro_name == "all" {
+        return Err(Error::Usage(
+            "--distro all renders the bundled examples (--examples) for every distro; for templates, \
+             name one distro (see --list-distros)"
+                .into(),
+        )
+        .into());
+    }
     let distro = Distro::by_name(&distro_name)?;
     if distro.host.note_at_render {
         eprintln!(
