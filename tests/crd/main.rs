@@ -403,13 +403,15 @@ const REJECTED: &[&str] = &[
     "ovs-bond-one-member",       // nodeInterface pattern: no empty entry
     "ovs-bondmode-unknown",      // enum
     "pciaddr-bad",               // pattern
+    "pci-id-hex-unquoted",       // a number: the ids are strings
+    "pci-id-number",             // a number: the ids are strings
     "pf-selector-none",          // oneOf of the selectors
     "pf-selector-several",       // oneOf of the selectors
     "priority-range",            // maximum
     "routes-without-address",    // anyOf: address or dhcp required
     "unknown-field",             // strict field validation
     "vendor-without-device",     // oneOf: vendorId needs deviceId
-    "vendorid-float",            // 1e10 is above 9999
+    "vendorid-float",            // a number: the ids are strings
     "vf-mac-multicast",          // the first octet must be even
     "vlan-duplicate",            // x-kubernetes-list-type map keyed by id
     "vlan-id-range",             // maximum
