@@ -384,6 +384,7 @@ fn schema_accepts_every_example_and_golden_input() {
 /// Rejected by the HostNetworkTemplate schema (or the list keys the API server enforces).
 const REJECTED: &[&str] = &[
     "bond-mode-unknown",         // enum
+    "bool-word",                 // type boolean (the server reads unquoted `off` as one)
     "cidr-family",               // ipv4 addresses have an IPv4 pattern
     "cidr-garbage",              // octets 0..255
     "cidr-no-prefix",            // a prefix length is required
