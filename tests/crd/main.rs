@@ -399,6 +399,7 @@ const REJECTED: &[&str] = &[
     "max-unavailable-range",     // pattern: 1% to 100%
     "mtu-high",                  // maximum
     "mtu-low",                   // minimum
+    "not-a-template",            // other kinds: the server routes them elsewhere
     "numvfs-negative",           // minimum
     "numvfs-range",              // maximum
     "ovs-bond-one-member",       // nodeInterface pattern: no empty entry

@@ -1,4 +1,5 @@
-//! Reading input as Kubernetes reads it: YAML 1.1 booleans. End to end through `plumber-render`.
+//! Reading input as Kubernetes reads it: YAML 1.1 booleans, and directories of manifests that hold other
+//! kinds. End to end through `plumber-render`, so the notes on standard error are checked too.
 
 use assert_cmd::Command;
 use std::path::Path;
@@ -64,4 +65,74 @@ fn yaml_1_1_booleans_render_as_kubernetes_reads_them() {
     );
     assert!(node.links["br0"].ipv4.as_ref().unwrap().dhcp);
     assert!(node.ovs[0].dpdk);
+}
+
+/// A directory of manifests as kustomize keeps them: the other kinds and kustomize's own file are left
+/// out with a note each, and the rendering is the template's alone.
+#[test]
+fn a_directory_leaves_out_other_kinds_with_a_note() {
+    let dir = scratch();
+    let t = dir.path().join("templates");
+    std::fs::create_dir(&t).unwrap();
+    // kustomize's file needs no kind: it is left out by name.
+    std::fs::write(
+        t.join("kustomization.yaml"),
+        "resources: [net.yaml, cm.yaml]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        t.join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\napiVersion: v1\nkind: List\nitems:\n  - {apiVersion: k8s.cni.cncf.io/v1, kind: NetworkAttachmentDefinition, metadata: {name: n}}\n",
+    )
+    .unwrap();
+    std::fs::write(t.join("net.yaml"), TEMPLATE).unwrap();
+    let o = render(&[&t]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let d = t.display();
+    assert_eq!(
+        stderr(&o).lines().collect::<Vec<_>>(),
+        [
+            format!("plumber-render: note: {d}/cm.yaml#1: kind ConfigMap is not a HostNetworkTemplate; skipped"),
+            format!("plumber-render: note: {d}/cm.yaml#2 items[0]: kind NetworkAttachmentDefinition is not a HostNetworkTemplate; skipped"),
+            format!("plumber-render: note: {d}/kustomization.yaml: kustomize's file; skipped"),
+        ]
+    );
+    let alone = render(&[&t.join("net.yaml")]);
+    assert_eq!(o.stdout, alone.stdout);
+    assert!(stderr(&alone).is_empty(), "{}", stderr(&alone));
+}
+
+/// What is most likely a broken template stays an error in a directory too; a file named on the
+/// command line must hold a template.
+#[test]
+fn broken_templates_and_named_files_without_one_are_errors() {
+    let dir = scratch();
+    let cases = [
+        (
+            "apiVersion: plumber.k8s.pf9.io/v2\nkind: HostNetworkTemplate\nmetadata: {name: a}\n",
+            "apiVersion: plumber.k8s.pf9.io/v2 is not plumber.k8s.pf9.io/v1",
+        ),
+        (
+            "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplat\nmetadata: {name: a}\n",
+            "kind: HostNetworkTemplat is not HostNetworkTemplate",
+        ),
+        ("metadata: {name: a}\nspec: {}\n", "apiVersion: is missing"),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let d = dir.path().join(format!("d{i}"));
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(d.join("x.yaml"), text).unwrap();
+        let o = render(&[&d]);
+        assert_eq!(o.status.code(), Some(1), "{want}");
+        assert!(stderr(&o).contains(want), "{want}: {}", stderr(&o));
+    }
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "# nothing yet\n").unwrap();
+    let o = render(&[&empty]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("empty.yaml: holds no HostNetworkTemplate (it holds no object)"),
+        "{}",
+        stderr(&o)
+    );
 }
