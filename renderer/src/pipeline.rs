@@ -1,7 +1,7 @@
 //! The whole pure pipeline, for the CLI, the applier and tests:
 //! `load` (parse + validate every template) → `node_config` (select + merge) → [`crate::render::render`].
 //! [`read_input`] is `load` for the command lines: files and directories in, templates out, with notes
-//! on the objects of other kinds it left out.
+//! on the objects of other kinds it left out and warnings about what Kubernetes would refuse.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, FieldError, Result};
 use crate::inventory::HostNetwork;
 use crate::merge::merge;
+use crate::model::check_object_name;
 use crate::node::NodeConfig;
 use crate::parse::{parse, parse_templates, Loaded};
 use crate::select::{selects, Labels};
@@ -96,11 +97,15 @@ pub struct Input {
     /// One line per object or file left out:
     /// `templates/cm.yaml#1: kind ConfigMap is not a HostNetworkTemplate; skipped`.
     pub notes: Vec<String>,
+    /// What plumber renders but Kubernetes would refuse (a `metadata.name` that is not a Kubernetes
+    /// name), one line each.
+    pub warnings: Vec<String>,
 }
 
 /// [`read_sources`] and [`load`] for the command lines. In a directory, objects of other kinds and
 /// kustomize's file are left out with a note; a file named on the command line that holds no template
-/// at all is an error (the wrong file, most likely).
+/// at all is an error (the wrong file, most likely). Template names that Kubernetes would refuse are
+/// warnings, not errors: HostPlumber's own examples have such names.
 pub fn read_input(paths: &[PathBuf]) -> Result<Input> {
     let mut input = Input::default();
     let mut all = Vec::new();
@@ -143,7 +148,25 @@ pub fn read_input(paths: &[PathBuf]) -> Result<Input> {
         all.extend(p.templates);
     }
     input.templates = validate_all(all)?;
+    input.warnings = name_warnings(&input.templates);
     Ok(input)
+}
+
+/// A warning for every template whose name Kubernetes would refuse.
+pub fn name_warnings(templates: &[Loaded]) -> Vec<String> {
+    templates
+        .iter()
+        .filter_map(|t| {
+            check_object_name(t.name()).err().map(|message| {
+                FieldError {
+                    origin: t.origin.clone(),
+                    path: "metadata.name".into(),
+                    message,
+                }
+                .to_string()
+            })
+        })
+        .collect()
 }
 
 /// Parse and validate every template of every source (objects of other kinds are left out, silently:

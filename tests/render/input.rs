@@ -1,5 +1,6 @@
-//! Reading input as Kubernetes reads it: YAML 1.1 booleans, and directories of manifests that hold other
-//! kinds. End to end through `plumber-render`, so the notes on standard error are checked too.
+//! Reading input as Kubernetes reads it: YAML 1.1 booleans, PCI ids that must be strings, directories of
+//! manifests that hold other kinds, and template names the API server would refuse. End to end through
+//! `plumber-render`, so the notes and warnings on standard error are checked too.
 
 use assert_cmd::Command;
 use std::path::Path;
@@ -134,5 +135,24 @@ fn broken_templates_and_named_files_without_one_are_errors() {
         stderr(&o).contains("empty.yaml: holds no HostNetworkTemplate (it holds no object)"),
         "{}",
         stderr(&o)
+    );
+}
+
+/// Kubernetes refuses `Worker_Net`; plumber renders it (HostPlumber's examples have such names) and
+/// says so.
+#[test]
+fn a_name_kubernetes_refuses_is_a_warning() {
+    let dir = scratch();
+    let f = dir.path().join("t.yaml");
+    std::fs::write(&f, TEMPLATE.replace("worker-net", "Worker_Net")).unwrap();
+    let o = render(&[&f]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!o.stdout.is_empty());
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "plumber-render: warning: {}#1 (Worker_Net): metadata.name: Worker_Net is not a valid Kubernetes name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253): kubectl apply will refuse it (write worker-net, say)\n",
+            f.display()
+        )
     );
 }

@@ -179,6 +179,9 @@ fn prepare(c: &Apply) -> anyhow::Result<Prepared> {
     for n in &input.notes {
         eprintln!("plumber: note: {n}");
     }
+    for w in &input.warnings {
+        eprintln!("plumber: warning: {w}");
+    }
     let templates = input.templates;
     plumber::timing("read and parse templates", t);
     let labels = c

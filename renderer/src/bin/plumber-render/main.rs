@@ -118,7 +118,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
 }
 
 /// The templates of the files given on the command line (see [`plumber_render::read_input`]), after
-/// its notes on standard error.
+/// its notes and warnings on standard error.
 fn read_input(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<Loaded>> {
     if files.is_empty() {
         return Err(Error::Usage(
@@ -129,6 +129,9 @@ fn read_input(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<Loaded>> {
     let input = plumber_render::read_input(files)?;
     for n in &input.notes {
         eprintln!("plumber-render: note: {n}");
+    }
+    for w in &input.warnings {
+        eprintln!("plumber-render: warning: {w}");
     }
     Ok(input.templates)
 }
