@@ -64,19 +64,47 @@ pub struct ConflictSide {
 impl fmt::Display for Conflict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = crate::escape::printable;
+        let (a, b) = (&self.first, &self.second);
+        if a.template == b.template {
+            // Priority orders templates; within one template only an edit helps.
+            return write!(
+                f,
+                "conflict on {}: template {} sets {} ({}) and {} ({}); make them agree \
+                 (spec.priority only decides between templates)",
+                self.field,
+                p(&a.template),
+                a.value,
+                a.path,
+                b.value,
+                b.path
+            );
+        }
         write!(
             f,
-            "conflict on {}: template {} sets {} ({}) and template {} sets {} ({}), both with priority {}; \
-             make them agree or give one a higher spec.priority",
+            "conflict on {}: template {} sets {} ({}) and template {} sets {} ({}), ",
             self.field,
-            p(&self.first.template),
-            self.first.value,
-            self.first.path,
-            p(&self.second.template),
-            self.second.value,
-            self.second.path,
-            self.first.priority
-        )
+            p(&a.template),
+            a.value,
+            a.path,
+            p(&b.template),
+            b.value,
+            b.path,
+        )?;
+        if a.priority == b.priority {
+            write!(
+                f,
+                "both with priority {}; make them agree or give one a higher spec.priority",
+                a.priority
+            )
+        } else {
+            // Settings that are one on the node but two fields (a PF's MTU and its link's), which
+            // priority does not order.
+            write!(
+                f,
+                "with priorities {} and {}; make them agree",
+                a.priority, b.priority
+            )
+        }
     }
 }
 

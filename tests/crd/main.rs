@@ -477,6 +477,10 @@ const ACCEPTED: &[(&str, &str)] = &[
         "routes need an address or DHCP on their family: the length of another field",
     ),
     (
+        "sriov-mtu-interface-mtu",
+        "an sriovConfig MTU compared with an interfaceConfig entry's",
+    ),
+    (
         "vf-id-above-numvfs",
         "VF ids are compared with numVfs, another field",
     ),
