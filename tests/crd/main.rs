@@ -481,6 +481,10 @@ const ACCEPTED: &[(&str, &str)] = &[
         "an sriovConfig MTU compared with an interfaceConfig entry's",
     ),
     (
+        "vf-id-overlap",
+        "VF id ranges of one PF compared with each other",
+    ),
+    (
         "vf-id-above-numvfs",
         "VF ids are compared with numVfs, another field",
     ),
