@@ -158,3 +158,38 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(template: &str, path: &str, value: &str, priority: i32) -> ConflictSide {
+        ConflictSide {
+            template: template.into(),
+            path: path.into(),
+            value: value.into(),
+            priority,
+        }
+    }
+
+    #[test]
+    fn conflicts_say_what_can_resolve_them() {
+        let c = |a, b| {
+            Conflict {
+                field: "the MTU of eno2".into(),
+                first: a,
+                second: b,
+            }
+            .to_string()
+        };
+        let link = |t, p| side(t, "spec.interfaceConfig[0].mtu", "9000", p);
+        let pf = |t, p| side(t, "spec.sriovConfig[0].mtu", "1500", p);
+        assert_eq!(
+            c(link("a", 0), pf("a", 0)),
+            "conflict on the MTU of eno2: template a sets 9000 (spec.interfaceConfig[0].mtu) and 1500 (spec.sriovConfig[0].mtu); make them agree (spec.priority only decides between templates)"
+        );
+        assert!(c(link("a", 5), pf("b", 5))
+            .ends_with("both with priority 5; make them agree or give one a higher spec.priority"));
+        assert!(c(link("a", 10), pf("b", 0)).ends_with("with priorities 10 and 0; make them agree"));
+    }
+}
