@@ -103,8 +103,8 @@ pub struct Input {
 }
 
 /// [`read_sources`] and [`load`] for the command lines. In a directory, objects of other kinds and
-/// kustomize's file are left out with a note; a file named on the command line that holds no template
-/// at all is an error (the wrong file, most likely). Template names that Kubernetes would refuse are
+/// kustomize's file are left out with a note; a file named on the command line that holds objects but
+/// no template is an error (the wrong file, most likely); an empty one holds no template, and is fine. Template names that Kubernetes would refuse are
 /// warnings, not errors: HostPlumber's own examples have such names.
 pub fn read_input(paths: &[PathBuf]) -> Result<Input> {
     let mut input = Input::default();
@@ -117,31 +117,27 @@ pub fn read_input(paths: &[PathBuf]) -> Result<Input> {
             continue;
         }
         let p = parse(&s.text, &s.name)?;
-        if found == Found::Named && p.templates.is_empty() {
-            let what = if p.skipped.is_empty() {
-                "it holds no object".to_string()
-            } else {
-                p.skipped
-                    .iter()
-                    .map(|k| {
-                        let item = if k.item.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" {}", k.item)
-                        };
-                        format!(
-                            "#{}{item} is a {}",
-                            k.document,
-                            crate::escape::printable(&k.kind)
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
+        // An empty file (or `kind: List` with no items) holds no template and nothing else: no
+        // templates given, which `plumber apply --prune` uses to let go of everything.
+        if found == Found::Named && p.templates.is_empty() && !p.skipped.is_empty() {
+            let what: Vec<String> = p
+                .skipped
+                .iter()
+                .map(|k| {
+                    let item = if k.item.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {}", k.item)
+                    };
+                    let kind = crate::escape::printable(&k.kind);
+                    format!("#{}{item} is a {kind}", k.document)
+                })
+                .collect();
             return Err(Error::Usage(format!(
-                "{}: holds no {} ({what}); name files of templates (in a directory, objects of other kinds are skipped)",
+                "{}: holds no {} ({}); name files of templates (in a directory, objects of other kinds are skipped)",
                 s.name,
-                crate::model::KIND
+                crate::model::KIND,
+                what.join(", ")
             )));
         }
         input.notes.extend(p.skipped.iter().map(|k| k.to_string()));
