@@ -1,7 +1,8 @@
 //! Best effort, as HostPlumber promises ("applied globally on each host, best effort"): a template
 //! entry for a device a node does not have is left out on that node and reported, and the rest of the
 //! template applies. With an inventory, the merge leaves out every `sriovConfig` entry whose `pfName`,
-//! `pciAddr` or `vendorId`/`deviceId` matches no NIC and lists it in [`NodeConfig::skipped`].
+//! `pciAddr` or `vendorId`/`deviceId` matches no NIC, or only NICs without SR-IOV capability (no
+//! `sriov_totalvfs`), and lists it in [`NodeConfig::skipped`] with the reason.
 //!
 //! All or nothing where it is asked for: the command line's `--strict` (every template), or a template
 //! annotated [`STRICT`]`: "true"` (its own entries). Then a skipped entry is an error naming the
@@ -184,5 +185,40 @@ mod tests {
             .insert(STRICT.into(), "true".into());
         let node = node_config(&t, None, Some(&inventory())).unwrap();
         assert!(check(&node, &refs(&t), false).is_ok());
+    }
+
+    /// A NIC the node has but that cannot have VFs is no PF: each selector kind skips it as one that
+    /// matches nothing, with a reason that says so, and --strict refuses it.
+    #[test]
+    fn a_nic_without_sriov_is_skipped_alike_for_every_selector_kind() {
+        let inv = HostNetwork::parse(
+            &format!("{INVENTORY}    - {{pfName: eno2, pciAddr: \"0000:05:00.0\", vendorId: \"8086\", deviceId: \"1572\", sriovEnabled: false}}\n    - {{pfName: eno3, pciAddr: \"0000:05:00.1\", vendorId: \"8086\", deviceId: \"158b\", sriovEnabled: false}}\n"),
+            "inv.yaml",
+        )
+        .unwrap();
+        let text = "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {name: t}\nspec:\n  sriovConfig:\n    - {pfName: eno2, numVfs: 4}\n    - {pciAddr: \"0000:05:00.0\", numVfs: 4}\n    - {vendorId: \"8086\", deviceId: \"1572\", numVfs: 4}\n    - {vendorId: \"8086\", deviceId: \"158b\", numVfs: 2}\n";
+        let t = load(&[Source {
+            name: "t.yaml".into(),
+            text: text.into(),
+        }])
+        .unwrap();
+        let node = node_config(&t, None, Some(&inv)).unwrap();
+        assert_eq!(
+            lines(&node),
+            [
+                "skipped template t spec.sriovConfig[0] (pfName eno2): is a NIC of this node without SR-IOV capability (no sriov_totalvfs in sysfs) (best effort: the rest is applied)",
+                "skipped template t spec.sriovConfig[1] (pciAddr 0000:05:00.0): is eno2, a NIC of this node without SR-IOV capability (no sriov_totalvfs in sysfs) (best effort: the rest is applied)",
+                "skipped template t spec.sriovConfig[2] (vendorId 8086 deviceId 1572): matches only NICs of this node without SR-IOV capability: eno2 (no sriov_totalvfs in sysfs) (best effort: the rest is applied)",
+            ]
+        );
+        // Of a model with both, only the port that can have VFs is a PF.
+        let pfs: Vec<_> = node.sriov.iter().map(|p| p.name.as_deref()).collect();
+        assert_eq!(pfs, [Some("ens1f0")]);
+        let e = check(&node, &refs(&t), true).unwrap_err().to_string();
+        assert_eq!(e.lines().count(), 3, "{e}");
+        assert!(
+            e.contains("t.yaml#1 (t): spec.sriovConfig[0]: pfName eno2 is a NIC of this node without SR-IOV capability (no sriov_totalvfs in sysfs); strict (--strict): nothing is applied"),
+            "{e}"
+        );
     }
 }

@@ -64,19 +64,47 @@ pub struct ConflictSide {
 impl fmt::Display for Conflict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = crate::escape::printable;
+        let (a, b) = (&self.first, &self.second);
+        if a.template == b.template {
+            // Priority orders templates; within one template only an edit helps.
+            return write!(
+                f,
+                "conflict on {}: template {} sets {} ({}) and {} ({}); make them agree \
+                 (spec.priority only decides between templates)",
+                self.field,
+                p(&a.template),
+                a.value,
+                a.path,
+                b.value,
+                b.path
+            );
+        }
         write!(
             f,
-            "conflict on {}: template {} sets {} ({}) and template {} sets {} ({}), both with priority {}; \
-             make them agree or give one a higher spec.priority",
+            "conflict on {}: template {} sets {} ({}) and template {} sets {} ({}), ",
             self.field,
-            p(&self.first.template),
-            self.first.value,
-            self.first.path,
-            p(&self.second.template),
-            self.second.value,
-            self.second.path,
-            self.first.priority
-        )
+            p(&a.template),
+            a.value,
+            a.path,
+            p(&b.template),
+            b.value,
+            b.path,
+        )?;
+        if a.priority == b.priority {
+            write!(
+                f,
+                "both with priority {}; make them agree or give one a higher spec.priority",
+                a.priority
+            )
+        } else {
+            // Settings that are one on the node but two fields (a PF's MTU and its link's), which
+            // priority does not order.
+            write!(
+                f,
+                "with priorities {} and {}; make them agree",
+                a.priority, b.priority
+            )
+        }
     }
 }
 
@@ -130,3 +158,38 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(template: &str, path: &str, value: &str, priority: i32) -> ConflictSide {
+        ConflictSide {
+            template: template.into(),
+            path: path.into(),
+            value: value.into(),
+            priority,
+        }
+    }
+
+    #[test]
+    fn conflicts_say_what_can_resolve_them() {
+        let c = |a, b| {
+            Conflict {
+                field: "the MTU of eno2".into(),
+                first: a,
+                second: b,
+            }
+            .to_string()
+        };
+        let link = |t, p| side(t, "spec.interfaceConfig[0].mtu", "9000", p);
+        let pf = |t, p| side(t, "spec.sriovConfig[0].mtu", "1500", p);
+        assert_eq!(
+            c(link("a", 0), pf("a", 0)),
+            "conflict on the MTU of eno2: template a sets 9000 (spec.interfaceConfig[0].mtu) and 1500 (spec.sriovConfig[0].mtu); make them agree (spec.priority only decides between templates)"
+        );
+        assert!(c(link("a", 5), pf("b", 5))
+            .ends_with("both with priority 5; make them agree or give one a higher spec.priority"));
+        assert!(c(link("a", 10), pf("b", 0)).ends_with("with priorities 10 and 0; make them agree"));
+    }
+}

@@ -186,6 +186,18 @@ pub struct InterfaceStatus {
     pub ipv6: Option<AddressStatus>,
 }
 
+impl InterfaceStatus {
+    /// Whether the NIC can have VFs: `totalVfs` above 0 when the inventory says, else unless
+    /// `sriovEnabled: false` (plumber's discovery writes false when sysfs has no `sriov_totalvfs`).
+    /// An inventory that says neither is trusted to list a PF.
+    pub fn sriov_capable(&self) -> bool {
+        match self.sriov_status.as_ref().and_then(|s| s.total_vfs) {
+            Some(total) => total > 0,
+            None => self.sriov_enabled != Some(false),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SriovStatus {
@@ -258,7 +270,8 @@ impl HostNetwork {
             .find(|i| i.pci_addr.as_ref() == Some(pci))
     }
 
-    /// Every SR-IOV-capable NIC of that model, in the order discovered.
+    /// Every NIC of that model, in the order discovered (SR-IOV-capable or not: see
+    /// [`InterfaceStatus::sriov_capable`]).
     pub fn by_ids(&self, vendor: PciId, device: PciId) -> Vec<&InterfaceStatus> {
         self.status
             .interface_status

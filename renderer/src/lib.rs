@@ -22,4 +22,6 @@ pub mod render;
 pub mod select;
 pub mod validate;
 
-pub use pipeline::{load, node_config, node_config_of_spec, read_sources, render_sources, Source};
+pub use pipeline::{
+    load, node_config, node_config_of_spec, read_input, read_sources, render_sources, Input, Source,
+};

@@ -25,7 +25,7 @@ pub struct NodeConfig {
 }
 
 /// A template entry a node has no device for: an `sriovConfig` entry whose `pfName`, `pciAddr` or
-/// `vendorId`/`deviceId` matches no NIC of the node's inventory. Left out of the node's configuration
+/// `vendorId`/`deviceId` matches no NIC of the node's inventory, or only NICs without SR-IOV. Left out of the node's configuration
 /// (best effort), or a refusal under strict.
 ///
 /// ```yaml

@@ -1,10 +1,21 @@
 //! Reading templates from YAML text: multi-document files, `kind: List` (what `kubectl get -o yaml`
 //! prints) and single objects. Errors carry the file, the document number and the YAML path.
+//!
+//! Objects of other kinds (a ConfigMap, a `Kustomization`, a node's `HostNetwork`) are left out and
+//! listed ([`Skipped`]), so a directory of manifests can be given as it is. An object that claims to be
+//! a template (`kind: HostNetworkTemplate`), one of plumber's API group whose kind plumber does not
+//! know (a misspelt kind), or one with no `kind` at all stays an error: it is most likely a broken
+//! template.
 
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Origin, Result};
 use crate::model::{HostNetworkTemplate, API_VERSION, KIND};
+
+/// plumber's API group, as the start of an `apiVersion`.
+const GROUP: &str = "plumber.k8s.pf9.io/";
+/// The kinds of plumber's API group besides [`KIND`]: skipped like any other kind.
+const OTHER_KINDS: &[&str] = &["HostNetwork"];
 
 /// A template with where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,16 +30,54 @@ impl Loaded {
     }
 }
 
-/// Every template in `text`. `file` names the source in messages (`-` for standard input).
+/// An object of another kind than `HostNetworkTemplate`, left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub file: String,
+    pub document: usize,
+    /// `items[3]` for an item of a `List`, else empty.
+    pub item: String,
+    pub kind: String,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#{}", self.file, self.document)?;
+        if !self.item.is_empty() {
+            write!(f, " {}", self.item)?;
+        }
+        write!(
+            f,
+            ": kind {} is not a {KIND}; skipped",
+            crate::escape::printable(&self.kind)
+        )
+    }
+}
+
+/// The templates of a text, and the objects of other kinds in it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parsed {
+    pub templates: Vec<Loaded>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Every template in `text` (objects of other kinds are left out; [`parse`] lists them). `file` names
+/// the source in messages (`-` for standard input).
+pub fn parse_templates(text: &str, file: &str) -> Result<Vec<Loaded>> {
+    Ok(parse(text, file)?.templates)
+}
+
+/// Every template in `text`, and every object of another kind, in order. `file` names the source in
+/// messages (`-` for standard input).
 ///
 /// The text is cut into documents at `---` and `...` lines first (YAML forbids those at the start of a
 /// line inside content, block scalars included, so the cut is exact), and the documents are parsed in
 /// parallel: a fleet's template repository can hold thousands. Document numbers count the documents
 /// that hold something other than comments and blank lines, from 1.
-pub fn parse_templates(text: &str, file: &str) -> Result<Vec<Loaded>> {
+pub fn parse(text: &str, file: &str) -> Result<Parsed> {
     use rayon::prelude::*;
     let docs = split_documents(text);
-    let parsed: Vec<Result<Vec<Loaded>>> = if docs.len() > 16 {
+    let parsed: Vec<Result<Parsed>> = if docs.len() > 16 {
         docs.par_iter()
             .map(|(n, d)| parse_document(d, file, *n))
             .collect()
@@ -37,9 +86,11 @@ pub fn parse_templates(text: &str, file: &str) -> Result<Vec<Loaded>> {
             .map(|(n, d)| parse_document(d, file, *n))
             .collect()
     };
-    let mut out = Vec::new();
+    let mut out = Parsed::default();
     for p in parsed {
-        out.extend(p?);
+        let p = p?;
+        out.templates.extend(p.templates);
+        out.skipped.extend(p.skipped);
     }
     Ok(out)
 }
@@ -74,7 +125,7 @@ fn split_documents(text: &str) -> Vec<(usize, &str)> {
     docs
 }
 
-fn parse_document(text: &str, file: &str, n: usize) -> Result<Vec<Loaded>> {
+fn parse_document(text: &str, file: &str, n: usize) -> Result<Parsed> {
     let origin = Origin {
         file: file.to_string(),
         document: n,
@@ -85,8 +136,9 @@ fn parse_document(text: &str, file: &str, n: usize) -> Result<Vec<Loaded>> {
     value
         .apply_merge()
         .map_err(|e| parse_error(&origin, "", e.to_string()))?;
+    let mut out = Parsed::default();
     if value.is_null() {
-        return Ok(Vec::new());
+        return Ok(out);
     }
     let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
     if kind == "List" || kind == "HostNetworkTemplateList" {
@@ -95,13 +147,42 @@ fn parse_document(text: &str, file: &str, n: usize) -> Result<Vec<Loaded>> {
             Some(serde_yaml::Value::Null) | None => Vec::new(),
             Some(_) => return Err(parse_error(&origin, "items", "is not a list".into())),
         };
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(j, item)| one_template(item, &origin, &format!("items[{j}]")))
-            .collect()
+        for (j, item) in items.into_iter().enumerate() {
+            let prefix = format!("items[{j}]");
+            match other_kind(&item) {
+                Some(kind) => out.skipped.push(skipped(&origin, prefix, kind)),
+                None => out.templates.push(one_template(item, &origin, &prefix)?),
+            }
+        }
     } else {
-        Ok(vec![one_template(value, &origin, "")?])
+        match other_kind(&value) {
+            Some(kind) => out.skipped.push(skipped(&origin, String::new(), kind)),
+            None => out.templates.push(one_template(value, &origin, "")?),
+        }
+    }
+    Ok(out)
+}
+
+/// The kind of an object that is not a template and does not claim to be one: its `kind` is a string
+/// other than [`KIND`], and its `apiVersion` is not plumber's group unless the kind is one of the
+/// group's [`OTHER_KINDS`]. `None` for everything else, which is then read as a template (and refused
+/// when it is not one).
+fn other_kind(value: &serde_yaml::Value) -> Option<&str> {
+    let kind = value.get("kind")?.as_str()?;
+    let api = value
+        .get("apiVersion")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    let ours = api.starts_with(GROUP);
+    (kind != KIND && (!ours || OTHER_KINDS.contains(&kind))).then_some(kind)
+}
+
+fn skipped(origin: &Origin, item: String, kind: &str) -> Skipped {
+    Skipped {
+        file: origin.file.clone(),
+        document: origin.document,
+        item,
+        kind: kind.to_string(),
     }
 }
 
@@ -142,7 +223,10 @@ fn one_template(value: serde_yaml::Value, origin: &Origin, prefix: &str) -> Resu
             return Err(parse_error(
                 &origin,
                 &join("kind"),
-                format!("{} is not {KIND}", crate::escape::printable(other)),
+                format!(
+                    "{} is not {KIND} nor another kind of {GROUP}; write kind: {KIND}",
+                    crate::escape::printable(other)
+                ),
             ))
         }
         None => return Err(parse_error(&origin, &join("kind"), "is missing".into())),
@@ -232,13 +316,13 @@ mod tests {
     #[test]
     fn wrong_kind_or_version() {
         let e = parse_templates(
-            &ONE.replace("kind: HostNetworkTemplate", "kind: HostNetwork"),
+            &ONE.replace("kind: HostNetworkTemplate", "kind: HostNetworkTemplates"),
             "x",
         )
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("kind: HostNetwork is not HostNetworkTemplate"),
+            e.contains("kind: HostNetworkTemplates is not HostNetworkTemplate nor another kind of plumber.k8s.pf9.io/; write kind: HostNetworkTemplate"),
             "{e}"
         );
         let e = parse_templates(&ONE.replace("/v1", "/v2"), "x")
@@ -248,6 +332,64 @@ mod tests {
             e.contains("apiVersion: plumber.k8s.pf9.io/v2 is not"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn other_kinds_are_skipped_and_listed() {
+        let ok = ONE.replace("5000", "3");
+        let text = format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n---\n{ok}---\napiVersion: v1\nkind: List\nitems:\n  - {{apiVersion: v1, kind: ConfigMap, metadata: {{name: c}}}}\n---\napiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetwork\nmetadata: {{name: node-1}}\n"
+        );
+        let p = parse(&text, "d/x.yaml").unwrap();
+        assert_eq!(p.templates.len(), 1);
+        assert_eq!(p.templates[0].origin.document, 2);
+        let lines: Vec<String> = p.skipped.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            lines,
+            [
+                "d/x.yaml#1: kind Kustomization is not a HostNetworkTemplate; skipped",
+                "d/x.yaml#3 items[0]: kind ConfigMap is not a HostNetworkTemplate; skipped",
+                "d/x.yaml#4: kind HostNetwork is not a HostNetworkTemplate; skipped",
+            ]
+        );
+    }
+
+    #[test]
+    fn what_claims_to_be_a_template_or_has_no_kind_stays_an_error() {
+        let cases = [
+            // our kind, another group
+            (
+                ONE.replace("/v1", "/v2"),
+                "apiVersion: plumber.k8s.pf9.io/v2 is not",
+            ),
+            (
+                ONE.replace("plumber.k8s.pf9.io/v1", "v1"),
+                "apiVersion: v1 is not",
+            ),
+            // our group, a kind it does not have
+            (
+                ONE.replace("kind: HostNetworkTemplate", "kind: hostnetworktemplate"),
+                "kind: hostnetworktemplate is not",
+            ),
+            // no kind, no apiVersion
+            (
+                ONE.replace("kind: HostNetworkTemplate\n", ""),
+                "kind: is missing",
+            ),
+            (
+                "metadata: {name: a}\nspec: {}\n".to_string(),
+                "apiVersion: is missing",
+            ),
+            // a kind that is not a string
+            (
+                ONE.replace("kind: HostNetworkTemplate", "kind: [a]"),
+                "kind: is missing",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = parse(&text, "x").unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
     }
 
     #[test]

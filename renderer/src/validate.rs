@@ -160,10 +160,7 @@ impl Validator<'_> {
             if let Some(first) = vf.id.iter().find_map(|id| taken.get(&id).map(|k| (id, *k))) {
                 self.err(
                     format!("{vp}.id"),
-                    format!(
-                        "{} overlaps spec.sriovConfig vfs[{}] at VF {}",
-                        vf.id, first.1, first.0
-                    ),
+                    format!("{} overlaps {p}.vfs[{}] at VF {}", vf.id, first.1, first.0),
                 );
             }
             for id in vf.id.iter() {

@@ -1131,3 +1131,40 @@ fn show_and_a_dry_run_end_quietly_on_a_closed_pipe() {
         }
     });
 }
+
+/// `plumber apply -f` reads input as `plumber-render` does (plumber_render::read_input): a file named
+/// on the command line that holds only other kinds is refused before the node is looked at, and a
+/// directory's other kinds are notes (both checked in detail in tests/render/input.rs).
+#[test]
+fn a_file_of_other_kinds_is_refused_and_a_directory_s_are_notes() {
+    let host = Host::new(UBUNTU);
+    let dir = host.dir.path().join("manifests");
+    fs::create_dir(&dir).unwrap();
+    let cm = dir.join("cm.yaml");
+    fs::write(
+        &cm,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    )
+    .unwrap();
+    let out = host.plumber(&cm, &[]);
+    assert_code(&out, 1);
+    let (_, err) = text(&out);
+    assert!(
+        err.contains("cm.yaml: holds no HostNetworkTemplate (#1 is a ConfigMap)"),
+        "{err}"
+    );
+    assert!(host.tree().iter().all(|(p, _, _)| p == "/etc/os-release"));
+    // Next to a template, the ConfigMap is a note (a dry run: nothing is changed).
+    fs::write(
+        dir.join("net.yaml"),
+        "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {name: net}\nspec:\n  interfaceConfig:\n    - {name: plumber-nx0, mtu: 1400}\n",
+    )
+    .unwrap();
+    let out = host.plumber(&dir, &["--dry-run"]);
+    let (_, err) = text(&out);
+    let note = format!(
+        "plumber: note: {}#1: kind ConfigMap is not a HostNetworkTemplate; skipped\n",
+        cm.display()
+    );
+    assert!(err.starts_with(&note), "{err}");
+}

@@ -500,7 +500,7 @@ fn plumber_show_publishes_what_the_renderer_reads() {
         "{lo:?}"
     );
 
-    let template = "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {name: t}\nspec:\n  sriovConfig:\n    - {vendorId: 8086, deviceId: \"1572\", numVfs: 8}\n";
+    let template = "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {name: t}\nspec:\n  sriovConfig:\n    - {vendorId: \"8086\", deviceId: \"1572\", numVfs: 8}\n";
     let t = plumber_render::load(&[plumber_render::Source {
         name: "t".into(),
         text: template.into(),

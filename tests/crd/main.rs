@@ -384,6 +384,7 @@ fn schema_accepts_every_example_and_golden_input() {
 /// Rejected by the HostNetworkTemplate schema (or the list keys the API server enforces).
 const REJECTED: &[&str] = &[
     "bond-mode-unknown",         // enum
+    "bool-word",                 // type boolean (the server reads unquoted `off` as one)
     "cidr-family",               // ipv4 addresses have an IPv4 pattern
     "cidr-garbage",              // octets 0..255
     "cidr-no-prefix",            // a prefix length is required
@@ -398,18 +399,21 @@ const REJECTED: &[&str] = &[
     "max-unavailable-range",     // pattern: 1% to 100%
     "mtu-high",                  // maximum
     "mtu-low",                   // minimum
+    "not-a-template",            // other kinds: the server routes them elsewhere
     "numvfs-negative",           // minimum
     "numvfs-range",              // maximum
     "ovs-bond-one-member",       // nodeInterface pattern: no empty entry
     "ovs-bondmode-unknown",      // enum
     "pciaddr-bad",               // pattern
+    "pci-id-hex-unquoted",       // a number: the ids are strings
+    "pci-id-number",             // a number: the ids are strings
     "pf-selector-none",          // oneOf of the selectors
     "pf-selector-several",       // oneOf of the selectors
     "priority-range",            // maximum
     "routes-without-address",    // anyOf: address or dhcp required
     "unknown-field",             // strict field validation
     "vendor-without-device",     // oneOf: vendorId needs deviceId
-    "vendorid-float",            // 1e10 is above 9999
+    "vendorid-float",            // a number: the ids are strings
     "vf-mac-multicast",          // the first octet must be even
     "vlan-duplicate",            // x-kubernetes-list-type map keyed by id
     "vlan-id-range",             // maximum
@@ -471,6 +475,14 @@ const ACCEPTED: &[(&str, &str)] = &[
     (
         "routes-with-empty-address",
         "routes need an address or DHCP on their family: the length of another field",
+    ),
+    (
+        "sriov-mtu-interface-mtu",
+        "an sriovConfig MTU compared with an interfaceConfig entry's",
+    ),
+    (
+        "vf-id-overlap",
+        "VF id ranges of one PF compared with each other",
     ),
     (
         "vf-id-above-numvfs",

@@ -11,6 +11,7 @@ mod golden;
 mod host_links;
 mod ifcfg_shell;
 mod injection;
+mod input;
 mod keyfile_nmcli;
 mod netplan_generate;
 mod networkd_oracle;

@@ -175,8 +175,14 @@ type Prepared = (
 
 fn prepare(c: &Apply) -> anyhow::Result<Prepared> {
     let t = std::time::Instant::now();
-    let sources = plumber_render::read_sources(&c.files)?;
-    let templates = plumber_render::load(&sources)?;
+    let input = plumber_render::read_input(&c.files)?;
+    for n in &input.notes {
+        eprintln!("plumber: note: {n}");
+    }
+    for w in &input.warnings {
+        eprintln!("plumber: warning: {w}");
+    }
+    let templates = input.templates;
     plumber::timing("read and parse templates", t);
     let labels = c
         .node_labels

@@ -75,7 +75,7 @@ pub fn to_yaml(crd: &CustomResourceDefinition) -> String {
 
 /// Finishes what the derive leaves to do, on the schema as JSON:
 ///
-/// * `x-kubernetes-int-or-string` values (`vendorId: 8086` or `"8086"`, `id: 3` or `"0-7"`) get the
+/// * `x-kubernetes-int-or-string` values (`id: 3` or `"0-7"`, `maxUnavailable: 2` or `"25%"`) get the
 ///   `anyOf: [{type: integer}, {type: string}]` Kubernetes publishes for them (kube's rewriter drops the
 ///   branch types when the value type emits them itself, and without them JSON-schema tools would take
 ///   any value);

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::de::null_as_default;
+use super::de::{null_as_default, yaml11_bool_opt};
 use super::{ForwardDelay, IfName};
 
 /// A Linux bridge and its member links. MTU and addresses go on an `interfaceConfig` entry with the
@@ -23,7 +23,11 @@ pub struct BridgeConfig {
     #[serde(default, deserialize_with = "null_as_default")]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub members: Vec<IfName>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "yaml11_bool_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub stp: Option<bool>,
     /// Seconds, only meaningful with STP.
     #[serde(default, skip_serializing_if = "Option::is_none")]

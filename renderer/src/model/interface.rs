@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::de::null_as_default;
+use super::de::{null_as_default, yaml11_bool_opt};
 use super::{IfName, IpCidr, Metric, Mtu, RouteDest, TableId, VlanId};
 
 /// One link by name: a NIC, or a VLAN, bond or bridge defined in the same or another template. An entry
@@ -95,7 +95,11 @@ pub struct IpConfig {
     )]
     #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
     pub routes: Vec<Route>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "yaml11_bool_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub dhcp: Option<bool>,
 }
 

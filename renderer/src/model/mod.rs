@@ -22,7 +22,8 @@ pub use bond::{BondConfig, BondMode, BondOptions, LacpRate, XmitHashPolicy};
 pub use bridge::BridgeConfig;
 pub use interface::{InterfaceConfig, IpConfig, Route, VlanConfig};
 pub use names::{
-    check_ifname, check_label_key, check_label_value, DriverName, IfName, IFNAMSIZ_MAX,
+    check_ifname, check_label_key, check_label_value, check_object_name, DriverName, IfName,
+    IFNAMSIZ_MAX,
 };
 pub use net::{parse_ip, IpCidr, MacAddr, RouteDest};
 pub use numbers::{

@@ -1,4 +1,5 @@
-//! Names a user types that end up as kernel objects, file names and values in generated files.
+//! Names a user types that end up as kernel objects, file names and values in generated files, and the
+//! Kubernetes names of templates and labels.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -205,6 +206,48 @@ pub fn check_label_key(k: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A Kubernetes object name (`metadata.name` of a custom resource): a DNS-1123 subdomain, at most 253
+/// characters, dot-separated parts of lowercase letters, digits and `-` that start and end with a letter
+/// or digit. The message suggests a name that is one, when the name can be made one.
+pub fn check_object_name(n: &str) -> Result<(), String> {
+    if is_object_name(n) {
+        return Ok(());
+    }
+    let lower: String = n
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '.') => c,
+            _ => '-',
+        })
+        .collect();
+    let suggestion: String = lower
+        .split('.')
+        .map(|p| p.trim_matches('-'))
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(".");
+    let instead = if is_object_name(&suggestion) {
+        format!(" (write {suggestion}, say)")
+    } else {
+        String::new()
+    };
+    Err(format!(
+        "{} is not a valid Kubernetes name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253): kubectl apply will refuse it{instead}",
+        printable(n)
+    ))
+}
+
+fn is_object_name(n: &str) -> bool {
+    let part_ok = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !p.starts_with('-')
+            && !p.ends_with('-')
+    };
+    n.len() <= 253 && n.split('.').all(part_ok)
+}
+
 /// Kubernetes label value: empty, or at most 63 characters as in a label name.
 pub fn check_label_value(v: &str) -> Result<(), String> {
     if v.is_empty() || label_name_ok(v) {
@@ -293,5 +336,24 @@ mod tests {
         assert!(DriverName::parse("mlx5_core").is_ok());
         assert!(DriverName::parse("vfio pci").is_err());
         assert!(DriverName::parse("../x").is_err());
+    }
+
+    #[test]
+    fn object_names_are_dns_subdomains() {
+        for ok in ["worker-net", "a", "0", "a.b-c.d", "hostconfig-kernel-eno2"] {
+            assert!(check_object_name(ok).is_ok(), "{ok}");
+        }
+        let e = check_object_name("Worker_Net").unwrap_err();
+        assert_eq!(
+            e,
+            "Worker_Net is not a valid Kubernetes name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253): kubectl apply will refuse it (write worker-net, say)"
+        );
+        assert!(check_object_name("HostNetworkTemplate-sample")
+            .unwrap_err()
+            .ends_with("(write hostnetworktemplate-sample, say)"));
+        for bad in ["", "-a", "a-", "a..b", ".a", "a.", "a b", &"a".repeat(254)] {
+            assert!(check_object_name(bad).is_err(), "{bad}");
+        }
+        assert!(check_object_name("_").unwrap_err().ends_with("refuse it"));
     }
 }

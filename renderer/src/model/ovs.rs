@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::de::yaml11_bool;
 use super::{IfName, Mtu, PciAddr};
 use crate::escape::printable;
 
@@ -31,7 +32,11 @@ pub struct OvsConfig {
     pub bridge_name: IfName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_interface: Option<NodeInterfaces>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        deserialize_with = "yaml11_bool",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub dpdk: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<OvsParams>,

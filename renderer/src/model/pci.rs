@@ -76,9 +76,13 @@ impl Serialize for PciAddr {
     }
 }
 
-/// A PCI vendor or device id, 4 hex digits (`"8086"`, `"10fb"`, `0x8086`). HostPlumber accepted
-/// `vendorId: 8086` unquoted, which YAML reads as the integer 8086: its decimal digits are taken as the
-/// hex id, so `8086` means 0x8086, as the user meant.
+/// A PCI vendor or device id: up to 4 hex digits as a string, as `lspci -n` prints them (`"8086"`,
+/// `"10FB"`, `"0x1572"`).
+///
+/// A YAML number is refused: HostPlumber's CRD declares the ids `type: string`, so the API server refuses
+/// them too, and the number cannot say what was typed. An unquoted `deviceId: 0x1572` is the number 5490
+/// (whose digits, read as hex, would be another device), and an unquoted `8086` is 8086, not 0x8086.
+/// The message gives both readings and the quoted spelling of each ([`number_message`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PciId(pub u16);
 
@@ -117,27 +121,40 @@ impl<'de> Deserialize<'de> for PciId {
                 PciId::parse(v).map_err(E::custom)
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<PciId, E> {
-                // The digits the user typed, read as hex. An unquoted `0x8086` arrives here as 32902 and
-                // cannot be told apart from a typo, so the message asks for quotes.
-                PciId::parse(&v.to_string()).map_err(|_| {
-                    E::custom(format!(
-                        "{v} was read as a number and is not a PCI id; write ids as quoted hex, like \"8086\""
-                    ))
-                })
+                Err(E::custom(number_message(&v.to_string(), Some(v))))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<PciId, E> {
-                if v < 0 {
-                    return Err(E::custom(format!("{v} is not a PCI id")));
-                }
-                self.visit_u64(v as u64)
+                Err(E::custom(number_message(
+                    &v.to_string(),
+                    u64::try_from(v).ok(),
+                )))
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<PciId, E> {
-                Err(E::custom(format!(
-                    "{v} was read as a number; quote PCI ids, e.g. \"1e10\""
-                )))
+                Err(E::custom(number_message(&v.to_string(), None)))
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// Why a PCI id that YAML read as a number (`shown`, whole when `whole` is set) is refused, with what
+/// to write instead: the quoted hex the unquoted `0x...` meant, and the quoted digits, when those
+/// digits are themselves an id.
+pub fn number_message(shown: &str, whole: Option<u64>) -> String {
+    let hex = whole.filter(|v| *v <= 0xffff).map(|v| format!("{v:04x}"));
+    let digits = whole
+        .map(|v| v.to_string())
+        .filter(|d| PciId::parse(d).is_ok());
+    let head = format!("{shown} was read as a YAML number");
+    let tail = "PCI ids are strings as lspci -n prints them";
+    match (hex, digits) {
+        (Some(h), Some(d)) => format!(
+            "{head} (an unquoted 0x{h}, or {d}); {tail}: write \"{h}\" (or \"{d}\" if you meant those digits)"
+        ),
+        (Some(h), None) => format!("{head} (an unquoted 0x{h}); {tail}: write \"{h}\""),
+        _ => format!(
+            "{head}; {tail}, up to 4 hexadecimal digits: write it quoted, like \"8086\""
+        ),
     }
 }
 
@@ -172,16 +189,46 @@ mod tests {
     }
 
     #[test]
-    fn pci_ids_as_numbers_or_strings() {
-        let v: PciId = serde_yaml::from_str("8086").unwrap();
+    fn pci_ids_are_strings() {
+        let v: PciId = serde_yaml::from_str("\"8086\"").unwrap();
         assert_eq!(v.to_string(), "8086");
         let v: PciId = serde_yaml::from_str("\"10FB\"").unwrap();
         assert_eq!(v.to_string(), "10fb");
+        // YAML reads an unquoted 10fb as a string.
         let v: PciId = serde_yaml::from_str("10fb").unwrap();
         assert_eq!(v.to_string(), "10fb");
         let v: PciId = serde_yaml::from_str("\"0x1528\"").unwrap();
         assert_eq!(v.to_string(), "1528");
-        assert!(serde_yaml::from_str::<PciId>("123456").is_err());
-        assert!(serde_yaml::from_str::<PciId>("1e10").is_err());
+        assert!(serde_yaml::from_str::<PciId>("\"12345\"").is_err());
+        let v: PciId = serde_json::from_str("\"8086\"").unwrap();
+        assert_eq!(v, PciId(0x8086));
+    }
+
+    fn refusal(yaml: &str) -> String {
+        serde_yaml::from_str::<PciId>(yaml).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn numbers_are_refused_with_both_readings() {
+        // An unquoted 0x1572 is 5490; 5490's digits are an id too.
+        assert_eq!(
+            refusal("0x1572"),
+            "5490 was read as a YAML number (an unquoted 0x1572, or 5490); PCI ids are strings as lspci -n prints them: write \"1572\" (or \"5490\" if you meant those digits)"
+        );
+        assert!(refusal("8086").contains("(an unquoted 0x1f96, or 8086)"));
+        assert!(refusal("8086").contains("(or \"8086\" if you meant those digits)"));
+        // 32902's digits are too many for an id: only the hex reading.
+        assert_eq!(
+            refusal("0x8086"),
+            "32902 was read as a YAML number (an unquoted 0x8086); PCI ids are strings as lspci -n prints them: write \"8086\""
+        );
+        for n in ["123456", "-1", "1e10", "1.5"] {
+            assert!(
+                refusal(n).contains("was read as a YAML number; PCI ids are strings"),
+                "{n}: {}",
+                refusal(n)
+            );
+        }
+        assert!(serde_json::from_str::<PciId>("8086").is_err());
     }
 }

@@ -66,7 +66,7 @@ pub const DRIVER_PATTERN: &str = "^[A-Za-z0-9_-]+$";
 /// `PciAddr`: optional domain, bus, device `00`..`1f`, function `0`..`7`.
 pub const PCI_ADDR_PATTERN: &str =
     r"^([0-9a-fA-F]{1,4}:)?[0-9a-fA-F]{1,2}:[01]?[0-9a-fA-F]\.[0-7]$";
-/// `PciId` as a string; as a number its decimal digits are the hex id, so at most 9999.
+/// `PciId`: a string (numbers are refused, as by HostPlumber's CRD).
 pub const PCI_ID_PATTERN: &str = "^(0[xX])?[0-9a-fA-F]{1,4}$";
 /// `MacAddr`: six hex pairs, the first one even (not multicast).
 pub const MAC_PATTERN: &str = "^[0-9a-fA-F][02468aceACE](:[0-9a-fA-F]{2}){5}$";
@@ -126,7 +126,7 @@ schema_impl!(
     string_schema(DRIVER_PATTERN, Some(56))
 );
 schema_impl!(PciAddr, "PciAddr", string_schema(PCI_ADDR_PATTERN, None));
-schema_impl!(PciId, "PciId", int_or_string(PCI_ID_PATTERN, 0, 9999));
+schema_impl!(PciId, "PciId", string_schema(PCI_ID_PATTERN, None));
 /// `MaxUnavailable`: a count of at least 1, or a percentage from 1% to 100%.
 pub const MAX_UNAVAILABLE_PATTERN: &str = "^([1-9][0-9]*|([1-9][0-9]?|100)%)$";
 schema_impl!(
@@ -225,6 +225,8 @@ mod tests {
         assert_eq!(s.get("type").unwrap(), "string");
         assert_eq!(s.get("maxLength").unwrap(), 15);
         let s = <PciId as JsonSchema>::json_schema(&mut g);
+        assert_eq!(s.get("type").unwrap(), "string");
+        let s = <VfIds as JsonSchema>::json_schema(&mut g);
         assert_eq!(s.get("x-kubernetes-int-or-string").unwrap(), true);
         assert!(s.get("type").is_none());
         let v4 = ip_config_v4(&mut g).to_value();

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
-use super::de::null_as_default;
+use super::de::{null_as_default, yaml11_bool_opt};
 use super::{DriverName, IfName, MacAddr, Mtu, NumVfs, PciAddr, PciId, TxRate, VfQos, VfVlan};
 
 /// One SR-IOV entry. The PF is chosen by exactly one of `pfName`, `vendorId`+`deviceId` (every PF of
@@ -77,9 +77,17 @@ pub struct VfConfig {
     pub vlan: Option<VfVlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qos: Option<VfQos>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "yaml11_bool_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub trust: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "yaml11_bool_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub spoofchk: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tx_rate: Option<TxRate>,

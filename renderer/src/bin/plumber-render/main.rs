@@ -16,7 +16,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use plumber_render::distro::Distro;
 use plumber_render::inventory::HostNetwork;
-use plumber_render::{load, node_config, select, Error, Source};
+use plumber_render::parse::Loaded;
+use plumber_render::{node_config, select, Error};
 
 use args::Args;
 
@@ -92,8 +93,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
         );
     }
     let t0 = std::time::Instant::now();
-    let sources = read_sources(&args.files)?;
-    let templates = load(&sources)?;
+    let templates = read_input(&args.files)?;
     if std::env::var_os("PLUMBER_TIMING").is_some() {
         eprintln!(
             "plumber-render: timing: {} templates loaded in {:?}",
@@ -132,13 +132,21 @@ fn run(args: Args) -> anyhow::Result<u8> {
     output::emit(&args, &artifacts)
 }
 
-/// The template files given on the command line (see [`plumber_render::read_sources`]).
-fn read_sources(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<Source>> {
+/// The templates of the files given on the command line (see [`plumber_render::read_input`]), after
+/// its notes and warnings on standard error.
+fn read_input(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<Loaded>> {
     if files.is_empty() {
         return Err(Error::Usage(
             "no template files given (use - for standard input, or --examples)".into(),
         )
         .into());
     }
-    Ok(plumber_render::read_sources(files)?)
+    let input = plumber_render::read_input(files)?;
+    for n in &input.notes {
+        eprintln!("plumber-render: note: {n}");
+    }
+    for w in &input.warnings {
+        eprintln!("plumber-render: warning: {w}");
+    }
+    Ok(input.templates)
 }
