@@ -17,8 +17,8 @@ pub struct Apply {
     #[arg(short = 'f', long = "file", required = true)]
     files: Vec<PathBuf>,
     /// The node's labels (k=v,...); without it every template given is used.
-    #[arg(long)]
-    node_labels: Option<String>,
+    #[arg(long, value_name = "LABELS", value_parser = plumber_render::select::label_list)]
+    node_labels: Option<plumber_render::select::Labels>,
     /// The root the files go under; its /etc/os-release picks the distro.
     #[arg(long, default_value = "/")]
     root: PathBuf,
@@ -178,11 +178,7 @@ fn prepare(c: &Apply) -> anyhow::Result<Prepared> {
     let sources = plumber_render::read_sources(&c.files)?;
     let templates = plumber_render::load(&sources)?;
     plumber::timing("read and parse templates", t);
-    let labels = c
-        .node_labels
-        .as_deref()
-        .map(plumber_render::select::parse_labels)
-        .transpose()?;
+    let labels = c.node_labels.clone();
     let distro = match &c.distro {
         Some(d) => plumber_render::distro::Distro::by_name(d)?,
         None => apply::distro_of(&c.root)?,

@@ -2,6 +2,8 @@
 
 pub mod agent;
 pub mod apply;
+pub mod completions;
+pub mod man;
 pub mod rollup;
 pub mod show;
 

@@ -6,6 +6,8 @@
 //! 2 differences found by `--check`/`--diff`.
 
 mod args;
+mod colour;
+mod docs;
 mod examples;
 mod fleet;
 mod output;
@@ -16,7 +18,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use plumber_render::distro::Distro;
 use plumber_render::inventory::HostNetwork;
-use plumber_render::{load, node_config, select, Error, Source};
+use plumber_render::{load, node_config, Error, Source};
 
 use args::Args;
 
@@ -57,6 +59,14 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<u8> {
+    if let Some(shell) = args.completions {
+        docs::completions(shell);
+        return Ok(0);
+    }
+    if args.man {
+        docs::man()?;
+        return Ok(0);
+    }
     if args.list_distros {
         for d in Distro::all() {
             let aliases = if d.aliases.is_empty() {
@@ -91,11 +101,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
         return fleet::run(&args, nodes, &templates, &distro);
     }
 
-    let labels = args
-        .node_labels
-        .as_deref()
-        .map(select::parse_labels)
-        .transpose()?;
+    let labels = args.node_labels.clone();
     let inventory = match &args.inventory {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| Error::io(p.display(), e))?;
