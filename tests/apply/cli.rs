@@ -1,6 +1,6 @@
 //! `plumber`'s command line itself: `completions`, `man` and `--version` (generated from the real
 //! subcommands and flags, valid for their consumers (bash, groff), naming the commit the binary was
-//! built from), and what a bad command line gets.
+//! built from), and what a bad command line or a missing file gets: each cause said once.
 
 use std::process::Command;
 
@@ -80,4 +80,54 @@ fn bad_node_labels_are_a_bad_command_line() {
         "{err}"
     );
     assert!(err.contains("For more information, try '--help'."), "{err}");
+}
+
+const ENOENT: &str = "No such file or directory (os error 2)";
+
+#[test]
+fn a_missing_file_is_named_with_its_cause_once() {
+    let root = tempfile::tempdir().unwrap();
+    let out = plumber(&[
+        "apply",
+        "--dry-run",
+        "-f",
+        "/nonexistent/plumber.yaml",
+        "--root",
+    ])
+    .arg(root.path())
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        format!("plumber: /nonexistent/plumber.yaml: {ENOENT}\n")
+    );
+}
+
+#[test]
+fn the_agent_says_a_missing_kubeconfig_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let out = plumber(&[
+        "agent",
+        "--node-name",
+        "n1",
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+    ])
+    .env("KUBECONFIG", &kubeconfig)
+    // Not in a pod: the in-cluster config is not there either.
+    .env_remove("KUBERNETES_SERVICE_HOST")
+    .env_remove("KUBERNETES_SERVICE_PORT")
+    .env("PLUMBER_HOST_ROOT", dir.path())
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.matches(ENOENT).count(), 1, "{err}");
+    assert_eq!(err.matches("failed to read kubeconfig").count(), 1, "{err}");
+    assert!(err.contains(&format!("{}", kubeconfig.display())), "{err}");
 }

@@ -60,6 +60,20 @@ fn bad_node_labels_are_a_bad_command_line() {
 }
 
 #[test]
+fn a_missing_file_is_named_with_its_cause_once() {
+    let out = cmd()
+        .args(["--distro", "ubuntu", "/nonexistent/plumber.yaml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        "plumber-render: /nonexistent/plumber.yaml: No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
 fn review_output_names_every_file_with_its_mode() {
     let out = cmd()
         .args(["--distro", "ubuntu"])

@@ -137,7 +137,7 @@ pub fn run(c: Apply) -> u8 {
                 match dry_run(&target, &templates, labels.as_ref(), prune, c.output) {
                     Ok(()) => 0,
                     Err(e) => {
-                        super::report(&e);
+                        super::report(&*e);
                         1
                     }
                 }
@@ -155,7 +155,7 @@ pub fn run(c: Apply) -> u8 {
             }
         }
         Err(e) => {
-            super::report(&e);
+            super::report(&*e);
             1
         }
     }

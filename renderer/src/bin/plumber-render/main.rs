@@ -49,9 +49,10 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
+            // With its causes, each once (plumber_render::report).
             eprintln!(
                 "plumber-render: {}",
-                e.to_string().replace('\n', "\nplumber-render: ")
+                plumber_render::report::with_causes(&*e).replace('\n', "\nplumber-render: ")
             );
             ExitCode::from(1)
         }
