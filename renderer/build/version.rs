@@ -35,15 +35,16 @@ fn emit_version(built_from: &[&str]) {
         .and_then(|line| {
             let (hash, date) = line.split_once(' ')?;
             let top = PathBuf::from(git(&manifest, &["rev-parse", "--show-toplevel"])?);
-            // HEAD, the branch it points at (a loose ref, or packed-refs) and the index: a
-            // checkout, a commit or `git add` reruns the script.
-            let mut watch = vec!["HEAD".to_string(), "packed-refs".into(), "index".into()];
+            // HEAD and the branch it points at (a loose ref, or packed-refs): a checkout or a
+            // commit reruns the script. Not the index, which `git status` alone may rewrite.
+            let mut watch = vec!["HEAD".to_string(), "packed-refs".into()];
             if let Some(r) = git(&manifest, &["symbolic-ref", "-q", "HEAD"]) {
                 watch.push(r);
             }
             for w in &watch {
                 if let Some(p) = git(&manifest, &["rev-parse", "--git-path", w]) {
-                    let p = top.join(p);
+                    // Relative to the directory git ran in (absolute in a worktree).
+                    let p = manifest.join(p);
                     if p.exists() {
                         println!("cargo:rerun-if-changed={}", p.display());
                     }
