@@ -2,12 +2,11 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file that could not be read or written: the path, then the system's reason. The reason is
+    /// in the message and deliberately not a `source`: error chains printed with their causes
+    /// (`{:#}`) would say it twice.
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
     /// A file plumber would write exists and is not plumber's.
     #[error(
         "{0} exists and was not installed by plumber; move it away or delete it, then apply again"
@@ -77,10 +76,10 @@ impl std::fmt::Display for Failed {
 }
 
 impl Error {
-    pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
+    pub fn io(path: impl std::fmt::Display, error: std::io::Error) -> Self {
         Error::Io {
             path: path.to_string(),
-            source,
+            error,
         }
     }
 }

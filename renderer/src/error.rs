@@ -130,12 +130,11 @@ pub enum Error {
     /// A bug: a template or a formatter refused what validation let through.
     #[error("rendering {artifact}: {message}")]
     Render { artifact: String, message: String },
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file that could not be read or written: the path, then the system's reason. The reason is
+    /// in the message and deliberately not a `source`: error chains printed with their causes
+    /// (`{:#}`) would say it twice.
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("{0}")]
     Usage(String),
 }
@@ -149,10 +148,10 @@ fn join_lines<T: fmt::Display>(items: &[T]) -> String {
 }
 
 impl Error {
-    pub fn io(path: impl fmt::Display, source: std::io::Error) -> Self {
+    pub fn io(path: impl fmt::Display, error: std::io::Error) -> Self {
         Error::Io {
             path: path.to_string(),
-            source,
+            error,
         }
     }
 }

@@ -62,15 +62,19 @@ impl SelectorIndex {
 /// `k=v,k2=v2` as given to `--node-labels`. A value may be empty (`k=`); commas cannot occur in label
 /// values, so splitting on them is exact.
 pub fn parse_labels(s: &str) -> Result<Labels> {
+    label_list(s).map_err(|e| Error::Usage(format!("--node-labels: {e}")))
+}
+
+/// `--node-labels`' value parser (clap): the labels, or what is wrong with them, so that a bad value
+/// is a bad command line (clap's message and usage, its exit code), not an error of the run.
+pub fn label_list(s: &str) -> std::result::Result<Labels, String> {
     let mut out = Labels::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part
             .split_once('=')
-            .ok_or_else(|| Error::Usage(format!("--node-labels: {part:?} is not key=value")))?;
-        crate::model::check_label_key(k)
-            .map_err(|e| Error::Usage(format!("--node-labels: {e}")))?;
-        crate::model::check_label_value(v)
-            .map_err(|e| Error::Usage(format!("--node-labels: {e}")))?;
+            .ok_or_else(|| format!("{part:?} is not key=value"))?;
+        crate::model::check_label_key(k)?;
+        crate::model::check_label_value(v)?;
         out.insert(k.to_string(), v.to_string());
     }
     Ok(out)

@@ -1,6 +1,7 @@
 //! The applier's integration tests: one binary, one module per concern.
 
 mod apply_cli;
+mod cli;
 mod common;
 mod crash;
 mod do_no_harm;

@@ -1,7 +1,8 @@
 //! `plumber::netlink` against a real kernel: discover, plan, apply and roll back inside network
 //! namespaces made for each test (root only). The machines this runs on have veth and bridges but no
 //! 8021q, bonding or dummy modules, so the links are veth pairs and bridges; VLANs and bonds are left to
-//! a VM harness.
+//! a VM harness, except for what creating one says where the kernel lacks the module (or, on a
+//! kernel that has it, that it works).
 //!
 //! Each test re-executes this test binary, filtered to itself, under `ip netns exec` in a fresh
 //! namespace (the whole child process, and so the netlink socket it opens, lives in the namespace); the
@@ -380,6 +381,69 @@ fn apply_dry_run_prints_the_plan_and_changes_nothing() {
         assert!(
             !root.join("etc/netplan").exists(),
             "the dry run wrote files"
+        );
+    });
+}
+
+/// Creating a link of a kind whose module this kernel lacks fails naming the module and how to load
+/// it (not a bare "Operation not supported"); on a kernel with the module (the VM harness's) it is
+/// created. Which of the two is the kernel's answer alone: the test never looks for the module first.
+fn created_or_module_named(spec: &str, link: &str, module: &str, what: &str) {
+    veth("m0", "n0");
+    veth("m1", "n1");
+    let before = settled(&["m0", "n0", "m1", "n1"]);
+    let ops = plan(&desired(spec), &before).unwrap();
+    match apply(&ops) {
+        Ok(_) => {
+            assert!(discover().links.contains_key(link), "{link} was created");
+        }
+        Err(err) => {
+            let Error::Apply(failed) = &err else {
+                panic!("{err}")
+            };
+            assert!(failed.at.starts_with(&format!("create {link}: ")), "{err}");
+            assert_eq!(
+                failed.error,
+                format!(
+                    "the kernel has no {module} support for a {what} (Operation not supported \
+                     (os error 95)): load it with `modprobe {module}` (and list it in \
+                     /etc/modules-load.d/ to load it at boot)"
+                ),
+                "{err}"
+            );
+            assert_eq!(yaml(&discover()), yaml(&before), "{err}");
+        }
+    }
+}
+
+#[test]
+fn a_vlan_is_created_or_8021q_is_named() {
+    in_netns!("a_vlan_is_created_or_8021q_is_named", || {
+        created_or_module_named(
+            "  interfaceConfig:
+    - name: m0
+      vlan:
+        - id: 100
+",
+            "m0.100",
+            "8021q",
+            "VLAN",
+        );
+    });
+}
+
+#[test]
+fn a_bond_is_created_or_bonding_is_named() {
+    in_netns!("a_bond_is_created_or_bonding_is_named", || {
+        created_or_module_named(
+            "  bondConfig:
+    - name: bond7
+      mode: active-backup
+      members: [m0, m1]
+",
+            "bond7",
+            "bonding",
+            "bond",
         );
     });
 }

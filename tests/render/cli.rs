@@ -42,6 +42,38 @@ fn usage_errors_exit_1() {
 }
 
 #[test]
+fn bad_node_labels_are_a_bad_command_line() {
+    let out = cmd()
+        .args(["--distro", "ubuntu", "--node-labels", "rack=r1,bad key=x"])
+        .arg(example("vlans.yaml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    // plumber-render's code for a bad command line is 1 (2 means "differences" to --check/--diff),
+    // with clap's message and its pointer to --help.
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("invalid value 'rack=r1,bad key=x' for '--node-labels <LABELS>': "),
+        "{err}"
+    );
+    assert!(err.contains("For more information, try '--help'."), "{err}");
+}
+
+#[test]
+fn a_missing_file_is_named_with_its_cause_once() {
+    let out = cmd()
+        .args(["--distro", "ubuntu", "/nonexistent/plumber.yaml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        "plumber-render: /nonexistent/plumber.yaml: No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
 fn review_output_names_every_file_with_its_mode() {
     let out = cmd()
         .args(["--distro", "ubuntu"])

@@ -6,6 +6,8 @@
 mod common;
 
 mod cli;
+mod cli_docs;
+mod diff_colour;
 mod errors;
 mod golden;
 mod host_links;

@@ -17,8 +17,8 @@ pub struct Apply {
     #[arg(short = 'f', long = "file", required = true)]
     files: Vec<PathBuf>,
     /// The node's labels (k=v,...); without it every template given is used.
-    #[arg(long)]
-    node_labels: Option<String>,
+    #[arg(long, value_name = "LABELS", value_parser = plumber_render::select::label_list)]
+    node_labels: Option<plumber_render::select::Labels>,
     /// The root the files go under; its /etc/os-release picks the distro.
     #[arg(long, default_value = "/")]
     root: PathBuf,
@@ -137,7 +137,7 @@ pub fn run(c: Apply) -> u8 {
                 match dry_run(&target, &templates, labels.as_ref(), prune, c.output) {
                     Ok(()) => 0,
                     Err(e) => {
-                        super::report(&e);
+                        super::report(&*e);
                         1
                     }
                 }
@@ -155,7 +155,7 @@ pub fn run(c: Apply) -> u8 {
             }
         }
         Err(e) => {
-            super::report(&e);
+            super::report(&*e);
             1
         }
     }
@@ -184,11 +184,7 @@ fn prepare(c: &Apply) -> anyhow::Result<Prepared> {
     }
     let templates = input.templates;
     plumber::timing("read and parse templates", t);
-    let labels = c
-        .node_labels
-        .as_deref()
-        .map(plumber_render::select::parse_labels)
-        .transpose()?;
+    let labels = c.node_labels.clone();
     let distro = match &c.distro {
         Some(d) => plumber_render::distro::Distro::by_name(d)?,
         None => apply::distro_of(&c.root)?,

@@ -2,12 +2,14 @@
 
 pub mod agent;
 pub mod apply;
+pub mod completions;
+pub mod man;
 pub mod rollup;
 pub mod show;
 
-/// Prints `e` with its causes on one line, as `plumber: ...`.
-pub fn report(e: &dyn std::fmt::Display) {
-    eprintln!("plumber: {e:#}");
+/// Prints `e` with its causes on one line, each once, as `plumber: ...` (plumber_render::report).
+pub fn report(e: &(dyn std::error::Error + 'static)) {
+    eprintln!("plumber: {}", plumber_render::report::with_causes(e));
 }
 
 /// How to reach OVSDB: the system database, or a socket given on the command line (made absolute:
@@ -36,7 +38,7 @@ where
 {
     lean_memory();
     if let Err(e) = plumber::agent::config::init_logging(log_format, log) {
-        report(&e);
+        report(&*e);
         return 2;
     }
     let rt = match service_runtime() {
@@ -49,7 +51,8 @@ where
     match rt.block_on(service) {
         Ok(()) => 0,
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "plumber {what} failed");
+            let error = plumber_render::report::with_causes(&*e);
+            tracing::error!(error = %error, "plumber {what} failed");
             1
         }
     }

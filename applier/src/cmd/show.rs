@@ -31,7 +31,7 @@ pub fn run(c: Show) -> u8 {
     match show(c) {
         Ok(()) => 0,
         Err(e) => {
-            super::report(&e);
+            super::report(&*e);
             1
         }
     }

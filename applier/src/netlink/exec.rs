@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::path::Path;
 
 use futures::TryStreamExt;
 use plumber_render::model::{BondMode, BondOptions, LacpRate, XmitHashPolicy};
@@ -290,7 +291,8 @@ impl<'a> Exec<'a> {
         }
     }
 
-    /// Creates the link down, as `plan` expects (its own `SetUp` follows).
+    /// Creates the link down, as `plan` expects (its own `SetUp` follows). A kernel without the
+    /// kind's module refuses with EOPNOTSUPP: the error then names the module (unsupported.rs).
     async fn create(&mut self, name: &str, spec: &LinkKind) -> R {
         let msg = match spec {
             LinkKind::Vlan { parent, id } => {
@@ -314,7 +316,19 @@ impl<'a> Exec<'a> {
             }
         };
         let req = self.handle.link().add(msg);
-        self.write(req.execute()).await
+        self.writes += 1;
+        req.execute().await.map_err(|e| {
+            let errno = nl_msg(&e);
+            match &e {
+                rtnetlink::Error::NetlinkError(m)
+                    if m.to_io().raw_os_error() == Some(libc::EOPNOTSUPP) =>
+                {
+                    super::unsupported::explain(spec, &errno, Path::new("/sys/module"))
+                        .unwrap_or(errno)
+                }
+                _ => errno,
+            }
+        })
     }
 
     /// What the kernel took down with a deleted link: MTU, up, addresses, then routes (which need the

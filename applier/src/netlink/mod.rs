@@ -10,6 +10,7 @@
 mod discover;
 mod exec;
 pub mod neigh;
+mod unsupported;
 pub mod vf;
 
 use std::future::Future;

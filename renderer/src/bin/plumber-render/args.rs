@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgGroup, Parser};
+use clap::{ArgGroup, ColorChoice, Parser};
+use clap_complete::Shell;
+use plumber_render::select::Labels;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -36,11 +38,15 @@ Examples:
 
 Exit codes: 0 ok / identical, 1 invalid input or error, 2 differences (--check, --diff).";
 
+/// The version `--version` and the man page show: the crate's, and the commit it was built from
+/// (build.rs; `unknown` outside a git checkout). Never written into rendered files.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PLUMBER_COMMIT"), ")");
+
 /// Render HostNetworkTemplates (plumber.k8s.pf9.io/v1) into distro-native network files that survive a
 /// reboot: ifcfg (rhel8), NetworkManager keyfiles (rhel9, rhel10), netplan (ubuntu), systemd-networkd
 /// (debian, flatcar), plus udev rules for SR-IOV and an ovs-vsctl script with its boot unit.
 #[derive(Parser, Debug)]
-#[command(name = "plumber-render", version, after_help = EXAMPLES)]
+#[command(name = "plumber-render", version = VERSION, after_help = EXAMPLES)]
 #[command(group(ArgGroup::new("mode").args(["out", "tar", "diff", "check", "node_config"])))]
 pub struct Args {
     /// Template files or directories of *.yaml; `-` reads standard input.
@@ -56,8 +62,8 @@ pub struct Args {
 
     /// The node's labels (k=v,k2=v2): only templates whose nodeSelector matches are used. Without it every
     /// template given is used.
-    #[arg(long, value_name = "LABELS")]
-    pub node_labels: Option<String>,
+    #[arg(long, value_name = "LABELS", value_parser = plumber_render::select::label_list)]
+    pub node_labels: Option<Labels>,
 
     /// The node's HostNetwork YAML (as `plumber show` prints it): resolves vendor/device and PCI selectors
     /// and DPDK uplinks to devices, and checks numVfs against totalVfs.
@@ -110,4 +116,18 @@ pub struct Args {
     /// Render the HostPlumber README examples bundled in this binary, each on its own.
     #[arg(long, conflicts_with_all = ["files", "nodes", "inventory", "node_labels", "diff", "check", "tar"])]
     pub examples: bool,
+
+    /// Colour `--diff`'s output: auto (when standard output is a terminal and NO_COLOR is not set),
+    /// always, never.
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
+
+    /// Print the completion script for SHELL and exit (e.g. `plumber-render --completions bash >
+    /// /etc/bash_completion.d/plumber-render`).
+    #[arg(long, value_name = "SHELL", exclusive = true)]
+    pub completions: Option<Shell>,
+
+    /// Print the man page (roff) and exit (e.g. `plumber-render --man | man -l -`).
+    #[arg(long, exclusive = true)]
+    pub man: bool,
 }

@@ -6,6 +6,8 @@
 //! 2 differences found by `--check`/`--diff`.
 
 mod args;
+mod colour;
+mod docs;
 mod examples;
 mod fleet;
 mod output;
@@ -17,7 +19,7 @@ use clap::Parser;
 use plumber_render::distro::Distro;
 use plumber_render::inventory::HostNetwork;
 use plumber_render::parse::Loaded;
-use plumber_render::{node_config, select, Error};
+use plumber_render::{node_config, Error};
 
 use args::Args;
 
@@ -48,9 +50,10 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
+            // With its causes, each once (plumber_render::report).
             eprintln!(
                 "plumber-render: {}",
-                e.to_string().replace('\n', "\nplumber-render: ")
+                plumber_render::report::with_causes(&*e).replace('\n', "\nplumber-render: ")
             );
             ExitCode::from(1)
         }
@@ -58,6 +61,14 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<u8> {
+    if let Some(shell) = args.completions {
+        docs::completions(shell);
+        return Ok(0);
+    }
+    if args.man {
+        docs::man()?;
+        return Ok(0);
+    }
     if args.list_distros {
         for d in Distro::all() {
             let aliases = if d.aliases.is_empty() {
@@ -106,11 +117,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
         return fleet::run(&args, nodes, &templates, &distro);
     }
 
-    let labels = args
-        .node_labels
-        .as_deref()
-        .map(select::parse_labels)
-        .transpose()?;
+    let labels = args.node_labels.clone();
     let inventory = match &args.inventory {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| Error::io(p.display(), e))?;

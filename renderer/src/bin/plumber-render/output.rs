@@ -34,7 +34,11 @@ pub fn emit(args: &Args, artifacts: &[Artifact]) -> anyhow::Result<u8> {
     }
     if let Some(root) = &args.diff {
         let diff = diff_against(&Root::open(root)?, artifacts)?;
-        print!("{diff}");
+        if crate::colour::wanted(args.color) {
+            print!("{}", crate::colour::diff(&diff));
+        } else {
+            print!("{diff}");
+        }
         return Ok(if diff.is_empty() { 0 } else { 2 });
     }
     if let Some(root) = &args.check {
