@@ -21,5 +21,6 @@ pub mod pipeline;
 pub mod render;
 pub mod select;
 pub mod validate;
+pub mod yaml;
 
 pub use pipeline::{load, node_config, node_config_of_spec, read_sources, render_sources, Source};

@@ -49,7 +49,7 @@ fn show(c: Show) -> anyhow::Result<()> {
         hn.status.ovs_bridges = plumber::ovs::status(&plumber::ovs::discover(&db)?);
     }
     match c.output {
-        Format::Yaml => print!("{}", serde_yaml::to_string(&hn)?),
+        Format::Yaml => print!("{}", plumber_render::yaml::to_string(&hn)?),
         Format::Json => println!("{}", serde_json::to_string_pretty(&hn)?),
     }
     Ok(())
