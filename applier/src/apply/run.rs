@@ -13,7 +13,9 @@ use super::owned;
 use super::planning::{link_ops, ovs_ops};
 use super::record::{self, Outcome, Record};
 use super::selection::{self, Prune};
-use super::{check_guard, discover, plan_node, Desired, Discovered, NodePlan, Target, VF_WAIT};
+use super::{
+    check_guard, discover, plan_node, Change, Desired, Discovered, NodePlan, Target, VF_WAIT,
+};
 use crate::guard;
 use crate::install::Installed;
 use crate::ovs::{self, OvsOp};
@@ -133,14 +135,7 @@ pub async fn apply(
     let mut rec = Record {
         templates: desired.node.templates.clone(),
         digest: desired.digest(),
-        files: plan.files.iter().map(|c| c.to_string()).collect(),
-        ops: plan
-            .sriov
-            .iter()
-            .cloned()
-            .chain(plan.links.iter().map(|o| o.to_string()))
-            .chain(plan.ovs.iter().map(|o| o.to_string()))
-            .collect(),
+        changes: plan.changes(),
         skipped: desired.node.skipped.clone(),
         ..Record::new(Outcome::Unchanged, record::now())
     };
@@ -220,12 +215,14 @@ pub async fn apply(
             selection::write(&state_path, &applied)?;
             rec.result = Outcome::Applied;
             rec.netlink_writes = writes;
-            rec.ops = done
-                .sysfs
+            // What was done: the files planned, then the runtime's changes as carried out.
+            rec.changes = plan
+                .files
                 .iter()
-                .map(|p| p.step.to_string())
-                .chain(done.links.iter().map(|o| o.to_string()))
-                .chain(done.ovs.iter().map(|o| o.to_string()))
+                .map(Change::file)
+                .chain(done.sysfs.iter().map(|p| Change::sriov(&p.step)))
+                .chain(done.links.iter().map(Change::link))
+                .chain(done.ovs.iter().map(Change::ovs))
                 .collect();
             record::write(&state_path, &rec)?;
             Ok(Applied {

@@ -8,6 +8,8 @@ use clap::{Args, ValueEnum};
 /// reads and the agent publishes).
 #[derive(Args)]
 pub struct Show {
+    /// yaml (the default, the inventory format; every string a YAML 1.1 reader could mistype is quoted)
+    /// or json. The same flag as `plumber apply -o` and `plumber-render --node-config -o`.
     #[arg(short, long, value_enum, default_value = "yaml")]
     output: Format,
     /// Where sysfs is (a fixture tree in tests).
