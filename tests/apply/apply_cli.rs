@@ -268,6 +268,7 @@ fn dry_run_and_record_list_the_same_changes() {
         assert!(time.ends_with('Z'), "{time}");
         let now = k8s_openapi::jiff::Timestamp::now();
         assert!((now.as_second() - parsed.as_second()).abs() < 600, "{time}");
+        assert!(rec["duration_ms"].is_u64(), "{rec}");
     });
 }
 

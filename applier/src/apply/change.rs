@@ -181,3 +181,74 @@ fn tagged(stage: Stage, op: &impl Serialize, text: String, keys: &[&str]) -> Cha
         text,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plumber_render::model::IpCidr;
+    use serde_json::json;
+
+    fn cidr(s: &str) -> IpCidr {
+        IpCidr::parse(s).unwrap()
+    }
+
+    #[test]
+    fn file_modes_are_octal_strings() {
+        let c = Change::file(&FileChange::Chmod {
+            path: "/etc/x".into(),
+            from: 0o644,
+            to: 0o600,
+        });
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            json!({"stage": "file", "op": "chmod", "object": "/etc/x",
+                   "values": {"from": "0644", "to": "0600"}, "text": "chmod /etc/x 0644 -> 0600"})
+        );
+    }
+
+    #[test]
+    fn ops_name_their_object_and_keep_the_rest_as_values() {
+        let c = Change::link(&Op::SetMtu {
+            link: "eno2".into(),
+            mtu: 9000,
+            previous: Some(1500),
+        });
+        assert_eq!((c.op.as_str(), c.object.as_str()), ("setMtu", "eno2"));
+        assert_eq!(
+            c.values,
+            json!({"mtu": 9000, "previous": 1500})
+                .as_object()
+                .unwrap()
+                .clone()
+        );
+        let c = Change::link(&Op::AddRoute {
+            route: crate::plan::RouteSpec {
+                dev: "eno2".into(),
+                dst: cidr("10.50.0.0/16"),
+                via: Some("10.9.0.1".parse().unwrap()),
+                metric: 0,
+                table: 254,
+                proto: Default::default(),
+            },
+        });
+        assert_eq!((c.op.as_str(), c.object.as_str()), ("addRoute", "eno2"));
+        assert_eq!(c.values["dst"], "10.50.0.0/16");
+        assert_eq!(c.values["via"], "10.9.0.1");
+        assert!(!c.values.contains_key("dev"));
+        let c = Change::ovs(&OvsOp::SetDpdkInit {
+            value: Some("true".into()),
+            previous: None,
+        });
+        assert_eq!(
+            (c.stage, c.op.as_str(), c.object.as_str()),
+            (Stage::Ovs, "setDpdkInit", "Open_vSwitch")
+        );
+    }
+
+    #[test]
+    fn a_change_round_trips() {
+        let c = Change::bind_vfs("pfName eno2", "vfio-pci");
+        let back: Change = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
+}

@@ -10,7 +10,7 @@
 //!               "values": {"mode": "0600"}, "text": "create /etc/netplan/60-plumber.yaml (mode 0600)"},
 //!              {"stage": "link", "op": "setMtu", "object": "ens1f0", "values": {"mtu": 9000, "previous": 1500},
 //!               "text": "set mtu of ens1f0: 1500 -> 9000"}],
-//!  "netlink_writes": 1, "error": null,
+//!  "duration_ms": 35, "netlink_writes": 1, "error": null,
 //!  "guard": ["default gateway 10.0.0.1 via ens1f0: answered in 1 ms before the apply and in 2 ms after it"],
 //!  "skipped": [{"template": "sriov-workers", "path": "spec.sriovConfig[1]", "selector": "pfName ens9f0",
 //!               "reason": "matches no PCI NIC of this node"}]}
@@ -18,7 +18,8 @@
 //!
 //! `changes` are [`Change`]s, the schema of `plumber apply --dry-run -o json`'s `changes`: for an applied
 //! record, what was done (the plan's `bindVfs` promise becomes the sysfs steps carried out). `time` is
-//! RFC 3339 in UTC, to the second; a record written before (seconds since the epoch, `files` and `ops`
+//! RFC 3339 in UTC, to the second; `duration_ms` whole milliseconds (an integer: exact in every JSON
+//! reader, and finer than an apply needs); a record written before (seconds since the epoch, `files` and `ops`
 //! as lines) still reads, with no changes.
 
 use std::fs::{File, OpenOptions, TryLockError};
@@ -68,6 +69,10 @@ pub struct Record {
     /// The changes: files, then the runtime's (sysfs steps, netlink ops, OVS ops), in the order done.
     #[serde(default)]
     pub changes: Vec<Change>,
+    /// How long the apply took, lock wait included, in whole milliseconds (an integer every JSON reader
+    /// reads exactly; 0 in a record written before).
+    #[serde(default)]
+    pub duration_ms: u64,
     /// Netlink write requests the apply sent (0 when the node matched).
     #[serde(default)]
     pub netlink_writes: usize,
@@ -97,6 +102,7 @@ impl Record {
             templates: Vec::new(),
             digest: String::new(),
             changes: Vec::new(),
+            duration_ms: 0,
             netlink_writes: 0,
             error: None,
             guard: Vec::new(),
@@ -107,6 +113,12 @@ impl Record {
 }
 
 impl Record {
+    /// The record with its `duration_ms` the time since `started`.
+    pub fn took(&mut self, started: std::time::Instant) -> &Record {
+        self.duration_ms = millis(started.elapsed());
+        self
+    }
+
     /// The changes of `stage`, as lines.
     pub fn lines(&self, stage: super::Stage) -> impl Iterator<Item = &str> {
         self.changes
@@ -203,6 +215,11 @@ pub fn lock(state_dir: &Path, waiting: impl FnOnce()) -> Result<Lock> {
     Ok(Lock { _file: file, path })
 }
 
+/// `d` in whole milliseconds, rounded to the nearest.
+pub fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from((d.as_micros() + 500) / 1000).unwrap_or(u64::MAX)
+}
+
 /// Seconds since the Unix epoch, now.
 pub fn now() -> u64 {
     std::time::SystemTime::now()
@@ -231,6 +248,7 @@ mod tests {
                 path: "/etc/x".into(),
                 mode: 0o600,
             })],
+            duration_ms: 35,
             ..Record::new(Outcome::Applied, 1_796_598_420)
         };
         write(&state, &r).unwrap();
@@ -238,9 +256,18 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["time"], "2026-12-06T23:07:00Z", "{text}");
         assert_eq!(v["changes"][0]["values"]["mode"], "0600", "{text}");
+        assert_eq!(v["duration_ms"], 35, "{text}");
         assert_eq!(read(&state), Some(r));
         std::fs::write(state.join(RECORD), "{").unwrap();
         assert_eq!(read(&state), None);
+    }
+
+    #[test]
+    fn durations_round_to_whole_milliseconds() {
+        use std::time::Duration;
+        assert_eq!(millis(Duration::from_micros(34_499)), 34);
+        assert_eq!(millis(Duration::from_micros(34_500)), 35);
+        assert_eq!(millis(Duration::from_secs(2)), 2000);
     }
 
     #[test]

@@ -89,6 +89,7 @@ pub async fn apply(
     labels: Option<&Labels>,
     prune: Prune,
 ) -> Result<Applied> {
+    let started = std::time::Instant::now();
     let state_path = target.state_path();
     let _lock = record::lock(&state_path, || {
         eprintln!(
@@ -126,6 +127,7 @@ pub async fn apply(
         Err(e) => {
             let r = Record {
                 error: Some(e.to_string()),
+                duration_ms: record::millis(started.elapsed()),
                 ..Record::new(Outcome::Refused, record::now())
             };
             let _ = record::write(&state_path, &r);
@@ -142,6 +144,7 @@ pub async fn apply(
     if plan.is_empty() {
         // Recorded only when the configuration changed, so that a watch loop does not write the disk.
         let last = record::read(&state_path);
+        rec.took(started);
         if last.as_ref().is_none_or(|l| {
             l.digest != rec.digest || !matches!(l.result, Outcome::Applied | Outcome::Unchanged)
         }) {
@@ -224,7 +227,7 @@ pub async fn apply(
                 .chain(done.links.iter().map(Change::link))
                 .chain(done.ovs.iter().map(Change::ovs))
                 .collect();
-            record::write(&state_path, &rec)?;
+            record::write(&state_path, rec.took(started))?;
             Ok(Applied {
                 outcome: Outcome::Applied,
                 plan,
@@ -273,7 +276,7 @@ pub async fn apply(
                 rollback,
             };
             rec.error = Some(failed.to_string());
-            let _ = record::write(&state_path, &rec);
+            let _ = record::write(&state_path, rec.took(started));
             Err(Error::Apply(Box::new(failed)))
         }
     }
