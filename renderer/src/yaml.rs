@@ -1,5 +1,5 @@
-//! The YAML plumber writes (`plumber show`, `plumber-render --node-config`, `-o yaml`, the netplan
-//! templates' values), readable alike by YAML 1.1 readers (PyYAML, so Ansible; go-yaml v2) and YAML 1.2
+//! The YAML plumber writes (`plumber show`, `plumber-render --node-config`, `-o yaml`, the CRDs, the
+//! netplan templates' values), readable alike by YAML 1.1 readers (PyYAML, so Ansible; go-yaml v2) and YAML 1.2
 //! ones (serde_yaml, netplan's libyaml).
 //!
 //! serde_yaml quotes only what YAML 1.2 would mistype, so `pciAddr: 0000:03:00.0` comes out plain and a
@@ -14,7 +14,8 @@ use serde::Serialize;
 use serde_yaml::Value;
 
 /// The words a YAML 1.1 reader resolves to a boolean or null (compared without case, so `yEs` is quoted
-/// too); YAML 1.2's `true`/`false`/`null` are among them.
+/// too); YAML 1.2's `true`/`false`/`null` are among them; `nan` and `inf` because some readers take them
+/// without their dot.
 const WORDS: &[&str] = &[
     "y", "n", "yes", "no", "true", "false", "on", "off", "null", "nan", "inf",
 ];

@@ -74,6 +74,85 @@ fn node_config_yaml_reads_in_pyyaml_as_its_json_output() {
     assert_eq!(node_config(dir.path(), &["--output", "yaml"]), yaml);
 }
 
+/// The emitter's decision and escaping, against the YAML 1.1 reader itself: every string a reader could
+/// mistype, and every character that needs an escape, comes back the same string.
+#[test]
+fn every_hazardous_string_reads_back_in_pyyaml() {
+    let strings = [
+        "on",
+        "off",
+        "On",
+        "OFF",
+        "yes",
+        "No",
+        "y",
+        "n",
+        "Y",
+        "N",
+        "true",
+        "False",
+        "~",
+        "null",
+        "NULL",
+        "",
+        "1_000",
+        "0o12",
+        "012",
+        "0x1f",
+        "1:20",
+        "190:20:30",
+        ".5",
+        "1e3",
+        "0b101",
+        ".inf",
+        "-.inf",
+        ".nan",
+        "2024-01-01",
+        "2001-12-14t21:59:43.10-05:00",
+        "=",
+        "<<",
+        "0000:03:00.0",
+        "12:34:50:00:00:01",
+        "02:00:00:00:00:10",
+        "192.0.2.1",
+        "10.0.0.0/8",
+        "2001:db8::1/64",
+        "::",
+        "a: b",
+        "a #b",
+        "#x",
+        "- x",
+        "? x",
+        "!x",
+        "&x",
+        "*x",
+        "|",
+        ">",
+        "%x",
+        "@x",
+        "`x`",
+        "[a]",
+        "{a}",
+        "'a'",
+        "\"a\"",
+        "a\\b",
+        " lead",
+        "trail ",
+        "a\nb",
+        "a\tb\r",
+        "\0\u{1}\u{1b}\u{7f}",
+        "\u{85}\u{a0}\u{2028}\u{2029}\u{feff}",
+        "é ✓ 😀",
+        "\u{fffe}",
+        "eno2",
+        "eno2.1000",
+        "layer3+4",
+    ];
+    let strings = &strings[..];
+    let yaml = plumber_render::yaml::to_string(strings).unwrap();
+    py::assert_pyyaml_reads(&yaml, &serde_json::to_value(strings).unwrap());
+}
+
 #[test]
 fn output_format_is_only_for_node_config() {
     let out = Command::cargo_bin("plumber-render")
