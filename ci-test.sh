@@ -1,7 +1,7 @@
 #!/bin/sh
 # The whole test suite, from a fresh Debian 12 machine: installs the real consumers the tests run
-# (netplan's generator, ovsdb-server/ovs-vsctl, nmcli, bash; groff for the man pages, git for the commit
-# `--version` names) from Debian's packages, then runs every test.
+# (netplan's generator, ovsdb-server/ovs-vsctl, nmcli, bash, PyYAML; groff for the man pages, git for the
+# commit `--version` names) from Debian's packages, then runs every test.
 # A missing tool makes its test fail, never skip.
 set -eu
 cd "$(dirname "$0")"
@@ -9,8 +9,9 @@ cd "$(dirname "$0")"
 need=""
 # The VM cases (tests/vm, vm/build.sh): qemu, busybox, the kernel source netdevsim is built from, and
 # the tools to build an out-of-tree module against the downloaded kernel's headers; debootstrap and
-# e2fsprogs for the systemd VM's root disk (vm/build-rootfs.sh, case 2).
-for pkg in netplan.io openvswitch-switch network-manager iproute2 dash bash tar git groff-base \
+# e2fsprogs for the systemd VM's root disk (vm/build-rootfs.sh, case 2). python3-yaml: PyYAML, the YAML 1.1
+# reader the tests feed plumber's YAML to (tests/support/pyyaml.rs).
+for pkg in netplan.io openvswitch-switch network-manager iproute2 dash bash tar git groff-base python3-yaml \
     qemu-system-x86 busybox-static linux-source-6.1 build-essential bc flex bison libelf-dev kmod cpio \
     xz-utils debootstrap e2fsprogs; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"

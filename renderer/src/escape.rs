@@ -6,8 +6,6 @@
 //! Where a syntax has no way to carry a character (udev rules and systemd-networkd files have no escape for
 //! a double quote or a newline) the function refuses the value instead of guessing.
 
-use std::fmt::Write as _;
-
 /// A string for error messages and comments: quotes it as Rust debug output when it holds anything that is
 /// not plain printable ASCII, so a newline in a template name cannot start a new line of a generated file.
 pub fn printable(s: &str) -> String {
@@ -45,55 +43,11 @@ pub fn shell(s: &str) -> String {
     }
 }
 
-/// YAML scalar: plain when it cannot be read as anything but the same string (no indicator characters, not
-/// a number, bool or null under YAML 1.1 or 1.2), otherwise a double-quoted JSON-compatible string.
+/// YAML scalar: plain only when every YAML 1.1 and 1.2 reader reads it back as the same string, otherwise
+/// double-quoted (the one decision of [`crate::yaml::scalar`], shared with `plumber show` and
+/// `--node-config`).
 pub fn yaml(s: &str) -> String {
-    if yaml_plain_ok(s) {
-        s.to_string()
-    } else {
-        let mut out = String::with_capacity(s.len() + 2);
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                '\r' => out.push_str("\\r"),
-                c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                    let _ = write!(out, "\\x{:02x}", c as u32);
-                }
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-        out
-    }
-}
-
-fn yaml_plain_ok(s: &str) -> bool {
-    if s.is_empty()
-        || !s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-./:+".contains(&b))
-    {
-        return false;
-    }
-    let first = s.as_bytes()[0];
-    if !first.is_ascii_alphabetic() {
-        // Leading digits, '-', '.', ':' can make numbers (1e3, 0x1f, .inf, -1, YAML 1.1's 1:20 = 80),
-        // sequences or dates. A prefix with '/' (192.0.2.0/24) or a dotted quad is never one of those.
-        let dotted_quad = s.bytes().filter(|b| *b == b'.').count() == 3
-            && s.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-        if !(first.is_ascii_digit() && (s.contains('/') || dotted_quad)) {
-            return false;
-        }
-    }
-    let lower = s.to_ascii_lowercase();
-    const RESERVED: &[&str] = &[
-        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "nan", "inf",
-    ];
-    !RESERVED.contains(&lower.as_str())
+    crate::yaml::scalar(s)
 }
 
 /// GLib key-file value (NetworkManager keyfiles): backslash escapes for `\`, newline, tab, carriage return
@@ -179,13 +133,14 @@ mod tests {
         assert_eq!(yaml("1e3"), "\"1e3\"");
         assert_eq!(yaml("a: b"), "\"a: b\"");
         assert_eq!(yaml("x\"\n#"), "\"x\\\"\\n#\"");
-        assert_eq!(yaml("192.168.1.1/24"), "192.168.1.1/24");
-        assert_eq!(yaml("192.168.1.1"), "192.168.1.1");
-        assert_eq!(yaml("2001:db8::1/64"), "2001:db8::1/64");
+        assert_eq!(yaml("192.168.1.1/24"), "\"192.168.1.1/24\"");
+        assert_eq!(yaml("2001:db8::1/64"), "\"2001:db8::1/64\"");
         assert_eq!(yaml("::/0"), "\"::/0\"");
         assert_eq!(yaml("1:20"), "\"1:20\"");
         assert_eq!(yaml("1.5"), "\"1.5\"");
-        assert_eq!(yaml("layer3+4"), "layer3+4");
+        assert_eq!(yaml("0000:03:00.0"), "\"0000:03:00.0\"");
+        assert_eq!(yaml("02:00:00:00:00:10"), "\"02:00:00:00:00:10\"");
+        assert_eq!(yaml("on"), "\"on\"");
     }
 
     #[test]

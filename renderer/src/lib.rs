@@ -22,6 +22,7 @@ pub mod render;
 pub mod report;
 pub mod select;
 pub mod validate;
+pub mod yaml;
 
 pub use pipeline::{
     load, node_config, node_config_of_spec, read_input, read_sources, render_sources, Input, Source,

@@ -21,8 +21,9 @@ use kube::client::Body;
 use plumber::agent::health;
 use plumber::agent::reconcile::{Host, Report, Verdict};
 use plumber::agent::{Agent, Pass};
-use plumber::apply::{Outcome, Record};
+use plumber::apply::{Change, FileChange, Outcome, Record};
 use plumber::crd::{HostNetworkTemplate, HostNetworkTemplateSpec};
+use plumber::plan::Op;
 use plumber_render::inventory;
 use plumber_render::node::TemplateRef;
 use plumber_render::parse::Loaded;
@@ -112,13 +113,17 @@ fn report_named(outcome: Outcome, names: &[&str], time: u64, error: Option<&str>
             } else {
                 format!("digest-of-{}", names.join("+"))
             },
-            files: if outcome == Outcome::Applied {
-                vec!["create /etc/x".into()]
-            } else {
-                vec![]
-            },
-            ops: if outcome == Outcome::Applied {
-                vec!["set mtu of eth0: 1500 -> 9000".into()]
+            changes: if outcome == Outcome::Applied {
+                vec![
+                    Change::file(&FileChange::Update {
+                        path: "/etc/x".into(),
+                    }),
+                    Change::link(&Op::SetMtu {
+                        link: "eth0".into(),
+                        mtu: 9000,
+                        previous: Some(1500),
+                    }),
+                ]
             } else {
                 vec![]
             },

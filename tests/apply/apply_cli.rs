@@ -212,6 +212,67 @@ fn apply_converges_files_and_runtime_and_a_second_apply_does_nothing() {
     );
 }
 
+mod py {
+    include!("../support/pyyaml.rs");
+}
+
+/// One schema for what an apply changes: `--dry-run -o json`'s `changes` are the record's
+/// (`last-apply.json`, and `-o json`'s) entry for entry, each with `stage`, `op`, `object` and `values`;
+/// file modes are octal strings; the time is RFC 3339; `-o yaml` is the same data for any YAML reader.
+#[test]
+fn dry_run_and_record_list_the_same_changes() {
+    in_netns!("dry_run_and_record_list_the_same_changes", || {
+        veth("a0", "a1");
+        settled(&["a0", "a1"]);
+        let host = Host::new(UBUNTU);
+        let t = host.template("net", 1, NET);
+        let json = |o: &Output| -> serde_json::Value {
+            assert_code(o, 0);
+            serde_json::from_slice(&o.stdout).unwrap()
+        };
+
+        let dry = json(&host.plumber(&t, &["--dry-run", "-o", "json"]));
+        let planned = dry["changes"].as_array().unwrap().clone();
+        let netplan = planned
+            .iter()
+            .find(|c| c["object"] == "/etc/netplan/60-plumber.yaml")
+            .expect("the netplan file among the changes");
+        assert_eq!(
+            (
+                &netplan["stage"],
+                &netplan["op"],
+                &netplan["values"]["mode"]
+            ),
+            (&"file".into(), &"create".into(), &"0600".into()),
+            "{netplan}"
+        );
+        let mtu = planned
+            .iter()
+            .find(|c| c["op"] == "setMtu")
+            .expect("a setMtu change");
+        assert_eq!(
+            (&mtu["stage"], &mtu["object"], &mtu["values"]["mtu"]),
+            (&"link".into(), &"a0".into(), &9000.into()),
+            "{mtu}"
+        );
+        let yaml = host.plumber(&t, &["--dry-run", "-o", "yaml"]);
+        assert_code(&yaml, 0);
+        py::assert_pyyaml_reads(&text(&yaml).0, &dry);
+
+        let printed = json(&host.plumber(&t, &["-o", "json"]));
+        let rec = host.record();
+        assert_eq!(rec, printed, "-o json prints the record");
+        assert_eq!(rec["result"], "applied");
+        assert_eq!(rec["changes"].as_array().unwrap(), &planned);
+        let time = rec["time"].as_str().expect("time is a string");
+        let parsed: k8s_openapi::jiff::Timestamp = time.parse().expect("time is RFC 3339");
+        assert!(time.ends_with('Z'), "{time}");
+        let now = k8s_openapi::jiff::Timestamp::now();
+        assert!((now.as_second() - parsed.as_second()).abs() < 600, "{time}");
+        assert!(rec["duration_ms"].is_u64(), "{rec}");
+    });
+}
+
 #[test]
 fn a_failed_apply_puts_files_and_namespace_back_and_exits_3() {
     in_netns!(

@@ -510,3 +510,54 @@ fn plumber_show_publishes_what_the_renderer_reads() {
     assert_eq!(node.sriov[0].name.as_deref(), Some("ens9f0"));
     assert_eq!(node.sriov[0].pci, Some(pci("0000:5e:00.0")));
 }
+
+mod py {
+    include!("../support/pyyaml.rs");
+}
+
+/// `plumber show`'s YAML reads in a YAML 1.1 reader (PyYAML, so Ansible) as its JSON output does: the
+/// PCI addresses (`0000:03:00.0` is 180.0 in YAML 1.1 when plain), and links named `on` (true) and `1e3`
+/// (a number) come back the same strings. In a network namespace of its own, so that both runs see the
+/// same links.
+#[test]
+fn plumber_show_yaml_reads_in_pyyaml_as_its_json_output() {
+    crate::in_netns!(
+        "plumber_show_yaml_reads_in_pyyaml_as_its_json_output",
+        || {
+            crate::common::ip(&["link", "add", "on", "type", "veth", "peer", "name", "1e3"]);
+            crate::common::ip(&["addr", "add", "192.0.2.10/24", "dev", "on"]);
+            let f = node();
+            let show = |format: &str| {
+                let out = assert_cmd::Command::cargo_bin("plumber")
+                    .unwrap()
+                    .args(["show", "-o", format, "--node-name", "2024-01-01", "--sysfs"])
+                    .arg(f.root())
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                String::from_utf8(out.stdout).unwrap()
+            };
+            let yaml = show("yaml");
+            let json: serde_json::Value = serde_json::from_str(&show("json")).unwrap();
+            assert_eq!(
+                json["status"]["interfaceStatus"][0]["pciAddr"],
+                "0000:03:00.0"
+            );
+            let names: Vec<&str> = json["status"]["links"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|l| l["name"].as_str())
+                .collect();
+            assert!(names.contains(&"on") && names.contains(&"1e3"), "{names:?}");
+            py::assert_pyyaml_reads(&yaml, &json);
+            // The default is YAML, and what `plumber-render --inventory` reads.
+            assert_eq!(show("yaml"), yaml);
+            HostNetwork::parse(&yaml, "show.yaml").unwrap();
+        }
+    );
+}

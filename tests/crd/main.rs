@@ -1,4 +1,5 @@
-//! The CRDs under `deploy/crds/`: that they are what the Rust types derive (drift), that their schemas
+//! The CRDs under `deploy/crds/`: that they are what the Rust types derive (drift) and read the same in a
+//! YAML 1.1 reader (kubectl's go-yaml v2; PyYAML here), that their schemas
 //! are structural, that they accept every example and golden input, which of the bad-input corpus they
 //! reject (and why the rest cannot be), that the value patterns agree with the parsers, and that a big
 //! node's `HostNetwork` stays small.
@@ -66,6 +67,20 @@ fn committed_crds_match_the_rust_types() {
         "deploy/crds/ differs from the CRDs the Rust types derive; review and run \
          `cargo run -p plumber --example gen_crds` (or PLUMBER_BLESS=1):{failures}"
     );
+}
+
+mod py {
+    include!("../support/pyyaml.rs");
+}
+
+/// kubectl reads the CRDs with go-yaml v2, a YAML 1.1 reader, as PyYAML does: each committed CRD must read
+/// there as the CRD's JSON. (Written by serde_yaml, the `lacp` enum's `off` was plain and read as `false`.)
+#[test]
+fn committed_crds_read_in_a_yaml_1_1_reader_as_their_json() {
+    for c in crd::crds() {
+        let yaml = crd::to_yaml(&c);
+        py::assert_pyyaml_reads(&yaml, &serde_json::to_value(&c).unwrap());
+    }
 }
 
 #[test]

@@ -419,7 +419,7 @@ fn inventory_skips_every_selector_kind_that_matches_nothing_alike() {
             )),
             "{err}"
         );
-        assert!(out.contains(&format!("selector: {sel}")), "{out}");
+        assert!(out.contains(&format!("selector: \"{sel}\"")), "{out}");
     }
     // The rest is there: the PF the node has and the link.
     assert!(

@@ -21,3 +21,4 @@ mod out_symlinks;
 mod ovs_ovsdb;
 mod readme;
 mod sriov_udev;
+mod yaml_readers;

@@ -33,7 +33,10 @@ pub fn event_for(v: &Verdict) -> Option<(EventType, &'static str, String)> {
                 let (files, ops) = r
                     .record
                     .as_ref()
-                    .map(|r| (r.files.len(), r.ops.len()))
+                    .map(|r| {
+                        let files = r.lines(crate::apply::Stage::File).count();
+                        (files, r.changes.len() - files)
+                    })
                     .unwrap_or_default();
                 Some((
                     EventType::Normal,

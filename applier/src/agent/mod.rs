@@ -81,7 +81,7 @@ impl crate::watch::PassReport for Pass {
                 Outcome::Applied => r
                     .record
                     .as_ref()
-                    .map(|r| r.files.len() + r.ops.len())
+                    .map(|r| r.changes.len())
                     .unwrap_or(0)
                     .max(1),
                 Outcome::RolledBack | Outcome::RollbackFailed => 1,
@@ -92,18 +92,7 @@ impl crate::watch::PassReport for Pass {
 
     fn summary(&self) -> String {
         match &self.verdict {
-            Verdict::Done(r) => r
-                .record
-                .as_ref()
-                .map(|r| {
-                    r.files
-                        .iter()
-                        .chain(&r.ops)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                })
-                .unwrap_or_default(),
+            Verdict::Done(r) => r.record.as_ref().map(|r| r.summary()).unwrap_or_default(),
             v => conditions::failure(v).map(|f| f.1).unwrap_or_default(),
         }
     }
@@ -399,10 +388,19 @@ fn log(v: &Verdict) {
         Verdict::Done(r) => match r.outcome {
             Outcome::Unchanged => tracing::debug!(templates = ?r.templates, "nothing to do"),
             Outcome::Applied => {
-                let (files, ops) = r
+                let (files, ops): (Vec<&str>, Vec<&str>) = r
                     .record
                     .as_ref()
-                    .map(|r| (r.files.clone(), r.ops.clone()))
+                    .map(|r| {
+                        let (f, o): (Vec<_>, Vec<_>) = r
+                            .changes
+                            .iter()
+                            .partition(|c| c.stage == crate::apply::Stage::File);
+                        (
+                            f.iter().map(|c| c.text.as_str()).collect(),
+                            o.iter().map(|c| c.text.as_str()).collect(),
+                        )
+                    })
                     .unwrap_or_default();
                 tracing::info!(templates = ?r.templates, ?files, ?ops, "applied")
             }

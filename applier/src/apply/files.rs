@@ -8,13 +8,11 @@ use std::path::Path;
 
 use plumber_render::distro::Distro;
 use plumber_render::render::Artifact;
-use serde::Serialize;
 
 use crate::install::Installer;
 
-/// One file an apply would touch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "change", rename_all = "lowercase")]
+/// One file an apply would touch (serialised as a [`Change`](super::Change), modes as octal strings).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileChange {
     Create {
         path: String,

@@ -21,6 +21,7 @@
 //!
 //! The outcome is recorded in the state directory ([`record`]) and decides the exit code.
 
+mod change;
 mod files;
 mod host_stack;
 pub mod journal;
@@ -48,6 +49,7 @@ use crate::ovs::{OvsOp, Ovsdb};
 use crate::plan::Op;
 use crate::state::CurrentState;
 use crate::{Error, Result};
+pub use change::{Change, Stage};
 pub use files::{distro_of, file_changes, FileChange};
 pub use planning::{check_guard, plan_node};
 pub use record::{Outcome, Record};
@@ -114,15 +116,17 @@ impl Target {
     }
 }
 
-/// Everything an apply would change, stage by stage (what `--dry-run` prints).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Everything an apply would change, stage by stage (what `--dry-run` prints). Serialised (`--dry-run -o
+/// json|yaml`) as `distro`, `templates`, `changes` (every stage's changes as [`Change`]s, the schema of the
+/// record's), `let_go`, and `guard` and `skipped` when not empty.
+#[derive(Debug, Clone, PartialEq)]
 pub struct NodePlan {
     pub distro: String,
     pub templates: Vec<String>,
     pub files: Vec<FileChange>,
     /// VF counts, then the drivers of the VFs that exist now (VFs an apply creates are bound after
     /// they appear).
-    pub sriov: Vec<String>,
+    pub sriov: Vec<Change>,
     pub links: Vec<Op>,
     /// Open vSwitch changes, carried out as one OVSDB transaction.
     pub ovs: Vec<OvsOp>,
@@ -131,14 +135,50 @@ pub struct NodePlan {
     pub let_go: LetGo,
     /// What the connectivity guard checks before and after the changes (none when the plan does not
     /// change the running node).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub guard: Vec<crate::guard::Probe>,
     /// Template entries left out: they select a device this node does not have (best effort).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<Skipped>,
 }
 
+/// The serialised form of a [`NodePlan`].
+#[derive(Serialize)]
+struct PlanOutput<'a> {
+    distro: &'a str,
+    templates: &'a [String],
+    changes: Vec<Change>,
+    let_go: &'a LetGo,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    guard: &'a [crate::guard::Probe],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    skipped: &'a [Skipped],
+}
+
+impl Serialize for NodePlan {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        PlanOutput {
+            distro: &self.distro,
+            templates: &self.templates,
+            changes: self.changes(),
+            let_go: &self.let_go,
+            guard: &self.guard,
+            skipped: &self.skipped,
+        }
+        .serialize(s)
+    }
+}
+
 impl NodePlan {
+    /// Every change, stage by stage, in the order an apply carries them out.
+    pub fn changes(&self) -> Vec<Change> {
+        self.files
+            .iter()
+            .map(Change::file)
+            .chain(self.sriov.iter().cloned())
+            .chain(self.links.iter().map(Change::link))
+            .chain(self.ovs.iter().map(Change::ovs))
+            .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
             && self.sriov.is_empty()
@@ -175,7 +215,7 @@ impl fmt::Display for NodePlan {
             writeln!(f, "{m}file: {c}")?;
         }
         for s in &self.sriov {
-            writeln!(f, "sriov: {s}")?;
+            writeln!(f, "sriov: {}", s.text)?;
         }
         let kept = self.links.len().saturating_sub(self.let_go.links.len());
         for (i, op) in self.links.iter().enumerate() {
@@ -297,17 +337,11 @@ impl crate::watch::PassReport for Applied {
     fn writes(&self) -> usize {
         match self.outcome {
             Outcome::Unchanged => 0,
-            _ => (self.record.files.len() + self.record.ops.len()).max(1),
+            _ => self.record.changes.len().max(1),
         }
     }
 
     fn summary(&self) -> String {
-        self.record
-            .files
-            .iter()
-            .chain(&self.record.ops)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("; ")
+        self.record.summary()
     }
 }

@@ -3,7 +3,7 @@
 
 use plumber_render::render::Artifact;
 
-use super::{file_changes, Desired, Discovered, FileChange, LetGo, NodePlan, Target};
+use super::{file_changes, Change, Desired, Discovered, FileChange, LetGo, NodePlan, Target};
 use crate::ovs::{self, OvsOp};
 use crate::plan::{self, Op};
 use crate::sysfs::{self, Planned};
@@ -30,17 +30,18 @@ pub fn plan_node(
         let counts = sysfs::node::plan_counts(&desired.node.sriov, nics)?;
         let bindings = sysfs::node::bindings(&target.sysfs, nics);
         let drivers = sysfs::node::plan_drivers(&desired.node.sriov, nics, &bindings)?;
-        let mut lines: Vec<String> = counts.iter().map(|p| p.step.to_string()).collect();
+        let mut lines: Vec<Change> = counts.iter().map(|p| Change::sriov(&p.step)).collect();
         if !counts.is_empty() {
-            for pf in desired.node.sriov.iter().filter(|p| p.vf_driver.is_some()) {
-                lines.push(format!(
-                    "then bind the VFs of {} to {}",
-                    pf.selector,
-                    pf.vf_driver.as_ref().unwrap().canonical().as_str()
-                ));
+            for pf in desired.node.sriov.iter() {
+                if let Some(d) = &pf.vf_driver {
+                    lines.push(Change::bind_vfs(
+                        &pf.selector.to_string(),
+                        d.canonical().as_str(),
+                    ));
+                }
             }
         } else {
-            lines.extend(drivers.iter().map(|p| p.step.to_string()));
+            lines.extend(drivers.iter().map(|p| Change::sriov(&p.step)));
         }
         let links = link_ops_split(desired, found)?;
         (lines, counts, links)

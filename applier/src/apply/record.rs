@@ -1,22 +1,34 @@
 //! What the last apply did, kept in the state directory (`/var/lib/plumber/last-apply.json`) for
 //! people and monitoring, and the lock that keeps two applies (the agent and a person) from
-//! interleaving.
+//! interleaving. `plumber apply -o json|yaml` prints the same record.
 //!
 //! ```json
-//! {"result": "applied", "time": 1795400000,
+//! {"result": "applied", "time": "2026-12-06T23:07:00Z",
 //!  "templates": [{"name": "sriov-workers", "priority": 0, "generation": 3}],
-//!  "digest": "4f1c…", "files": ["write /etc/netplan/90-plumber.yaml"],
-//!  "ops": ["set mtu of ens1f0: 1500 -> 9000"], "netlink_writes": 1, "error": null,
+//!  "digest": "4f1c…",
+//!  "changes": [{"stage": "file", "op": "create", "object": "/etc/netplan/60-plumber.yaml",
+//!               "values": {"mode": "0600"}, "text": "create /etc/netplan/60-plumber.yaml (mode 0600)"},
+//!              {"stage": "link", "op": "setMtu", "object": "ens1f0", "values": {"mtu": 9000, "previous": 1500},
+//!               "text": "set mtu of ens1f0: 1500 -> 9000"}],
+//!  "duration_ms": 35, "netlink_writes": 1, "error": null,
 //!  "guard": ["default gateway 10.0.0.1 via ens1f0: answered in 1 ms before the apply and in 2 ms after it"],
 //!  "skipped": [{"template": "sriov-workers", "path": "spec.sriovConfig[1]", "selector": "pfName ens9f0",
 //!               "reason": "matches no PCI NIC of this node"}]}
 //! ```
+//!
+//! `changes` are [`Change`]s, the schema of `plumber apply --dry-run -o json`'s `changes`: for an applied
+//! record, what was done (the plan's `bindVfs` promise becomes the sysfs steps carried out). `time` is
+//! RFC 3339 in UTC, to the second; `duration_ms` whole milliseconds (an integer: exact in every JSON
+//! reader, and finer than an apply needs); a record written before (seconds since the epoch, `files` and `ops`
+//! as lines) still reads, with no changes.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
 use plumber_render::node::{Skipped, TemplateRef};
 use serde::{Deserialize, Serialize};
+
+use super::Change;
 
 use crate::install::fsutil;
 use crate::{Error, Result};
@@ -46,17 +58,21 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     pub result: Outcome,
-    /// Seconds since the Unix epoch.
+    /// Seconds since the Unix epoch; written as RFC 3339 in UTC (`2026-12-06T23:07:00Z`).
+    #[serde(with = "rfc3339")]
     pub time: u64,
     /// The templates that selected the node, with their `metadata.generation`.
     pub templates: Vec<TemplateRef>,
     /// sha256 of the desired state (the merged NodeConfig and every rendered file): the same digest
     /// means the same configuration.
     pub digest: String,
-    /// File changes, one line each.
-    pub files: Vec<String>,
-    /// Runtime changes (netlink ops, sysfs steps, OVS ops), one line each.
-    pub ops: Vec<String>,
+    /// The changes: files, then the runtime's (sysfs steps, netlink ops, OVS ops), in the order done.
+    #[serde(default)]
+    pub changes: Vec<Change>,
+    /// How long the apply took, lock wait included, in whole milliseconds (an integer every JSON reader
+    /// reads exactly; 0 in a record written before).
+    #[serde(default)]
+    pub duration_ms: u64,
     /// Netlink write requests the apply sent (0 when the node matched).
     #[serde(default)]
     pub netlink_writes: usize,
@@ -85,13 +101,72 @@ impl Record {
             time,
             templates: Vec::new(),
             digest: String::new(),
-            files: Vec::new(),
-            ops: Vec::new(),
+            changes: Vec::new(),
+            duration_ms: 0,
             netlink_writes: 0,
             error: None,
             guard: Vec::new(),
             connectivity_lost: None,
             skipped: Vec::new(),
+        }
+    }
+}
+
+impl Record {
+    /// The record with its `duration_ms` the time since `started`.
+    pub fn took(&mut self, started: std::time::Instant) -> &Record {
+        self.duration_ms = millis(started.elapsed());
+        self
+    }
+
+    /// The changes of `stage`, as lines.
+    pub fn lines(&self, stage: super::Stage) -> impl Iterator<Item = &str> {
+        self.changes
+            .iter()
+            .filter(move |c| c.stage == stage)
+            .map(|c| c.text.as_str())
+    }
+
+    /// Every change as one line, `; ` between them.
+    pub fn summary(&self) -> String {
+        self.changes
+            .iter()
+            .map(|c| c.text.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// `time` as RFC 3339 in UTC; read from that or from seconds since the epoch (records written before).
+mod rfc3339 {
+    use k8s_openapi::jiff::Timestamp;
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &u64, s: S) -> Result<S::Ok, S::Error> {
+        let ts = i64::try_from(*t)
+            .ok()
+            .and_then(|t| Timestamp::from_second(t).ok())
+            .unwrap_or(Timestamp::UNIX_EPOCH);
+        s.serialize_str(&ts.to_string())
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Seconds(u64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        match Either::deserialize(d)? {
+            Either::Seconds(s) => Ok(s),
+            Either::Text(t) => {
+                let ts: Timestamp = t
+                    .parse()
+                    .map_err(|e| D::Error::custom(format!("time: {t:?} is not RFC 3339: {e}")))?;
+                u64::try_from(ts.as_second())
+                    .map_err(|_| D::Error::custom(format!("time: {t:?} is before 1970")))
+            }
         }
     }
 }
@@ -140,6 +215,11 @@ pub fn lock(state_dir: &Path, waiting: impl FnOnce()) -> Result<Lock> {
     Ok(Lock { _file: file, path })
 }
 
+/// `d` in whole milliseconds, rounded to the nearest.
+pub fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from((d.as_micros() + 500) / 1000).unwrap_or(u64::MAX)
+}
+
 /// Seconds since the Unix epoch, now.
 pub fn now() -> u64 {
     std::time::SystemTime::now()
@@ -164,13 +244,44 @@ mod tests {
                 generation: Some(3),
             }],
             digest: "d".into(),
-            files: vec!["write /etc/x".into()],
-            ..Record::new(Outcome::Applied, 1)
+            changes: vec![Change::file(&super::super::FileChange::Create {
+                path: "/etc/x".into(),
+                mode: 0o600,
+            })],
+            duration_ms: 35,
+            ..Record::new(Outcome::Applied, 1_796_598_420)
         };
         write(&state, &r).unwrap();
+        let text = std::fs::read_to_string(state.join(RECORD)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["time"], "2026-12-06T23:07:00Z", "{text}");
+        assert_eq!(v["changes"][0]["values"]["mode"], "0600", "{text}");
+        assert_eq!(v["duration_ms"], 35, "{text}");
         assert_eq!(read(&state), Some(r));
         std::fs::write(state.join(RECORD), "{").unwrap();
         assert_eq!(read(&state), None);
+    }
+
+    #[test]
+    fn durations_round_to_whole_milliseconds() {
+        use std::time::Duration;
+        assert_eq!(millis(Duration::from_micros(34_499)), 34);
+        assert_eq!(millis(Duration::from_micros(34_500)), 35);
+        assert_eq!(millis(Duration::from_secs(2)), 2000);
+    }
+
+    #[test]
+    fn a_record_written_before_reads_with_its_time_and_templates() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(RECORD),
+            r#"{"result": "applied", "time": 1795400000, "templates": [{"name": "t", "priority": 0}],
+                "digest": "d", "files": ["create /etc/x (mode 0600)"], "ops": [], "error": null}"#,
+        )
+        .unwrap();
+        let r = read(dir.path()).expect("an old record reads");
+        assert_eq!((r.time, r.templates[0].name.as_str()), (1_795_400_000, "t"));
+        assert!(r.changes.is_empty());
     }
 
     #[test]

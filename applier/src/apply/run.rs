@@ -13,7 +13,9 @@ use super::owned;
 use super::planning::{link_ops, ovs_ops};
 use super::record::{self, Outcome, Record};
 use super::selection::{self, Prune};
-use super::{check_guard, discover, plan_node, Desired, Discovered, NodePlan, Target, VF_WAIT};
+use super::{
+    check_guard, discover, plan_node, Change, Desired, Discovered, NodePlan, Target, VF_WAIT,
+};
 use crate::guard;
 use crate::install::Installed;
 use crate::ovs::{self, OvsOp};
@@ -87,6 +89,7 @@ pub async fn apply(
     labels: Option<&Labels>,
     prune: Prune,
 ) -> Result<Applied> {
+    let started = std::time::Instant::now();
     let state_path = target.state_path();
     let _lock = record::lock(&state_path, || {
         eprintln!(
@@ -124,6 +127,7 @@ pub async fn apply(
         Err(e) => {
             let r = Record {
                 error: Some(e.to_string()),
+                duration_ms: record::millis(started.elapsed()),
                 ..Record::new(Outcome::Refused, record::now())
             };
             let _ = record::write(&state_path, &r);
@@ -133,20 +137,14 @@ pub async fn apply(
     let mut rec = Record {
         templates: desired.node.templates.clone(),
         digest: desired.digest(),
-        files: plan.files.iter().map(|c| c.to_string()).collect(),
-        ops: plan
-            .sriov
-            .iter()
-            .cloned()
-            .chain(plan.links.iter().map(|o| o.to_string()))
-            .chain(plan.ovs.iter().map(|o| o.to_string()))
-            .collect(),
+        changes: plan.changes(),
         skipped: desired.node.skipped.clone(),
         ..Record::new(Outcome::Unchanged, record::now())
     };
     if plan.is_empty() {
         // Recorded only when the configuration changed, so that a watch loop does not write the disk.
         let last = record::read(&state_path);
+        rec.took(started);
         if last.as_ref().is_none_or(|l| {
             l.digest != rec.digest || !matches!(l.result, Outcome::Applied | Outcome::Unchanged)
         }) {
@@ -220,14 +218,16 @@ pub async fn apply(
             selection::write(&state_path, &applied)?;
             rec.result = Outcome::Applied;
             rec.netlink_writes = writes;
-            rec.ops = done
-                .sysfs
+            // What was done: the files planned, then the runtime's changes as carried out.
+            rec.changes = plan
+                .files
                 .iter()
-                .map(|p| p.step.to_string())
-                .chain(done.links.iter().map(|o| o.to_string()))
-                .chain(done.ovs.iter().map(|o| o.to_string()))
+                .map(Change::file)
+                .chain(done.sysfs.iter().map(|p| Change::sriov(&p.step)))
+                .chain(done.links.iter().map(Change::link))
+                .chain(done.ovs.iter().map(Change::ovs))
                 .collect();
-            record::write(&state_path, &rec)?;
+            record::write(&state_path, rec.took(started))?;
             Ok(Applied {
                 outcome: Outcome::Applied,
                 plan,
@@ -276,7 +276,7 @@ pub async fn apply(
                 rollback,
             };
             rec.error = Some(failed.to_string());
-            let _ = record::write(&state_path, &rec);
+            let _ = record::write(&state_path, rec.took(started));
             Err(Error::Apply(Box::new(failed)))
         }
     }

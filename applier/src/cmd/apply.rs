@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use plumber::apply::{self, Outcome, Prune, Scope, Target};
+use plumber::apply::{self, Outcome, Prune, Scope, Stage, Target};
 
 /// Make the node match the templates that select it: install the rendered files atomically and
 /// enforce links, MTUs, VLANs, bonds, bridges, addresses, routes and SR-IOV at runtime; verify, and
@@ -72,6 +72,8 @@ pub struct Apply {
     /// plumber.k8s.pf9.io/strict: "true" is strict on its own.
     #[arg(long)]
     strict: bool,
+    /// text (lines, the default), or the plan (--dry-run) or the record (last-apply.json's schema) as
+    /// yaml or json: the same `changes` either way (README, "The plan and the record").
     #[arg(short, long, value_enum, default_value = "text")]
     output: PlanFormat,
     /// Keep the node so: apply now, then again after netlink reports a change to links, addresses or
@@ -90,7 +92,17 @@ pub struct Apply {
 #[derive(Clone, Copy, ValueEnum)]
 enum PlanFormat {
     Text,
+    Yaml,
     Json,
+}
+
+/// `value` as YAML (every string a YAML 1.1 reader could mistype quoted) or pretty JSON.
+fn structured<T: serde::Serialize>(value: &T, yaml: bool) -> String {
+    if yaml {
+        plumber_render::yaml::to_string(value).expect("a plan or record serializes")
+    } else {
+        serde_json::to_string_pretty(value).expect("a plan or record serializes") + "\n"
+    }
 }
 
 impl Apply {
@@ -228,7 +240,8 @@ fn dry_run(
     let (plan, _) = apply::plan_node(target, &desired, &found)?;
     match output {
         PlanFormat::Text => print!("{plan}"),
-        PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        PlanFormat::Yaml => print!("{}", structured(&plan, true)),
+        PlanFormat::Json => print!("{}", structured(&plan, false)),
     }
     // The plan, then the refusal the apply would meet.
     apply::selection::check(prune, &plan, templates, labels)?;
@@ -238,10 +251,8 @@ fn dry_run(
 
 fn print_applied(a: &apply::Applied, output: PlanFormat) {
     match output {
-        PlanFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&a.record).expect("a record serializes")
-        ),
+        PlanFormat::Yaml => print!("{}", structured(&a.record, true)),
+        PlanFormat::Json => print!("{}", structured(&a.record, false)),
         PlanFormat::Text => {
             let r = &a.record;
             let names: Vec<&str> = r.templates.iter().map(|t| t.name.as_str()).collect();
@@ -256,19 +267,21 @@ fn print_applied(a: &apply::Applied, output: PlanFormat) {
             match a.outcome {
                 Outcome::Unchanged => println!("plumber: nothing to do (templates: {names})"),
                 _ => {
-                    for f in &r.files {
-                        println!("file: {f}");
+                    let (files, ops): (Vec<_>, Vec<_>) =
+                        r.changes.iter().partition(|c| c.stage == Stage::File);
+                    for f in &files {
+                        println!("file: {}", f.text);
                     }
-                    for o in &r.ops {
-                        println!("done: {o}");
+                    for o in &ops {
+                        println!("done: {}", o.text);
                     }
                     for g in &r.guard {
                         println!("guard: {g}");
                     }
                     println!(
                         "plumber: applied {} file changes and {} runtime changes (templates: {})",
-                        r.files.len(),
-                        r.ops.len(),
+                        files.len(),
+                        ops.len(),
                         names
                     );
                 }

@@ -8,6 +8,8 @@ use clap::{Args, ValueEnum};
 /// reads and the agent publishes).
 #[derive(Args)]
 pub struct Show {
+    /// yaml (the default, the inventory format; every string a YAML 1.1 reader could mistype is quoted)
+    /// or json. The same flag as `plumber apply -o` and `plumber-render --node-config -o`.
     #[arg(short, long, value_enum, default_value = "yaml")]
     output: Format,
     /// Where sysfs is (a fixture tree in tests).
@@ -49,7 +51,7 @@ fn show(c: Show) -> anyhow::Result<()> {
         hn.status.ovs_bridges = plumber::ovs::status(&plumber::ovs::discover(&db)?);
     }
     match c.output {
-        Format::Yaml => print!("{}", serde_yaml::to_string(&hn)?),
+        Format::Yaml => print!("{}", plumber_render::yaml::to_string(&hn)?),
         Format::Json => println!("{}", serde_json::to_string_pretty(&hn)?),
     }
     Ok(())

@@ -63,9 +63,10 @@ pub fn files() -> Vec<(&'static str, String)> {
         .collect()
 }
 
-/// One CRD as a YAML document, with a header naming its source.
+/// One CRD as a YAML document, with a header naming its source; written by plumber's YAML emitter, so that
+/// kubectl's YAML 1.1 reader (go-yaml v2) reads every string as a string (the `lacp` enum's `off`).
 pub fn to_yaml(crd: &CustomResourceDefinition) -> String {
-    let body = serde_yaml::to_string(crd).expect("a CRD serializes");
+    let body = plumber_render::yaml::to_string(crd).expect("a CRD serializes");
     format!(
         "# Generated from the Rust types (applier/src/crd/, renderer/src/model/) by\n\
          # `cargo run -p plumber --example gen_crds`. Do not edit: the crd test fails when this drifts.\n\

@@ -2,9 +2,16 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgGroup, ColorChoice, Parser};
+use clap::{ArgGroup, ColorChoice, Parser, ValueEnum};
 use clap_complete::Shell;
 use plumber_render::select::Labels;
+
+/// A structured output's format (`-o`).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    Yaml,
+    Json,
+}
 
 const EXAMPLES: &str = "\
 Examples:
@@ -30,8 +37,9 @@ Examples:
   plumber-render --distro rhel9 --nodes nodes.yaml --inventories hostnetworks/ --out fleet/ cluster-templates/
   plumber-render --distro rhel9 --nodes nodes.yaml --no-write cluster-templates/   # only report failing nodes
 
-  # The merged desired state (NodeConfig) instead of files
+  # The merged desired state (NodeConfig) instead of files, as YAML or JSON
   plumber-render --distro ubuntu --node-config examples/comprehensive.yaml
+  plumber-render --distro ubuntu --node-config -o json examples/comprehensive.yaml
 
   # The HostPlumber README's examples, bundled in the binary
   plumber-render --distro ubuntu --examples
@@ -95,9 +103,20 @@ pub struct Args {
     #[arg(long, value_name = "ROOT")]
     pub check: Option<PathBuf>,
 
-    /// Print the merged desired state (NodeConfig) as YAML instead of files.
+    /// Print the merged desired state (NodeConfig) instead of files, in the --output format.
     #[arg(long)]
     pub node_config: bool,
+
+    /// With --node-config: yaml (the default; every string a YAML 1.1 reader could mistype is quoted)
+    /// or json. The same flag as `plumber show -o` and `plumber apply -o`.
+    #[arg(
+        short,
+        long,
+        value_enum,
+        default_value = "yaml",
+        requires = "node_config"
+    )]
+    pub output: Format,
 
     /// Fleet mode: `kubectl get nodes -o yaml` output; renders every node into OUT/<node>/ (needs --out,
     /// or --no-write).

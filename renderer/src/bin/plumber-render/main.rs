@@ -132,7 +132,10 @@ fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("plumber-render: warning: {l}");
     }
     if args.node_config {
-        print!("{}", serde_yaml::to_string(&node)?);
+        match args.output {
+            args::Format::Yaml => print!("{}", plumber_render::yaml::to_string(&node)?),
+            args::Format::Json => println!("{}", serde_json::to_string_pretty(&node)?),
+        }
         return Ok(0);
     }
     let artifacts = plumber_render::render::render(&node, &distro)?;
