@@ -19,6 +19,7 @@ pub mod node;
 pub mod parse;
 pub mod pipeline;
 pub mod render;
+pub mod rooted;
 pub mod select;
 pub mod validate;
 

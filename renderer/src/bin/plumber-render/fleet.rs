@@ -161,7 +161,7 @@ pub fn run(
     let nodes = read_nodes(nodes_path)?;
     phase("read nodes");
     // Each node's directory is resolved inside OUT, and its files inside that directory, each as if it
-    // were `/` (see rooted.rs): a symlink in the tree never leads out of it.
+    // were `/` (see plumber_render::rooted): a symlink in the tree never leads out of it.
     let out_root = match &args.out {
         Some(d) if !nodes.is_empty() => Some(Root::create(d)?),
         _ => None,

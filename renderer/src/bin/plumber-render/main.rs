@@ -1,6 +1,6 @@
 //! `plumber-render`: HostNetworkTemplates in, distro-native network files out. Offline and pure: it
 //! reads files and writes only where `--out`/`--tar` say; under `--out`, `--check` and `--diff`
-//! directories every path is resolved inside the directory as if it were `/` (rooted.rs).
+//! directories every path is resolved inside the directory as if it were `/` (the library's rooted.rs).
 //!
 //! Exit codes: 0 success (and "identical" for `--check`/`--diff`), 1 invalid input or any error,
 //! 2 differences found by `--check`/`--diff`.
@@ -9,13 +9,13 @@ mod args;
 mod examples;
 mod fleet;
 mod output;
-mod rooted;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use plumber_render::distro::Distro;
 use plumber_render::inventory::HostNetwork;
+use plumber_render::rooted;
 use plumber_render::{load, node_config, select, Error, Source};
 
 use args::Args;
