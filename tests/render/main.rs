@@ -17,3 +17,4 @@ mod networkd_oracle;
 mod out_symlinks;
 mod ovs_ovsdb;
 mod sriov_udev;
+mod stale;

@@ -9,6 +9,7 @@ mod args;
 mod examples;
 mod fleet;
 mod output;
+mod stale;
 
 use std::process::ExitCode;
 
@@ -114,7 +115,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let artifacts = plumber_render::render::render(&node, &distro)?;
-    output::emit(&args, &artifacts)
+    output::emit(&args, &distro, &artifacts)
 }
 
 /// The template files given on the command line (see [`plumber_render::read_sources`]).
