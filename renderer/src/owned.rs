@@ -14,7 +14,7 @@
 //! Everything is read through [`Root`]: directories resolved inside the root, nothing followed out of
 //! it, a symlink in plumber's place reported as a symlink (and, lacking a header, not claimed).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::Path;
 
@@ -24,7 +24,7 @@ use crate::distro::{Distro, NetworkFormat};
 use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest};
 use crate::render::{self, Artifact};
-use crate::rooted::{Entry, Root};
+use crate::rooted::{Dir, Entry, Root};
 
 /// A file (or symlink) of plumber's found under a root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,14 +101,25 @@ fn places(distro: &Distro) -> Vec<Place> {
 
 /// Every file of plumber's present under `root` for `distro` (see the module doc), sorted by path.
 pub fn owned_files(root: &Root, distro: &Distro) -> Result<Vec<OwnedFile>> {
-    scan(root, distro, &HashSet::new())
+    scan(root, distro, &HashSet::new(), &HashMap::new())
 }
 
 /// The files of plumber's under `root` that `artifacts` (the rendering for `distro`) do not contain:
 /// left from an earlier rendering, they would still configure the host at boot.
 pub fn stale_files(root: &Root, distro: &Distro, artifacts: &[Artifact]) -> Result<Vec<OwnedFile>> {
+    stale_files_in(root, distro, artifacts, &HashMap::new())
+}
+
+/// [`stale_files`], with directories already resolved inside `root` by their path relative to it (as
+/// writing the artifacts left them): fleet mode saves resolving them again for every node.
+pub fn stale_files_in(
+    root: &Root,
+    distro: &Distro,
+    artifacts: &[Artifact],
+    resolved: &HashMap<&Path, Dir>,
+) -> Result<Vec<OwnedFile>> {
     let rendered = artifacts.iter().map(|a| a.path.as_str()).collect();
-    scan(root, distro, &rendered)
+    scan(root, distro, &rendered, resolved)
 }
 
 /// Removes a file found by [`owned_files`] (a symlink itself, not its target); `false` when it was
@@ -127,12 +138,25 @@ pub fn remove(root: &Root, file: &OwnedFile) -> Result<bool> {
 }
 
 /// [`owned_files`] without the paths in `skip` (which are not read at all).
-fn scan(root: &Root, distro: &Distro, skip: &HashSet<&str>) -> Result<Vec<OwnedFile>> {
+fn scan(
+    root: &Root,
+    distro: &Distro,
+    skip: &HashSet<&str>,
+    resolved: &HashMap<&Path, Dir>,
+) -> Result<Vec<OwnedFile>> {
     let mut found = BTreeMap::new();
     for place in places(distro) {
-        let rel = place.dir.trim_start_matches('/');
-        let Some(dir) = root.dir(Path::new(rel), false)? else {
-            continue;
+        let rel = Path::new(place.dir.trim_start_matches('/'));
+        let opened;
+        let dir = match resolved.get(rel) {
+            Some(d) => d,
+            None => match root.dir(rel, false)? {
+                Some(d) => {
+                    opened = d;
+                    &opened
+                }
+                None => continue,
+            },
         };
         for (name, kind) in dir.entries()? {
             let Some(n) = name.to_str() else { continue };

@@ -35,8 +35,8 @@ pub const FAILED_MARKER: &str = "RENDER-FAILED";
 /// an earlier failure with them.
 fn write_node(out: &Root, name: &str, distro: &Distro, arts: &[Artifact]) -> anyhow::Result<()> {
     let node = out.subroot(Path::new(name))?;
-    write_tree(&node, arts)?;
-    for path in stale::remove(&node, distro, arts)? {
+    let written = write_tree(&node, arts)?;
+    for path in stale::remove(&node, distro, arts, &written)? {
         eprintln!("plumber-render: node {name}: removed stale {path}");
     }
     let top = node.dir(Path::new(""), false)?.expect("the root itself");

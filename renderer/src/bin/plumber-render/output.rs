@@ -27,8 +27,8 @@ pub fn emit(args: &Args, distro: &Distro, artifacts: &[Artifact]) -> anyhow::Res
     }
     if let Some(dir) = &args.out {
         let root = Root::create(dir)?;
-        write_tree(&root, artifacts)?;
-        for path in stale::remove(&root, distro, artifacts)? {
+        let written = write_tree(&root, artifacts)?;
+        for path in stale::remove(&root, distro, artifacts, &written)? {
             eprintln!("plumber-render: removed stale {path}");
         }
         eprintln!(
@@ -124,8 +124,12 @@ fn split(path: &str) -> anyhow::Result<(&Path, &OsStr)> {
 }
 
 /// Every artifact written under `root`, its directories created where missing; each file or symlink
-/// replaces what is there (see [`Dir::write_file`]). Each directory is resolved once.
-pub fn write_tree(root: &Root, artifacts: &[Artifact]) -> anyhow::Result<()> {
+/// replaces what is there (see [`Dir::write_file`]). Each directory is resolved once; returns them, by
+/// their path relative to the root.
+pub fn write_tree<'a>(
+    root: &Root,
+    artifacts: &'a [Artifact],
+) -> anyhow::Result<HashMap<&'a Path, Dir>> {
     let mut dirs: HashMap<&Path, Dir> = HashMap::new();
     for a in artifacts {
         let (parent, name) = split(&a.path)?;
@@ -140,7 +144,7 @@ pub fn write_tree(root: &Root, artifacts: &[Artifact]) -> anyhow::Result<()> {
             None => dir.write_file(name, a.content.as_bytes(), a.mode)?,
         }
     }
-    Ok(())
+    Ok(dirs)
 }
 
 /// A reproducible archive: sorted, with parent directories, owner root, mtime 0.

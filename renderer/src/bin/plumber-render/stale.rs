@@ -1,16 +1,25 @@
 //! Plumber's files under a tree that the rendering no longer contains ([`plumber_render::owned`]): what
 //! `--check` names, `--diff` shows as deletions, and `--out` (and fleet mode, per node) removes.
 
+use std::collections::HashMap;
+use std::path::Path;
+
 use plumber_render::distro::Distro;
 use plumber_render::owned::{self, OwnedFile};
 use plumber_render::render::Artifact;
-use plumber_render::rooted::{Entry, Root};
+use plumber_render::rooted::{Dir, Entry, Root};
 
 /// Removes the stale files under `root` (symlinks themselves, never what they point to; the host's
 /// files are never plumber's, see [`owned`]); returns their paths, sorted.
-pub fn remove(root: &Root, distro: &Distro, artifacts: &[Artifact]) -> anyhow::Result<Vec<String>> {
+/// `written`: the directories [`crate::output::write_tree`] resolved, not resolved again.
+pub fn remove(
+    root: &Root,
+    distro: &Distro,
+    artifacts: &[Artifact],
+    written: &HashMap<&Path, Dir>,
+) -> anyhow::Result<Vec<String>> {
     let mut removed = Vec::new();
-    for f in owned::stale_files(root, distro, artifacts)? {
+    for f in owned::stale_files_in(root, distro, artifacts, written)? {
         if owned::remove(root, &f)? {
             removed.push(f.path);
         }
