@@ -21,4 +21,5 @@ mod out_symlinks;
 mod ovs_ovsdb;
 mod readme;
 mod sriov_udev;
+mod stale;
 mod yaml_readers;

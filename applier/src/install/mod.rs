@@ -7,7 +7,7 @@
 //! [`DEFAULT_STATE_DIR`]) holds:
 //!
 //! - `manifest.json`: every path plumber owns, with the sha256 of its content (of the link target for a
-//!   symlink) and its mode. Written atomically like every other file.
+//!   symlink) and its mode (the format is `plumber_render::manifest`, which plumber-render reads too). Written atomically like every other file.
 //! - `txn/`, only while a transaction is open: `journal.json`, `backup/<n>` (the previous content of every
 //!   file the transaction replaces or removes) and `manifest.json` (the previous manifest, if any).
 //!
@@ -75,29 +75,8 @@ use fsutil::OnDisk;
 
 pub use fsutil::TMP_PREFIX;
 
-/// Where the manifest and the journal live, relative to the root.
-pub const DEFAULT_STATE_DIR: &str = "/var/lib/plumber";
-
-/// The files plumber owns under a root.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Manifest {
-    pub version: u32,
-    /// By absolute path (on the host, without the root).
-    pub files: BTreeMap<String, Owned>,
-}
-
-/// One owned file or symlink.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Owned {
-    /// Hex sha256 of the content, or of the link target for a symlink.
-    pub sha256: String,
-    /// Permission bits (0o777 for a symlink).
-    pub mode: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub symlink: Option<String>,
-}
-
-const MANIFEST_VERSION: u32 = 1;
+use plumber_render::manifest::VERSION as MANIFEST_VERSION;
+pub use plumber_render::manifest::{Manifest, Owned, DEFAULT_STATE_DIR};
 
 /// What one install did (or, after a rollback, undid). Paths are absolute on the host, sorted.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -256,7 +235,7 @@ impl Installer {
         Ok(Paths {
             root: self.root.clone(),
             state_rel,
-            manifest: state.join("manifest.json"),
+            manifest: state.join(plumber_render::manifest::FILE),
             journal: txn.join("journal.json"),
             backup: txn.join("backup"),
             old_manifest: txn.join("manifest.json"),
@@ -549,16 +528,10 @@ fn read_manifest(paths: &Paths) -> Result<(Manifest, Option<Vec<u8>>)> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok((Manifest::default(), None)),
         Err(e) => return Err(Error::io(paths.manifest.display(), e)),
     };
-    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::Manifest {
+    let manifest = Manifest::parse(&bytes).map_err(|message| Error::Manifest {
         path: paths.manifest.display().to_string(),
-        message: e.to_string(),
+        message,
     })?;
-    if manifest.version != MANIFEST_VERSION {
-        return Err(Error::Manifest {
-            path: paths.manifest.display().to_string(),
-            message: format!("unsupported version {}", manifest.version),
-        });
-    }
     Ok((manifest, Some(bytes)))
 }
 

@@ -86,7 +86,9 @@ pub struct Args {
     pub strict: bool,
 
     /// Write the files under DIR as if DIR were / (with their modes). Symlinks in DIR are resolved inside
-    /// it, as in a chroot; a file's own symlink is replaced, not written through.
+    /// it, as in a chroot; a file's own symlink is replaced, not written through. Plumber's files already
+    /// in DIR that the rendering no longer contains (its file name and header, or listed in its
+    /// manifest) are removed, each reported; other files are never touched.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
@@ -95,11 +97,14 @@ pub struct Args {
     pub tar: Option<PathBuf>,
 
     /// Show a unified diff against the files installed under ROOT (symlinks resolved inside it, as in a
-    /// chroot); exit 2 when they differ.
+    /// chroot); plumber's files there that the rendering no longer contains are shown as deletions (to
+    /// /dev/null). Exit 2 when they differ.
     #[arg(long, value_name = "ROOT")]
     pub diff: Option<PathBuf>,
 
-    /// Exit 0 when the files under ROOT are identical to the rendering, 2 when not.
+    /// Exit 0 when the files under ROOT are identical to the rendering, 2 when not: each file that
+    /// differs is named (`differs: PATH`), and each file of plumber's the rendering no longer contains
+    /// (`stale: PATH`).
     #[arg(long, value_name = "ROOT")]
     pub check: Option<PathBuf>,
 
@@ -119,7 +124,8 @@ pub struct Args {
     pub output: Format,
 
     /// Fleet mode: `kubectl get nodes -o yaml` output; renders every node into OUT/<node>/ (needs --out,
-    /// or --no-write).
+    /// or --no-write), removing stale files as --out does. A node that fails keeps its directory as it
+    /// was, marked by OUT/<node>/RENDER-FAILED (exit 1); directories of nodes not listed are reported.
     #[arg(long, value_name = "NODES.yaml")]
     pub nodes: Option<PathBuf>,
 

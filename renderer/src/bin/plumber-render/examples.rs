@@ -56,7 +56,10 @@ pub fn run(args: &Args, distro: &str) -> anyhow::Result<u8> {
                     let target = dir.join(&d.name).join(stem);
                     let root = crate::rooted::Root::create(dir)?;
                     let sub = root.subroot(&Path::new(&d.name).join(stem))?;
-                    crate::output::write_tree(&sub, &arts)?;
+                    let written = crate::output::write_tree(&sub, &arts)?;
+                    for p in crate::stale::remove(&sub, d, &arts, &written)? {
+                        eprintln!("plumber-render: {name} for {}: removed stale {p}", d.name);
+                    }
                     eprintln!(
                         "plumber-render: {} for {}: {} files under {}",
                         name,

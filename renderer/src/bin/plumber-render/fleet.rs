@@ -4,6 +4,11 @@
 //! Nodes that select the same templates and have the same inventory get the same bytes, so each distinct
 //! (templates, inventory) pair is merged and rendered once; writing the files is the rest of the work,
 //! and both steps run in parallel.
+//!
+//! Earlier runs into the same OUT: a node that renders gets its stale files removed as `--out` does
+//! (stale.rs); a node that fails keeps the directory an earlier run made as it was, with
+//! [`FAILED_MARKER`] added holding the error (removed by its next successful render), and the run exits
+//! 1; a directory of a node no longer in NODES.yaml is reported, not deleted.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -20,6 +25,68 @@ use rayon::prelude::*;
 use crate::args::Args;
 use crate::output::write_tree;
 use crate::rooted::Root;
+use crate::stale;
+
+/// `OUT/<node>/RENDER-FAILED`: the node's last render failed, so the other files in its directory are
+/// from an earlier run, not from the current templates. Holds the error.
+pub const FAILED_MARKER: &str = "RENDER-FAILED";
+
+/// A node's files written into its directory, its stale files removed (each reported) and the marker of
+/// an earlier failure with them.
+fn write_node(out: &Root, name: &str, distro: &Distro, arts: &[Artifact]) -> anyhow::Result<()> {
+    let node = out.subroot(Path::new(name))?;
+    let written = write_tree(&node, arts)?;
+    for path in stale::remove(&node, distro, arts, &written)? {
+        eprintln!("plumber-render: node {name}: removed stale {path}");
+    }
+    let top = node.dir(Path::new(""), false)?.expect("the root itself");
+    top.remove(std::ffi::OsStr::new(FAILED_MARKER))?;
+    Ok(())
+}
+
+/// A failed node's directory, if an earlier run made one, marked: the files there are not current.
+/// Whether there was one.
+fn mark_failed(out: &Root, name: &str, error: &str) -> anyhow::Result<bool> {
+    let Some(node) = out.existing_subroot(Path::new(name))? else {
+        return Ok(false);
+    };
+    let top = node.dir(Path::new(""), false)?.expect("the root itself");
+    let text = format!(
+        "plumber-render could not render node {name}; the other files in this directory are from an \
+         earlier run, not from the current templates:\n{error}\n"
+    );
+    top.write_file(std::ffi::OsStr::new(FAILED_MARKER), text.as_bytes(), 0o644)?;
+    Ok(true)
+}
+
+/// The directories in OUT of nodes not in NODES.yaml that hold plumber's files (or a failure marker):
+/// left from earlier runs.
+fn gone_nodes(out: &Root, nodes: &[Node], distro: &Distro) -> anyhow::Result<Vec<String>> {
+    let names: std::collections::HashSet<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+    let top = out.dir(Path::new(""), false)?.expect("the root itself");
+    let mut gone = Vec::new();
+    for (entry, kind) in top.entries()? {
+        let Some(name) = entry.to_str() else { continue };
+        if kind != rustix::fs::FileType::Directory
+            || names.contains(name)
+            || check_node_name(name).is_err()
+        {
+            continue;
+        }
+        let Some(dir) = out.existing_subroot(Path::new(name))? else {
+            continue;
+        };
+        let marked = dir
+            .dir(Path::new(""), false)?
+            .expect("the root itself")
+            .file_type(std::ffi::OsStr::new(FAILED_MARKER))?
+            .is_some();
+        if marked || !plumber_render::owned::owned_files(&dir, distro)?.is_empty() {
+            gone.push(name.to_string());
+        }
+    }
+    Ok(gone)
+}
 
 struct Node {
     name: String,
@@ -161,9 +228,11 @@ pub fn run(
     let nodes = read_nodes(nodes_path)?;
     phase("read nodes");
     // Each node's directory is resolved inside OUT, and its files inside that directory, each as if it
-    // were `/` (see rooted.rs): a symlink in the tree never leads out of it.
+    // were `/` (see plumber_render::rooted): a symlink in the tree never leads out of it.
     let out_root = match &args.out {
         Some(d) if !nodes.is_empty() => Some(Root::create(d)?),
+        // No node: nothing to write, but the directories there are all of nodes no longer listed.
+        Some(d) if d.is_dir() => Some(Root::open(d)?),
         _ => None,
     };
 
@@ -238,20 +307,32 @@ pub fn run(
                         None => Ok((arts.len() * members.len(), Vec::new())),
                         Some(out) => {
                             members.par_iter().try_for_each(|m| {
-                                let node = out.subroot(Path::new(&nodes[*m].name))?;
-                                write_tree(&node, &arts)
+                                write_node(out, &nodes[*m].name, distro, &arts)
                             })?;
                             Ok((arts.len() * members.len(), Vec::new()))
                         }
                     }
                 }
-                Err(e) => Ok((
-                    0,
-                    members
-                        .iter()
-                        .map(|m| format!("node {}: {e}", nodes[*m].name))
-                        .collect(),
-                )),
+                Err(e) => {
+                    let mut failures = Vec::new();
+                    for m in members {
+                        let name = &nodes[*m].name;
+                        let mut line = format!("node {name}: {e}");
+                        let marked = match &out_root {
+                            Some(out) => mark_failed(out, name, &e.to_string())?,
+                            None => false,
+                        };
+                        if let (true, Some(dir)) = (marked, &args.out) {
+                            line.push_str(&format!(
+                                "\n(the files under {} are from an earlier run; {} says so)",
+                                dir.join(name).display(),
+                                dir.join(name).join(FAILED_MARKER).display()
+                            ));
+                        }
+                        failures.push(line);
+                    }
+                    Ok((0, failures))
+                }
             }
         })
         .collect();
@@ -278,6 +359,16 @@ pub fn run(
             "plumber-render: {}",
             f.replace('\n', "\nplumber-render:   ")
         );
+    }
+    if let (Some(out), Some(dir)) = (&out_root, &args.out) {
+        for name in gone_nodes(out, &nodes, distro)? {
+            eprintln!(
+                "plumber-render: warning: {}: node {name} is not in {}; its files are from an earlier \
+                 run (left as they are: delete the directory if the node is gone)",
+                dir.join(&name).display(),
+                nodes_path.display()
+            );
+        }
     }
     eprintln!(
         "plumber-render: {} nodes ({} distinct configurations), {} files {}{}",

@@ -1,6 +1,6 @@
 //! `plumber-render`: HostNetworkTemplates in, distro-native network files out. Offline and pure: it
 //! reads files and writes only where `--out`/`--tar` say; under `--out`, `--check` and `--diff`
-//! directories every path is resolved inside the directory as if it were `/` (rooted.rs).
+//! directories every path is resolved inside the directory as if it were `/` (the library's rooted.rs).
 //!
 //! Exit codes: 0 success (and "identical" for `--check`/`--diff`), 1 invalid input or any error,
 //! 2 differences found by `--check`/`--diff`.
@@ -11,7 +11,7 @@ mod docs;
 mod examples;
 mod fleet;
 mod output;
-mod rooted;
+mod stale;
 
 use std::process::ExitCode;
 
@@ -19,6 +19,7 @@ use clap::Parser;
 use plumber_render::distro::Distro;
 use plumber_render::inventory::HostNetwork;
 use plumber_render::parse::Loaded;
+use plumber_render::rooted;
 use plumber_render::{node_config, Error};
 
 use args::Args;
@@ -139,7 +140,7 @@ fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let artifacts = plumber_render::render::render(&node, &distro)?;
-    output::emit(&args, &artifacts)
+    output::emit(&args, &distro, &artifacts)
 }
 
 /// The templates of the files given on the command line (see [`plumber_render::read_input`]), after

@@ -1,21 +1,36 @@
 //! Where artifacts go: standard output for review, a directory tree, a tar archive, or a comparison
 //! with an installed root. Trees are written and read through [`Root`]: every path resolved inside the
-//! directory as if it were `/`, so nothing outside it is written or read.
+//! directory as if it were `/`, so nothing outside it is written or read. Plumber's files in a tree that
+//! the rendering no longer contains are differences for `--check` and `--diff`, and `--out` removes
+//! them (stale.rs).
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Component, Path};
 
+use plumber_render::distro::Distro;
+use plumber_render::owned::stale_files;
 use plumber_render::render::Artifact;
 use plumber_render::Error;
 
 use crate::args::Args;
 use crate::rooted::{Dir, Entry, Root};
+use crate::stale;
 
-pub fn emit(args: &Args, artifacts: &[Artifact]) -> anyhow::Result<u8> {
+/// The artifacts rendered for `distro` where `args` say.
+pub fn emit(args: &Args, distro: &Distro, artifacts: &[Artifact]) -> anyhow::Result<u8> {
+    if artifacts.is_empty() {
+        eprintln!(
+            "plumber-render: nothing to render (no template selected, or they configure nothing)"
+        );
+    }
     if let Some(dir) = &args.out {
-        write_tree(&Root::create(dir)?, artifacts)?;
+        let root = Root::create(dir)?;
+        let written = write_tree(&root, artifacts)?;
+        for path in stale::remove(&root, distro, artifacts, &written)? {
+            eprintln!("plumber-render: removed stale {path}");
+        }
         eprintln!(
             "plumber-render: wrote {} files under {}",
             artifacts.len(),
@@ -33,11 +48,19 @@ pub fn emit(args: &Args, artifacts: &[Artifact]) -> anyhow::Result<u8> {
         return Ok(0);
     }
     if let Some(root) = &args.diff {
-        let diff = diff_against(&Root::open(root)?, artifacts)?;
+        let root = Root::open(root)?;
+        let mut diff = diff_against(&root, artifacts)?;
+        let stale = stale_files(&root, distro, artifacts)?;
+        for f in &stale {
+            diff.push_str(&stale::deletion(f));
+        }
         if crate::colour::wanted(args.color) {
             print!("{}", crate::colour::diff(&diff));
         } else {
             print!("{diff}");
+        }
+        if !stale.is_empty() {
+            eprintln!("{}", stale::HINT);
         }
         return Ok(if diff.is_empty() { 0 } else { 2 });
     }
@@ -50,7 +73,14 @@ pub fn emit(args: &Args, artifacts: &[Artifact]) -> anyhow::Result<u8> {
                 differs = true;
             }
         }
-        return Ok(if differs { 2 } else { 0 });
+        let stale = stale_files(&root, distro, artifacts)?;
+        for f in &stale {
+            println!("stale: {}", f.path);
+        }
+        if !stale.is_empty() {
+            eprintln!("{}", stale::HINT);
+        }
+        return Ok(if differs || !stale.is_empty() { 2 } else { 0 });
     }
     print_review(&mut std::io::stdout().lock(), artifacts)?;
     Ok(0)
@@ -58,11 +88,6 @@ pub fn emit(args: &Args, artifacts: &[Artifact]) -> anyhow::Result<u8> {
 
 /// Every file with a path header, for a person to read.
 pub fn print_review(out: &mut impl Write, artifacts: &[Artifact]) -> std::io::Result<()> {
-    if artifacts.is_empty() {
-        eprintln!(
-            "plumber-render: nothing to render (no template selected, or they configure nothing)"
-        );
-    }
     for (i, a) in artifacts.iter().enumerate() {
         if i > 0 {
             writeln!(out)?;
@@ -103,8 +128,12 @@ fn split(path: &str) -> anyhow::Result<(&Path, &OsStr)> {
 }
 
 /// Every artifact written under `root`, its directories created where missing; each file or symlink
-/// replaces what is there (see [`Dir::write_file`]). Each directory is resolved once.
-pub fn write_tree(root: &Root, artifacts: &[Artifact]) -> anyhow::Result<()> {
+/// replaces what is there (see [`Dir::write_file`]). Each directory is resolved once; returns them, by
+/// their path relative to the root.
+pub fn write_tree<'a>(
+    root: &Root,
+    artifacts: &'a [Artifact],
+) -> anyhow::Result<HashMap<&'a Path, Dir>> {
     let mut dirs: HashMap<&Path, Dir> = HashMap::new();
     for a in artifacts {
         let (parent, name) = split(&a.path)?;
@@ -119,7 +148,7 @@ pub fn write_tree(root: &Root, artifacts: &[Artifact]) -> anyhow::Result<()> {
             None => dir.write_file(name, a.content.as_bytes(), a.mode)?,
         }
     }
-    Ok(())
+    Ok(dirs)
 }
 
 /// A reproducible archive: sorted, with parent directories, owner root, mtime 0.

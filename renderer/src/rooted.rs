@@ -1,5 +1,6 @@
-//! Paths under a directory resolved as if it were `/`: what `--out`, `--check`, `--diff`, `--examples
-//! --out` and fleet mode read and write.
+//! Paths under a directory resolved as if it were `/`: what plumber-render's `--out`, `--check`,
+//! `--diff`, `--examples --out` and fleet mode read, write and remove, and where [`crate::owned`] looks
+//! for plumber's files.
 //!
 //! An image root holds symlinks meant for the image (`/var/run -> /run`, `/sbin -> usr/sbin`,
 //! `/etc/resolv.conf -> ../run/systemd/resolve/stub-resolv.conf`), not for the build host: followed by
@@ -15,7 +16,8 @@
 //!   error naming the last one and its target;
 //! * the last component is never followed: a file or symlink is created there only if nothing is, and
 //!   otherwise made under a temp name in the same directory and renamed over it, so a symlink there is
-//!   replaced, not written through; a read reports a symlink as a symlink, with its target.
+//!   replaced, not written through; a read reports a symlink as a symlink, with its target; a removal
+//!   (`unlinkat`) removes the symlink itself.
 //!
 //! So every descriptor is the root's or was opened by name from one of them: nothing outside the root is
 //! opened, read or written. This is what `openat2(RESOLVE_IN_ROOT)` does in the kernel, done here because
@@ -33,7 +35,7 @@ use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
-use plumber_render::Error;
+use crate::Error;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
@@ -61,7 +63,7 @@ pub struct Dir {
 }
 
 /// What a path inside a root is, its last component not followed.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
     Absent,
     File { content: Vec<u8>, mode: u32 },
@@ -107,6 +109,20 @@ impl Root {
             fd: d.fd,
             host: d.host,
         })
+    }
+
+    /// The existing directory `rel` inside this root as a root of its own, `None` when it is missing:
+    /// fleet mode's directories of nodes no longer listed.
+    pub fn existing_subroot(&self, rel: &Path) -> Result<Option<Root>, Error> {
+        Ok(self.dir(rel, false)?.map(|d| Root {
+            fd: d.fd,
+            host: d.host,
+        }))
+    }
+
+    /// Where the root is on the host, for messages.
+    pub fn host(&self) -> &Path {
+        &self.host
     }
 
     /// The directory `rel` (relative to the root) resolved inside the root, see the module doc. Missing
@@ -182,6 +198,53 @@ impl Dir {
     /// Where `name` in this directory is on the host.
     pub fn host_path(&self, name: &OsStr) -> PathBuf {
         self.host.join(name)
+    }
+
+    /// The entries of this directory (without `.` and `..`), sorted by name, with their types (a
+    /// symlink is a symlink, not what it points to).
+    pub fn entries(&self) -> Result<Vec<(OsString, FileType)>, Error> {
+        let err = |e: Errno| io_err(&self.host, e);
+        let mut out = Vec::new();
+        // `.` of the (O_PATH) descriptor opened for reading: the same directory, nothing followed.
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&self.fd, ".", flags, Mode::empty()).map_err(err)?;
+        let mut dir = rustix::fs::Dir::new(fd).map_err(err)?;
+        while let Some(entry) = dir.read() {
+            let entry = entry.map_err(err)?;
+            let name = OsString::from_vec(entry.file_name().to_bytes().to_vec());
+            if name == "." || name == ".." {
+                continue;
+            }
+            let kind = match entry.file_type() {
+                FileType::Unknown => match self.file_type(&name)? {
+                    Some(k) => k,
+                    None => continue,
+                },
+                k => k,
+            };
+            out.push((name, kind));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// The type of `name` in this directory, a symlink not followed; `None` when nothing is there.
+    pub fn file_type(&self, name: &OsStr) -> Result<Option<FileType>, Error> {
+        match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(FileType::from_raw_mode(st.st_mode))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(io_err(&self.host_path(name), e)),
+        }
+    }
+
+    /// Removes the file or symlink `name` from this directory (a symlink itself, never what it points
+    /// to); `false` when nothing was there.
+    pub fn remove(&self, name: &OsStr) -> Result<bool, Error> {
+        match rustix::fs::unlinkat(&self.fd, name, AtFlags::empty()) {
+            Ok(()) => Ok(true),
+            Err(Errno::NOENT) => Ok(false),
+            Err(e) => Err(io_err(&self.host_path(name), e)),
+        }
     }
 
     /// What `name` is in this directory, a symlink not followed; a directory, a device... are errors.
