@@ -85,7 +85,7 @@ fn a_dropped_vlan_is_stale_for_check_diff_and_out() {
 
     let r = run(&["--diff"], &root, &[&shrunk]);
     assert_eq!(r.code, Some(2), "{}{}", r.stdout, r.stderr);
-    let head = format!("--- a{VLAN_999}\n+++ /dev/null\n@@ -1,22 +0,0 @@\n");
+    let head = format!("--- a{VLAN_999}\n+++ /dev/null\n@@ -1,24 +0,0 @@\n");
     assert!(r.stdout.starts_with(&head), "{}", r.stdout);
     assert!(r.stdout.contains("\n-id=999\n"), "{}", r.stdout);
     assert!(r.stdout.contains("\n-autoconnect=true\n"), "{}", r.stdout);
