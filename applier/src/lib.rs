@@ -1,5 +1,6 @@
-//! plumber's node side: installing rendered files atomically, discovering the node's state, and (to come)
-//! planning and executing the runtime changes that make the node match its `NodeConfig`.
+//! plumber's node side: discovering the node's state, planning the runtime changes that make it match its
+//! `NodeConfig` (a pure diff, [`plan`]), and applying them with the rendered files as one transaction
+//! ([`apply`]), once or in a watch loop ([`watch`], the Kubernetes [`agent`]).
 
 pub mod access;
 pub mod agent;

@@ -35,18 +35,13 @@ pub fn host_network(node: &str, state: &CurrentState, sysfs: &Path) -> crate::Re
         .links
         .values()
         .map(|l| {
-            let (kind, parent, vlan_id) = match &l.kind {
-                CurrentKind::Device => ("device".to_string(), None, None),
-                CurrentKind::Vlan { parent, id } => {
-                    ("vlan".to_string(), Some(parent.clone()), Some(*id))
-                }
-                CurrentKind::Bond { .. } => ("bond".to_string(), None, None),
-                CurrentKind::Bridge => ("bridge".to_string(), None, None),
-                CurrentKind::Other { kind } => (kind.clone(), None, None),
+            let (parent, vlan_id) = match &l.kind {
+                CurrentKind::Vlan { parent, id } => (Some(parent.clone()), Some(*id)),
+                _ => (None, None),
             };
             LinkStatus {
                 name: l.name.clone(),
-                kind,
+                kind: l.kind.label().to_string(),
                 mtu: l.mtu,
                 up: l.up,
                 parent,

@@ -8,7 +8,9 @@ use std::net::IpAddr;
 use plumber_render::model::{BondMode, IpCidr};
 use serde::{Deserialize, Serialize};
 
-pub use crate::netlink::vf::VfState;
+mod vf;
+
+pub use vf::{VfLinkMode, VfState};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct CurrentState {
@@ -53,6 +55,20 @@ pub enum CurrentKind {
     Other {
         kind: String,
     },
+}
+
+impl CurrentKind {
+    /// The kind as one word, as `plumber show` and refusals print it: `device`, `vlan`, `bond`,
+    /// `bridge`, or the kernel's kind name for anything else.
+    pub fn label(&self) -> &str {
+        match self {
+            CurrentKind::Device => "device",
+            CurrentKind::Vlan { .. } => "vlan",
+            CurrentKind::Bond { .. } => "bond",
+            CurrentKind::Bridge => "bridge",
+            CurrentKind::Other { kind } => kind,
+        }
+    }
 }
 
 /// What a link plumber creates with `spec` is, as discovery will report it.

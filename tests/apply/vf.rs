@@ -192,7 +192,7 @@ fn show_merges_netlink_vfs_into_sysfs_vfs() {
     )]
     .into_iter()
     .collect();
-    let changes = vf::vf_changes("eno1", &state.links["eno1"].vfs, &desired);
+    let changes = plumber::plan::vf::vf_changes("eno1", &state.links["eno1"].vfs, &desired);
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].to_string(), "vf 0 of eno1: trust off");
 }

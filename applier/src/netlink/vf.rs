@@ -1,4 +1,5 @@
-//! SR-IOV VF settings over netlink (IFLA_VFINFO_LIST): reading them and building the set requests.
+//! SR-IOV VF settings over netlink (IFLA_VFINFO_LIST): reading them into [`VfState`]s and building the
+//! set requests. What to set is the planner's (`crate::plan::vf`).
 //!
 //! **Reading.** A PF's `RTM_NEWLINK` carries one `IFLA_VF_INFO` nest per VF in `IFLA_VFINFO_LIST` when
 //! the dump asked for it (`IFLA_EXT_MASK` with `RTEXT_FILTER_VF`). The kernel presets spoofchk, trust
@@ -14,11 +15,9 @@
 //! `IFLA_VF_INFO` nest holding an `IFLA_VF_*` attribute per setting ([`set_vf_message`]). The kernel
 //! applies them in a fixed order (mac, vlan, rate, spoofchk, trust) and stops at the first the driver
 //! refuses, so a failed request can leave the earlier settings applied: undo with
-//! [`VfChange::previous`]. `IFLA_VF_VLAN` sets vlan and qos together and `IFLA_VF_RATE` sets both rates
-//! together; [`vf_changes`] always fills both halves of a pair so neither is reset by accident.
-
-use std::collections::BTreeMap;
-use std::fmt;
+//! `VfChange::previous` (`crate::plan::vf`). `IFLA_VF_VLAN` sets vlan and qos together and
+//! `IFLA_VF_RATE` sets both rates together; `vf_changes` always fills both halves of a pair so neither
+//! is reset by accident.
 
 use plumber_render::model::MacAddr;
 use plumber_render::node::VfSettings;
@@ -27,7 +26,8 @@ use rtnetlink::packet_route::link::{
     LinkAttribute, LinkMessage, LinkVfInfo, VfInfo, VfInfoMac, VfInfoRate, VfInfoSpoofCheck,
     VfInfoTrust, VfInfoVlan,
 };
-use serde::Serialize;
+
+use crate::state::{VfLinkMode, VfState};
 
 /// `IFLA_VFINFO_LIST` in an `RTM_NEWLINK`.
 pub const IFLA_VFINFO_LIST: u16 = 22;
@@ -44,77 +44,6 @@ pub const IFLA_VF_TRUST: u16 = 9;
 const IFINFOMSG_LEN: usize = 16;
 /// What the kernel reports for spoofchk and trust when the driver does not fill them in.
 const NOT_REPORTED: u32 = u32::MAX;
-
-/// One VF as the PF's driver reports it (`ip link show dev PF`'s `vf N ...` lines).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct VfState {
-    pub id: u32,
-    /// The administrative MAC; `None` when unset (all zeros).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mac: Option<MacAddr>,
-    /// Port VLAN; 0 is none.
-    pub vlan: u16,
-    /// 802.1p priority of the port VLAN; 0 is none.
-    pub qos: u8,
-    /// `None`: the driver does not report it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub spoofchk: Option<bool>,
-    /// `None`: the driver does not report it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub trust: Option<bool>,
-    /// Mbit/s; 0 is no limit.
-    pub max_tx_rate: u32,
-    /// Mbit/s; 0 is no guarantee.
-    pub min_tx_rate: u32,
-    /// `IFLA_VF_LINK_STATE`, when reported (not managed by plumber).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub link_state: Option<VfLinkMode>,
-}
-
-/// `IFLA_VF_LINK_STATE`: follow the PF (`auto`), forced up or forced down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VfLinkMode {
-    Auto,
-    Enable,
-    Disable,
-    Other(u32),
-}
-
-impl From<u32> for VfLinkMode {
-    fn from(v: u32) -> Self {
-        match v {
-            0 => VfLinkMode::Auto,
-            1 => VfLinkMode::Enable,
-            2 => VfLinkMode::Disable,
-            n => VfLinkMode::Other(n),
-        }
-    }
-}
-
-impl VfState {
-    /// What the kernel does to this VF when `set` is sent (see [`set_vf_message`]): for plan
-    /// simulations and tests.
-    pub fn apply(&mut self, set: &VfSettings) {
-        if let Some(m) = set.mac {
-            self.mac = (m.0 != [0; 6]).then_some(m);
-        }
-        if set.vlan.is_some() || set.qos.is_some() {
-            self.vlan = set.vlan.unwrap_or(0);
-            self.qos = set.qos.unwrap_or(0);
-        }
-        if set.max_tx_rate.is_some() || set.min_tx_rate.is_some() {
-            self.max_tx_rate = set.max_tx_rate.unwrap_or(0);
-            self.min_tx_rate = set.min_tx_rate.unwrap_or(0);
-        }
-        if set.spoofchk.is_some() {
-            self.spoofchk = set.spoofchk;
-        }
-        if set.trust.is_some() {
-            self.trust = set.trust;
-        }
-    }
-}
 
 /// The VFs of a link message parsed by netlink-packet-route, by id. Spoofchk and trust the driver did
 /// not report come out as `Some(false)` here (the library already decoded the sentinel), unless the
@@ -221,7 +150,7 @@ fn vf_of_nest(nest: &[u8]) -> Option<VfState> {
                 true
             }
             IFLA_VF_LINK_STATE => {
-                vf.link_state = field(1).map(VfLinkMode::from);
+                vf.link_state = field(1).map(link_mode);
                 true
             }
             // Broadcast, stats, VLAN list, RSS query, GUIDs: no VF id of interest or not plumber's.
@@ -235,6 +164,16 @@ fn vf_of_nest(nest: &[u8]) -> Option<VfState> {
     Some(vf)
 }
 
+/// `IFLA_VF_LINK_STATE`'s value (`IFLA_VF_LINK_STATE_AUTO`, `_ENABLE`, `_DISABLE`).
+fn link_mode(v: u32) -> VfLinkMode {
+    match v {
+        0 => VfLinkMode::Auto,
+        1 => VfLinkMode::Enable,
+        2 => VfLinkMode::Disable,
+        n => VfLinkMode::Other(n),
+    }
+}
+
 /// A spoofchk or trust setting: the kernel's "not reported" sentinel is `None`.
 fn setting(v: u32) -> Option<bool> {
     (v != NOT_REPORTED).then_some(v != 0)
@@ -246,7 +185,7 @@ fn setting(v: u32) -> Option<bool> {
 ///
 /// `IFLA_VF_VLAN` carries vlan and qos, `IFLA_VF_RATE` both rates: when only one half of a pair is
 /// `Some` the other is sent as 0 (what `ip link` does for qos), so pass both halves to keep the
-/// current value of the other ([`vf_changes`] does). No `Some` setting: a message with no VF
+/// current value of the other (`crate::plan::vf::vf_changes` does). No `Some` setting: a message with no VF
 /// attribute at all (a no-op for the kernel).
 pub fn set_vf_message(pf_index: u32, vf: u32, want: &VfSettings) -> LinkMessage {
     let mut msg = LinkMessage::default();
@@ -280,154 +219,6 @@ pub fn set_vf_message(pf_index: u32, vf: u32, want: &VfSettings) -> LinkMessage 
             .push(LinkAttribute::VfInfoList(vec![LinkVfInfo(info)]));
     }
     msg
-}
-
-/// The settings of one VF that differ from the node, with what they were.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VfChange {
-    /// The PF's name.
-    pub pf: String,
-    pub vf: u32,
-    /// What to send ([`set_vf_message`]): only the settings that differ, vlan with qos and the two rates
-    /// as pairs.
-    pub set: VfSettings,
-    /// What those settings were: sending it undoes `set`. A setting the driver did not report (or a VF
-    /// the PF did not list) is `None`, and cannot be restored.
-    pub previous: VfSettings,
-}
-
-impl fmt::Display for VfChange {
-    /// `vf 3 of eth0: mac 02:00:00:00:00:01 vlan 100 qos 0 spoofchk off`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "vf {} of {}: {}",
-            self.vf,
-            self.pf,
-            settings_text(&self.set)
-        )
-    }
-}
-
-/// `mac .. vlan .. qos .. spoofchk on|off trust on|off max_tx_rate .. min_tx_rate ..`, the `Some`
-/// settings in `ip link` words and order; empty when none is.
-pub fn settings_text(s: &VfSettings) -> String {
-    let on_off = |b: bool| if b { "on" } else { "off" };
-    let mut w: Vec<String> = Vec::new();
-    if let Some(m) = s.mac {
-        w.push(format!("mac {m}"));
-    }
-    if let Some(v) = s.vlan {
-        w.push(format!("vlan {v}"));
-    }
-    if let Some(q) = s.qos {
-        w.push(format!("qos {q}"));
-    }
-    if let Some(b) = s.spoofchk {
-        w.push(format!("spoofchk {}", on_off(b)));
-    }
-    if let Some(b) = s.trust {
-        w.push(format!("trust {}", on_off(b)));
-    }
-    if let Some(r) = s.max_tx_rate {
-        w.push(format!("max_tx_rate {r}"));
-    }
-    if let Some(r) = s.min_tx_rate {
-        w.push(format!("min_tx_rate {r}"));
-    }
-    w.join(" ")
-}
-
-/// The changes that bring PF `pf`'s VFs (`current`, as discovered) to `desired` (by VF id), in VF id
-/// order; empty when nothing differs, so a second apply sends nothing. Per setting:
-///
-/// - `mac`: sent when it differs; an unset MAC counts as all zeros (which clears it).
-/// - `vlan`/`qos`: sent as a pair when either differs; the one not desired keeps its current value
-///   (qos drops to 0 when the desired vlan is 0 and no qos is desired, as `ip link ... vlan 0` does).
-/// - `spoofchk`/`trust`: sent when the current value differs or is not reported.
-/// - `maxTxRate`/`minTxRate`: sent as a pair when either differs, the other keeping its value.
-///
-/// A desired VF the PF does not list (not created yet, or no VF info) gets every desired setting sent
-/// and no `previous`: the kernel refuses it if the VF does not exist.
-pub fn vf_changes(
-    pf: &str,
-    current: &[VfState],
-    desired: &BTreeMap<u32, VfSettings>,
-) -> Vec<VfChange> {
-    let mut out = Vec::new();
-    for (&id, want) in desired {
-        let Some(cur) = current.iter().find(|v| v.id == id) else {
-            if *want != VfSettings::default() {
-                out.push(VfChange {
-                    pf: pf.to_string(),
-                    vf: id,
-                    set: want.clone(),
-                    previous: VfSettings::default(),
-                });
-            }
-            continue;
-        };
-        let mut set = VfSettings::default();
-        let mut previous = VfSettings::default();
-
-        let zero = MacAddr([0; 6]);
-        if let Some(m) = want.mac {
-            let have = cur.mac.unwrap_or(zero);
-            if have != m {
-                set.mac = Some(m);
-                previous.mac = Some(have);
-            }
-        }
-
-        if want.vlan.is_some() || want.qos.is_some() {
-            let vlan = want.vlan.unwrap_or(cur.vlan);
-            let qos = match (want.qos, want.vlan) {
-                (Some(q), _) => q,
-                (None, Some(0)) => 0,
-                (None, _) => cur.qos,
-            };
-            if (vlan, qos) != (cur.vlan, cur.qos) {
-                set.vlan = Some(vlan);
-                set.qos = Some(qos);
-                previous.vlan = Some(cur.vlan);
-                previous.qos = Some(cur.qos);
-            }
-        }
-
-        if let Some(b) = want.spoofchk {
-            if cur.spoofchk != Some(b) {
-                set.spoofchk = Some(b);
-                previous.spoofchk = cur.spoofchk;
-            }
-        }
-        if let Some(b) = want.trust {
-            if cur.trust != Some(b) {
-                set.trust = Some(b);
-                previous.trust = cur.trust;
-            }
-        }
-
-        if want.max_tx_rate.is_some() || want.min_tx_rate.is_some() {
-            let max = want.max_tx_rate.unwrap_or(cur.max_tx_rate);
-            let min = want.min_tx_rate.unwrap_or(cur.min_tx_rate);
-            if (max, min) != (cur.max_tx_rate, cur.min_tx_rate) {
-                set.max_tx_rate = Some(max);
-                set.min_tx_rate = Some(min);
-                previous.max_tx_rate = Some(cur.max_tx_rate);
-                previous.min_tx_rate = Some(cur.min_tx_rate);
-            }
-        }
-
-        if set != VfSettings::default() {
-            out.push(VfChange {
-                pf: pf.to_string(),
-                vf: id,
-                set,
-                previous,
-            });
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -676,172 +467,17 @@ mod tests {
         let _ = vfs_of_bytes(&bytes);
     }
 
-    fn settings(f: impl FnOnce(&mut VfSettings)) -> VfSettings {
-        let mut s = VfSettings::default();
-        f(&mut s);
-        s
-    }
-
     #[test]
-    fn changes_list_only_what_differs_and_apply_converges() {
-        let current = expected();
-        let desired: BTreeMap<u32, VfSettings> = [
-            // Already as wanted: nothing.
-            (
-                0,
-                settings(|s| {
-                    s.mac = Some(mac("02:00:00:00:00:01"));
-                    s.vlan = Some(100);
-                    s.spoofchk = Some(true);
-                    s.max_tx_rate = Some(2000);
-                }),
-            ),
-            // trust and spoofchk not reported: sent. vlan alone keeps qos; max alone keeps min.
-            (
-                1,
-                settings(|s| {
-                    s.mac = Some(mac("02:00:00:00:00:02"));
-                    s.vlan = Some(20);
-                    s.trust = Some(false);
-                    s.spoofchk = Some(true);
-                    s.max_tx_rate = Some(100);
-                }),
-            ),
-            // trust false is reported false: nothing; qos alone keeps the vlan (0).
-            (
-                3,
-                settings(|s| {
-                    s.trust = Some(false);
-                    s.min_tx_rate = Some(50);
-                }),
-            ),
-            // Not listed by the PF: sent whole.
-            (5, settings(|s| s.spoofchk = Some(false))),
-            // Nothing desired: nothing.
-            (6, VfSettings::default()),
-        ]
-        .into_iter()
-        .collect();
-        let changes = vf_changes("ens1f0", &current, &desired);
-        assert_eq!(
-            changes,
-            vec![
-                VfChange {
-                    pf: "ens1f0".into(),
-                    vf: 1,
-                    set: settings(|s| {
-                        s.mac = Some(mac("02:00:00:00:00:02"));
-                        s.vlan = Some(20);
-                        s.qos = Some(0);
-                        s.trust = Some(false);
-                        s.spoofchk = Some(true);
-                        s.max_tx_rate = Some(100);
-                        s.min_tx_rate = Some(0);
-                    }),
-                    previous: settings(|s| {
-                        s.mac = Some(MacAddr([0; 6]));
-                        s.vlan = Some(0);
-                        s.qos = Some(0);
-                        s.max_tx_rate = Some(0);
-                        s.min_tx_rate = Some(0);
-                    }),
-                },
-                VfChange {
-                    pf: "ens1f0".into(),
-                    vf: 3,
-                    set: settings(|s| {
-                        s.max_tx_rate = Some(300);
-                        s.min_tx_rate = Some(50);
-                    }),
-                    previous: settings(|s| {
-                        s.max_tx_rate = Some(300);
-                        s.min_tx_rate = Some(0);
-                    }),
-                },
-                VfChange {
-                    pf: "ens1f0".into(),
-                    vf: 5,
-                    set: settings(|s| s.spoofchk = Some(false)),
-                    previous: VfSettings::default(),
-                },
-            ]
-        );
-        assert_eq!(
-            changes[0].to_string(),
-            "vf 1 of ens1f0: mac 02:00:00:00:00:02 vlan 20 qos 0 spoofchk on trust off \
-             max_tx_rate 100 min_tx_rate 0"
-        );
-
-        // Apply them (as the kernel would) and plan again: nothing left.
-        let mut after = current.clone();
-        after.push(VfState {
-            id: 5,
-            ..Default::default()
-        });
-        for c in &changes {
-            after
-                .iter_mut()
-                .find(|v| v.id == c.vf)
-                .unwrap()
-                .apply(&c.set);
-        }
-        assert_eq!(vf_changes("ens1f0", &after, &desired), vec![]);
-
-        // Sending `previous` restores what was there (for the VFs the PF listed).
-        let mut undone = after.clone();
-        for c in &changes {
-            undone
-                .iter_mut()
-                .find(|v| v.id == c.vf)
-                .unwrap()
-                .apply(&c.previous);
-        }
-        let mut unchanged = current.clone();
-        unchanged.push(VfState {
-            id: 5,
-            spoofchk: Some(false),
-            ..Default::default()
-        });
-        // VF 1's trust/spoofchk were not reported: they stay as set (cannot be restored).
-        unchanged[1].trust = Some(false);
-        unchanged[1].spoofchk = Some(true);
-        assert_eq!(undone, unchanged);
-    }
-
-    #[test]
-    fn vlan_pairs_and_mac_zero() {
-        let cur = [VfState {
-            id: 0,
-            vlan: 10,
-            qos: 4,
-            max_tx_rate: 1000,
-            min_tx_rate: 100,
-            ..Default::default()
-        }];
-        let one = |s: VfSettings| vf_changes("p", &cur, &[(0, s)].into_iter().collect());
-        // vlan 0 without qos: untagged, qos goes too (ip link ... vlan 0).
-        let c = one(settings(|s| s.vlan = Some(0)));
-        assert_eq!((c[0].set.vlan, c[0].set.qos), (Some(0), Some(0)));
-        assert_eq!((c[0].previous.vlan, c[0].previous.qos), (Some(10), Some(4)));
-        // qos alone keeps the vlan.
-        let c = one(settings(|s| s.qos = Some(1)));
-        assert_eq!((c[0].set.vlan, c[0].set.qos), (Some(10), Some(1)));
-        // Same qos, same vlan: nothing.
-        assert!(one(settings(|s| {
-            s.vlan = Some(10);
-            s.qos = Some(4);
-        }))
-        .is_empty());
-        // An all-zero MAC is what an unset one is.
-        assert!(one(settings(|s| s.mac = Some(MacAddr([0; 6])))).is_empty());
-        // min alone keeps max.
-        let c = one(settings(|s| s.min_tx_rate = Some(0)));
-        assert_eq!(
-            (c[0].set.max_tx_rate, c[0].set.min_tx_rate),
-            (Some(1000), Some(0))
-        );
-        // The set message of a pair carries both halves as planned.
-        let bytes = emit(&set_vf_message(9, 0, &c[0].set));
+    fn set_message_of_a_pair_carries_both_halves() {
+        let bytes = emit(&set_vf_message(
+            9,
+            0,
+            &VfSettings {
+                max_tx_rate: Some(1000),
+                min_tx_rate: Some(0),
+                ..Default::default()
+            },
+        ));
         assert_eq!(vf_attrs(&bytes), vec![(IFLA_VF_RATE, u32s(&[0, 0, 1000]))]);
     }
 }

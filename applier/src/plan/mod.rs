@@ -22,6 +22,7 @@
 mod op;
 mod recover;
 pub mod release;
+pub mod vf;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -124,7 +125,7 @@ pub fn plan(desired: &NodeConfig, current: &CurrentState) -> Result<Vec<Op>, Pla
             (Some(have), None) => {
                 return Err(PlanError::WrongKind {
                     name: l.name.clone(),
-                    kind: kind_name(&have.kind),
+                    kind: have.kind.label().to_string(),
                 })
             }
             (None, Some(_)) => {}
@@ -132,7 +133,7 @@ pub fn plan(desired: &NodeConfig, current: &CurrentState) -> Result<Vec<Op>, Pla
                 if current_spec(have).is_none() {
                     return Err(PlanError::WrongKind {
                         name: l.name.clone(),
-                        kind: kind_name(&have.kind),
+                        kind: have.kind.label().to_string(),
                     });
                 }
                 doomed.insert(l.name.clone());
@@ -353,7 +354,7 @@ pub fn plan(desired: &NodeConfig, current: &CurrentState) -> Result<Vec<Op>, Pla
         let Some(have) = current.links.get(name) else {
             return Err(PlanError::MissingDevice(name.clone()));
         };
-        for c in crate::netlink::vf::vf_changes(name, &have.vfs, &pf.vfs) {
+        for c in vf::vf_changes(name, &have.vfs, &pf.vfs) {
             ops.push(Op::SetVf {
                 pf: c.pf,
                 vf: c.vf,
@@ -520,16 +521,6 @@ fn route_spec(r: &crate::state::RouteState) -> RouteSpec {
         metric: r.metric.unwrap_or(default_metric(!r.dst.is_ipv4())),
         table: r.table,
         proto: r.proto,
-    }
-}
-
-fn kind_name(k: &CurrentKind) -> String {
-    match k {
-        CurrentKind::Device => "device".into(),
-        CurrentKind::Vlan { .. } => "vlan".into(),
-        CurrentKind::Bond { .. } => "bond".into(),
-        CurrentKind::Bridge => "bridge".into(),
-        CurrentKind::Other { kind } => kind.clone(),
     }
 }
 

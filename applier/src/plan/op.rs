@@ -286,11 +286,9 @@ impl fmt::Display for Op {
             }
             Op::AddRoute { route } => write!(f, "add route {route}"),
             Op::DelRoute { route } => write!(f, "remove route {route}"),
-            Op::SetVf { pf, vf, set, .. } => write!(
-                f,
-                "set vf {vf} of {pf}: {}",
-                crate::netlink::vf::settings_text(set)
-            ),
+            Op::SetVf { pf, vf, set, .. } => {
+                write!(f, "set vf {vf} of {pf}: {}", super::vf::settings_text(set))
+            }
         }
     }
 }

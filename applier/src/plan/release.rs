@@ -71,16 +71,6 @@ impl Owned {
     }
 }
 
-fn kind_label(k: &CurrentKind) -> &str {
-    match k {
-        CurrentKind::Device => "device",
-        CurrentKind::Vlan { .. } => "vlan",
-        CurrentKind::Bond { .. } => "bond",
-        CurrentKind::Bridge => "bridge",
-        CurrentKind::Other { kind } => kind,
-    }
-}
-
 /// The ops that remove what `owned` holds and `desired` no longer names, from `current`: routes, then
 /// addresses, of the families the templates no longer state on a link (a family they state is desired
 /// state, which `plan` makes exact), then the virtual links (members released, VLANs
@@ -110,7 +100,7 @@ pub fn release(owned: &Owned, desired: &NodeConfig, current: &CurrentState) -> V
             current
                 .links
                 .get(*name)
-                .is_some_and(|l| kind_label(&l.kind) == kind.as_str())
+                .is_some_and(|l| l.kind.label() == kind.as_str())
         })
         .map(|(name, _)| name.clone())
         .collect();

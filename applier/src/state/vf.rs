@@ -1,0 +1,67 @@
+//! One SR-IOV VF as its PF's driver reports it, in plumber's words: [`VfState`], part of a PF's
+//! [`LinkState`](super::LinkState). Netlink discovery fills it (`crate::netlink::vf`); the planner compares
+//! it with the desired [`VfSettings`] (`crate::plan::vf`).
+
+use plumber_render::model::MacAddr;
+use plumber_render::node::VfSettings;
+use serde::Serialize;
+
+/// One VF as the PF's driver reports it (`ip link show dev PF`'s `vf N ...` lines).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct VfState {
+    pub id: u32,
+    /// The administrative MAC; `None` when unset (all zeros).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<MacAddr>,
+    /// Port VLAN; 0 is none.
+    pub vlan: u16,
+    /// 802.1p priority of the port VLAN; 0 is none.
+    pub qos: u8,
+    /// `None`: the driver does not report it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spoofchk: Option<bool>,
+    /// `None`: the driver does not report it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust: Option<bool>,
+    /// Mbit/s; 0 is no limit.
+    pub max_tx_rate: u32,
+    /// Mbit/s; 0 is no guarantee.
+    pub min_tx_rate: u32,
+    /// `IFLA_VF_LINK_STATE`, when reported (not managed by plumber).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_state: Option<VfLinkMode>,
+}
+
+/// `IFLA_VF_LINK_STATE`: follow the PF (`auto`), forced up or forced down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VfLinkMode {
+    Auto,
+    Enable,
+    Disable,
+    Other(u32),
+}
+
+impl VfState {
+    /// What the kernel does to this VF when `set` is sent (`crate::netlink::vf::set_vf_message`): for
+    /// plan simulations and tests.
+    pub fn apply(&mut self, set: &VfSettings) {
+        if let Some(m) = set.mac {
+            self.mac = (m.0 != [0; 6]).then_some(m);
+        }
+        if set.vlan.is_some() || set.qos.is_some() {
+            self.vlan = set.vlan.unwrap_or(0);
+            self.qos = set.qos.unwrap_or(0);
+        }
+        if set.max_tx_rate.is_some() || set.min_tx_rate.is_some() {
+            self.max_tx_rate = set.max_tx_rate.unwrap_or(0);
+            self.min_tx_rate = set.min_tx_rate.unwrap_or(0);
+        }
+        if set.spoofchk.is_some() {
+            self.spoofchk = set.spoofchk;
+        }
+        if set.trust.is_some() {
+            self.trust = set.trust;
+        }
+    }
+}
