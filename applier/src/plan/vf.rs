@@ -3,7 +3,8 @@
 //! ([`VfChange`]), which [`Op::SetVf`](super::Op::SetVf) carries; [`settings_text`] words them as `ip link`
 //! does. The kernel sets `IFLA_VF_VLAN` (vlan and qos) and `IFLA_VF_RATE` (both rates) as pairs, so
 //! [`vf_changes`] always fills both halves of a pair and neither is reset by accident; sending
-//! [`VfChange::previous`] undoes a change. The requests themselves are `crate::netlink::vf`'s.
+//! [`VfChange::previous`] undoes a change. The requests themselves are built in
+//! `netlink/vf.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,8 +21,8 @@ pub struct VfChange {
     /// The PF's name.
     pub pf: String,
     pub vf: u32,
-    /// What to send (`crate::netlink::vf::set_vf_message`): only the settings that differ, vlan with qos and the two rates
-    /// as pairs.
+    /// What to send (`set_vf_message` in `netlink/vf.rs`): only the settings that differ, vlan with
+    /// qos and the two rates as pairs.
     pub set: VfSettings,
     /// What those settings were: sending it undoes `set`. A setting the driver did not report (or a VF
     /// the PF did not list) is `None`, and cannot be restored.

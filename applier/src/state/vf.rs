@@ -1,6 +1,6 @@
 //! One SR-IOV VF as its PF's driver reports it, in plumber's words: [`VfState`], part of a PF's
-//! [`LinkState`](super::LinkState). Netlink discovery fills it (`crate::netlink::vf`); the planner compares
-//! it with the desired [`VfSettings`] (`crate::plan::vf`).
+//! [`LinkState`](super::LinkState). Netlink discovery fills it (`netlink/vf.rs`); the planner compares it
+//! with the desired [`VfSettings`] (`plan/vf.rs`).
 
 use plumber_render::model::MacAddr;
 use plumber_render::node::VfSettings;
@@ -43,7 +43,7 @@ pub enum VfLinkMode {
 }
 
 impl VfState {
-    /// What the kernel does to this VF when `set` is sent (`crate::netlink::vf::set_vf_message`): for
+    /// What the kernel does to this VF when `set` is sent (`set_vf_message` in `netlink/vf.rs`): for
     /// plan simulations and tests.
     pub fn apply(&mut self, set: &VfSettings) {
         if let Some(m) = set.mac {
