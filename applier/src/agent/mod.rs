@@ -544,7 +544,7 @@ pub async fn run(cfg: Config, after_pass: fn()) -> anyhow::Result<()> {
         tracing::warn!(error = %e, "reading this node's HostNetwork (it will be written)");
     }
     let agent = std::rc::Rc::new(tokio::sync::Mutex::new(agent));
-    let netlink = crate::watch::subscribe()?;
+    let netlink = crate::netlink::events::subscribe()?;
     let events = futures::stream::select(netlink.boxed(), rx.boxed());
     let ready = state.clone();
     let stats = crate::watch::watch_events(

@@ -140,7 +140,7 @@ async fn again(
 ) -> Result<Duration, String> {
     let start = Instant::now();
     // Between attempts, a change to the node is a cue to try again at once.
-    let mut changes = crate::watch::subscribe().ok();
+    let mut changes = crate::netlink::events::subscribe().ok();
     loop {
         let why = match attempt(handle, probe, deadline).await {
             Ok(()) => return Ok(start.elapsed()),

@@ -1,13 +1,15 @@
 //! The kernel side of the applier, all through rtnetlink: [`discover`] reads the node into a
 //! [`CurrentState`](crate::state::CurrentState), [`execute`] carries out one [`Op`](crate::plan::Op),
 //! and [`apply`] carries out a plan, rolling back what it did when an op fails; [`neigh`] asks the
-//! kernel whether a next hop answers (the connectivity guard).
+//! kernel whether a next hop answers (the connectivity guard); [`events`] subscribes to the kernel's
+//! link, address and route notifications (the watch).
 //!
 //! rtnetlink is async; [`run`] drives a future on a current-thread runtime for the synchronous CLI, and
 //! [`connection`] (called inside that runtime) opens the socket. The socket belongs to the network
 //! namespace of the thread that opens it.
 
 mod discover;
+pub mod events;
 mod exec;
 pub mod neigh;
 mod unsupported;
