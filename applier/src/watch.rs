@@ -1,10 +1,10 @@
 //! `plumber apply --watch`: re-enforce on netlink events, debounced, with a periodic backstop.
 //!
-//! [`watch`] subscribes to the kernel's link, address and route notifications ([`crate::netlink::events`]), runs a reconcile pass
-//! once at start, then once after each burst of notifications and every [`WatchConfig::resync`] even
-//! when none come, until its shutdown future resolves. A pass is whatever the caller makes of it;
-//! [`reconcile_netlink`] is the usual one (discover, plan, apply) and writes nothing when nothing
-//! drifted.
+//! [`watch`] subscribes to the kernel's link, address and route notifications
+//! ([`crate::netlink::events`]), runs a reconcile pass once at start, then once after each burst of
+//! notifications and every [`WatchConfig::resync`] even when none come, until its shutdown future
+//! resolves. A pass is whatever the caller makes of it; [`reconcile_netlink`] is the usual one
+//! (discover, plan, apply) and writes nothing when nothing drifted.
 //!
 //! Timing, all decided by the pure [`next_pass`]:
 //! - a burst is debounced: its pass runs [`WatchConfig::debounce`] after its last notification, but
