@@ -1,10 +1,11 @@
 //! The file half of an apply's plan: rendered files compared with what is installed under the root and
-//! with the manifest (files plumber owns that are no longer rendered), and the distro of the installed
-//! system.
+//! with the manifest (files plumber owns that are no longer rendered), both read at discovery
+//! ([`InstalledFiles`]), and the distro of the installed system.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use plumber_render::distro::Distro;
 use plumber_render::render::Artifact;
@@ -62,20 +63,68 @@ pub fn distro_of(root: &Path) -> crate::Result<Distro> {
     })
 }
 
-/// File changes from installing `artifacts` under `root` with `installer` (whose manifest says which
-/// files plumber owns). A file plumber does not own that differs from its artifact is refused as
+/// The files a rendering writes as they are under the root, and which files plumber owns (its
+/// manifest): what [`file_changes`] compares the rendering with. Read at discovery
+/// ([`discover_for`](super::discover_for)).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InstalledFiles {
+    /// The paths plumber's manifest lists (the files it installed).
+    pub owned: BTreeSet<String>,
+    /// Each artifact's path, with what is there (`None`: nothing).
+    pub current: BTreeMap<String, Option<InstalledFile>>,
+}
+
+/// What is at an artifact's path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledFile {
+    /// Its permission bits (of the symlink itself for a symlink, `lstat`).
+    pub mode: u32,
+    /// For a symlink artifact: where the path points (`None`: not a symlink).
+    pub link: Option<PathBuf>,
+    /// For a file artifact: its content (`None`: unreadable, a directory, ...).
+    pub content: Option<Vec<u8>>,
+}
+
+impl InstalledFiles {
+    /// Reads plumber's manifest with `installer` and, for each of `artifacts`, what is at its path
+    /// under `root`: the link target for a symlink artifact, the content for a file.
+    pub fn read(
+        installer: &Installer,
+        root: &Path,
+        artifacts: &[Artifact],
+    ) -> crate::Result<InstalledFiles> {
+        let owned = installer.manifest()?.files.into_keys().collect();
+        let current = artifacts
+            .iter()
+            .map(|a| {
+                let p = root.join(a.path.trim_start_matches('/'));
+                let found = std::fs::symlink_metadata(&p).ok().map(|m| InstalledFile {
+                    mode: m.permissions().mode() & 0o7777,
+                    link: a.symlink.as_ref().and_then(|_| std::fs::read_link(&p).ok()),
+                    content: a
+                        .symlink
+                        .is_none()
+                        .then(|| std::fs::read(&p).ok())
+                        .flatten(),
+                });
+                (a.path.clone(), found)
+            })
+            .collect();
+        Ok(InstalledFiles { owned, current })
+    }
+}
+
+/// File changes from installing `artifacts` over the files `found` (whose manifest says which files
+/// plumber owns). A file plumber does not own that differs from its artifact is refused as
 /// [`Foreign`](crate::Error::Foreign), as the install would.
 pub fn file_changes(
-    installer: &Installer,
-    root: &Path,
+    found: &InstalledFiles,
     artifacts: &[Artifact],
 ) -> crate::Result<Vec<FileChange>> {
-    let owned = installer.manifest()?;
     let mut out = Vec::new();
     for a in artifacts {
-        let p = root.join(a.path.trim_start_matches('/'));
-        match std::fs::symlink_metadata(&p) {
-            Err(_) => out.push(match &a.symlink {
+        match found.current.get(&a.path).and_then(Option::as_ref) {
+            None => out.push(match &a.symlink {
                 Some(target) => FileChange::Symlink {
                     path: a.path.clone(),
                     target: target.clone(),
@@ -85,13 +134,13 @@ pub fn file_changes(
                     mode: a.mode,
                 },
             }),
-            Ok(m) => {
+            Some(m) => {
                 let same = match &a.symlink {
-                    Some(t) => std::fs::read_link(&p).is_ok_and(|l| l == Path::new(t)),
-                    None => std::fs::read(&p).is_ok_and(|b| b == a.content.as_bytes()),
+                    Some(t) => m.link.as_deref() == Some(Path::new(t)),
+                    None => m.content.as_deref() == Some(a.content.as_bytes()),
                 };
-                let is_owned = owned.files.contains_key(&a.path);
-                let same_mode = a.symlink.is_some() || m.permissions().mode() & 0o7777 == a.mode;
+                let is_owned = found.owned.contains(&a.path);
+                let same_mode = a.symlink.is_some() || m.mode == a.mode;
                 // A file plumber did not install is only adopted when it is already exactly right.
                 let adoptable = same && same_mode;
                 if !is_owned && !adoptable {
@@ -107,17 +156,17 @@ pub fn file_changes(
                             path: a.path.clone(),
                         },
                     });
-                } else if a.symlink.is_none() && m.permissions().mode() & 0o7777 != a.mode {
+                } else if a.symlink.is_none() && m.mode != a.mode {
                     out.push(FileChange::Chmod {
                         path: a.path.clone(),
-                        from: m.permissions().mode() & 0o7777,
+                        from: m.mode,
                         to: a.mode,
                     });
                 }
             }
         }
     }
-    for path in owned.files.keys() {
+    for path in &found.owned {
         if !artifacts.iter().any(|a| &a.path == path) {
             out.push(FileChange::Remove { path: path.clone() });
         }
@@ -157,12 +206,9 @@ mod tests {
         ];
         // A file plumber does not own that differs is refused, as the install would.
         std::fs::write(root.join("etc/foreign"), "theirs\n").unwrap();
-        let e = file_changes(
-            &Installer::with_default_state(root),
-            root,
-            &[art("/etc/foreign", 0o644, "ours\n")],
-        )
-        .unwrap_err();
+        let foreign = [art("/etc/foreign", 0o644, "ours\n")];
+        let found = InstalledFiles::read(&Installer::with_default_state(root), root, &foreign);
+        let e = file_changes(&found.unwrap(), &foreign).unwrap_err();
         assert!(
             matches!(e, crate::Error::Foreign(ref p) if p == "/etc/foreign"),
             "{e}"
@@ -174,7 +220,8 @@ mod tests {
             v
         };
         let was = listing(root);
-        let changes = file_changes(&Installer::with_default_state(root), root, &now).unwrap();
+        let found = InstalledFiles::read(&Installer::with_default_state(root), root, &now).unwrap();
+        let changes = file_changes(&found, &now).unwrap();
         assert_eq!(
             changes.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
             [

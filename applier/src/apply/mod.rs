@@ -3,10 +3,11 @@
 //!
 //! 1. Take the state directory's lock; finish the runtime transaction ([`journal`]) and the file
 //!    transaction a crash left open (roll them back, unless they had committed).
-//! 2. Discover the node (netlink, sysfs), select and merge the templates, render the files for the
-//!    distro, and plan every change ([`NodePlan`]). Anything impossible (a conflict, a missing NIC, more
-//!    VFs than the device has, a foreign file in the way) is refused here, before any change; so is
-//!    letting go of a template no longer selected, unless pruning is allowed ([`selection`]). An
+//! 2. Discover the node (netlink, sysfs; [`discover`]), select and merge the templates, render the files
+//!    for the distro, discover what they need (the installed files, OVSDB; [`discover_for`]), and plan
+//!    every change ([`NodePlan`]), reading nothing more. Anything impossible (a conflict, a missing
+//!    NIC, more VFs than the device has, a foreign file in the way) is refused here, before any change;
+//!    so is letting go of a template no longer selected, unless pruning is allowed ([`selection`]). An
 //!    SR-IOV entry for a PF the node does not have is not impossible but skipped, and reported in the
 //!    plan and the record, unless [`Target::strict`] or the template asks for all or nothing
 //!    ([`plumber_render::best_effort`]).
@@ -22,6 +23,7 @@
 //! The outcome is recorded in the state directory ([`record`]) and decides the exit code.
 
 mod change;
+mod discover;
 mod files;
 mod host_stack;
 pub mod journal;
@@ -47,10 +49,10 @@ use sha2::{Digest, Sha256};
 use crate::install::Installer;
 use crate::ovs::{OvsOp, Ovsdb};
 use crate::plan::Op;
-use crate::state::CurrentState;
 use crate::{Error, Result};
 pub use change::{Change, Stage};
-pub use files::{distro_of, file_changes, FileChange};
+pub use discover::{discover, discover_for, discover_ovs, Discovered, OvsFound};
+pub use files::{distro_of, file_changes, FileChange, InstalledFile, InstalledFiles};
 pub use planning::{check_guard, plan_node};
 pub use record::{Outcome, Record};
 pub use run::{apply, Applied};
@@ -230,34 +232,6 @@ impl fmt::Display for NodePlan {
         }
         Ok(())
     }
-}
-
-/// The node as discovered.
-#[derive(Debug, Clone)]
-pub struct Discovered {
-    pub state: CurrentState,
-    pub inventory: HostNetwork,
-    /// Link indexes by name (saves the executor a lookup per link).
-    pub indexes: crate::netlink::Indexes,
-    /// What plumber created at runtime for the templates of its last apply (the state directory's
-    /// record), to let go of what the templates no longer name.
-    pub owned: crate::plan::Owned,
-    /// The templates of the last successful apply (the state directory's record), to tell which ones
-    /// an apply drops.
-    pub applied: selection::AppliedTemplates,
-}
-
-/// Reads the node: netlink and sysfs.
-pub async fn discover(handle: &rtnetlink::Handle, target: &Target) -> Result<Discovered> {
-    let (state, indexes) = crate::netlink::discover_indexed(handle).await?;
-    let inventory = crate::show::host_network(&target.node_name, &state, &target.sysfs)?;
-    Ok(Discovered {
-        state,
-        inventory,
-        indexes,
-        owned: owned::read(&target.state_path()),
-        applied: selection::read(&target.state_path()),
-    })
 }
 
 /// The desired state for this node and the files it renders to.

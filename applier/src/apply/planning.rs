@@ -1,9 +1,11 @@
 //! Planning an apply: every stage's changes for the desired state on the node as discovered, and
-//! nothing else (no change is made here; refusals happen here).
+//! nothing else. A pure function of the desired state and what discovery found ([`Discovered`], after
+//! [`discover_for`](super::discover_for)): nothing is read and no change is made here; refusals happen
+//! here.
 
-use plumber_render::render::Artifact;
-
-use super::{file_changes, Change, Desired, Discovered, FileChange, LetGo, NodePlan, Target};
+use super::{
+    file_changes, Change, Desired, Discovered, FileChange, LetGo, NodePlan, OvsFound, Target,
+};
 use crate::ovs::{self, OvsOp};
 use crate::plan::{self, Op};
 use crate::sysfs::{self, Planned};
@@ -16,20 +18,23 @@ pub fn plan_node(
     found: &Discovered,
 ) -> Result<(NodePlan, Vec<Planned>)> {
     let files = if target.scope.files() {
-        file_changes_in(target, &desired.artifacts)?
+        let installed = found
+            .files
+            .as_ref()
+            .expect("apply::discover_for reads the installed files before planning");
+        file_changes(installed, &desired.artifacts)?
     } else {
         Vec::new()
     };
     let (ovs, ovs_released) = if target.scope.runtime() {
-        ovs_ops_split(target, desired, found)?
+        ovs_ops_split(desired, found)?
     } else {
         (Vec::new(), Vec::new())
     };
     let (sriov, counts, (links, released)) = if target.scope.runtime() {
         let nics = &found.inventory.status.interface_status;
         let counts = sysfs::node::plan_counts(&desired.node.sriov, nics)?;
-        let bindings = sysfs::node::bindings(&target.sysfs, nics);
-        let drivers = sysfs::node::plan_drivers(&desired.node.sriov, nics, &bindings)?;
+        let drivers = sysfs::node::plan_drivers(&desired.node.sriov, nics, &found.bindings)?;
         let mut lines: Vec<Change> = counts.iter().map(|p| Change::sriov(&p.step)).collect();
         if !counts.is_empty() {
             for pf in desired.node.sriov.iter() {
@@ -141,52 +146,43 @@ fn link_ops_split(desired: &Desired, found: &Discovered) -> Result<(Vec<Op>, Vec
 /// The OVS ops: the templates' bridges on OVSDB as it is, then letting go of the bridges and ports
 /// plumber created that no template lists any more. Refused when the templates configure OVS and OVSDB
 /// cannot be reached; with nothing configured, an unreachable OVSDB has nothing to let go of.
-pub(super) fn ovs_ops(
-    target: &Target,
-    desired: &Desired,
-    found: &Discovered,
-) -> Result<Vec<OvsOp>> {
-    let (ops, released) = ovs_ops_split(target, desired, found)?;
+pub(super) fn ovs_ops(desired: &Desired, found: &Discovered) -> Result<Vec<OvsOp>> {
+    let (ops, released) = ovs_ops_split(desired, found)?;
     Ok([ops, released].concat())
 }
 
 /// [`ovs_ops`] in two: the desired bridges' ops, and the ops that let go.
-fn ovs_ops_split(
-    target: &Target,
-    desired: &Desired,
-    found: &Discovered,
-) -> Result<(Vec<OvsOp>, Vec<OvsOp>)> {
-    let owns = !found.owned.ovs_bridges.is_empty() || !found.owned.ovs_ports.is_empty();
-    if desired.node.ovs.is_empty() && (!owns || !target.ovsdb.reachable()) {
-        return Ok((Vec::new(), Vec::new()));
-    }
-    target.ovsdb.check().map_err(|e| {
-        let why = match e {
-            Error::Ovs(m) => m,
-            e => e.to_string(),
-        };
-        Error::Ovs(format!(
-            "the templates configure OVS bridges ({}) but {why}",
-            desired
-                .node
-                .ovs
-                .iter()
-                .map(|b| b.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
-    let current = ovs::discover(&target.ovsdb)?;
-    let ops = ovs::plan(&desired.node.ovs, &current);
+fn ovs_ops_split(desired: &Desired, found: &Discovered) -> Result<(Vec<OvsOp>, Vec<OvsOp>)> {
+    let found_ovs = found
+        .ovs
+        .as_ref()
+        .expect("apply::discover_for reads OVSDB before planning");
+    let current = match found_ovs {
+        OvsFound::NotNeeded => return Ok((Vec::new(), Vec::new())),
+        OvsFound::Unreachable(why) => {
+            return Err(Error::Ovs(format!(
+                "the templates configure OVS bridges ({}) but {why}",
+                desired
+                    .node
+                    .ovs
+                    .iter()
+                    .map(|b| b.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+        OvsFound::Unreadable(m) => return Err(Error::Ovs(m.clone())),
+        OvsFound::Found(s) => s,
+    };
+    let ops = ovs::plan(&desired.node.ovs, current);
     let released = ovs::release(
         &found.owned.ovs_bridges,
         &found.owned.ovs_ports,
         &desired.node.ovs,
-        &current,
+        current,
     );
     Ok((ops, released))
 }
 
-fn file_changes_in(target: &Target, artifacts: &[Artifact]) -> Result<Vec<FileChange>> {
-    file_changes(&target.installer(), &target.root, artifacts)
-}
+#[cfg(test)]
+mod tests;

@@ -14,7 +14,8 @@ use super::planning::{link_ops, ovs_ops};
 use super::record::{self, Outcome, Record};
 use super::selection::{self, Prune};
 use super::{
-    check_guard, discover, plan_node, Change, Desired, Discovered, NodePlan, Target, VF_WAIT,
+    check_guard, discover, discover_for, discover_ovs, plan_node, Change, Desired, Discovered,
+    NodePlan, Target, VF_WAIT,
 };
 use crate::guard;
 use crate::install::Installed;
@@ -111,13 +112,14 @@ pub async fn apply(
     target.installer().recover()?;
 
     let t = std::time::Instant::now();
-    let found = discover(handle, target).await?;
+    let mut found = discover(handle, target).await?;
     crate::timing("discover", t);
     // The templates applied before get their own record before this apply's record replaces
     // last-apply.json (a state directory from before templates.json).
     selection::write(&state_path, &found.applied)?;
     let t = std::time::Instant::now();
     let prepared = Desired::new(templates, labels, &found.inventory, target)
+        .and_then(|d| discover_for(target, &d, &mut found).map(|()| d))
         .and_then(|d| plan_node(target, &d, &found).map(|p| (d, p)))
         .and_then(|(d, p)| selection::check(prune, &p.0, templates, labels).map(|()| (d, p)))
         .and_then(|(d, p)| check_guard(target, &d, &found, &p.0).map(|()| (d, p)));
@@ -304,10 +306,7 @@ async fn execute(
 
     // VF counts, then the drivers of the VFs as they are now.
     if !counts.is_empty() {
-        done.bindings_before = Some(sysfs::node::bindings(
-            &target.sysfs,
-            &found.inventory.status.interface_status,
-        ));
+        done.bindings_before = Some(found.bindings.clone());
     }
     run_sysfs(target, counts, done)?;
     let mut current = found.clone();
@@ -317,8 +316,7 @@ async fn execute(
             .map_err(|e| StageError::new("discovering the node after changing VF counts", e))?;
     }
     let nics = &current.inventory.status.interface_status;
-    let bindings = sysfs::node::bindings(&target.sysfs, nics);
-    let drivers = sysfs::node::plan_drivers(&desired.node.sriov, nics, &bindings)
+    let drivers = sysfs::node::plan_drivers(&desired.node.sriov, nics, &current.bindings)
         .map_err(|e| StageError::new("planning VF drivers", e))?;
     run_sysfs(target, &drivers, done)?;
 
@@ -397,7 +395,7 @@ async fn verify(
     if !target.scope.runtime() {
         return Ok(());
     }
-    let found = discover(handle, target)
+    let mut found = discover(handle, target)
         .await
         .map_err(|e| StageError::new("verifying", e))?;
     let nics = &found.inventory.status.interface_status;
@@ -405,14 +403,13 @@ async fn verify(
     let counts = sysfs::node::plan_counts(&desired.node.sriov, nics)
         .map_err(|e| StageError::new("verifying VF counts", e))?;
     left.extend(counts.iter().map(|p| p.step.to_string()));
-    let bindings = sysfs::node::bindings(&target.sysfs, nics);
-    let drivers = sysfs::node::plan_drivers(&desired.node.sriov, nics, &bindings)
+    let drivers = sysfs::node::plan_drivers(&desired.node.sriov, nics, &found.bindings)
         .map_err(|e| StageError::new("verifying VF drivers", e))?;
     left.extend(drivers.iter().map(|p| p.step.to_string()));
     let ops = link_ops(desired, &found).map_err(|e| StageError::new("verifying links", e))?;
     left.extend(ops.iter().map(|o| o.to_string()));
-    let ovs_left =
-        ovs_ops(target, desired, &found).map_err(|e| StageError::new("verifying OVS", e))?;
+    found.ovs = Some(discover_ovs(target, desired, &found.owned));
+    let ovs_left = ovs_ops(desired, &found).map_err(|e| StageError::new("verifying OVS", e))?;
     left.extend(ovs_left.iter().map(|o| o.to_string()));
     if left.is_empty() {
         Ok(())

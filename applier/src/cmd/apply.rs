@@ -232,11 +232,12 @@ fn dry_run(
     prune: Prune,
     output: PlanFormat,
 ) -> anyhow::Result<()> {
-    let found = plumber::netlink::run(async {
+    let mut found = plumber::netlink::run(async {
         let h = plumber::netlink::connection()?;
         apply::discover(&h, target).await
     })?;
     let desired = apply::Desired::new(templates, labels, &found.inventory, target)?;
+    apply::discover_for(target, &desired, &mut found)?;
     let (plan, _) = apply::plan_node(target, &desired, &found)?;
     match output {
         PlanFormat::Text => print!("{plan}"),
