@@ -11,7 +11,8 @@ use crate::plan::{self, Op};
 use crate::sysfs::{self, Planned};
 use crate::{Error, Result};
 
-/// The plan for `desired` on the node as `found`. Errors when a change is impossible.
+/// The plan for `desired` on the node as `found` (completed for `desired` by
+/// [`discover_for`](super::discover_for), which this relies on). Errors when a change is impossible.
 pub fn plan_node(
     target: &Target,
     desired: &Desired,

@@ -13,6 +13,7 @@ use super::*;
 use crate::apply::{InstalledFile, InstalledFiles, Scope};
 use crate::ovs::{OvsState, Ovsdb};
 use crate::state::{CurrentKind, CurrentState, LinkState};
+use crate::sysfs::node::Binding;
 
 /// Nothing of this exists: planning that read the disk or ran ovs-vsctl would see no files and fail
 /// to reach OVSDB.
@@ -163,4 +164,74 @@ fn refusals_come_from_what_discovery_found_in_the_same_order() {
     let unreadable = OvsFound::Unreadable("reading OVSDB: exit status 1".into());
     let e = plan_node(&target(), &desired(artifacts), &found(none, unreadable)).unwrap_err();
     assert_eq!(e.to_string(), "ovs: reading OVSDB: exit status 1");
+}
+
+#[test]
+fn vf_drivers_are_planned_on_the_discovered_bindings() {
+    use plumber_render::inventory::{InterfaceStatus, SriovStatus, VfStatus};
+    use plumber_render::model::{DriverName, PciAddr};
+    use plumber_render::node::{PfSelector, SriovPf};
+
+    let pci = |s: &str| PciAddr::parse(s).unwrap();
+    let mut want = desired(vec![]);
+    want.node.sriov.push(SriovPf {
+        selector: PfSelector::Name("ens1f0".into()),
+        name: Some("ens1f0".into()),
+        pci: Some(pci("0000:03:00.0")),
+        num_vfs: None,
+        vf_driver: Some(DriverName::parse("vfio-pci").unwrap()),
+        mtu: None,
+        vfs: Default::default(),
+        owners: Default::default(),
+    });
+    let mut node = found(InstalledFiles::default(), OvsFound::NotNeeded);
+    node.inventory
+        .status
+        .interface_status
+        .push(InterfaceStatus {
+            pf_name: Some("ens1f0".into()),
+            pci_addr: Some(pci("0000:03:00.0")),
+            sriov_enabled: Some(true),
+            sriov_status: Some(SriovStatus {
+                num_vfs: Some(2),
+                total_vfs: Some(8),
+                vfs: ["0000:03:02.0", "0000:03:02.1"]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| VfStatus {
+                        id: i as u32,
+                        pci_addr: Some(pci(a)),
+                        ..Default::default()
+                    })
+                    .collect(),
+            }),
+            ..Default::default()
+        });
+    // VF 0 is bound as wanted; VF 1 is on iavf. sysfs (which does not exist here) is not read.
+    let bound = |d: &str| Binding {
+        driver: Some(d.into()),
+        driver_override: Some(d.into()),
+    };
+    node.bindings = [
+        (pci("0000:03:02.0"), bound("vfio-pci")),
+        (pci("0000:03:02.1"), bound("iavf")),
+    ]
+    .into();
+    let mut t = target();
+    t.scope = Scope::Runtime;
+    node.files = None;
+    node.ovs = Some(OvsFound::Found(OvsState::default()));
+    let (plan, _) = plan_node(&t, &want, &node).unwrap();
+    let sriov: Vec<&str> = plan.sriov.iter().map(|c| c.text.as_str()).collect();
+    assert!(!sriov.is_empty(), "{plan}");
+    assert!(
+        sriov.iter().all(|s| !s.contains("0000:03:02.0")),
+        "VF 0 is bound already: {sriov:?}"
+    );
+    assert!(
+        sriov
+            .iter()
+            .any(|s| s.contains("0000:03:02.1") && s.contains("iavf")),
+        "VF 1 leaves iavf: {sriov:?}"
+    );
 }
