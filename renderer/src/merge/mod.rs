@@ -1,12 +1,11 @@
 //! Merging the templates that select a node into one [`NodeConfig`]: the entry points and the merge's
-//! skeleton. Each part of a template is merged by its own file (`links`, `sriov`, `ovs`), the node-level
-//! rules that span templates are in `rules`, and `claims` is what every part builds on.
+//! skeleton. Each part of a template is merged by its own file (`links`, `sriov` with `resolve`, `ovs`),
+//! the node-level rules that span templates are in `rules`, and `claims` is what every part builds on.
 //!
 //! Templates are taken in a fixed order (higher `spec.priority` first, then by name), so the result never
 //! depends on input order. Every scalar a template sets is a *claim* that remembers the template, the YAML
 //! path and the priority: equal claims agree, a higher priority overrides a lower one, and two different
-//! values at the same priority are a [`Conflict`](crate::error::Conflict) naming both templates, both
-//! paths and both values. Set-like lists (addresses, routes, VLANs, members) are unions.
+//! values at the same priority are a [`Conflict`] naming both templates, both paths and both values. Set-like lists (addresses, routes, VLANs, members) are unions.
 
 mod claims;
 mod links;
