@@ -1,5 +1,6 @@
-//! Distro profiles (`distro/*.yaml`, compiled in): which network configuration format a distro reads, where
-//! its files go, and how `/etc/os-release` names it.
+//! Distro profiles (`distro/*.yaml`, compiled in: every file there, see `build/profiles.rs`): which network
+//! configuration format a distro reads, its init system, where its files go, and how `/etc/os-release`
+//! names it.
 
 use serde::Deserialize;
 
@@ -7,8 +8,10 @@ use crate::error::{Error, Result};
 
 /// ```yaml
 /// name: rhel9
+/// order: 20
 /// description: RHEL 9 — NetworkManager keyfiles
 /// network: keyfile
+/// init: systemd
 /// aliases: [centos9, rocky9, alma9, fedora]
 /// paths:
 ///   network: /etc/NetworkManager/system-connections
@@ -25,9 +28,15 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Distro {
+    /// The file's name, `distro/<name>.yaml`.
     pub name: String,
+    /// Where the profile goes in `--list-distros` and the lists of known names (then by name).
+    pub order: u32,
     pub description: String,
     pub network: NetworkFormat,
+    /// What starts services at boot (`systemd` when not given).
+    #[serde(default)]
+    pub init: InitSystem,
     #[serde(default)]
     pub aliases: Vec<String>,
     pub paths: Paths,
@@ -79,6 +88,29 @@ pub enum NetworkFormat {
     Networkd,
 }
 
+/// A distro's init system. plumber's boot units (Open vSwitch's) are systemd units; a profile with
+/// another init system renders no OVS configuration, and says so.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum InitSystem {
+    #[default]
+    Systemd,
+    OpenRc,
+    SysVinit,
+    Runit,
+}
+
+impl std::fmt::Display for InitSystem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            InitSystem::Systemd => "systemd",
+            InitSystem::OpenRc => "openrc",
+            InitSystem::SysVinit => "sysvinit",
+            InitSystem::Runit => "runit",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Paths {
@@ -96,17 +128,11 @@ pub struct OsReleaseMatch {
     pub version_major: Option<String>,
 }
 
-const PROFILES: &[(&str, &str)] = &[
-    ("rhel8", include_str!("../../distro/rhel8.yaml")),
-    ("rhel9", include_str!("../../distro/rhel9.yaml")),
-    ("rhel10", include_str!("../../distro/rhel10.yaml")),
-    ("ubuntu", include_str!("../../distro/ubuntu.yaml")),
-    ("debian", include_str!("../../distro/debian.yaml")),
-    ("flatcar", include_str!("../../distro/flatcar.yaml")),
-];
+// PROFILES and NAMES: every `distro/*.yaml`, by `order:`, then name.
+include!(concat!(env!("OUT_DIR"), "/profiles.rs"));
 
 impl Distro {
-    /// Every built-in profile, in a fixed order.
+    /// Every built-in profile, by its `order:`, then name.
     pub fn all() -> Vec<Distro> {
         PROFILES
             .iter()
@@ -119,6 +145,7 @@ impl Distro {
             .collect()
     }
 
+    /// The built-in profiles' names, in the order of [`Distro::all`].
     pub fn names() -> Vec<&'static str> {
         PROFILES.iter().map(|(n, _)| *n).collect()
     }
@@ -205,7 +232,22 @@ mod tests {
 
     #[test]
     fn profiles_load_and_resolve() {
-        assert_eq!(Distro::all().len(), 6);
+        let all = Distro::all();
+        let names: Vec<&str> = all.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, Distro::names());
+        assert_eq!(NAMES, Distro::names().join(", "));
+        // The documented order: by `order:`, then name.
+        let mut sorted = all.clone();
+        sorted.sort_by(|a, b| (a.order, &a.name).cmp(&(b.order, &b.name)));
+        assert_eq!(sorted, all);
+        // Today's profiles keep their places among themselves (a new one may go anywhere).
+        let today = ["rhel8", "rhel9", "rhel10", "ubuntu", "debian", "flatcar"];
+        let kept: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| today.contains(n))
+            .collect();
+        assert_eq!(kept, today);
         assert_eq!(
             Distro::by_name("rhel9").unwrap().network,
             NetworkFormat::Keyfile

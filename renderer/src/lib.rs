@@ -24,9 +24,9 @@ pub mod render;
 pub mod report;
 pub mod rooted;
 pub mod select;
+pub mod sources;
 pub mod validate;
 pub mod yaml;
 
-pub use pipeline::{
-    load, node_config, node_config_of_spec, read_input, read_sources, render_sources, Input, Source,
-};
+pub use pipeline::{load, node_config, node_config_of_spec, render_sources, Source};
+pub use sources::{read_input, read_sources, Input};

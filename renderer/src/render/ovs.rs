@@ -1,6 +1,7 @@
 //! Open vSwitch: the helper `plumber-ovs`, a POSIX shell script of ovs-vsctl calls that makes OVSDB hold
 //! the bridges and ports of the node, and `plumber-ovs.service`, which runs it at boot after ovsdb-server
-//! and ovs-vswitchd. The same on every distro.
+//! and ovs-vswitchd. The same on every distro whose profile says `init: systemd` (all of them today);
+//! for a distro with another init system, OVS configuration is refused, naming it.
 //!
 //! OVSDB persists by itself; the unit makes plumber's files the source of truth on every boot (a reset
 //! database, a template changed while the node was down). The script only adds and updates, never deletes
@@ -9,8 +10,8 @@
 use serde::Serialize;
 use std::collections::BTreeSet;
 
-use crate::distro::Distro;
-use crate::error::Result;
+use crate::distro::{Distro, InitSystem};
+use crate::error::{Error, Result};
 use crate::node::{NodeConfig, OvsBridge, OvsPort};
 
 use super::{header, render_template, Artifact};
@@ -86,6 +87,14 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
         .iter()
         .flat_map(|b| b.owners.iter().map(String::as_str))
         .collect();
+    if distro.init != InitSystem::Systemd {
+        return Err(Error::Usage(format!(
+            "spec.ovsConfig (in {}): distro {} starts services with {}, and plumber's Open vSwitch boot unit (plumber-ovs.service) is a systemd unit; leave out ovsConfig for its nodes, or render for a distro whose profile says `init: systemd`",
+            owners.iter().copied().collect::<Vec<_>>().join(", "),
+            distro.name,
+            distro.init
+        )));
+    }
     let head = header(owners.iter().copied());
     let helper = format!("{}/plumber-ovs", distro.paths.helpers);
     let units = &distro.paths.units;
@@ -206,6 +215,27 @@ mod tests {
             "{unit}"
         );
         assert!(unit.contains("\nWantedBy=multi-user.target\n"), "{unit}");
+    }
+
+    /// A profile whose init system is not systemd gets no systemd unit: OVS is refused, naming the
+    /// init system, the distro and the templates.
+    #[test]
+    fn no_systemd_unit_for_another_init_system() {
+        let mut d = distro("debian");
+        d.name = "alpine".into();
+        d.init = crate::distro::InitSystem::OpenRc;
+        let e = render(&node(), &d).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "spec.ovsConfig (in a, b): distro alpine starts services with openrc, and plumber's Open vSwitch boot unit (plumber-ovs.service) is a systemd unit; leave out ovsConfig for its nodes, or render for a distro whose profile says `init: systemd`"
+        );
+        // Nothing to refuse without OVS.
+        assert!(render(&NodeConfig::default(), &d).unwrap().is_empty());
+        // A profile that does not say is systemd.
+        let text = "name: x\norder: 1\ndescription: x\nnetwork: networkd\npaths: {network: /n, udevRules: /u, units: /s, helpers: /h}\nhost: {requires: x, evidence: []}\n";
+        let d: Distro = serde_yaml::from_str(text).unwrap();
+        assert_eq!(d.init, crate::distro::InitSystem::Systemd);
+        assert_eq!(render(&node(), &d).unwrap().len(), 3);
     }
 
     #[test]

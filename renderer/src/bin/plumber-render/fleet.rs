@@ -19,12 +19,13 @@ use plumber_render::inventory::HostNetwork;
 use plumber_render::parse::Loaded;
 use plumber_render::render::Artifact;
 use plumber_render::select::{Labels, SelectorIndex};
-use plumber_render::{best_effort, merge, Error};
+use plumber_render::{best_effort, Error};
 use rayon::prelude::*;
 
 use crate::args::Args;
 use crate::output::write_tree;
 use crate::rooted::Root;
+use crate::sriov_cache::SriovCache;
 use crate::stale;
 
 /// `OUT/<node>/RENDER-FAILED`: the node's last render failed, so the other files in its directory are
@@ -265,7 +266,7 @@ pub fn run(
     let groups: Vec<_> = groups.into_iter().collect();
     let cache = plumber_render::render::RenderCache::new(distro);
     let inventories = InventoryCache::default();
-    let sriov = merge::SriovCache::default();
+    let sriov = SriovCache::default();
     // CPU time per step, summed over threads, for PLUMBER_TIMING.
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     let cpu: [AtomicU64; 4] = Default::default();
@@ -284,7 +285,7 @@ pub fn run(
                 cpu[0].fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
                 let t = std::time::Instant::now();
                 let refs: Vec<&Loaded> = chosen.iter().map(|i| &templates[*i]).collect();
-                let node = merge::merge_shared(&refs, inventory.as_ref(), Some(&sriov))?;
+                let node = sriov.merge(&refs, inventory.as_ref())?;
                 best_effort::check(&node, &refs, args.strict)?;
                 let warnings = best_effort::lines(&node);
                 cpu[1].fetch_add(t.elapsed().as_nanos() as u64, Relaxed);

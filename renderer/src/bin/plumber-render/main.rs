@@ -11,6 +11,7 @@ mod docs;
 mod examples;
 mod fleet;
 mod output;
+mod sriov_cache;
 mod stale;
 
 use std::process::ExitCode;
