@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 mod vf;
 
+#[cfg(test)]
+pub(crate) use vf::sample_vfs;
 pub use vf::{VfLinkMode, VfState};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]

@@ -402,42 +402,12 @@ mod tests {
         msg
     }
 
-    fn expected() -> Vec<VfState> {
-        vec![
-            VfState {
-                id: 0,
-                mac: Some(mac("02:00:00:00:00:01")),
-                vlan: 100,
-                qos: 5,
-                spoofchk: Some(true),
-                trust: Some(true),
-                max_tx_rate: 2000,
-                min_tx_rate: 10,
-                link_state: Some(VfLinkMode::Disable),
-            },
-            VfState {
-                id: 1,
-                mac: None,
-                spoofchk: None,
-                trust: None,
-                link_state: Some(VfLinkMode::Auto),
-                ..Default::default()
-            },
-            VfState {
-                id: 3,
-                max_tx_rate: 300,
-                trust: Some(false),
-                ..Default::default()
-            },
-        ]
-    }
-
     #[test]
     fn reads_vfs_from_the_raw_message_with_sentinels() {
         let bytes = emit(&kernel_like_pf());
-        assert_eq!(vfs_of_bytes(&bytes), expected());
+        assert_eq!(vfs_of_bytes(&bytes), crate::state::sample_vfs());
         // The hand-built message, unparsed, keeps the raw attributes: same answer.
-        assert_eq!(vfs_of(&kernel_like_pf()), expected());
+        assert_eq!(vfs_of(&kernel_like_pf()), crate::state::sample_vfs());
     }
 
     #[test]
@@ -448,7 +418,7 @@ mod tests {
         assert_eq!(vfs[1].trust, Some(false));
         assert_eq!(vfs[1].spoofchk, Some(false));
         // Everything else agrees.
-        let mut want = expected();
+        let mut want = crate::state::sample_vfs();
         want[1].trust = Some(false);
         want[1].spoofchk = Some(false);
         assert_eq!(vfs, want);

@@ -166,42 +166,9 @@ pub fn vf_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::VfLinkMode;
 
     fn mac(s: &str) -> MacAddr {
         MacAddr::parse(s).unwrap()
-    }
-
-    /// A PF's VFs as discovered: VF 0 with everything set, VF 1 with spoofchk and trust not reported and
-    /// no MAC, VF 3 (ids need not be contiguous) with only a max TX rate and trust off.
-    fn discovered() -> Vec<VfState> {
-        vec![
-            VfState {
-                id: 0,
-                mac: Some(mac("02:00:00:00:00:01")),
-                vlan: 100,
-                qos: 5,
-                spoofchk: Some(true),
-                trust: Some(true),
-                max_tx_rate: 2000,
-                min_tx_rate: 10,
-                link_state: Some(VfLinkMode::Disable),
-            },
-            VfState {
-                id: 1,
-                mac: None,
-                spoofchk: None,
-                trust: None,
-                link_state: Some(VfLinkMode::Auto),
-                ..Default::default()
-            },
-            VfState {
-                id: 3,
-                max_tx_rate: 300,
-                trust: Some(false),
-                ..Default::default()
-            },
-        ]
     }
 
     fn settings(f: impl FnOnce(&mut VfSettings)) -> VfSettings {
@@ -212,7 +179,7 @@ mod tests {
 
     #[test]
     fn changes_list_only_what_differs_and_apply_converges() {
-        let current = discovered();
+        let current = crate::state::sample_vfs();
         let desired: BTreeMap<u32, VfSettings> = [
             // Already as wanted: nothing.
             (

@@ -65,3 +65,37 @@ impl VfState {
         }
     }
 }
+
+/// A PF's VFs as discovered: VF 0 with everything set, VF 1 with spoofchk and trust not reported and
+/// no MAC, VF 3 (ids need not be contiguous) with only a max TX rate and trust off. One sample for the
+/// tests of the VF planning and of the netlink parsing, which must agree on it.
+#[cfg(test)]
+pub(crate) fn sample_vfs() -> Vec<VfState> {
+    vec![
+        VfState {
+            id: 0,
+            mac: Some(MacAddr::parse("02:00:00:00:00:01").unwrap()),
+            vlan: 100,
+            qos: 5,
+            spoofchk: Some(true),
+            trust: Some(true),
+            max_tx_rate: 2000,
+            min_tx_rate: 10,
+            link_state: Some(VfLinkMode::Disable),
+        },
+        VfState {
+            id: 1,
+            mac: None,
+            spoofchk: None,
+            trust: None,
+            link_state: Some(VfLinkMode::Auto),
+            ..Default::default()
+        },
+        VfState {
+            id: 3,
+            max_tx_rate: 300,
+            trust: Some(false),
+            ..Default::default()
+        },
+    ]
+}

@@ -164,36 +164,43 @@ pub fn bindings(sysfs: &Path, nics: &[InterfaceStatus]) -> BTreeMap<PciAddr, Bin
         .collect()
 }
 
+/// A PF with SR-IOV as discovery reports it, its VFs at `vfs` (PCI addresses, VF ids from 0), for tests.
+#[cfg(test)]
+pub(crate) fn sample_nic(
+    name: &str,
+    addr: &str,
+    num: u32,
+    total: u32,
+    vfs: &[&str],
+) -> InterfaceStatus {
+    InterfaceStatus {
+        pf_name: Some(name.into()),
+        pci_addr: Some(PciAddr::parse(addr).unwrap()),
+        sriov_enabled: Some(true),
+        sriov_status: Some(plumber_render::inventory::SriovStatus {
+            num_vfs: Some(num),
+            total_vfs: Some(total),
+            vfs: vfs
+                .iter()
+                .enumerate()
+                .map(|(i, a)| plumber_render::inventory::VfStatus {
+                    id: i as u32,
+                    pci_addr: Some(PciAddr::parse(a).unwrap()),
+                    ..Default::default()
+                })
+                .collect(),
+        }),
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plumber_render::inventory::{SriovStatus, VfStatus};
     use plumber_render::node::PfSelector;
 
     fn pci(s: &str) -> PciAddr {
         PciAddr::parse(s).unwrap()
-    }
-
-    fn nic(name: &str, addr: &str, num: u32, total: u32, vfs: &[&str]) -> InterfaceStatus {
-        InterfaceStatus {
-            pf_name: Some(name.into()),
-            pci_addr: Some(pci(addr)),
-            sriov_enabled: Some(true),
-            sriov_status: Some(SriovStatus {
-                num_vfs: Some(num),
-                total_vfs: Some(total),
-                vfs: vfs
-                    .iter()
-                    .enumerate()
-                    .map(|(i, a)| VfStatus {
-                        id: i as u32,
-                        pci_addr: Some(pci(a)),
-                        ..Default::default()
-                    })
-                    .collect(),
-            }),
-            ..Default::default()
-        }
     }
 
     fn pf(name: &str, addr: &str, num: Option<u32>, driver: Option<&str>) -> SriovPf {
@@ -216,8 +223,8 @@ mod tests {
     #[test]
     fn counts_change_through_zero_and_only_where_they_differ() {
         let nics = [
-            nic("ens1f0", "0000:03:00.0", 4, 64, &[]),
-            nic("ens1f1", "0000:03:00.1", 2, 64, &[]),
+            sample_nic("ens1f0", "0000:03:00.0", 4, 64, &[]),
+            sample_nic("ens1f1", "0000:03:00.1", 2, 64, &[]),
         ];
         let desired = [
             pf("ens1f0", "0000:03:00.0", Some(8), None),
@@ -236,7 +243,7 @@ mod tests {
 
     #[test]
     fn more_vfs_than_the_device_has_and_a_missing_pf_are_refused() {
-        let nics = [nic("ens1f0", "0000:03:00.0", 0, 8, &[])];
+        let nics = [sample_nic("ens1f0", "0000:03:00.0", 0, 8, &[])];
         let e = plan_counts(&[pf("ens1f0", "0000:03:00.0", Some(9), None)], &nics)
             .unwrap_err()
             .to_string();
@@ -252,7 +259,7 @@ mod tests {
 
     #[test]
     fn drivers_bind_only_vfs_bound_elsewhere_by_canonical_name() {
-        let nics = [nic(
+        let nics = [sample_nic(
             "ens1f0",
             "0000:03:00.0",
             2,

@@ -168,7 +168,6 @@ fn refusals_come_from_what_discovery_found_in_the_same_order() {
 
 #[test]
 fn vf_drivers_are_planned_on_the_discovered_bindings() {
-    use plumber_render::inventory::{InterfaceStatus, SriovStatus, VfStatus};
     use plumber_render::model::{DriverName, PciAddr};
     use plumber_render::node::{PfSelector, SriovPf};
 
@@ -188,25 +187,13 @@ fn vf_drivers_are_planned_on_the_discovered_bindings() {
     node.inventory
         .status
         .interface_status
-        .push(InterfaceStatus {
-            pf_name: Some("ens1f0".into()),
-            pci_addr: Some(pci("0000:03:00.0")),
-            sriov_enabled: Some(true),
-            sriov_status: Some(SriovStatus {
-                num_vfs: Some(2),
-                total_vfs: Some(8),
-                vfs: ["0000:03:02.0", "0000:03:02.1"]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, a)| VfStatus {
-                        id: i as u32,
-                        pci_addr: Some(pci(a)),
-                        ..Default::default()
-                    })
-                    .collect(),
-            }),
-            ..Default::default()
-        });
+        .push(crate::sysfs::node::sample_nic(
+            "ens1f0",
+            "0000:03:00.0",
+            2,
+            8,
+            &["0000:03:02.0", "0000:03:02.1"],
+        ));
     // VF 0 is bound as wanted; VF 1 is on iavf. sysfs (which does not exist here) is not read.
     let bound = |d: &str| Binding {
         driver: Some(d.into()),
