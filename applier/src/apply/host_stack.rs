@@ -3,9 +3,11 @@
 //! a RHEL with NetworkManager disabled reads no keyfile). The profile says what to look for
 //! ([`plumber_render::distro::HostStack`]); this looks under the root, reading links and names only.
 
+use std::ffi::OsStr;
 use std::path::Path;
 
 use plumber_render::distro::{Distro, Evidence};
+use plumber_render::rooted::{Entry, Root};
 
 /// Where systemd looks for `*.wants/` links: the administrator's, then the vendor's (Flatcar enables
 /// systemd-networkd there; Debian's merged /usr has both spellings).
@@ -18,7 +20,12 @@ const UNIT_DIRS: &[&str] = &[
 /// `Err` with the message to show when none of the profile's evidence is under `root`.
 pub fn check(root: &Path, distro: &Distro) -> Result<(), String> {
     let host = &distro.host;
-    if host.evidence.iter().any(|e| present(root, e)) {
+    // Paths resolved inside the root as a chroot there would (a host root's `/lib -> /usr/lib` is the
+    // root's /usr/lib, never the agent's own); an unreadable root shows no evidence.
+    let found = Root::open(root)
+        .map(|r| host.evidence.iter().any(|e| present(&r, e)))
+        .unwrap_or(false);
+    if found {
         return Ok(());
     }
     let looked: Vec<String> = host
@@ -40,27 +47,38 @@ pub fn check(root: &Path, distro: &Distro) -> Result<(), String> {
     ))
 }
 
-fn present(root: &Path, e: &Evidence) -> bool {
+/// Whether `name` is in the directory `dir` of the root (a symlink counts as itself, not followed).
+fn exists(root: &Root, dir: &Path, name: &OsStr) -> bool {
+    matches!(root.dir(dir, false), Ok(Some(d)) if matches!(d.file_type(name), Ok(Some(_))))
+}
+
+fn present(root: &Root, e: &Evidence) -> bool {
     match e {
-        Evidence::File(f) => root
-            .join(f.trim_start_matches('/'))
-            .symlink_metadata()
-            .is_ok(),
-        Evidence::UnitEnabled(unit) => unit_enabled(root, unit),
+        Evidence::File(f) => {
+            let p = Path::new(f.trim_start_matches('/'));
+            match (p.parent(), p.file_name()) {
+                (Some(dir), Some(name)) => exists(root, dir, name),
+                _ => false,
+            }
+        }
+        Evidence::UnitEnabled(unit) => unit_enabled(root, OsStr::new(unit)),
     }
 }
 
 /// A `*.wants/<unit>` link in any unit directory, and no mask (`/etc/systemd/system/<unit>` -> /dev/null).
-fn unit_enabled(root: &Path, unit: &str) -> bool {
-    let masked = std::fs::read_link(root.join("etc/systemd/system").join(unit))
-        .is_ok_and(|target| target == Path::new("/dev/null"));
+fn unit_enabled(root: &Root, unit: &OsStr) -> bool {
+    let masked = matches!(
+        root.dir(Path::new("etc/systemd/system"), false),
+        Ok(Some(d)) if matches!(d.read(unit), Ok(Entry::Symlink { target }) if target == "/dev/null")
+    );
     !masked
         && UNIT_DIRS.iter().any(|dir| {
-            std::fs::read_dir(root.join(dir)).is_ok_and(|entries| {
-                entries.flatten().any(|w| {
-                    w.file_name().to_string_lossy().ends_with(".wants")
-                        && w.path().join(unit).symlink_metadata().is_ok()
-                })
+            let Ok(Some(d)) = root.dir(Path::new(dir), false) else {
+                return false;
+            };
+            d.entries().unwrap_or_default().iter().any(|(name, _)| {
+                name.to_string_lossy().ends_with(".wants")
+                    && exists(root, &Path::new(dir).join(name), unit)
             })
         })
 }
@@ -122,6 +140,29 @@ mod tests {
         assert!(e.contains("netplan installed"), "{e}");
         std::fs::create_dir_all(r.join("usr/sbin")).unwrap();
         std::fs::write(r.join("usr/sbin/netplan"), "").unwrap();
+        assert_eq!(check(r, &ubuntu), Ok(()));
+    }
+
+    /// Paths resolve inside the root: an absolute symlink in it means the root's own path, never the
+    /// host's (this machine has /usr/sbin/netplan and an enabled NetworkManager.service).
+    #[test]
+    fn symlinks_resolve_inside_the_root_not_on_the_host() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("usr")).unwrap();
+        symlink("/usr/sbin", r.join("usr/sbin")).unwrap();
+        std::fs::create_dir_all(r.join("etc")).unwrap();
+        symlink("/etc/systemd", r.join("etc/systemd")).unwrap();
+        let ubuntu = Distro::by_name("ubuntu").unwrap();
+        let rhel9 = Distro::by_name("rhel9").unwrap();
+        assert!(check(r, &ubuntu).is_err());
+        assert!(check(r, &rhel9).is_err());
+
+        // The image's own layout behind an absolute symlink: found, inside the root.
+        std::fs::remove_file(r.join("usr/sbin")).unwrap();
+        std::fs::create_dir_all(r.join("srv/sbin")).unwrap();
+        std::fs::write(r.join("srv/sbin/netplan"), "").unwrap();
+        symlink("/srv/sbin", r.join("usr/sbin")).unwrap();
         assert_eq!(check(r, &ubuntu), Ok(()));
     }
 
