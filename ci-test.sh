@@ -27,6 +27,9 @@ fi
 cargo fmt --all -- --check
 # Lints are errors: a warning left in is a warning nobody reads.
 cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
+# Doc links are checked: a module moved or an item renamed breaks the comment that names it.
+RUSTDOCFLAGS="-D rustdoc::broken_intra_doc_links -A rustdoc::private_intra_doc_links" \
+    cargo doc --workspace --no-deps --document-private-items --locked --quiet
 # The real-kernel VM (kernel, netdevsim, initramfs) under .cache/vm/, built once and reused; the VM test
 # binary also runs it, this only keeps its build out of a test's time. A failure here fails the run.
 vm/build.sh >/dev/null

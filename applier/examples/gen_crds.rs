@@ -12,7 +12,7 @@ fn main() -> std::io::Result<()> {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/crds"));
     std::fs::create_dir_all(&dir)?;
-    for (file, yaml) in plumber::crd::files() {
+    for (file, yaml) in plumber::cluster::crd::files() {
         let path = dir.join(file);
         std::fs::write(&path, yaml)?;
         println!("wrote {}", path.display());

@@ -1,5 +1,5 @@
 //! The agent's reconcile against a mock API server (`tower_test::mock::pair` plays kube-apiserver) and a
-//! fake applier ([`plumber::agent::reconcile::Host`]; the real one is covered by `tests/apply`): the
+//! fake applier ([`plumber::cluster::agent::reconcile::Host`]; the real one is covered by `tests/apply`): the
 //! exact requests for creating the HostNetwork and applying its status (server-side apply, field
 //! manager `plumber-agent`, forced, `application/apply-patch+yaml`), none when nothing changed (also
 //! across a restart), conflicts reported as Degraded naming both templates and the field with nothing
@@ -18,12 +18,12 @@ use http::{Request, Response};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::client::Body;
-use plumber::agent::health;
-use plumber::agent::reconcile::{Host, Report, Verdict};
-use plumber::agent::{Agent, Pass};
-use plumber::apply::{Change, FileChange, Outcome, Record};
-use plumber::crd::{HostNetworkTemplate, HostNetworkTemplateSpec};
-use plumber::plan::Op;
+use plumber::cluster::agent::health;
+use plumber::cluster::agent::reconcile::{Host, Report, Verdict};
+use plumber::cluster::agent::{Agent, Pass};
+use plumber::cluster::crd::{HostNetworkTemplate, HostNetworkTemplateSpec};
+use plumber::node::apply::{Change, FileChange, Outcome, Record};
+use plumber::node::plan::Op;
 use plumber_render::inventory;
 use plumber_render::node::TemplateRef;
 use plumber_render::parse::Loaded;
@@ -193,17 +193,25 @@ async fn serve(h: &mut Handle, status: u16, body: Option<Value>) -> Seen {
     };
     // Every request the agent makes is one its RBAC (deploy/rbac.yaml, checked against the same
     // table by tests/crd) grants.
-    let (group, resource, verb) =
-        plumber::access::request_verb(&seen.method, &seen.path, parts.uri.query().unwrap_or(""))
-            .unwrap_or_else(|| panic!("not a resource request: {seen:?}"));
+    let (group, resource, verb) = plumber::cluster::access::request_verb(
+        &seen.method,
+        &seen.path,
+        parts.uri.query().unwrap_or(""),
+    )
+    .unwrap_or_else(|| panic!("not a resource request: {seen:?}"));
     assert!(
-        plumber::access::grants(plumber::access::AGENT, &group, &resource, &verb),
+        plumber::cluster::access::grants(plumber::cluster::access::AGENT, &group, &resource, &verb),
         "the agent's RBAC does not grant {verb} on {resource} in group {group:?}: {seen:?}"
     );
     // A server-side apply that creates the object (answered 201) is authorized as `create` too.
     if verb == "patch" && status == 201 && seen.content_type.as_deref() == Some(APPLY) {
         assert!(
-            plumber::access::grants(plumber::access::AGENT, &group, &resource, "create"),
+            plumber::cluster::access::grants(
+                plumber::cluster::access::AGENT,
+                &group,
+                &resource,
+                "create"
+            ),
             "an apply creating {resource} needs create: {seen:?}"
         );
         EXERCISED
@@ -921,7 +929,7 @@ async fn scenario_a_rollout_limited_to_one_node_waits_for_the_slot_and_a_failed_
         "{:?}",
         pass.verdict
     );
-    assert_eq!(pass.retry_after, Some(plumber::agent::SLOT_RETRY));
+    assert_eq!(pass.retry_after, Some(plumber::cluster::agent::SLOT_RETRY));
     assert_eq!(pass.event, None);
     let progressing = condition(&seen[3].body["status"], "Progressing");
     assert_eq!(progressing["status"], "True");
@@ -1069,7 +1077,7 @@ async fn a_percentage_counts_the_nodes_the_rollup_saw() {
         1,
         "maxUnavailable: 25%\ninterfaceConfig: [{name: eth0}]",
     );
-    t.status = Some(plumber::crd::HostNetworkTemplateStatus {
+    t.status = Some(plumber::cluster::crd::HostNetworkTemplateStatus {
         nodes_matched: 10,
         ..Default::default()
     });
@@ -1123,7 +1131,7 @@ async fn scenario_the_watches_list_templates_and_this_node_only() {
     let (svc, mut server) = mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(svc, "default");
 
-    let (api, config) = plumber::agent::templates_watched(client.clone());
+    let (api, config) = plumber::cluster::agent::templates_watched(client.clone());
     let mut w = watcher(api, config).boxed();
     let empty = json!({"apiVersion": "plumber.k8s.pf9.io/v1", "kind": "HostNetworkTemplateList",
                        "metadata": {"resourceVersion": "1"}, "items": []});
@@ -1139,7 +1147,7 @@ async fn scenario_the_watches_list_templates_and_this_node_only() {
     assert!(matches!(ev, Some(Ok(watcher::Event::Apply(_)))), "{ev:?}");
     assert_eq!(seen.query.get("watch").map(String::as_str), Some("true"));
 
-    let (api, config) = plumber::agent::node_watched(client, NODE);
+    let (api, config) = plumber::cluster::agent::node_watched(client, NODE);
     let mut w = watcher(api, config).boxed();
     let nodes = json!({"apiVersion": "v1", "kind": "NodeList", "metadata": {"resourceVersion": "1"},
                        "items": [node_object(NODE)]});
@@ -1177,7 +1185,7 @@ async fn every_verb_the_rbac_grants_is_used() {
     scenario_the_watches_list_templates_and_this_node_only().await;
     let seen = EXERCISED.lock().unwrap().clone();
     let mut unused = Vec::new();
-    for a in plumber::access::AGENT {
+    for a in plumber::cluster::access::AGENT {
         for v in a.verbs {
             let key = (a.group.to_string(), a.resource.to_string(), v.to_string());
             if !seen.contains(&key) {

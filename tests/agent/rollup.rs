@@ -2,7 +2,7 @@
 //! (PATCH `hostnetworktemplates/NAME/status`, field manager `plumber-rollup`, forced,
 //! `application/apply-patch+yaml`), nothing when nothing changed (a second sync, a restart that reads
 //! an identical status), a node turning Degraded, and the real watchers' list and watch calls; every
-//! request checked against `plumber::access::ROLLUP`.
+//! request checked against `plumber::cluster::access::ROLLUP`.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,8 +17,8 @@ use kube::client::Body;
 use kube::core::PartialObjectMeta;
 use kube::runtime::watcher::Event;
 use kube::Api;
-use plumber::crd::HostNetworkTemplateStatus;
-use plumber::rollup::{self, Change, Rollup, TemplateView};
+use plumber::cluster::crd::HostNetworkTemplateStatus;
+use plumber::cluster::rollup::{self, Change, Rollup, TemplateView};
 use serde_json::{json, Value};
 use tower_test::mock;
 
@@ -55,10 +55,15 @@ impl Seen {
     /// Asserts the rollup's RBAC grants the request; returns its verb.
     fn granted(&self) -> String {
         let (group, resource, verb) =
-            plumber::access::request_verb(&self.method, &self.path, &self.query)
+            plumber::cluster::access::request_verb(&self.method, &self.path, &self.query)
                 .unwrap_or_else(|| panic!("not a resource request: {self:?}"));
         assert!(
-            plumber::access::grants(plumber::access::ROLLUP, &group, &resource, &verb),
+            plumber::cluster::access::grants(
+                plumber::cluster::access::ROLLUP,
+                &group,
+                &resource,
+                &verb
+            ),
             "ROLLUP does not grant {verb} on {group}/{resource}: {self:?}"
         );
         verb

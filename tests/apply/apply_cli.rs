@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use plumber::state::CurrentState;
+use plumber::node::state::CurrentState;
 use plumber_render::model::PciAddr;
 
 use crate::common::*;

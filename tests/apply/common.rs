@@ -4,9 +4,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use plumber::netlink::{self, Applied};
-use plumber::plan::Op;
-use plumber::state::CurrentState;
+use plumber::node::netlink::{self, Applied};
+use plumber::node::plan::Op;
+use plumber::node::state::CurrentState;
 use plumber_render::node::NodeConfig;
 
 /// `in_netns!("test_name", || { ... })`: runs the body in a fresh network namespace (see
@@ -126,7 +126,7 @@ pub fn discover() -> CurrentState {
     })
 }
 
-pub fn apply(ops: &[Op]) -> plumber::Result<Applied> {
+pub fn apply(ops: &[Op]) -> plumber::node::Result<Applied> {
     netlink::run(async {
         let h = netlink::connection()?;
         netlink::apply(&h, ops).await

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use plumber::plan::Owned;
-use plumber::state::CurrentKind;
+use plumber::node::plan::Owned;
+use plumber::node::state::CurrentKind;
 
 use crate::common::*;
 use crate::in_netns;
@@ -281,7 +281,7 @@ fn an_apply_killed_around_its_ovs_transaction_is_rolled_back() {
         "an_apply_killed_around_its_ovs_transaction_is_rolled_back",
         || {
             use crate::ovs::ovsdb_fixture::{require_tool, Ovsdb};
-            use plumber::apply::journal::{self, Journal};
+            use plumber::node::apply::journal::{self, Journal};
 
             veth("o0", "o1");
             let db = Ovsdb::start();
@@ -293,8 +293,9 @@ fn an_apply_killed_around_its_ovs_transaction_is_rolled_back() {
                 "  ovsConfig:\n    - bridgeName: br-crash\n      nodeInterface: o1\n",
             )
             .unwrap();
-            let h = plumber::ovs::Ovsdb::at_socket(require_tool("ovs-vsctl"), &db.sock);
-            let ops = plumber::ovs::plan(&node.ovs, &plumber::ovs::discover(&h).unwrap());
+            let h = plumber::node::ovs::Ovsdb::at_socket(require_tool("ovs-vsctl"), &db.sock);
+            let ops =
+                plumber::node::ovs::plan(&node.ovs, &plumber::node::ovs::discover(&h).unwrap());
             assert!(!ops.is_empty());
             let mut j = Journal::new(Owned::default(), Owned::of(&node), Default::default());
             j.ovs = ops.clone();
@@ -303,7 +304,7 @@ fn an_apply_killed_around_its_ovs_transaction_is_rolled_back() {
                 // What the killed apply did: its journal, then (or not) its OVS transaction.
                 journal::write(&host.state(), &j).unwrap();
                 if committed {
-                    plumber::ovs::apply(&h, &ops).unwrap();
+                    plumber::node::ovs::apply(&h, &ops).unwrap();
                     assert_eq!(db.vsctl(&["list-br"]).trim(), "br-crash");
                 }
                 let out = host
@@ -332,13 +333,13 @@ fn an_apply_killed_around_its_ovs_transaction_is_rolled_back() {
 #[test]
 fn an_apply_killed_after_its_commit_point_is_finished() {
     in_netns!("an_apply_killed_after_its_commit_point_is_finished", || {
-        use plumber::apply::journal::{self, Journal};
+        use plumber::node::apply::journal::{self, Journal};
 
         let host = Host::new();
         let spec = "  bridgeConfig:\n    - name: cf0\n    - name: cf1\n";
         let t = host.template(1, spec);
         let node = plumber_render::node_config_of_spec(spec).unwrap();
-        let ops = plumber::plan::plan(&node, &Default::default()).unwrap();
+        let ops = plumber::node::plan::plan(&node, &Default::default()).unwrap();
         host.apply(&t, "the first apply");
         let made = |what: &str| {
             let s = discover();

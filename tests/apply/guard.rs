@@ -223,17 +223,20 @@ fn a_plan_removing_the_route_to_a_reach_endpoint_is_refused() {
 #[test]
 fn a_neighbour_answers_only_while_the_gateway_does() {
     in_netns!("a_neighbour_answers_only_while_the_gateway_does", || {
-        use plumber::netlink::neigh::{confirm, Verdict};
+        use plumber::node::netlink::neigh::{confirm, Verdict};
         use tokio::time::Instant as Deadline;
         let gw = Gateway::new("neigh");
-        let index = plumber::netlink::run(async {
-            let h = plumber::netlink::connection().unwrap();
-            plumber::netlink::discover_indexed(&h).await.unwrap().1["va"]
+        let index = plumber::node::netlink::run(async {
+            let h = plumber::node::netlink::connection().unwrap();
+            plumber::node::netlink::discover_indexed(&h)
+                .await
+                .unwrap()
+                .1["va"]
         });
         let gateway: std::net::IpAddr = "10.9.9.1".parse().unwrap();
         let ask = |secs: f64| {
             let start = Instant::now();
-            let v = plumber::netlink::run(confirm(
+            let v = plumber::node::netlink::run(confirm(
                 index,
                 gateway,
                 Deadline::now() + std::time::Duration::from_secs_f64(secs),

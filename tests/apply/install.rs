@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{env_or, Rng};
-use plumber::install::{InstallReport, Installer, Recovery, DEFAULT_STATE_DIR, TMP_PREFIX};
-use plumber::Error;
+use plumber::node::install::{InstallReport, Installer, Recovery, DEFAULT_STATE_DIR, TMP_PREFIX};
+use plumber::node::Error;
 use plumber_render::render::Artifact;
 use sha2::{Digest, Sha256};
 

@@ -1,4 +1,4 @@
-//! `plumber::netlink` against a real kernel: discover, plan, apply and roll back inside network
+//! `plumber::node::netlink` against a real kernel: discover, plan, apply and roll back inside network
 //! namespaces made for each test (root only). The machines this runs on have veth and bridges but no
 //! 8021q, bonding or dummy modules, so the links are veth pairs and bridges; VLANs and bonds are left to
 //! a VM harness, except for what creating one says where the kernel lacks the module (or, on a
@@ -8,8 +8,8 @@
 //! namespace (the whole child process, and so the netlink socket it opens, lives in the namespace); the
 //! parent deletes the namespace when it is done, panicking or not.
 
-use plumber::plan::{default_metric, plan, rollback, Op, RouteSpec, Snapshot};
-use plumber::Error;
+use plumber::node::plan::{default_metric, plan, rollback, Op, RouteSpec, Snapshot};
+use plumber::node::Error;
 use plumber_render::model::IpCidr;
 use plumber_render::node::LinkKind;
 
@@ -129,7 +129,7 @@ fn a_bridge_is_created_with_its_member() {
         apply(&ops).unwrap();
         let after = discover();
         let br = &after.links["br0"];
-        assert_eq!(br.kind, plumber::state::CurrentKind::Bridge);
+        assert_eq!(br.kind, plumber::node::state::CurrentKind::Bridge);
         assert!(br.up);
         assert_eq!(after.links["b0"].controller.as_deref(), Some("br0"));
         assert!(after.links["b0"].up);
@@ -197,7 +197,7 @@ fn a_failed_apply_rolls_the_namespace_back() {
         let Error::Apply(failed) = &err else {
             panic!("{err}")
         };
-        let plumber::Failed {
+        let plumber::node::Failed {
             at: op,
             rolled_back,
             rollback_failed,

@@ -8,8 +8,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use plumber::ovs::{self, OvsOp, OvsState};
-use plumber::Error;
+use plumber::node::ovs::{self, OvsOp, OvsState};
+use plumber::node::Error;
 use plumber_render::distro::Distro;
 use plumber_render::node::NodeConfig;
 

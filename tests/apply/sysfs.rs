@@ -8,8 +8,8 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use plumber::sysfs::{self, Step};
-use plumber::Error;
+use plumber::node::sysfs::{self, Step};
+use plumber::node::Error;
 use plumber_render::inventory::{HostNetwork, HostNetworkStatus, InterfaceStatus, InventoryMeta};
 use plumber_render::model::{PciAddr, PciId};
 
@@ -304,7 +304,7 @@ fn times_out_when_vfs_do_not_appear_and_rolls_back() {
     let Error::SysfsApply(failed) = &e else {
         panic!("{e:?}")
     };
-    let plumber::Failed {
+    let plumber::node::Failed {
         at: step,
         error,
         rolled_back,

@@ -1,5 +1,5 @@
 //! SR-IOV VF properties over netlink. There is no SR-IOV hardware (nor netdevsim) here: the message
-//! formats are unit-tested in `plumber::netlink::vf`, the kernel round trip awaits the VM harness.
+//! formats are unit-tested in `plumber::node::netlink::vf`, the kernel round trip awaits the VM harness.
 //! What a plain kernel can show: discovery's own link dump (raw, with `RTEXT_FILTER_VF`) sees the same
 //! links as rtnetlink's, a VF request to a link without VFs comes back as a clean error and changes
 //! nothing, and `plumber show` merges netlink's VF fields into the sysfs VF list.
@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use futures::TryStreamExt;
-use plumber::netlink::{self, vf};
-use plumber::state::{CurrentKind, CurrentState, LinkState, VfState};
+use plumber::node::netlink::{self, vf};
+use plumber::node::state::{CurrentKind, CurrentState, LinkState, VfState};
 use plumber_render::inventory::VfStatus;
 use plumber_render::model::MacAddr;
 use plumber_render::node::VfSettings;
@@ -136,7 +136,7 @@ fn show_merges_netlink_vfs_into_sysfs_vfs() {
             ],
         },
     );
-    let hn = plumber::show::host_network("node1", &state, root).unwrap();
+    let hn = plumber::node::show::host_network("node1", &state, root).unwrap();
     let eno1 = &hn.status.interface_status[0];
     assert_eq!(eno1.pf_name.as_deref(), Some("eno1"));
     let vfs = &eno1.sriov_status.as_ref().unwrap().vfs;
@@ -192,7 +192,7 @@ fn show_merges_netlink_vfs_into_sysfs_vfs() {
     )]
     .into_iter()
     .collect();
-    let changes = plumber::plan::vf::vf_changes("eno1", &state.links["eno1"].vfs, &desired);
+    let changes = plumber::node::plan::vf::vf_changes("eno1", &state.links["eno1"].vfs, &desired);
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].to_string(), "vf 0 of eno1: trust off");
 }

@@ -10,9 +10,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
-use plumber::netlink;
-use plumber::state::{CurrentKind, CurrentState};
-use plumber::watch::{self, Trigger, WatchConfig, WatchStats};
+use plumber::node::netlink;
+use plumber::node::state::{CurrentKind, CurrentState};
+use plumber::node::watch::{self, Trigger, WatchConfig, WatchStats};
 use plumber_render::node::NodeConfig;
 
 use crate::common::*;
@@ -31,7 +31,7 @@ struct Pass {
 struct Watcher {
     passes: Arc<Mutex<Vec<Pass>>>,
     stop: oneshot::Sender<()>,
-    thread: JoinHandle<plumber::Result<WatchStats>>,
+    thread: JoinHandle<plumber::node::Result<WatchStats>>,
 }
 
 impl Watcher {

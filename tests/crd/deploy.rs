@@ -5,7 +5,7 @@
 //!   and serializes back to exactly the same JSON (k8s-openapi ignores unknown fields when reading, so
 //!   the round trip is what catches them). Templates are also checked by the CRD schema and the renderer;
 //! * `kustomization.yaml` lists every manifest and nothing else, in the namespace `namespace.yaml` makes;
-//! * the RBAC grants exactly `plumber::access::{AGENT, ROLLUP}`, to the right ServiceAccounts;
+//! * the RBAC grants exactly `plumber::cluster::access::{AGENT, ROLLUP}`, to the right ServiceAccounts;
 //! * the DaemonSet and the rollup's Deployment keep what the agent and the rollup rely on.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,8 +17,8 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, RoleRef};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use plumber::access::{Access, AGENT, ROLLUP};
-use plumber::crd::HostNetworkTemplate;
+use plumber::cluster::access::{Access, AGENT, ROLLUP};
+use plumber::cluster::crd::HostNetworkTemplate;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -521,7 +521,7 @@ fn rbac_grants_exactly_the_access_tables() {
         assert_eq!(
             granted(&objs, sa, &ns),
             table_grants(table),
-            "{sa}: the RBAC under deploy/ vs plumber::access"
+            "{sa}: the RBAC under deploy/ vs plumber::cluster::access"
         );
     }
     // Every role is bound, every binding binds one of the two, and nothing else has a ServiceAccount.
@@ -667,13 +667,13 @@ fn the_agent_daemonset() {
     let sc = c.security_context.as_ref().unwrap();
     assert_eq!(sc.privileged, Some(true));
 
-    let port = IntOrString::Int(plumber::agent::config::DEFAULT_PORT.into());
+    let port = IntOrString::Int(plumber::cluster::agent::config::DEFAULT_PORT.into());
     assert_eq!(http_probe(c.liveness_probe.as_ref()), ("/healthz", &port));
     assert_eq!(http_probe(c.readiness_probe.as_ref()), ("/readyz", &port));
     let ports = c.ports.as_deref().unwrap_or_default();
     assert!(ports
         .iter()
-        .any(|p| p.container_port == i32::from(plumber::agent::config::DEFAULT_PORT)));
+        .any(|p| p.container_port == i32::from(plumber::cluster::agent::config::DEFAULT_PORT)));
 
     // The host's root at /host, and no other host path.
     let hp = host_paths(pod.volumes.as_ref());
@@ -748,13 +748,13 @@ fn the_rollup_deployment() {
     let uid = sc.run_as_user.or(psc.run_as_user).expect("a runAsUser");
     assert_ne!(uid, 0);
 
-    let port = IntOrString::Int(plumber::rollup::DEFAULT_PORT.into());
+    let port = IntOrString::Int(plumber::cluster::rollup::DEFAULT_PORT.into());
     assert_eq!(http_probe(c.liveness_probe.as_ref()), ("/healthz", &port));
     assert_eq!(http_probe(c.readiness_probe.as_ref()), ("/readyz", &port));
     let ports = c.ports.as_deref().unwrap_or_default();
     assert!(ports
         .iter()
-        .any(|p| p.container_port == i32::from(plumber::rollup::DEFAULT_PORT)));
+        .any(|p| p.container_port == i32::from(plumber::cluster::rollup::DEFAULT_PORT)));
     let r = c.resources.as_ref().unwrap();
     assert!(r.requests.is_some() && r.limits.as_ref().is_some_and(|l| l.contains_key("memory")));
 }

@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use plumber::crd;
+use plumber::cluster::crd;
 use serde_json::{json, Value};
 
 mod deploy;

@@ -85,3 +85,86 @@ fn every_readme_template_renders_for_every_distro() {
         }
     }
 }
+
+/// The paths named in the first column of README.md's "Layout" table, braces expanded
+/// (`a/{b,c}.rs` names `a/b.rs` and `a/c.rs`).
+fn layout_paths(readme: &str) -> Vec<String> {
+    let table = readme
+        .split("\n## Layout\n")
+        .nth(1)
+        .expect("README.md has a \"## Layout\" section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let mut out = Vec::new();
+    for row in table.lines().filter(|l| l.starts_with("| `")) {
+        let first = row.split(" | ").next().unwrap();
+        for named in first.split('`').skip(1).step_by(2) {
+            match (named.find('{'), named.find('}')) {
+                (Some(a), Some(b)) => {
+                    for alt in named[a + 1..b].split(',') {
+                        out.push(format!("{}{alt}{}", &named[..a], &named[b + 1..]));
+                    }
+                }
+                _ => out.push(named.to_string()),
+            }
+        }
+    }
+    out
+}
+
+/// README's layout table is the tree: every path it names exists, and every directory the repository
+/// tracks (at the top level, and every source directory of both crates) is named, or is a named
+/// module's directory (`x.rs` with `x/`), or holds a named path; directories that hold only a module's
+/// unit tests (`tests.rs`) go with their module.
+#[test]
+fn the_readme_layout_table_matches_the_tree() {
+    let root = repo_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let named = layout_paths(&readme);
+    assert!(named.len() > 20, "the layout table names {named:?}");
+    let missing: Vec<_> = named.iter().filter(|p| !root.join(p).exists()).collect();
+    assert!(
+        missing.is_empty(),
+        "README.md's layout table names paths that do not exist: {missing:?}"
+    );
+
+    let files = std::process::Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(&root)
+        .output()
+        .expect("git runs (./ci-test.sh installs it)");
+    assert!(files.status.success(), "git ls-files failed");
+    let mut dirs = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for f in String::from_utf8(files.stdout).unwrap().split('\0') {
+        let parts: Vec<&str> = f.split('/').collect();
+        if parts.len() > 1 && !parts[0].starts_with('.') {
+            dirs.entry(format!("{}/", parts[0]))
+                .or_default()
+                .push(parts[1..].join("/"));
+        }
+        if f.starts_with("applier/src/") || f.starts_with("renderer/src/") {
+            for n in 3..parts.len() {
+                dirs.entry(format!("{}/", parts[..n].join("/")))
+                    .or_default()
+                    .push(parts[n..].join("/"));
+            }
+        }
+    }
+    let covered = |dir: &str, holds: &[String]| {
+        let module = format!("{}.rs", dir.trim_end_matches('/'));
+        holds.iter().all(|f| f == "tests.rs")
+            || named
+                .iter()
+                .any(|p| p == dir || *p == module || p.starts_with(dir))
+    };
+    let unlisted: Vec<_> = dirs
+        .iter()
+        .filter(|(d, holds)| !covered(d, holds))
+        .map(|(d, _)| d)
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "directories missing from README.md's layout table: {unlisted:?}"
+    );
+}

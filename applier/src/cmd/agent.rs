@@ -12,7 +12,7 @@ use clap::Args;
 )]
 pub struct Agent {
     #[command(flatten)]
-    config: plumber::agent::Config,
+    config: plumber::cluster::agent::Config,
 }
 
 pub fn run(c: Agent) -> u8 {
@@ -22,6 +22,6 @@ pub fn run(c: Agent) -> u8 {
         "agent",
         format,
         &log,
-        plumber::agent::run(cfg, super::trim_heap),
+        plumber::cluster::agent::run(cfg, super::trim_heap),
     )
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use plumber::apply::{self, Outcome, Prune, Scope, Stage, Target};
+use plumber::node::apply::{self, Outcome, Prune, Scope, Stage, Target};
 
 /// Make the node match the templates that select it: install the rendered files atomically and
 /// enforce links, MTUs, VLANs, bonds, bridges, addresses, routes and SR-IOV at runtime; verify, and
@@ -29,7 +29,7 @@ pub struct Apply {
     #[arg(long, default_value = "/sys")]
     sysfs: PathBuf,
     /// The state directory (manifest, journal, last-apply.json, lock), under ROOT.
-    #[arg(long, default_value = plumber::install::DEFAULT_STATE_DIR)]
+    #[arg(long, default_value = plumber::node::install::DEFAULT_STATE_DIR)]
     state_dir: PathBuf,
     /// The node name for the inventory SR-IOV PFs resolve against (default: $NODE_NAME, else the
     /// hostname).
@@ -56,8 +56,8 @@ pub struct Apply {
     ovsdb_socket: Option<PathBuf>,
     /// Connectivity guard: a TCP endpoint the node must still reach after the changes if it did
     /// before (besides its default gateways); repeatable.
-    #[arg(long = "reach", value_name = "HOST:PORT", value_parser = plumber::guard::probe::resolve)]
-    reach: Vec<plumber::guard::Endpoint>,
+    #[arg(long = "reach", value_name = "HOST:PORT", value_parser = plumber::node::guard::probe::resolve)]
+    reach: Vec<plumber::node::guard::Endpoint>,
     /// Connectivity guard: how long the probes that answered before the changes have to answer
     /// again (0 turns the guard off).
     #[arg(long, value_name = "SECONDS", default_value = "20", value_parser = seconds)]
@@ -121,16 +121,16 @@ pub fn run(c: Apply) -> u8 {
     match prepare(&c) {
         Ok((target, templates, labels)) => {
             if c.watch {
-                let cfg = plumber::watch::WatchConfig {
+                let cfg = plumber::node::watch::WatchConfig {
                     debounce: std::time::Duration::from_millis(c.debounce_ms),
                     resync: std::time::Duration::from_secs(c.resync_secs),
                 };
-                let result = plumber::netlink::run(async {
-                    let stop = plumber::watch::shutdown_signal()?;
-                    let h = plumber::netlink::connection()?;
+                let result = plumber::node::netlink::run(async {
+                    let stop = plumber::node::watch::shutdown_signal()?;
+                    let h = plumber::node::netlink::connection()?;
                     let (h, t, tp, l) = (&h, &target, &templates[..], labels.as_ref());
                     let apply = move |_| apply::apply(h, t, tp, l, prune);
-                    plumber::watch::watch(cfg, apply, stop).await
+                    plumber::node::watch::watch(cfg, apply, stop).await
                 });
                 match result {
                     Ok(stats) => {
@@ -154,8 +154,8 @@ pub fn run(c: Apply) -> u8 {
                     }
                 }
             } else {
-                let result = plumber::netlink::run(async {
-                    let h = plumber::netlink::connection()?;
+                let result = plumber::node::netlink::run(async {
+                    let h = plumber::node::netlink::connection()?;
                     apply::apply(&h, &target, &templates, labels.as_ref(), prune).await
                 });
                 let code = apply::exit_code(&result);
@@ -195,7 +195,7 @@ fn prepare(c: &Apply) -> anyhow::Result<Prepared> {
         eprintln!("plumber: warning: {w}");
     }
     let templates = input.templates;
-    plumber::timing("read and parse templates", t);
+    plumber::node::timing("read and parse templates", t);
     let labels = c.node_labels.clone();
     let distro = match &c.distro {
         Some(d) => plumber_render::distro::Distro::by_name(d)?,
@@ -212,9 +212,12 @@ fn prepare(c: &Apply) -> anyhow::Result<Prepared> {
         sysfs: c.sysfs.clone(),
         distro,
         scope,
-        node_name: c.node_name.clone().unwrap_or_else(plumber::show::node_name),
+        node_name: c
+            .node_name
+            .clone()
+            .unwrap_or_else(plumber::node::show::node_name),
         ovsdb: super::ovsdb(c.ovsdb_socket.as_deref()),
-        guard: plumber::guard::Guard {
+        guard: plumber::node::guard::Guard {
             timeout: c.guard_timeout,
             endpoints: c.reach.clone(),
             allow_disconnect: c.allow_disconnect,
@@ -232,8 +235,8 @@ fn dry_run(
     prune: Prune,
     output: PlanFormat,
 ) -> anyhow::Result<()> {
-    let mut found = plumber::netlink::run(async {
-        let h = plumber::netlink::connection()?;
+    let mut found = plumber::node::netlink::run(async {
+        let h = plumber::node::netlink::connection()?;
         apply::discover(&h, target).await
     })?;
     let desired = apply::Desired::new(templates, labels, &found.inventory, target)?;

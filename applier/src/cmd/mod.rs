@@ -14,13 +14,13 @@ pub fn report(e: &(dyn std::error::Error + 'static)) {
 
 /// How to reach OVSDB: the system database, or a socket given on the command line (made absolute:
 /// ovs-vsctl resolves a relative `unix:` path against OVS's run directory, not ours).
-pub fn ovsdb(socket: Option<&std::path::Path>) -> plumber::ovs::Ovsdb {
+pub fn ovsdb(socket: Option<&std::path::Path>) -> plumber::node::ovs::Ovsdb {
     match socket {
-        Some(s) => plumber::ovs::Ovsdb::at_socket(
+        Some(s) => plumber::node::ovs::Ovsdb::at_socket(
             "ovs-vsctl",
             std::path::absolute(s).unwrap_or_else(|_| s.to_path_buf()),
         ),
-        None => plumber::ovs::Ovsdb::default(),
+        None => plumber::node::ovs::Ovsdb::default(),
     }
 }
 
@@ -29,7 +29,7 @@ pub fn ovsdb(socket: Option<&std::path::Path>) -> plumber::ovs::Ovsdb {
 /// 2 for a bad log filter).
 pub fn run_service<F>(
     what: &str,
-    log_format: plumber::agent::config::LogFormat,
+    log_format: plumber::cluster::agent::config::LogFormat,
     log: &str,
     service: F,
 ) -> u8
@@ -37,7 +37,7 @@ where
     F: std::future::Future<Output = anyhow::Result<()>>,
 {
     lean_memory();
-    if let Err(e) = plumber::agent::config::init_logging(log_format, log) {
+    if let Err(e) = plumber::cluster::agent::config::init_logging(log_format, log) {
         report(&*e);
         return 2;
     }

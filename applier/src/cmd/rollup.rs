@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use plumber::agent::config::LogFormat;
+use plumber::cluster::agent::config::LogFormat;
 
 /// Run as the template status rollup (a one-replica Deployment, no host access): watch the
 /// HostNetworkTemplates, the Nodes and every node's HostNetwork, and write each template's status
@@ -11,11 +11,11 @@ use plumber::agent::config::LogFormat;
 /// /healthz, /readyz and /metrics on --port. Stops on SIGTERM or SIGINT.
 #[derive(Args)]
 #[command(
-    after_help = "Environment: the API server from the pod's service account (or KUBECONFIG); RBAC as\nplumber::access::ROLLUP (deploy/rbac.yaml).\n\nExamples:\n  plumber rollup\n  plumber rollup --log-format json --debounce-ms 2000"
+    after_help = "Environment: the API server from the pod's service account (or KUBECONFIG); RBAC as\nplumber::cluster::access::ROLLUP (deploy/rbac.yaml).\n\nExamples:\n  plumber rollup\n  plumber rollup --log-format json --debounce-ms 2000"
 )]
 pub struct Rollup {
     /// Port of /healthz, /readyz and /metrics.
-    #[arg(long, env = "PLUMBER_ROLLUP_PORT", default_value_t = plumber::rollup::DEFAULT_PORT)]
+    #[arg(long, env = "PLUMBER_ROLLUP_PORT", default_value_t = plumber::cluster::rollup::DEFAULT_PORT)]
     port: u16,
     /// Address to listen on for them.
     #[arg(long, env = "PLUMBER_BIND", default_value = "0.0.0.0")]
@@ -33,10 +33,15 @@ pub struct Rollup {
 }
 
 pub fn run(c: Rollup) -> u8 {
-    let cfg = plumber::rollup::Config {
+    let cfg = plumber::cluster::rollup::Config {
         bind: c.bind,
         port: c.port,
         debounce: Duration::from_millis(c.debounce_ms),
     };
-    super::run_service("rollup", c.log_format, &c.log, plumber::rollup::run(cfg))
+    super::run_service(
+        "rollup",
+        c.log_format,
+        &c.log,
+        plumber::cluster::rollup::run(cfg),
+    )
 }

@@ -40,15 +40,15 @@ pub fn run(c: Show) -> u8 {
 }
 
 fn show(c: Show) -> anyhow::Result<()> {
-    let state = plumber::netlink::run(async {
-        let h = plumber::netlink::connection()?;
-        plumber::netlink::discover(&h).await
+    let state = plumber::node::netlink::run(async {
+        let h = plumber::node::netlink::connection()?;
+        plumber::node::netlink::discover(&h).await
     })?;
-    let node = c.node_name.unwrap_or_else(plumber::show::node_name);
-    let mut hn = plumber::show::host_network(&node, &state, &c.sysfs)?;
+    let node = c.node_name.unwrap_or_else(plumber::node::show::node_name);
+    let mut hn = plumber::node::show::host_network(&node, &state, &c.sysfs)?;
     let db = super::ovsdb(c.ovsdb_socket.as_deref());
     if db.reachable() {
-        hn.status.ovs_bridges = plumber::ovs::status(&plumber::ovs::discover(&db)?);
+        hn.status.ovs_bridges = plumber::node::ovs::status(&plumber::node::ovs::discover(&db)?);
     }
     match c.output {
         Format::Yaml => print!("{}", plumber_render::yaml::to_string(&hn)?),

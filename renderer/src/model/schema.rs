@@ -1,6 +1,6 @@
 //! JSON schemas (OpenAPI v3, as Kubernetes CRDs take them) of the API's value types, so the
 //! `HostNetworkTemplate` and `HostNetwork` CRDs are derived from the same Rust types the renderer
-//! parses with (`applier/src/crd/` wraps them in kube's `CustomResource`).
+//! parses with (`applier/src/cluster/crd/` wraps them in kube's `CustomResource`).
 //!
 //! Each value type that checks itself while parsing says here what of that check OpenAPI can carry:
 //! ranges as `minimum`/`maximum`, syntax as `pattern` and `maxLength`, closed sets as `enum`. A schema

@@ -1,0 +1,12 @@
+//! The cluster side: the CRDs ([`crd`]), the node agent that applies the templates selecting its node
+//! through [`crate::node`] and publishes the node's `HostNetwork` ([`agent`]), the per-template status
+//! rollup ([`rollup`]), what both may ask of the API server ([`access`]), and what they share: the
+//! health port ([`health`]), status conditions ([`conditions`]) and their clock ([`clock`]).
+
+pub mod access;
+pub mod agent;
+pub mod clock;
+pub mod conditions;
+pub mod crd;
+pub mod health;
+pub mod rollup;

@@ -1,0 +1,277 @@
+//! `plumber show`: the node's state in the `HostNetwork` status format, from sysfs (PCI NICs and SR-IOV)
+//! and netlink (links, addresses, routes). What `plumber-render --inventory` reads.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use plumber_render::inventory::{
+    AddressStatus, HostNetwork, HostNetworkStatus, InterfaceStatus, InventoryMeta, LinkStatus,
+    RouteStatus, RoutesStatus, VfStatus,
+};
+
+use crate::node::state::{CurrentKind, CurrentState, VfState};
+
+/// Assemble the published object from a netlink snapshot and the sysfs NIC list.
+pub fn host_network(
+    node: &str,
+    state: &CurrentState,
+    sysfs: &Path,
+) -> crate::node::Result<HostNetwork> {
+    let mut nics = crate::node::sysfs::discover_sriov(sysfs)?;
+    merge_vfs(&mut nics, state);
+    let family = |name: &str, v6: bool| -> Option<AddressStatus> {
+        let l = state.links.get(name)?;
+        let address: Vec<String> = l
+            .addresses
+            .iter()
+            .filter(|a| a.cidr.is_ipv4() != v6)
+            .map(|a| a.cidr.to_string())
+            .collect();
+        (!address.is_empty()).then_some(AddressStatus { address })
+    };
+    for nic in &mut nics {
+        if let Some(name) = nic.pf_name.clone() {
+            nic.ipv4 = family(&name, false);
+            nic.ipv6 = family(&name, true);
+        }
+    }
+    let links = state
+        .links
+        .values()
+        .map(|l| {
+            let (parent, vlan_id) = match &l.kind {
+                CurrentKind::Vlan { parent, id } => (Some(parent.clone()), Some(*id)),
+                _ => (None, None),
+            };
+            LinkStatus {
+                name: l.name.clone(),
+                kind: l.kind.label().to_string(),
+                mtu: l.mtu,
+                up: l.up,
+                parent,
+                vlan_id,
+                controller: l.controller.clone(),
+                ipv4: family(&l.name, false),
+                ipv6: family(&l.name, true),
+            }
+        })
+        .collect();
+    let mut routes = RoutesStatus::default();
+    for r in &state.routes {
+        let v6 = matches!(r.dst.addr, IpAddr::V6(_));
+        let status = RouteStatus {
+            dev: r.dev.clone(),
+            dst: (r.dst.prefix != 0).then(|| r.dst.to_string()),
+            gw: r.via.map(|g| g.to_string()),
+            src: r.src.map(|s| s.to_string()),
+            metric: r
+                .metric
+                .filter(|m| *m != crate::node::plan::default_metric(v6)),
+            table: (r.table != 254).then_some(r.table),
+        };
+        if v6 {
+            routes.ipv6.push(status);
+        } else {
+            routes.ipv4.push(status);
+        }
+    }
+    Ok(HostNetwork {
+        api_version: plumber_render::model::API_VERSION.to_string(),
+        kind: "HostNetwork".to_string(),
+        metadata: InventoryMeta {
+            name: node.to_string(),
+        },
+        status: HostNetworkStatus {
+            interface_status: nics,
+            routes: Some(routes),
+            links,
+            ovs_bridges: Vec::new(),
+        },
+    })
+}
+
+/// Fills each SR-IOV PF's `sriovStatus.vfs` with what netlink says of its VFs (the PF link of the same
+/// name, `IFLA_VFINFO_LIST`): MAC, VLAN, QoS, spoofchk and trust merged by VF id into the entries sysfs
+/// listed (PCI address, driver), and entries added, in id order, for the VFs only netlink reports. A
+/// NIC without SR-IOV (no `sriovStatus`) or without a link in `state` is left as sysfs found it.
+pub fn merge_vfs(nics: &mut [InterfaceStatus], state: &CurrentState) {
+    for nic in nics {
+        let Some(link) = nic.pf_name.as_ref().and_then(|n| state.links.get(n)) else {
+            continue;
+        };
+        let Some(status) = nic.sriov_status.as_mut() else {
+            continue;
+        };
+        if link.vfs.is_empty() {
+            continue;
+        }
+        for vf in &link.vfs {
+            match status.vfs.iter_mut().find(|s| s.id == vf.id) {
+                Some(s) => merge_vf(s, vf),
+                None => {
+                    let mut s = VfStatus {
+                        id: vf.id,
+                        ..VfStatus::default()
+                    };
+                    merge_vf(&mut s, vf);
+                    status.vfs.push(s);
+                }
+            }
+        }
+        status.vfs.sort_by_key(|v| v.id);
+    }
+}
+
+/// Netlink's fields of one VF. VLAN and QoS are reported as the kernel has them (0: none); spoofchk and
+/// trust only when the driver reports them; the MAC only when set.
+fn merge_vf(s: &mut VfStatus, vf: &VfState) {
+    s.mac = vf.mac.map(|m| m.to_string());
+    s.vlan = Some(u32::from(vf.vlan));
+    s.qos = Some(u32::from(vf.qos));
+    s.spoofchk = vf.spoofchk;
+    s.trust = vf.trust;
+}
+
+/// The node's name: `NODE_NAME` (the agent's downward API), else the kernel's hostname.
+pub fn node_name() -> String {
+    std::env::var("NODE_NAME")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_default()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::state::LinkState;
+    use plumber_render::inventory::SriovStatus;
+    use plumber_render::model::{MacAddr, PciAddr};
+
+    fn pci(s: &str) -> PciAddr {
+        PciAddr::parse(s).unwrap()
+    }
+
+    fn link(name: &str, vfs: Vec<VfState>) -> LinkState {
+        LinkState {
+            name: name.into(),
+            kind: CurrentKind::Device,
+            mtu: 1500,
+            up: true,
+            controller: None,
+            addresses: vec![],
+            vfs,
+        }
+    }
+
+    fn sysfs_vf(id: u32, addr: &str, driver: Option<&str>) -> VfStatus {
+        VfStatus {
+            id,
+            pci_addr: Some(pci(addr)),
+            vf_driver: driver.map(str::to_string),
+            ..VfStatus::default()
+        }
+    }
+
+    fn nic(name: &str, vfs: Option<Vec<VfStatus>>) -> InterfaceStatus {
+        InterfaceStatus {
+            pf_name: Some(name.into()),
+            sriov_enabled: Some(vfs.is_some()),
+            sriov_status: vfs.map(|vfs| SriovStatus {
+                num_vfs: Some(vfs.len() as u32),
+                total_vfs: Some(8),
+                vfs,
+            }),
+            ..InterfaceStatus::default()
+        }
+    }
+
+    #[test]
+    fn netlink_vf_fields_merge_into_sysfs_vfs_by_id() {
+        let mut state = CurrentState::default();
+        let vfs = vec![
+            VfState {
+                id: 0,
+                mac: Some(MacAddr([2, 0, 0, 0, 0, 0x10])),
+                vlan: 100,
+                qos: 3,
+                spoofchk: Some(false),
+                trust: Some(true),
+                ..VfState::default()
+            },
+            // Driver reports neither spoofchk nor trust.
+            VfState {
+                id: 1,
+                ..VfState::default()
+            },
+            // Not (yet) in sysfs.
+            VfState {
+                id: 2,
+                trust: Some(false),
+                spoofchk: Some(true),
+                ..VfState::default()
+            },
+        ];
+        state
+            .links
+            .insert("ens1f0".into(), link("ens1f0", vfs.clone()));
+        // A PF without SR-IOV in sysfs, and one with no link: untouched.
+        state.links.insert("eno2".into(), link("eno2", vfs));
+        let mut nics = vec![
+            nic(
+                "ens1f0",
+                Some(vec![
+                    sysfs_vf(1, "0000:5e:02.1", None),
+                    sysfs_vf(0, "0000:5e:02.0", Some("iavf")),
+                    // sysfs lists it, netlink does not: kept as is.
+                    sysfs_vf(3, "0000:5e:02.3", Some("vfio-pci")),
+                ]),
+            ),
+            nic("eno2", None),
+            nic("gone0", Some(vec![sysfs_vf(0, "0000:af:02.0", None)])),
+        ];
+        let before = nics.clone();
+        merge_vfs(&mut nics, &state);
+        assert_eq!(nics[1], before[1]);
+        assert_eq!(nics[2], before[2]);
+        let vfs = &nics[0].sriov_status.as_ref().unwrap().vfs;
+        assert_eq!(
+            vfs,
+            &vec![
+                VfStatus {
+                    id: 0,
+                    mac: Some("02:00:00:00:00:10".into()),
+                    pci_addr: Some(pci("0000:5e:02.0")),
+                    vlan: Some(100),
+                    qos: Some(3),
+                    spoofchk: Some(false),
+                    trust: Some(true),
+                    vf_driver: Some("iavf".into()),
+                },
+                VfStatus {
+                    id: 1,
+                    pci_addr: Some(pci("0000:5e:02.1")),
+                    vlan: Some(0),
+                    qos: Some(0),
+                    ..VfStatus::default()
+                },
+                VfStatus {
+                    id: 2,
+                    vlan: Some(0),
+                    qos: Some(0),
+                    spoofchk: Some(true),
+                    trust: Some(false),
+                    ..VfStatus::default()
+                },
+                sysfs_vf(3, "0000:5e:02.3", Some("vfio-pci")),
+            ]
+        );
+        // The published form: absent trust stays absent (not `false`).
+        let yaml = serde_yaml::to_string(vfs).unwrap();
+        assert!(yaml.contains("trust: true"), "{yaml}");
+        assert_eq!(yaml.matches("trust:").count(), 2, "{yaml}");
+    }
+}

@@ -1,0 +1,111 @@
+//! SR-IOV discovery from sysfs: the PCI NICs under `class/net` with their PF and VF attributes, in
+//! HostPlumber's `interfaceStatus` format.
+
+use std::fs;
+use std::path::Path;
+
+use plumber_render::inventory::{InterfaceStatus, SriovStatus, VfStatus};
+use plumber_render::model::{PciAddr, PciId};
+
+use crate::node::{Error, Result};
+
+/// Every PCI network interface under `<sysfs>/class/net` that is not itself a VF, sorted by name.
+///
+/// Virtual interfaces (no `device` link) and non-PCI ones (USB, ...) are skipped. A missing, unreadable or
+/// unparsable attribute leaves its field `None`; only an unreadable `class/net` is an error. VF MAC, VLAN,
+/// QoS, trust and spoofchk are netlink's and stay `None` here.
+pub fn discover_sriov(sysfs: &Path) -> Result<Vec<InterfaceStatus>> {
+    let net = sysfs.join("class/net");
+    let entries = fs::read_dir(&net).map_err(|e| Error::io(net.display(), e))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let Ok(entry) = entry else { continue };
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if let Some(status) = interface(&net.join(&name), &name) {
+            out.push(status);
+        }
+    }
+    out.sort_by(|a, b| a.pf_name.cmp(&b.pf_name));
+    Ok(out)
+}
+
+/// One interface, or `None` when it is virtual, not PCI, or a VF.
+fn interface(dir: &Path, name: &str) -> Option<InterfaceStatus> {
+    let device = dir.join("device");
+    let pci = pci_link(&device)?;
+    if let Some(subsystem) = link_basename(&device.join("subsystem")) {
+        if subsystem != "pci" {
+            return None;
+        }
+    }
+    if fs::symlink_metadata(device.join("physfn")).is_ok() {
+        return None;
+    }
+    let sriov_enabled = device.join("sriov_totalvfs").exists();
+    let sriov_status = sriov_enabled.then(|| SriovStatus {
+        num_vfs: read_parsed(&device.join("sriov_numvfs"), |s| s.parse().ok()),
+        total_vfs: read_parsed(&device.join("sriov_totalvfs"), |s| s.parse().ok()),
+        vfs: vfs(&device),
+    });
+    Some(InterfaceStatus {
+        pf_name: Some(name.to_string()),
+        pci_addr: Some(pci),
+        vendor_id: read_parsed(&device.join("vendor"), |s| PciId::parse(s).ok()),
+        device_id: read_parsed(&device.join("device"), |s| PciId::parse(s).ok()),
+        sriov_enabled: Some(sriov_enabled),
+        sriov_status,
+        mac: read_parsed(&dir.join("address"), |s| {
+            (!s.is_empty()).then(|| s.to_string())
+        }),
+        mtu: read_parsed(&dir.join("mtu"), |s| s.parse().ok()),
+        pf_driver: link_basename(&device.join("driver")),
+        ipv4: None,
+        ipv6: None,
+    })
+}
+
+/// The PF's `virtfnN` links, by id.
+fn vfs(device: &Path) -> Vec<VfStatus> {
+    let Ok(entries) = fs::read_dir(device) else {
+        return Vec::new();
+    };
+    let mut vfs: Vec<VfStatus> = entries
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let id: u32 = e
+                .file_name()
+                .to_str()?
+                .strip_prefix("virtfn")?
+                .parse()
+                .ok()?;
+            let link = e.path();
+            Some(VfStatus {
+                id,
+                pci_addr: pci_link(&link),
+                vf_driver: link_basename(&link.join("driver")),
+                ..VfStatus::default()
+            })
+        })
+        .collect();
+    vfs.sort_by_key(|v| v.id);
+    vfs
+}
+
+/// The basename of a symlink's target (`driver -> ../../../bus/pci/drivers/i40e` is `i40e`).
+pub(crate) fn link_basename(link: &Path) -> Option<String> {
+    let target = fs::read_link(link).ok()?;
+    Some(target.file_name()?.to_str()?.to_string())
+}
+
+/// The PCI address a device link points to.
+fn pci_link(link: &Path) -> Option<PciAddr> {
+    PciAddr::parse(&link_basename(link)?).ok()
+}
+
+/// A one-value attribute, trimmed, through `parse`; `None` when missing, unreadable or unparsable.
+pub(crate) fn read_parsed<T>(path: &Path, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+    let text = fs::read_to_string(path).ok()?;
+    parse(text.trim())
+}
