@@ -11,3 +11,34 @@
 
 pub mod cluster;
 pub mod node;
+
+#[cfg(test)]
+mod tests {
+    /// The node side stands alone: no file under `src/node/` names the cluster side.
+    #[test]
+    fn the_node_side_never_uses_the_cluster_side() {
+        fn walk(dir: &std::path::Path, offenders: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, offenders);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for (i, line) in text.lines().enumerate() {
+                        if line.contains("crate::cluster") || line.contains("plumber::cluster") {
+                            offenders.push(format!("{}:{}: {line}", path.display(), i + 1));
+                        }
+                    }
+                }
+            }
+        }
+        let node = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/node");
+        let mut offenders = Vec::new();
+        walk(&node, &mut offenders);
+        assert!(node.join("mod.rs").exists(), "{} moved?", node.display());
+        assert!(
+            offenders.is_empty(),
+            "the node side names the cluster side: {offenders:#?}"
+        );
+    }
+}
