@@ -6,6 +6,7 @@
 //! applied, a deleted template reverting through an apply of the rest, condition transition times, and
 //! Events on success and failure.
 
+mod metrics_access;
 mod rollup;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -1183,6 +1184,7 @@ async fn every_verb_the_rbac_grants_is_used() {
     scenario_a_rollout_limited_to_one_node_waits_for_the_slot_and_a_failed_node_keeps_it().await;
     scenario_a_slot_held_by_a_removed_node_is_taken_over().await;
     scenario_the_watches_list_templates_and_this_node_only().await;
+    metrics_access::scenario_metrics_are_served_to_tokens_the_api_server_allows().await;
     let seen = EXERCISED.lock().unwrap().clone();
     let mut unused = Vec::new();
     for a in plumber::cluster::access::AGENT {

@@ -17,8 +17,9 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, RoleRef};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use plumber::cluster::access::{Access, AGENT, ROLLUP};
+use plumber::cluster::access::{Access, AGENT, METRICS_READER, ROLLUP};
 use plumber::cluster::crd::HostNetworkTemplate;
+use plumber::cluster::metrics_access::METRICS_PATH;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -548,6 +549,31 @@ fn rbac_grants_exactly_the_access_tables() {
     }
     for (at, o) in &objs {
         let key = match o {
+            // The metrics reader is for the cluster's scrapers: unbound, and exactly `get /metrics`.
+            Object::ClusterRole(r) if r.metadata.name.as_deref() == Some(METRICS_READER) => {
+                let rules = r.rules.as_deref().unwrap_or_default();
+                assert_eq!(rules.len(), 1, "{at}: {rules:?}");
+                assert_eq!(
+                    (
+                        rules[0].non_resource_urls.as_deref(),
+                        rules[0].verbs.as_slice(),
+                        rules[0].api_groups.as_deref(),
+                        rules[0].resources.as_deref()
+                    ),
+                    (
+                        Some(&[METRICS_PATH.to_string()][..]),
+                        &["get".to_string()][..],
+                        None,
+                        None
+                    ),
+                    "{at}"
+                );
+                assert!(
+                    !bound.iter().any(|(_, n)| n == METRICS_READER),
+                    "{at}: deploy/ binds {METRICS_READER}"
+                );
+                continue;
+            }
             Object::ClusterRole(r) => ("ClusterRole", r.metadata.name.clone().unwrap()),
             Object::Role(r) => ("Role", r.metadata.name.clone().unwrap()),
             _ => continue,

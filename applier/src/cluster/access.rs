@@ -30,6 +30,11 @@ pub struct Access {
 
 const PLUMBER: &str = "plumber.k8s.pf9.io";
 
+/// The ClusterRole deploy/ grants to whoever may read the agent's and the rollup's `/metrics` (bound
+/// by the cluster's admin to a scraper, never to plumber itself): `get` on the non-resource URL
+/// [`crate::cluster::metrics_access::METRICS_PATH`].
+pub const METRICS_READER: &str = "plumber-metrics-reader";
+
 /// The node agent.
 pub const AGENT: &[Access] = &[
     // The reflector over every template.
@@ -69,6 +74,21 @@ pub const AGENT: &[Access] = &[
         verbs: &["create", "patch"],
         namespaced: false,
     },
+    // `/metrics` for whom the API server says may read it (`--metrics-access kubernetes`, the
+    // default): who the bearer token is (TokenReview), then whether that user may `get /metrics`
+    // (SubjectAccessReview), as kube-rbac-proxy does.
+    Access {
+        group: "authentication.k8s.io",
+        resource: "tokenreviews",
+        verbs: &["create"],
+        namespaced: false,
+    },
+    Access {
+        group: "authorization.k8s.io",
+        resource: "subjectaccessreviews",
+        verbs: &["create"],
+        namespaced: false,
+    },
     // Rollout slots (`maxUnavailable`): one Lease per slot in the agent's namespace, listed by label
     // (one request for all of them), created, taken over (update) and given back (delete).
     Access {
@@ -103,6 +123,21 @@ pub const ROLLUP: &[Access] = &[
         group: "",
         resource: "nodes",
         verbs: &["list", "watch"],
+        namespaced: false,
+    },
+    // `/metrics` for whom the API server says may read it (`--metrics-access kubernetes`, the
+    // default): who the bearer token is (TokenReview), then whether that user may `get /metrics`
+    // (SubjectAccessReview), as kube-rbac-proxy does.
+    Access {
+        group: "authentication.k8s.io",
+        resource: "tokenreviews",
+        verbs: &["create"],
+        namespaced: false,
+    },
+    Access {
+        group: "authorization.k8s.io",
+        resource: "subjectaccessreviews",
+        verbs: &["create"],
         namespaced: false,
     },
 ];

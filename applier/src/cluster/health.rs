@@ -1,7 +1,7 @@
 //! What `plumber agent` and `plumber rollup` share of their `/healthz`, `/readyz` and `/metrics` port:
 //! the liveness and readiness state ([`Probes`]), the responses ([`respond`]) and hyper's HTTP/1
-//! connection handler serving them ([`serve_with`]; no router: three fixed paths). Each keeps its own
-//! metrics (`agent::health`, `rollup::health`).
+//! connection handler serving them ([`serve_with`]; no router: three fixed paths), `/metrics` behind
+//! [`MetricsAccess`]. Each keeps its own metrics (`agent::health`, `rollup::health`).
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,6 +15,8 @@ use hyper_util::rt::TokioIo;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
+
+use crate::cluster::metrics_access::{MetricsAccess, METRICS_PATH};
 
 /// Ready yet, and is a unit of work (a reconcile pass, a status sync) running for too long?
 pub struct Probes {
@@ -69,6 +71,9 @@ impl Probes {
     }
 }
 
+/// The content type of the plain answers.
+const TEXT: &str = "text/plain; charset=utf-8";
+
 /// Unix seconds.
 pub fn now() -> u64 {
     SystemTime::now()
@@ -113,7 +118,6 @@ pub fn respond_with(
     metrics: impl FnOnce() -> String,
     path: &str,
 ) -> (StatusCode, &'static str, String) {
-    const TEXT: &str = "text/plain; charset=utf-8";
     match path {
         "/healthz" => match probes.stalled(now()) {
             None => (StatusCode::OK, TEXT, "ok\n".into()),
@@ -140,14 +144,14 @@ pub fn respond_with(
 }
 
 /// Serves `respond(path)` (status, content type, body) to every `GET` on `listener` until the task is
-/// dropped (the agent's endpoints and the rollup's).
-pub async fn serve_with<F>(listener: TcpListener, respond: F)
+/// dropped (the agent's endpoints and the rollup's); `/metrics` only to whom `access` allows.
+pub async fn serve_with<F>(listener: TcpListener, access: Arc<MetricsAccess>, respond: F)
 where
     F: Fn(&str) -> (StatusCode, &'static str, String) + Send + Sync + 'static,
 {
     let respond = Arc::new(respond);
     loop {
-        let (stream, _) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "health server: accept failed");
@@ -156,16 +160,38 @@ where
             }
         };
         let respond = respond.clone();
+        let access = access.clone();
         tokio::spawn(async move {
             let svc =
                 hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let (code, ctype, body) = respond(req.uri().path());
-                    let resp = Response::builder()
-                        .status(code)
-                        .header(http::header::CONTENT_TYPE, ctype)
-                        .body(Full::new(Bytes::from(body)))
-                        .expect("a valid response");
-                    async move { Ok::<_, Infallible>(resp) }
+                    let respond = respond.clone();
+                    let access = access.clone();
+                    async move {
+                        let path = req.uri().path();
+                        let allowed = if path == METRICS_PATH {
+                            let authorization = req
+                                .headers()
+                                .get(http::header::AUTHORIZATION)
+                                .and_then(|v| v.to_str().ok());
+                            access.check(peer.ip(), authorization).await
+                        } else {
+                            Ok(())
+                        };
+                        let (code, ctype, body) = match allowed {
+                            Ok(()) => respond(path),
+                            Err((code, body)) => (code, TEXT, body),
+                        };
+                        let mut resp = Response::builder()
+                            .status(code)
+                            .header(http::header::CONTENT_TYPE, ctype);
+                        if code == StatusCode::UNAUTHORIZED {
+                            resp = resp.header(http::header::WWW_AUTHENTICATE, "Bearer");
+                        }
+                        let resp = resp
+                            .body(Full::new(Bytes::from(body)))
+                            .expect("a valid response");
+                        Ok::<_, Infallible>(resp)
+                    }
                 });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)

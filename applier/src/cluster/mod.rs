@@ -1,7 +1,8 @@
 //! The cluster side: the CRDs ([`crd`]), the node agent that applies the templates selecting its node
 //! through [`crate::node`] and publishes the node's `HostNetwork` ([`agent`]), the per-template status
 //! rollup ([`rollup`]), what both may ask of the API server ([`access`]), and what they share: the
-//! health port ([`health`]), status conditions ([`conditions`]) and their clock ([`clock`]).
+//! health port ([`health`]) and who may read its metrics ([`metrics_access`]), status conditions
+//! ([`conditions`]) and their clock ([`clock`]).
 
 pub mod access;
 pub mod agent;
@@ -9,4 +10,5 @@ pub mod clock;
 pub mod conditions;
 pub mod crd;
 pub mod health;
+pub mod metrics_access;
 pub mod rollup;

@@ -20,6 +20,16 @@ pub struct Rollup {
     /// Address to listen on for them.
     #[arg(long, env = "PLUMBER_BIND", default_value = "0.0.0.0")]
     bind: std::net::IpAddr,
+    /// Who may read /metrics: `kubernetes`, a bearer token the API server authenticates and allows
+    /// `get` on /metrics (ClusterRole plumber-metrics-reader); `loopback`, this host only; `open`,
+    /// everyone. /healthz and /readyz are always open (the kubelet's probes).
+    #[arg(
+        long,
+        env = "PLUMBER_METRICS_ACCESS",
+        value_enum,
+        default_value = "kubernetes"
+    )]
+    metrics_access: plumber::cluster::metrics_access::Mode,
     /// Log format.
     #[arg(long, env = "PLUMBER_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -37,6 +47,7 @@ pub fn run(c: Rollup) -> u8 {
         bind: c.bind,
         port: c.port,
         debounce: Duration::from_millis(c.debounce_ms),
+        metrics_access: c.metrics_access,
     };
     super::run_service(
         "rollup",

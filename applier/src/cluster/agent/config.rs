@@ -42,6 +42,16 @@ pub struct Config {
     #[arg(long, env = "PLUMBER_BIND", default_value = "0.0.0.0")]
     pub bind: std::net::IpAddr,
     /// Log format.
+    /// Who may read /metrics: `kubernetes`, a bearer token the API server authenticates and allows
+    /// `get` on /metrics (ClusterRole plumber-metrics-reader); `loopback`, this node only; `open`,
+    /// everyone. /healthz and /readyz are always open (the kubelet's probes).
+    #[arg(
+        long,
+        env = "PLUMBER_METRICS_ACCESS",
+        value_enum,
+        default_value = "kubernetes"
+    )]
+    pub metrics_access: crate::cluster::metrics_access::Mode,
     #[arg(long, env = "PLUMBER_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
     /// Log filter: a level (info, debug) or target=level pairs (plumber=debug,kube=info).

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 
 use super::reconcile::Verdict;
 use crate::cluster::health::{Probes, Registered};
+use crate::cluster::metrics_access::MetricsAccess;
 use crate::node::apply::Outcome;
 
 /// The agent's metrics (all prefixed `plumber_agent_`).
@@ -158,9 +159,9 @@ impl State {
 
 pub use crate::cluster::health::respond;
 
-/// Serves the endpoints on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, state: Arc<State>) {
-    crate::cluster::health::serve_with(listener, move |path| respond(&state, path)).await
+/// Serves the endpoints on `listener` until the task is dropped, `/metrics` to whom `access` allows.
+pub async fn serve(listener: TcpListener, access: Arc<MetricsAccess>, state: Arc<State>) {
+    crate::cluster::health::serve_with(listener, access, move |path| respond(&state, path)).await
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ use plumber_render::select::Labels;
 
 use crate::cluster::clock::{wall_clock, Clock};
 use crate::cluster::crd::{AppliedTemplate, HostNetworkStatus, HostNetworkTemplate, LastApply};
+use crate::cluster::metrics_access::MetricsAccess;
 use crate::node::apply::{Outcome, Target};
 pub use config::Config;
 use reconcile::{Decision, Host, Verdict};
@@ -456,7 +457,8 @@ pub async fn run(cfg: Config, after_pass: fn()) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind((cfg.bind, cfg.port))
         .await
         .with_context(|| format!("listening on {}:{}", cfg.bind, cfg.port))?;
-    tokio::spawn(health::serve(listener, state.clone()));
+    let access = MetricsAccess::new(cfg.metrics_access, client.clone());
+    tokio::spawn(health::serve(listener, Arc::new(access), state.clone()));
     tracing::info!(node = %cfg.node_name, port = cfg.port, root = %cfg.host_root.display(), "plumber agent starting");
 
     // Triggers from the API server: a bounded channel whose items only say "something changed" (a

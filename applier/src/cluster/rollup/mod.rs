@@ -83,6 +83,7 @@ use crate::cluster::clock::{wall_clock, Clock};
 use crate::cluster::crd::{
     ApplyResult, HostNetwork, HostNetworkTemplate, HostNetworkTemplateStatus,
 };
+use crate::cluster::metrics_access::MetricsAccess;
 use compute::{NodeReport, Template};
 
 /// The one field manager the rollup writes with.
@@ -657,6 +658,8 @@ pub struct Config {
     pub bind: std::net::IpAddr,
     pub port: u16,
     pub debounce: Duration,
+    /// Who may read `/metrics`.
+    pub metrics_access: crate::cluster::metrics_access::Mode,
 }
 
 /// Runs the rollup until SIGTERM or SIGINT.
@@ -670,9 +673,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}:{}", cfg.bind, cfg.port))?;
     let s = state.clone();
-    tokio::spawn(crate::cluster::health::serve_with(listener, move |path| {
-        health::respond(&s, path)
-    }));
+    let access = MetricsAccess::new(cfg.metrics_access, client.clone());
+    tokio::spawn(crate::cluster::health::serve_with(
+        listener,
+        Arc::new(access),
+        move |path| health::respond(&s, path),
+    ));
     tracing::info!(
         port = cfg.port,
         debounce_ms = cfg.debounce.as_millis() as u64,
