@@ -21,21 +21,28 @@ pub struct Source {
     pub text: String,
 }
 
-/// A warning for every template whose name Kubernetes would refuse.
-pub fn name_warnings(templates: &[Loaded]) -> Vec<String> {
-    templates
-        .iter()
-        .filter_map(|t| {
-            check_object_name(t.name()).err().map(|message| {
+/// What plumber renders but would rather not, one line each: a template name Kubernetes would refuse,
+/// an SR-IOV entry that names its PF in more than one way ([`crate::validate::ignored_selectors`]).
+pub fn warnings(templates: &[Loaded]) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in templates {
+        if let Err(message) = check_object_name(t.name()) {
+            out.push(
                 FieldError {
                     origin: t.origin.clone(),
                     path: "metadata.name".into(),
                     message,
                 }
-                .to_string()
-            })
-        })
-        .collect()
+                .to_string(),
+            );
+        }
+        out.extend(
+            crate::validate::ignored_selectors(t)
+                .iter()
+                .map(ToString::to_string),
+        );
+    }
+    out
 }
 
 /// Parse and validate every template of every source (objects of other kinds are left out, silently:

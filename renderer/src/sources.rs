@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::parse::{parse, Loaded};
-use crate::pipeline::{name_warnings, validate_all, Source};
+use crate::pipeline::{validate_all, warnings, Source};
 
 /// The files kustomize reads in a directory: never templates, and often without `kind`.
 const KUSTOMIZE_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
@@ -82,8 +82,7 @@ pub struct Input {
     /// One line per object or file left out:
     /// `templates/cm.yaml#1: kind ConfigMap is not a HostNetworkTemplate; skipped`.
     pub notes: Vec<String>,
-    /// What plumber renders but Kubernetes would refuse (a `metadata.name` that is not a Kubernetes
-    /// name), one line each.
+    /// What plumber renders but would rather not ([`crate::pipeline::warnings`]), one line each.
     pub warnings: Vec<String>,
 }
 
@@ -129,6 +128,6 @@ pub fn read_input(paths: &[PathBuf]) -> Result<Input> {
         all.extend(p.templates);
     }
     input.templates = validate_all(all)?;
-    input.warnings = name_warnings(&input.templates);
+    input.warnings = warnings(&input.templates);
     Ok(input)
 }

@@ -85,41 +85,26 @@ impl Validator<'_> {
         for (i, s) in self.t.template.spec.sriov_config.iter().enumerate() {
             let p = format!("spec.sriovConfig[{i}]");
             let by_ids = s.vendor_id.is_some() || s.device_id.is_some();
-            let count = [s.pf_name.is_some(), by_ids, s.pci_addr.is_some()]
-                .iter()
-                .filter(|b| **b)
-                .count();
-            if count == 0 {
+            if s.pf_name.is_none() && s.pci_addr.is_none() && !by_ids {
                 self.err(
                     &p,
-                    "no PF selector: set exactly one of pfName, vendorId+deviceId or pciAddr",
-                );
-            } else if count > 1 {
-                let mut set = Vec::new();
-                if let Some(n) = &s.pf_name {
-                    set.push(format!("pfName {n}"));
-                }
-                if by_ids {
-                    set.push("vendorId/deviceId".to_string());
-                }
-                if let Some(a) = &s.pci_addr {
-                    set.push(format!("pciAddr {a}"));
-                }
-                self.err(
-                    &p,
-                    format!("{} select the PF together; set exactly one of pfName, vendorId+deviceId or pciAddr", set.join(" and ")),
+                    "no PF selector: set one of pfName, pciAddr or vendorId+deviceId",
                 );
             }
-            match (s.vendor_id, s.device_id) {
-                (Some(v), None) => self.err(
-                    format!("{p}.vendorId"),
-                    format!("{v} needs a deviceId next to it"),
-                ),
-                (None, Some(d)) => self.err(
-                    format!("{p}.deviceId"),
-                    format!("{d} needs a vendorId next to it"),
-                ),
-                _ => {}
+            // A lone vendorId or deviceId selects nothing; beside pfName or pciAddr it is ignored
+            // (a warning, [`ignored_selectors`]), as HostPlumber ignores it.
+            if s.pf_name.is_none() && s.pci_addr.is_none() {
+                match (s.vendor_id, s.device_id) {
+                    (Some(v), None) => self.err(
+                        format!("{p}.vendorId"),
+                        format!("{v} needs a deviceId next to it"),
+                    ),
+                    (None, Some(d)) => self.err(
+                        format!("{p}.deviceId"),
+                        format!("{d} needs a vendorId next to it"),
+                    ),
+                    _ => {}
+                }
             }
             let key = if let Some(n) = &s.pf_name {
                 format!("pfName {n}")
@@ -558,4 +543,48 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+/// One warning per `sriovConfig` entry that names its PF in more than one way. HostPlumber accepts
+/// that and uses `pfName`, else `pciAddr`, else `vendorId`+`deviceId`; so does plumber, and says
+/// which selectors it ignored:
+///
+/// ```yaml
+/// sriovConfig:
+///   - pfName: eno2            # used
+///     pciAddr: 0000:03:00.0   # ignored, with a warning
+/// ```
+pub fn ignored_selectors(t: &Loaded) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    for (i, s) in t.template.spec.sriov_config.iter().enumerate() {
+        let mut given = Vec::new();
+        if let Some(n) = &s.pf_name {
+            given.push(format!("pfName {n}"));
+        }
+        if let Some(a) = &s.pci_addr {
+            given.push(format!("pciAddr {a}"));
+        }
+        let ids = [
+            s.vendor_id.map(|v| format!("vendorId {v}")),
+            s.device_id.map(|d| format!("deviceId {d}")),
+        ];
+        let ids: Vec<String> = ids.into_iter().flatten().collect();
+        if !ids.is_empty() {
+            given.push(ids.join(" "));
+        }
+        if given.len() > 1 {
+            out.push(FieldError {
+                origin: t.origin.clone(),
+                path: format!("spec.sriovConfig[{i}]"),
+                message: format!(
+                    "{} each select the PF; {} is used and {} ignored (pfName, else pciAddr, else \
+                     vendorId+deviceId, as HostPlumber does): keep only the one you mean",
+                    given.join(", "),
+                    given[0],
+                    given[1..].join(" and "),
+                ),
+            });
+        }
+    }
+    out
 }

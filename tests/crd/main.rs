@@ -422,12 +422,11 @@ const REJECTED: &[&str] = &[
     "pciaddr-bad",               // pattern
     "pci-id-hex-unquoted",       // a number: the ids are strings
     "pci-id-number",             // a number: the ids are strings
-    "pf-selector-none",          // oneOf of the selectors
-    "pf-selector-several",       // oneOf of the selectors
+    "pf-selector-none",          // anyOf of the selectors
     "priority-range",            // maximum
     "routes-without-address",    // anyOf: address or dhcp required
     "unknown-field",             // strict field validation
-    "vendor-without-device",     // oneOf: vendorId needs deviceId
+    "vendor-without-device",     // anyOf: vendorId needs deviceId
     "vendorid-float",            // a number: the ids are strings
     "vf-mac-multicast",          // the first octet must be even
     "vlan-duplicate",            // x-kubernetes-list-type map keyed by id

@@ -153,3 +153,50 @@ fn a_name_kubernetes_refuses_is_a_warning() {
         )
     );
 }
+
+/// HostPlumber accepts an SR-IOV entry that names its PF several ways and uses pfName, else pciAddr,
+/// else vendorId+deviceId. plumber renders exactly what the entry with the used selector alone
+/// renders, and warns naming the ignored ones.
+#[test]
+fn several_pf_selectors_use_hostplumbers_order_with_a_warning() {
+    let dir = scratch();
+    let entry = |sel: &str| {
+        format!(
+            "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata:\n  name: sriov\n\
+             spec:\n  sriovConfig:\n    - {sel}\n      numVfs: 4\n      vfDriver: vfio-pci\n"
+        )
+    };
+    let cases = [
+        (
+            "pfName: ens1f0\n      pciAddr: 0000:03:00.0\n      vendorId: \"8086\"\n      deviceId: \"1572\"",
+            "pfName: ens1f0",
+            "pfName ens1f0, pciAddr 0000:03:00.0, vendorId 8086 deviceId 1572 each select the PF; pfName ens1f0 is used and pciAddr 0000:03:00.0 and vendorId 8086 deviceId 1572 ignored",
+        ),
+        (
+            "pciAddr: 0000:03:00.0\n      vendorId: \"8086\"",
+            "pciAddr: 0000:03:00.0",
+            "pciAddr 0000:03:00.0, vendorId 8086 each select the PF; pciAddr 0000:03:00.0 is used and vendorId 8086 ignored",
+        ),
+    ];
+    for (i, (several, used, said)) in cases.iter().enumerate() {
+        let both = dir.path().join(format!("several-{i}.yaml"));
+        let one = dir.path().join(format!("one-{i}.yaml"));
+        std::fs::write(&both, entry(several)).unwrap();
+        std::fs::write(&one, entry(used)).unwrap();
+        let (o_both, o_one) = (render(&[&both]), render(&[&one]));
+        assert!(o_both.status.success(), "{}", stderr(&o_both));
+        assert!(o_one.status.success(), "{}", stderr(&o_one));
+        assert_eq!(
+            String::from_utf8_lossy(&o_both.stdout).replace("several-", "one-"),
+            String::from_utf8_lossy(&o_one.stdout)
+        );
+        assert_eq!(stderr(&o_one), "");
+        assert_eq!(
+            stderr(&o_both),
+            format!(
+                "plumber-render: warning: {}#1 (sriov): spec.sriovConfig[0]: {said} (pfName, else pciAddr, else vendorId+deviceId, as HostPlumber does): keep only the one you mean\n",
+                both.display()
+            )
+        );
+    }
+}

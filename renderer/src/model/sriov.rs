@@ -7,8 +7,9 @@ use std::fmt;
 use super::de::{null_as_default, yaml11_bool_opt};
 use super::{DriverName, IfName, MacAddr, Mtu, NumVfs, PciAddr, PciId, TxRate, VfQos, VfVlan};
 
-/// One SR-IOV entry. The PF is chosen by exactly one of `pfName`, `vendorId`+`deviceId` (every PF of
-/// that model) or `pciAddr`.
+/// One SR-IOV entry. The PF is chosen by `pfName`, `pciAddr` or `vendorId`+`deviceId` (every PF of
+/// that model); an entry with more than one uses the first of that order and warns of the others
+/// (HostPlumber's rule).
 ///
 /// ```yaml
 /// sriovConfig:
@@ -35,8 +36,9 @@ use super::{DriverName, IfName, MacAddr, Mtu, NumVfs, PciAddr, PciId, TxRate, Vf
 /// ```
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-// The PF selector rule as far as OpenAPI goes: exactly one of the three ways.
-#[schemars(extend("oneOf" = [
+// The PF selector rule as far as OpenAPI goes: at least one of the three ways (more is HostPlumber's
+// precedence, with a warning).
+#[schemars(extend("anyOf" = [
     {"required": ["pfName"]},
     {"required": ["pciAddr"]},
     {"required": ["vendorId", "deviceId"]},
