@@ -8,6 +8,11 @@
 //!   RBAC and their health ports.
 //!
 //! [`node`] never uses [`cluster`].
+//!
+//! Each item is as visible as its users need: `pub` only for the `plumber` binary, the `gen_crds`
+//! example and the test binaries; `pub(crate)` for the other modules of this library. The lint below
+//! keeps a `pub` from hiding in a module nobody outside can reach.
+#![warn(unreachable_pub)]
 
 pub mod cluster;
 pub mod node;

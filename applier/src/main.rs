@@ -2,6 +2,9 @@
 //! match the templates that select it (or, with `--dry-run`, prints what it would change); `agent` and
 //! `rollup` are the cluster's services; `completions` and `man` print shell completions and man pages.
 
+// Everything in `cmd` is this binary's own: `pub(crate)` at most.
+#![warn(unreachable_pub)]
+
 mod cmd;
 
 use std::process::ExitCode;

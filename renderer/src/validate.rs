@@ -554,7 +554,7 @@ impl Validator<'_> {
 ///   - pfName: eno2            # used
 ///     pciAddr: 0000:03:00.0   # ignored, with a warning
 /// ```
-pub fn ignored_selectors(t: &Loaded) -> Vec<FieldError> {
+pub(crate) fn ignored_selectors(t: &Loaded) -> Vec<FieldError> {
     let mut out = Vec::new();
     for (i, s) in t.template.spec.sriov_config.iter().enumerate() {
         let mut given = Vec::new();

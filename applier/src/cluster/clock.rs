@@ -5,9 +5,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 /// A clock for condition transition times (fixed in tests).
-pub type Clock = Box<dyn Fn() -> Time + Send>;
+pub(crate) type Clock = Box<dyn Fn() -> Time + Send>;
 
 /// The wall clock, to the second (what the API keeps of a `Time`).
-pub fn wall_clock() -> Time {
+pub(crate) fn wall_clock() -> Time {
     Time(Timestamp::from_second(Timestamp::now().as_second()).expect("now is a valid time"))
 }

@@ -8,15 +8,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use crate::cluster::crd::{AVAILABLE, DEGRADED, PROGRESSING};
 
 /// The longest condition message published (the API allows 32768 bytes; a status stays readable).
-pub const MAX_MESSAGE: usize = 4096;
+pub(crate) const MAX_MESSAGE: usize = 4096;
 
 /// One condition as wanted, before its transition time is decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Want {
-    pub type_: &'static str,
-    pub status: bool,
-    pub reason: &'static str,
-    pub message: String,
+pub(crate) struct Want {
+    pub(crate) type_: &'static str,
+    pub(crate) status: bool,
+    pub(crate) reason: &'static str,
+    pub(crate) message: String,
 }
 
 impl Want {
@@ -38,7 +38,7 @@ impl Want {
 /// `current` with `wants` set: a condition whose status is unchanged keeps its `lastTransitionTime`,
 /// one that is new or changed status gets `now`. Conditions not in `wants` are kept; the result is
 /// ordered Available, Progressing, Degraded, then any others as they were.
-pub fn update(current: &[Condition], wants: &[Want], now: &Time) -> Vec<Condition> {
+pub(crate) fn update(current: &[Condition], wants: &[Want], now: &Time) -> Vec<Condition> {
     let mut out: Vec<Condition> = current.to_vec();
     for w in wants {
         let status = if w.status { "True" } else { "False" };

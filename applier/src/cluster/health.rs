@@ -24,7 +24,7 @@ pub struct Probes {
     /// When the running unit of work started (Unix seconds), 0 when none runs.
     started: AtomicU64,
     /// How long one may run before `/healthz` fails (the loop is wedged: a restart is the cure).
-    pub stall: Duration,
+    stall: Duration,
     /// What runs, for `/healthz` ("a reconcile pass").
     what: &'static str,
     /// What `/readyz` waits for.
@@ -32,7 +32,7 @@ pub struct Probes {
 }
 
 impl Probes {
-    pub fn new(stall: Duration, what: &'static str, waiting_for: &'static str) -> Probes {
+    pub(crate) fn new(stall: Duration, what: &'static str, waiting_for: &'static str) -> Probes {
         Probes {
             ready: AtomicBool::new(false),
             started: AtomicU64::new(0),
@@ -42,29 +42,29 @@ impl Probes {
         }
     }
 
-    pub fn set_ready(&self) {
+    pub(crate) fn set_ready(&self) {
         self.ready.store(true, Ordering::Relaxed);
     }
 
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
     }
 
     /// A unit of work starts (`at`: Unix seconds; [`now`] but in tests).
-    pub fn started_at(&self, at: u64) {
+    pub(crate) fn started_at(&self, at: u64) {
         self.started.store(at.max(1), Ordering::Relaxed);
     }
 
-    pub fn started(&self) {
+    pub(crate) fn started(&self) {
         self.started_at(now());
     }
 
-    pub fn ended(&self) {
+    pub(crate) fn ended(&self) {
         self.started.store(0, Ordering::Relaxed);
     }
 
     /// `None` when healthy, else why not.
-    pub fn stalled(&self, now: u64) -> Option<String> {
+    pub(crate) fn stalled(&self, now: u64) -> Option<String> {
         let started = self.started.load(Ordering::Relaxed);
         (started != 0 && now.saturating_sub(started) > self.stall.as_secs())
             .then(|| format!("{} has been running for {} s", self.what, now - started))
@@ -75,7 +75,7 @@ impl Probes {
 const TEXT: &str = "text/plain; charset=utf-8";
 
 /// Unix seconds.
-pub fn now() -> u64 {
+fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -96,8 +96,8 @@ pub trait Registered {
 
 /// What the endpoints look at: a service's metrics and its [`Probes`] (it dereferences to them).
 pub struct State<M> {
-    pub metrics: M,
-    pub probes: Probes,
+    pub(crate) metrics: M,
+    pub(crate) probes: Probes,
 }
 
 impl<M> std::ops::Deref for State<M> {
@@ -113,7 +113,7 @@ pub fn respond<M: Registered>(state: &State<M>, path: &str) -> (StatusCode, &'st
 }
 
 /// The response to `GET path`: status, content type, body (`metrics` encodes `/metrics`).
-pub fn respond_with(
+fn respond_with(
     probes: &Probes,
     metrics: impl FnOnce() -> String,
     path: &str,
@@ -145,7 +145,7 @@ pub fn respond_with(
 
 /// Serves `respond(path)` (status, content type, body) to every `GET` on `listener` until the task is
 /// dropped (the agent's endpoints and the rollup's); `/metrics` only to whom `access` allows.
-pub async fn serve_with<F>(listener: TcpListener, access: Arc<MetricsAccess>, respond: F)
+pub(crate) async fn serve_with<F>(listener: TcpListener, access: Arc<MetricsAccess>, respond: F)
 where
     F: Fn(&str) -> (StatusCode, &'static str, String) + Send + Sync + 'static,
 {

@@ -79,7 +79,7 @@ impl MetricsAccess {
 
     /// `Ok` when the request from `peer` with this `Authorization` header may read the metrics, else
     /// the status and the body to answer with.
-    pub async fn check(
+    pub(crate) async fn check(
         &self,
         peer: IpAddr,
         authorization: Option<&str>,
@@ -130,7 +130,7 @@ fn bearer(header: &str) -> Option<&str> {
 
 /// What the API server said of a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+enum Verdict {
     Allowed,
     /// Not a token the API server knows (expired, revoked, made up).
     Unauthenticated,
@@ -153,7 +153,7 @@ impl Reviewer {
     }
 
     /// The verdict on `token`, from the cache while it is fresh.
-    pub async fn review(&self, token: &str) -> Result<Verdict, kube::Error> {
+    async fn review(&self, token: &str) -> Result<Verdict, kube::Error> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = Instant::now();
         if let Some((at, v)) = self.cache.lock().expect("cache lock").get(&key) {

@@ -6,9 +6,9 @@
 
 pub mod access;
 pub mod agent;
-pub mod clock;
-pub mod conditions;
+mod clock;
+mod conditions;
 pub mod crd;
-pub mod health;
+mod health;
 pub mod metrics_access;
 pub mod rollup;

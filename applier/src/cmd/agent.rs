@@ -10,12 +10,12 @@ use clap::Args;
 #[command(
     after_help = "Environment (the DaemonSet's): NODE_NAME (downward API, spec.nodeName), the host's root mounted at\n/host, hostNetwork and privileged; the API server from the pod's service account (or KUBECONFIG).\n\nExamples:\n  NODE_NAME=worker-1 plumber agent\n  plumber agent --node-name worker-1 --host-root / --log-format json"
 )]
-pub struct Agent {
+pub(crate) struct Agent {
     #[command(flatten)]
     config: plumber::cluster::agent::Config,
 }
 
-pub fn run(c: Agent) -> u8 {
+pub(crate) fn run(c: Agent) -> u8 {
     let cfg = c.config;
     let (format, log) = (cfg.log_format, cfg.log.clone());
     super::run_service(

@@ -12,7 +12,7 @@ use plumber::node::apply::{self, Outcome, Prune, Scope, Stage, Target};
 #[command(
     after_help = "Examples:\n  plumber apply --dry-run -f templates/\n  plumber apply -f templates/ --node-labels node-role=worker,rack=r1\n  plumber apply -f templates/ --files-only --root /mnt/image --distro rhel9\n  plumber apply -f templates/ --node-labels node-role=worker --prune   # let go of templates no longer selected\n\nExit codes: 0 done (or nothing to do), 1 refused or failed before changing anything, 2 bad command\nline, 3 failed and rolled back (the node is as it was), 4 failed and the rollback failed too.\nThe outcome of the last apply is kept in STATE_DIR/last-apply.json."
 )]
-pub struct Apply {
+pub(crate) struct Apply {
     /// Template files or directories of *.yaml.
     #[arg(short = 'f', long = "file", required = true)]
     files: Vec<PathBuf>,
@@ -107,12 +107,12 @@ fn structured<T: serde::Serialize>(value: &T, yaml: bool) -> String {
 
 impl Apply {
     /// A dry run prints the plan and changes nothing (and does not watch).
-    pub fn prints_only(&self) -> bool {
+    pub(crate) fn prints_only(&self) -> bool {
         self.dry_run && !self.watch
     }
 }
 
-pub fn run(c: Apply) -> u8 {
+pub(crate) fn run(c: Apply) -> u8 {
     let prune = if c.prune {
         Prune::Allowed
     } else {

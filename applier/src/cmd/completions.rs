@@ -7,13 +7,13 @@ use clap_complete::Shell;
 /// Print the shell completion script for plumber, e.g. `plumber completions bash >
 /// /etc/bash_completion.d/plumber`.
 #[derive(Args)]
-pub struct Completions {
+pub(crate) struct Completions {
     /// bash, zsh, fish, elvish or powershell.
     shell: Shell,
 }
 
 /// Prints the completion script; exit code 0.
-pub fn run(c: Completions, mut cmd: clap::Command) -> u8 {
+pub(crate) fn run(c: Completions, mut cmd: clap::Command) -> u8 {
     clap_complete::generate(c.shell, &mut cmd, "plumber", &mut std::io::stdout());
     0
 }

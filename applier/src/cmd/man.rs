@@ -6,14 +6,14 @@ use clap::Args;
 /// Print plumber's man page (roff), or a subcommand's (`plumber man apply`: plumber-apply(1)), e.g.
 /// `plumber man apply | man -l -`.
 #[derive(Args)]
-pub struct Man {
+pub(crate) struct Man {
     /// A subcommand (show, apply, agent, rollup, ...); without it plumber(1).
     subcommand: Option<String>,
 }
 
 /// Prints the man page of `cmd` (plumber's, whose version is `version`); exit code 0, or 2 for an
 /// unknown subcommand (a bad command line).
-pub fn run(m: Man, mut cmd: clap::Command, version: &'static str) -> u8 {
+pub(crate) fn run(m: Man, mut cmd: clap::Command, version: &'static str) -> u8 {
     // Built, a subcommand knows its page's name (plumber-apply) and its usage (plumber apply ...).
     cmd.build();
     let page = match &m.subcommand {

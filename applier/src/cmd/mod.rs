@@ -1,20 +1,20 @@
 //! One file per subcommand: its arguments and how it runs.
 
-pub mod agent;
-pub mod apply;
-pub mod completions;
-pub mod man;
-pub mod rollup;
-pub mod show;
+pub(crate) mod agent;
+pub(crate) mod apply;
+pub(crate) mod completions;
+pub(crate) mod man;
+pub(crate) mod rollup;
+pub(crate) mod show;
 
 /// Prints `e` with its causes on one line, each once, as `plumber: ...` (plumber_render::report).
-pub fn report(e: &(dyn std::error::Error + 'static)) {
+fn report(e: &(dyn std::error::Error + 'static)) {
     eprintln!("plumber: {}", plumber_render::report::with_causes(e));
 }
 
 /// How to reach OVSDB: the system database, or a socket given on the command line (made absolute:
 /// ovs-vsctl resolves a relative `unix:` path against OVS's run directory, not ours).
-pub fn ovsdb(socket: Option<&std::path::Path>) -> plumber::node::ovs::Ovsdb {
+fn ovsdb(socket: Option<&std::path::Path>) -> plumber::node::ovs::Ovsdb {
     match socket {
         Some(s) => plumber::node::ovs::Ovsdb::at_socket(
             "ovs-vsctl",
@@ -27,7 +27,7 @@ pub fn ovsdb(socket: Option<&std::path::Path>) -> plumber::node::ovs::Ovsdb {
 /// Runs a long-running service (`what`: "agent", "rollup") until it returns: its memory setup, its
 /// logging, its runtime; the exit code (0; 1 when it failed, said once through the log, JSON when asked;
 /// 2 for a bad log filter).
-pub fn run_service<F>(
+fn run_service<F>(
     what: &str,
     log_format: plumber::cluster::agent::config::LogFormat,
     log: &str,
@@ -81,7 +81,7 @@ const MI_OPTION_MINIMAL_PURGE_SIZE: libmimalloc_sys::mi_option_t = 44;
 /// thread's pages are collected, and pages left empty are returned at once. mimalloc otherwise does
 /// this on the thread's next allocations, which an idle agent does not make. Each call costs a walk
 /// over the thread's pages (well under a millisecond), once a pass.
-pub fn trim_heap() {
+fn trim_heap() {
     // SAFETY: collects the calling thread's own heap; no pointer is passed.
     unsafe { libmimalloc_sys::mi_collect(true) }
 }

@@ -13,7 +13,7 @@ use plumber::cluster::agent::config::LogFormat;
 #[command(
     after_help = "Environment: the API server from the pod's service account (or KUBECONFIG); RBAC as\nplumber::cluster::access::ROLLUP (deploy/rbac.yaml).\n\nExamples:\n  plumber rollup\n  plumber rollup --log-format json --debounce-ms 2000"
 )]
-pub struct Rollup {
+pub(crate) struct Rollup {
     /// Port of /healthz, /readyz and /metrics.
     #[arg(long, env = "PLUMBER_ROLLUP_PORT", default_value_t = plumber::cluster::rollup::DEFAULT_PORT)]
     port: u16,
@@ -42,7 +42,7 @@ pub struct Rollup {
     debounce_ms: u64,
 }
 
-pub fn run(c: Rollup) -> u8 {
+pub(crate) fn run(c: Rollup) -> u8 {
     let cfg = plumber::cluster::rollup::Config {
         bind: c.bind,
         port: c.port,

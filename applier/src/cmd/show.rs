@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 /// Print the node's network state as a HostNetwork object (the format `plumber-render --inventory`
 /// reads and the agent publishes).
 #[derive(Args)]
-pub struct Show {
+pub(crate) struct Show {
     /// yaml (the default, the inventory format; every string a YAML 1.1 reader could mistype is quoted)
     /// or json. The same flag as `plumber apply -o` and `plumber-render --node-config -o`.
     #[arg(short, long, value_enum, default_value = "yaml")]
@@ -29,7 +29,7 @@ enum Format {
     Json,
 }
 
-pub fn run(c: Show) -> u8 {
+pub(crate) fn run(c: Show) -> u8 {
     match show(c) {
         Ok(()) => 0,
         Err(e) => {

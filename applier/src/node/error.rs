@@ -76,7 +76,7 @@ impl std::fmt::Display for Failed {
 }
 
 impl Error {
-    pub fn io(path: impl std::fmt::Display, error: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl std::fmt::Display, error: std::io::Error) -> Self {
         Error::Io {
             path: path.to_string(),
             error,

@@ -4,7 +4,7 @@
 //! Nothing here knows about Kubernetes.
 
 pub mod apply;
-pub mod error;
+mod error;
 pub mod guard;
 pub mod install;
 pub mod netlink;

@@ -94,7 +94,7 @@ pub fn host_network(
 /// name, `IFLA_VFINFO_LIST`): MAC, VLAN, QoS, spoofchk and trust merged by VF id into the entries sysfs
 /// listed (PCI address, driver), and entries added, in id order, for the VFs only netlink reports. A
 /// NIC without SR-IOV (no `sriovStatus`) or without a link in `state` is left as sysfs found it.
-pub fn merge_vfs(nics: &mut [InterfaceStatus], state: &CurrentState) {
+fn merge_vfs(nics: &mut [InterfaceStatus], state: &CurrentState) {
     for nic in nics {
         let Some(link) = nic.pf_name.as_ref().and_then(|n| state.links.get(n)) else {
             continue;

@@ -62,7 +62,7 @@ pub enum CurrentKind {
 impl CurrentKind {
     /// The kind as one word, as `plumber show` and refusals print it: `device`, `vlan`, `bond`,
     /// `bridge`, or the kernel's kind name for anything else.
-    pub fn label(&self) -> &str {
+    pub(crate) fn label(&self) -> &str {
         match self {
             CurrentKind::Device => "device",
             CurrentKind::Vlan { .. } => "vlan",
@@ -133,7 +133,7 @@ pub struct RouteState {
     pub table: u32,
     /// The preferred source address (`RTA_PREFSRC`), as `ip route` shows `src`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub src: Option<IpAddr>,
+    pub(crate) src: Option<IpAddr>,
     pub proto: RouteProto,
 }
 

@@ -41,7 +41,7 @@ use crate::node::netlink::{self, Applied};
 use crate::node::{Error, Result};
 
 /// The shortest resync period the watch uses, whatever it is given (a zero period would spin).
-pub const MIN_RESYNC: Duration = Duration::from_millis(10);
+const MIN_RESYNC: Duration = Duration::from_millis(10);
 
 /// How the watch paces its passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,12 +65,12 @@ impl Default for WatchConfig {
 
 impl WatchConfig {
     /// The longest a burst's pass waits after the burst's first notification: 4 × debounce.
-    pub fn max_delay(&self) -> Duration {
+    fn max_delay(&self) -> Duration {
         self.debounce * 4
     }
 
     /// The resync period in force (see [`MIN_RESYNC`]).
-    pub fn resync_period(&self) -> Duration {
+    pub(crate) fn resync_period(&self) -> Duration {
         self.resync.max(MIN_RESYNC)
     }
 }
@@ -105,11 +105,11 @@ pub struct WatchStats {
     /// Of which triggered by notifications.
     pub event_passes: usize,
     /// Of which by the resync backstop.
-    pub resync_passes: usize,
+    resync_passes: usize,
     /// Notifications received.
-    pub events: usize,
+    events: usize,
     /// Netlink writes made by the passes that succeeded ([`PassReport::writes`]).
-    pub writes: usize,
+    writes: usize,
     /// Passes that made at least one write.
     pub repairs: usize,
     /// Passes that failed.
@@ -141,11 +141,11 @@ impl PassReport for Applied {
 
 /// Notifications not yet handled by a pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Burst {
+struct Burst {
     /// When the first and the last of them were received.
-    pub first: Instant,
-    pub last: Instant,
-    pub count: usize,
+    first: Instant,
+    last: Instant,
+    count: usize,
 }
 
 impl Burst {
@@ -167,12 +167,12 @@ impl Burst {
 /// Normally a repair is followed by a pass that writes nothing (its own notifications), which ends the
 /// streak; changes made by hand in quick succession can make a few repairs in a row, a fight makes them
 /// forever.
-pub const FIGHT_STREAK: u32 = 5;
+const FIGHT_STREAK: u32 = 5;
 
 /// How long event-triggered passes wait after the end of the previous pass, given `streak`, the number
 /// of consecutive event-triggered passes that changed the node or failed: nothing below
 /// [`FIGHT_STREAK`], then 2, 4, 8, ... × debounce, capped at the resync period.
-pub fn holdoff(cfg: &WatchConfig, streak: u32) -> Duration {
+fn holdoff(cfg: &WatchConfig, streak: u32) -> Duration {
     if streak < FIGHT_STREAK {
         return Duration::ZERO;
     }
@@ -186,7 +186,7 @@ pub fn holdoff(cfg: &WatchConfig, streak: u32) -> Duration {
 /// When the next pass runs, and why: the pending burst's pass at `min(last + debounce, first +
 /// max_delay)` (but not before `last_pass_end + holdoff`), or the resync at `last_pass_end + resync`,
 /// whichever is first (the burst's on a tie). A resync pass also covers a pending burst.
-pub fn next_pass(
+fn next_pass(
     cfg: &WatchConfig,
     burst: Option<&Burst>,
     last_pass_end: Instant,

@@ -22,13 +22,13 @@ use crate::cluster::crd::{AVAILABLE, DEGRADED, PROGRESSING};
 use crate::node::apply::Outcome;
 
 /// The reason of an apply rolled back because the connectivity guard's probes no longer answered.
-pub const CONNECTIVITY_LOST: &str = "ConnectivityLost";
+pub(crate) const CONNECTIVITY_LOST: &str = "ConnectivityLost";
 
 /// The reason of an apply that left out entries for devices the node does not have (best effort).
-pub const PARTIALLY_APPLIED: &str = "PartiallyApplied";
+const PARTIALLY_APPLIED: &str = "PartiallyApplied";
 
 /// What an apply left out (best effort): the entries of its record's `skipped`.
-pub fn skipped(v: &Verdict) -> &[plumber_render::node::Skipped] {
+pub(crate) fn skipped(v: &Verdict) -> &[plumber_render::node::Skipped] {
     match v {
         Verdict::Done(r) if matches!(r.outcome, Outcome::Applied | Outcome::Unchanged) => r
             .record
@@ -40,7 +40,7 @@ pub fn skipped(v: &Verdict) -> &[plumber_render::node::Skipped] {
 }
 
 /// `template a spec.sriovConfig[0] (pfName x): matches no PCI NIC of this node; ...`
-pub fn skipped_text(v: &Verdict) -> String {
+pub(crate) fn skipped_text(v: &Verdict) -> String {
     skipped(v)
         .iter()
         .map(|s| s.to_string())
@@ -49,14 +49,14 @@ pub fn skipped_text(v: &Verdict) -> String {
 }
 
 /// Whether the connectivity guard rolled the apply back.
-pub fn connectivity_lost(r: &super::reconcile::Report) -> bool {
+pub(crate) fn connectivity_lost(r: &super::reconcile::Report) -> bool {
     r.record
         .as_ref()
         .is_some_and(|rec| rec.connectivity_lost.is_some())
 }
 
 /// The reason a verdict fails for, and its message; `None` when the node matches its templates.
-pub fn failure(v: &Verdict) -> Option<(&'static str, String)> {
+pub(crate) fn failure(v: &Verdict) -> Option<(&'static str, String)> {
     match v {
         Verdict::Done(r) => {
             let reason = match r.outcome {
@@ -88,7 +88,7 @@ pub fn failure(v: &Verdict) -> Option<(&'static str, String)> {
 }
 
 /// The three conditions after `v`.
-pub fn after(v: &Verdict) -> Vec<Want> {
+pub(crate) fn after(v: &Verdict) -> Vec<Want> {
     if let Verdict::Waiting(m) = v {
         // The node keeps what it has: only Progressing says why nothing moves.
         return vec![Want::new(PROGRESSING, true, "WaitingForRollout", m.clone())];
@@ -146,7 +146,7 @@ pub fn after(v: &Verdict) -> Vec<Want> {
 }
 
 /// The condition that says an apply of `templates` is under way (the others are kept).
-pub fn applying(templates: &[String]) -> Vec<Want> {
+pub(crate) fn applying(templates: &[String]) -> Vec<Want> {
     vec![Want::new(
         PROGRESSING,
         true,

@@ -12,35 +12,35 @@ pub const DEFAULT_PORT: u16 = 9472;
 pub struct Config {
     /// This node's name (the DaemonSet sets NODE_NAME from the downward API, spec.nodeName).
     #[arg(long, env = "NODE_NAME")]
-    pub node_name: String,
+    pub(crate) node_name: String,
     /// The namespace of the rollout slots (Leases; the DaemonSet sets POD_NAMESPACE from the downward
     /// API). Default: the client's (the service account's namespace in a pod, else the kubeconfig's).
     #[arg(long, env = "POD_NAMESPACE")]
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// Where the host's root filesystem is mounted: files are installed under it, its os-release picks
     /// the distro.
     #[arg(long, env = "PLUMBER_HOST_ROOT", default_value = "/host")]
-    pub host_root: PathBuf,
+    pub(crate) host_root: PathBuf,
     /// The state directory as a host path (manifest, journal, last-apply.json, runtime.json, lock).
     #[arg(long, env = "PLUMBER_STATE_DIR", default_value = crate::node::install::DEFAULT_STATE_DIR)]
-    pub state_dir: PathBuf,
+    pub(crate) state_dir: PathBuf,
     /// Where sysfs is (the host's, in a privileged pod).
     #[arg(long, env = "PLUMBER_SYSFS", default_value = "/sys")]
-    pub sysfs: PathBuf,
+    pub(crate) sysfs: PathBuf,
     /// OVSDB's unix socket, as a host path. Default: ovs-vsctl's own. When HOST_ROOT is not `/`, the
     /// host's `/usr/bin/ovs-vsctl` runs chrooted into HOST_ROOT (the client of the host's OVS version,
     /// and host paths resolve as on the host).
     #[arg(long, env = "PLUMBER_OVSDB_SOCKET")]
-    pub ovsdb_socket: Option<PathBuf>,
+    pub(crate) ovsdb_socket: Option<PathBuf>,
     /// Override the distro found in HOST_ROOT/etc/os-release.
     #[arg(long, env = "PLUMBER_DISTRO")]
-    pub distro: Option<String>,
+    pub(crate) distro: Option<String>,
     /// Port of /healthz, /readyz and /metrics.
     #[arg(long, env = "PLUMBER_PORT", default_value_t = DEFAULT_PORT)]
-    pub port: u16,
+    pub(crate) port: u16,
     /// Address to listen on for them.
     #[arg(long, env = "PLUMBER_BIND", default_value = "0.0.0.0")]
-    pub bind: std::net::IpAddr,
+    pub(crate) bind: std::net::IpAddr,
     /// Log format.
     /// Who may read /metrics: `kubernetes`, a bearer token the API server authenticates and allows
     /// `get` on /metrics (ClusterRole plumber-metrics-reader); `loopback`, this node only; `open`,
@@ -60,22 +60,22 @@ pub struct Config {
     /// Re-apply and re-discover this often even without events (drift the kernel does not announce:
     /// sysfs, OVSDB, files; discovery changes netlink does not report).
     #[arg(long, env = "PLUMBER_RESYNC_SECS", default_value_t = 60)]
-    pub resync_secs: u64,
+    resync_secs: u64,
     /// Quiet time after a burst of events (template, Node or netlink changes) before reconciling.
     #[arg(long, env = "PLUMBER_DEBOUNCE_MS", default_value_t = 500)]
-    pub debounce_ms: u64,
+    debounce_ms: u64,
     /// Connectivity guard: how long the default gateways and the API server, when they answered
     /// before an apply, have to answer again after its changes before everything is rolled back (0
     /// turns the guard off). A template annotated plumber.k8s.pf9.io/allow-disconnect: "true" may
     /// remove their paths.
     #[arg(long, env = "PLUMBER_GUARD_TIMEOUT_SECS", default_value_t = 20)]
-    pub guard_timeout_secs: u64,
+    guard_timeout_secs: u64,
     /// All or nothing on this node: refuse an apply when a template entry selects a device the node
     /// does not have (an SR-IOV PF by pfName, pciAddr or vendorId/deviceId), instead of applying the
     /// rest and reporting the entry as skipped. A template annotated plumber.k8s.pf9.io/strict: "true"
     /// is strict on its own.
     #[arg(long, env = "PLUMBER_STRICT")]
-    pub strict: bool,
+    pub(crate) strict: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -85,11 +85,11 @@ pub enum LogFormat {
 }
 
 impl Config {
-    pub fn guard_timeout(&self) -> Duration {
+    pub(crate) fn guard_timeout(&self) -> Duration {
         Duration::from_secs(self.guard_timeout_secs)
     }
 
-    pub fn watch(&self) -> crate::node::watch::WatchConfig {
+    pub(crate) fn watch(&self) -> crate::node::watch::WatchConfig {
         crate::node::watch::WatchConfig {
             debounce: Duration::from_millis(self.debounce_ms),
             resync: Duration::from_secs(self.resync_secs),

@@ -15,17 +15,17 @@ use super::reconcile::Verdict;
 use crate::node::apply::Outcome;
 
 /// The reasons the agent posts.
-pub const APPLIED: &str = "Applied";
-pub const APPLY_FAILED: &str = "ApplyFailed";
-pub const ROLLED_BACK: &str = "RolledBack";
-pub const CONFLICT: &str = "Conflict";
-pub const SKIPPED: &str = "Skipped";
+const APPLIED: &str = "Applied";
+const APPLY_FAILED: &str = "ApplyFailed";
+const ROLLED_BACK: &str = "RolledBack";
+const CONFLICT: &str = "Conflict";
+const SKIPPED: &str = "Skipped";
 
 /// The longest note posted (the API allows 1 kB).
 const MAX_NOTE: usize = 1000;
 
 /// `(type, reason, note)` for a verdict, `None` when there is nothing to tell (nothing changed).
-pub fn event_for(v: &Verdict) -> Option<(EventType, &'static str, String)> {
+fn event_for(v: &Verdict) -> Option<(EventType, &'static str, String)> {
     match v {
         Verdict::Done(r) => match r.outcome {
             Outcome::Unchanged => None,
@@ -70,7 +70,7 @@ pub fn event_for(v: &Verdict) -> Option<(EventType, &'static str, String)> {
 }
 
 /// The note of the `Skipped` warning for a verdict, `None` when the apply left nothing out.
-pub fn skipped_note(v: &Verdict) -> Option<String> {
+fn skipped_note(v: &Verdict) -> Option<String> {
     if conditions::skipped(v).is_empty() {
         return None;
     }
@@ -96,7 +96,7 @@ fn cut(m: String) -> String {
 }
 
 /// Posts the agent's Events.
-pub struct Events {
+pub(crate) struct Events {
     recorder: Recorder,
     last_warning: Option<(String, String)>,
     /// The note of the last `Skipped` warning, while the applies keep skipping the same.
@@ -104,7 +104,7 @@ pub struct Events {
 }
 
 impl Events {
-    pub fn new(client: Client, node: &str) -> Events {
+    pub(crate) fn new(client: Client, node: &str) -> Events {
         Events {
             recorder: Recorder::new(
                 client,
@@ -120,7 +120,7 @@ impl Events {
 
     /// Posts the Event for `v` on `regarding`, if there is one to post, then the `Skipped` warning
     /// when the apply left entries out and that list is new; returns the reason of the first posted.
-    pub async fn post(
+    pub(crate) async fn post(
         &mut self,
         regarding: &ObjectReference,
         v: &Verdict,
@@ -174,13 +174,13 @@ impl Events {
     }
 
     /// Forgets the last warning (a verdict that is fine since).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.last_warning = None;
     }
 }
 
 /// The reference of the node's `HostNetwork`.
-pub fn reference(node: &str, uid: Option<String>) -> ObjectReference {
+pub(crate) fn reference(node: &str, uid: Option<String>) -> ObjectReference {
     ObjectReference {
         api_version: Some(plumber_render::model::API_VERSION.into()),
         kind: Some("HostNetwork".into()),

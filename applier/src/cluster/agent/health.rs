@@ -24,19 +24,19 @@ pub struct Metrics {
     registry: Registry,
     /// Applies by result (`applied`, `unchanged`, `refused`, `rolled-back`, `rollback-failed`) and
     /// reconciles that applied nothing (`conflict`, `invalid`).
-    pub applies: Family<Vec<(String, String)>, Counter>,
+    applies: Family<Vec<(String, String)>, Counter>,
     /// Applies that were refused or failed (rolled back or not), and reconciles refused for conflicts.
-    pub failures: Counter,
+    failures: Counter,
     /// Applies that failed and were rolled back (whether or not the rollback completed).
-    pub rollbacks: Counter,
+    rollbacks: Counter,
     /// Applies that changed the node although the templates had not changed: drift repaired.
-    pub drift_repairs: Counter,
+    drift_repairs: Counter,
     /// Status writes (server-side applies of the HostNetwork status).
-    pub status_writes: Counter,
+    pub(crate) status_writes: Counter,
     /// Errors talking to the API server (publishing, events).
-    pub api_errors: Counter,
+    pub(crate) api_errors: Counter,
     /// Seconds per reconcile pass (apply, discovery, publish).
-    pub reconcile_duration: Histogram,
+    reconcile_duration: Histogram,
 }
 
 impl Default for Metrics {
@@ -46,7 +46,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    fn new() -> Metrics {
         let mut registry = Registry::with_prefix("plumber_agent");
         let applies = Family::<Vec<(String, String)>, Counter>::default();
         let failures = Counter::default();
@@ -101,7 +101,7 @@ impl Metrics {
     }
 
     /// Counts a pass's verdict; `drift` says the templates were those of the previous pass.
-    pub fn count(&self, v: &Verdict, drift: bool, took: Duration) {
+    pub(crate) fn count(&self, v: &Verdict, drift: bool, took: Duration) {
         let result = match v {
             Verdict::Done(r) => match r.outcome {
                 Outcome::Unchanged => "unchanged",

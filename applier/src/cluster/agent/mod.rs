@@ -19,13 +19,13 @@
 //! Nothing is applied before both watchers have synced and the Node is known: applying with no labels
 //! would let go of everything the label-selected templates own.
 
-pub mod conditions;
+mod conditions;
 pub mod config;
-pub mod events;
+mod events;
 pub mod health;
-pub mod publish;
+mod publish;
 pub mod reconcile;
-pub mod rollout;
+mod rollout;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -165,7 +165,7 @@ impl<H: Host> Agent<H> {
     }
 
     /// The status as it stands.
-    pub fn status(&self, sync_error: Option<String>) -> HostNetworkStatus {
+    fn status(&self, sync_error: Option<String>) -> HostNetworkStatus {
         HostNetworkStatus {
             discovered: self.discovered.clone(),
             applied_templates: self.applied_templates.clone(),

@@ -25,18 +25,18 @@ use crate::cluster::crd::{
 use crate::node::apply::{Outcome, Record};
 
 /// The one field manager the agent writes with.
-pub const FIELD_MANAGER: &str = "plumber-agent";
+pub(crate) const FIELD_MANAGER: &str = "plumber-agent";
 
 /// sha256 of the status as it is sent (serde's field order is fixed; lists are in the order the agent
 /// builds them).
-pub fn content_hash(status: &HostNetworkStatus) -> String {
+fn content_hash(status: &HostNetworkStatus) -> String {
     let mut h = Sha256::new();
     h.update(serde_json::to_vec(status).expect("a status serializes"));
     format!("{:x}", h.finalize())
 }
 
 /// The body of the status apply.
-pub fn status_body(node: &str, status: &HostNetworkStatus) -> Value {
+fn status_body(node: &str, status: &HostNetworkStatus) -> Value {
     json!({
         "apiVersion": plumber_render::model::API_VERSION,
         "kind": "HostNetwork",
@@ -46,7 +46,7 @@ pub fn status_body(node: &str, status: &HostNetworkStatus) -> Value {
 }
 
 /// The body of the apply that creates the object (no spec fields: a `HostNetwork` describes).
-pub fn create_body(node: &str) -> Value {
+fn create_body(node: &str) -> Value {
     json!({
         "apiVersion": plumber_render::model::API_VERSION,
         "kind": "HostNetwork",
@@ -56,7 +56,7 @@ pub fn create_body(node: &str) -> Value {
 }
 
 /// `LastApply` from the applier's record.
-pub fn last_apply(r: &Record) -> LastApply {
+fn last_apply(r: &Record) -> LastApply {
     LastApply {
         result: ApplyResult::from(r.result),
         time: Time(Timestamp::from_second(r.time as i64).unwrap_or(Timestamp::UNIX_EPOCH)),
@@ -68,7 +68,7 @@ pub fn last_apply(r: &Record) -> LastApply {
 /// an apply that found nothing to do after one that applied the same digest keeps that one (it is the
 /// apply that did something), and the same failure again keeps the first one's time, so that a
 /// reconcile that changes nothing publishes nothing.
-pub fn next_last_apply(previous: Option<&LastApply>, new: &Record) -> LastApply {
+pub(crate) fn next_last_apply(previous: Option<&LastApply>, new: &Record) -> LastApply {
     let fresh = last_apply(new);
     if let Some(p) = previous {
         let same_digest = p.digest == fresh.digest;
@@ -87,7 +87,7 @@ pub fn next_last_apply(previous: Option<&LastApply>, new: &Record) -> LastApply 
 }
 
 /// `appliedTemplates` from the applier's record.
-pub fn applied_templates(r: &Record) -> Vec<AppliedTemplate> {
+pub(crate) fn applied_templates(r: &Record) -> Vec<AppliedTemplate> {
     let mut v: Vec<AppliedTemplate> = r
         .templates
         .iter()
@@ -101,7 +101,7 @@ pub fn applied_templates(r: &Record) -> Vec<AppliedTemplate> {
 }
 
 /// Writes the node's `HostNetwork`, remembering what it wrote.
-pub struct Publisher {
+pub(crate) struct Publisher {
     api: Api<HostNetwork>,
     node: String,
     params: PatchParams,
@@ -109,11 +109,11 @@ pub struct Publisher {
     /// Whether the object exists, as far as the agent knows (`None`: not known).
     exists: Option<bool>,
     /// The object's uid, once known (for Events).
-    pub uid: Option<String>,
+    pub(crate) uid: Option<String>,
 }
 
 impl Publisher {
-    pub fn new(client: Client, node: &str) -> Publisher {
+    pub(crate) fn new(client: Client, node: &str) -> Publisher {
         Publisher {
             api: Api::all(client),
             node: node.to_string(),
@@ -126,7 +126,7 @@ impl Publisher {
 
     /// Reads the object from the server: remembers whether it exists, its uid and the hash of its
     /// status, and returns that status (to carry its conditions' transition times over a restart).
-    pub async fn load(&mut self) -> Result<Option<HostNetworkStatus>, kube::Error> {
+    pub(crate) async fn load(&mut self) -> Result<Option<HostNetworkStatus>, kube::Error> {
         match self.api.get_opt(&self.node).await? {
             None => {
                 self.exists = Some(false);
@@ -141,13 +141,11 @@ impl Publisher {
         }
     }
 
-    /// Whether `status` is what was last published.
-    pub fn unchanged(&self, status: &HostNetworkStatus) -> bool {
-        self.last_hash.as_deref() == Some(content_hash(status).as_str())
-    }
-
     /// Publishes `status` unless it is what was last published; returns whether it wrote.
-    pub async fn publish(&mut self, status: &HostNetworkStatus) -> Result<bool, kube::Error> {
+    pub(crate) async fn publish(
+        &mut self,
+        status: &HostNetworkStatus,
+    ) -> Result<bool, kube::Error> {
         let hash = content_hash(status);
         if self.last_hash.as_deref() == Some(hash.as_str()) {
             return Ok(false);
@@ -184,11 +182,6 @@ impl Publisher {
         self.exists = Some(true);
         self.uid = o.metadata.uid;
         Ok(())
-    }
-
-    /// Forgets the last hash (the next publish writes).
-    pub fn invalidate(&mut self) {
-        self.last_hash = None;
     }
 }
 

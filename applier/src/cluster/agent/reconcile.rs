@@ -47,7 +47,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// The templates applied, by name (none unless the applier ran).
-    pub fn template_names(&self) -> Vec<String> {
+    pub(crate) fn template_names(&self) -> Vec<String> {
         match self {
             Verdict::Done(r) => r.templates.clone(),
             _ => Vec::new(),
@@ -72,7 +72,7 @@ pub trait Host {
 /// What to do with the cluster's templates on this node.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(clippy::large_enum_variant)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Apply these (sorted by name; empty: let go of everything plumber manages).
     Apply(Vec<Loaded>),
     /// Apply nothing, for this reason.
@@ -82,7 +82,7 @@ pub enum Decision {
 /// Selects the templates for a node with `labels` (templates being deleted are gone already), checks
 /// them and merges them without the node's inventory: a conflict or an invalid template refuses the
 /// whole apply, so nothing conflicting (nor anything else) is applied and nothing is let go of.
-pub fn decide(templates: &[&HostNetworkTemplate], labels: &Labels) -> Decision {
+pub(crate) fn decide(templates: &[&HostNetworkTemplate], labels: &Labels) -> Decision {
     let mut chosen: Vec<Loaded> = templates
         .iter()
         .filter(|t| t.metadata.deletion_timestamp.is_none())
@@ -108,7 +108,7 @@ pub fn decide(templates: &[&HostNetworkTemplate], labels: &Labels) -> Decision {
 
 /// The verdict of an apply's report: the applier's own conflicts (found on the inventory) count as a
 /// conflict.
-pub fn verdict(report: Report) -> Verdict {
+pub(crate) fn verdict(report: Report) -> Verdict {
     if report.conflicts.is_empty() {
         Verdict::Done(report)
     } else {
@@ -117,9 +117,9 @@ pub fn verdict(report: Report) -> Verdict {
 }
 
 /// The node itself: [`apply::apply`] in the agent's network namespace (the host's) on the host's root.
-pub struct NodeHost {
-    pub handle: rtnetlink::Handle,
-    pub target: Target,
+pub(crate) struct NodeHost {
+    pub(crate) handle: rtnetlink::Handle,
+    pub(crate) target: Target,
 }
 
 impl NodeHost {

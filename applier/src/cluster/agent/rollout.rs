@@ -35,13 +35,13 @@ use kube::{Api, Client};
 use sha2::{Digest, Sha256};
 
 /// The label on every slot (listing them needs one request).
-pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "plumber-agent");
+const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "plumber-agent");
 /// The annotation naming the template of a slot.
-pub const TEMPLATE: &str = "plumber.k8s.pf9.io/template";
+const TEMPLATE: &str = "plumber.k8s.pf9.io/template";
 
 /// The Lease name of slot `i` of `template`: `<template>.<i>`, a DNS subdomain like the template's
 /// name; a name too long for that is cut and made unique with a hash.
-pub fn lease_name(template: &str, i: u32) -> String {
+fn lease_name(template: &str, i: u32) -> String {
     let name = format!("{template}.{i}");
     if name.len() <= 253 {
         return name;
@@ -58,16 +58,16 @@ pub fn lease_name(template: &str, i: u32) -> String {
 
 /// A slot as listed: its name, holder (empty: free) and resourceVersion.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Slot {
-    pub name: String,
-    pub template: String,
-    pub holder: String,
-    pub resource_version: Option<String>,
+struct Slot {
+    name: String,
+    template: String,
+    holder: String,
+    resource_version: Option<String>,
 }
 
 /// What trying to take a slot found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Take {
+pub(crate) enum Take {
     /// This node already held a slot.
     Held(String),
     /// This node took a slot now.
@@ -79,7 +79,7 @@ pub enum Take {
 /// The pure choice, from the listed slots of one template: the slot this node already holds, else a
 /// free slot below `slots` to take (`Ok(Some)` with the existing one to update, `Ok(None)` to create),
 /// else who holds them. `gone` says whether a holder is no longer a Node.
-pub fn choose(
+fn choose(
     template: &str,
     node: &str,
     slots: u32,
@@ -114,7 +114,7 @@ pub fn choose(
 
 /// See [`choose`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Choice {
+enum Choice {
     Have(String),
     Create(String),
     Update(Slot),
@@ -131,7 +131,7 @@ fn mine(listed: &[Slot], node: &str) -> BTreeMap<String, String> {
 }
 
 /// The slots of one agent: takes and gives back Leases in `namespace`.
-pub struct Slots {
+pub(crate) struct Slots {
     leases: Api<Lease>,
     nodes: Api<Node>,
     node: String,
@@ -141,7 +141,7 @@ pub struct Slots {
 }
 
 impl Slots {
-    pub fn new(client: Client, namespace: &str, node: &str) -> Slots {
+    pub(crate) fn new(client: Client, namespace: &str, node: &str) -> Slots {
         Slots {
             leases: Api::namespaced(client.clone(), namespace),
             nodes: Api::all(client),
@@ -169,7 +169,7 @@ impl Slots {
     }
 
     /// The slots this node holds, by template: read from the server once, then kept.
-    pub async fn held(&mut self) -> Result<&BTreeMap<String, String>, kube::Error> {
+    pub(crate) async fn held(&mut self) -> Result<&BTreeMap<String, String>, kube::Error> {
         if self.held.is_none() {
             let all = self.list().await?;
             self.held = Some(mine(&all, &self.node));
@@ -179,7 +179,10 @@ impl Slots {
 
     /// Takes a slot of each `(template, slots)` for this node, or says who holds them all, with one
     /// LIST of the slots at most (which also tells, after a restart, which slots this node holds).
-    pub async fn take_all(&mut self, wanted: &[(String, u32)]) -> Result<Vec<Take>, kube::Error> {
+    pub(crate) async fn take_all(
+        &mut self,
+        wanted: &[(String, u32)],
+    ) -> Result<Vec<Take>, kube::Error> {
         let mut listed: Option<Vec<Slot>> = None;
         let mut out = Vec::new();
         for (template, slots) in wanted {
@@ -258,17 +261,20 @@ impl Slots {
     }
 
     /// Whether this node is known to hold a slot (without asking the server).
-    pub fn holds_any(&self) -> bool {
+    pub(crate) fn holds_any(&self) -> bool {
         self.held.as_ref().is_some_and(|h| !h.is_empty())
     }
 
     /// Whether the slots this node holds have been read from the server yet.
-    pub fn known(&self) -> bool {
+    pub(crate) fn known(&self) -> bool {
         self.held.is_some()
     }
 
     /// Gives back every slot this node holds except those of `keep`.
-    pub async fn give_back_except(&mut self, keep: &BTreeSet<String>) -> Result<(), kube::Error> {
+    pub(crate) async fn give_back_except(
+        &mut self,
+        keep: &BTreeSet<String>,
+    ) -> Result<(), kube::Error> {
         let held: Vec<(String, String)> = self
             .held()
             .await?

@@ -45,7 +45,7 @@ pub struct HostNetworkStatus {
     /// (an SR-IOV PF by pfName, pciAddr or vendorId/deviceId): best effort, the rest was applied. A
     /// template annotated plumber.k8s.pf9.io/strict: "true" (or the agent's --strict) refuses instead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub skipped: Vec<Skipped>,
+    pub(crate) skipped: Vec<Skipped>,
     /// `Available` (the node matches its templates), `Progressing` (an apply is under way), `Degraded`
     /// (the last apply failed or the node drifted and could not be repaired).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -53,7 +53,7 @@ pub struct HostNetworkStatus {
     pub conditions: Vec<Condition>,
     /// Why the agent could not read templates or publish this status, when it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_sync_error: Option<String>,
+    pub(crate) last_sync_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]

@@ -89,7 +89,7 @@ pub fn to_yaml(crd: &CustomResourceDefinition) -> String {
 ///   unknown fields are refused by strict field validation (kubectl's default) or pruned;
 /// * a `format` Kubernetes does not know (schemars' `uint32`, `uint16`...) is removed: the `minimum`
 ///   next to it already says what it meant.
-pub fn structural(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+fn structural(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     for v in &mut crd.spec.versions {
         let Some(schema) = v.schema.as_mut().and_then(|s| s.open_api_v3_schema.take()) else {
             continue;

@@ -70,7 +70,7 @@ pub const MAX_FAILED_NODES: usize = 64;
 impl HostNetworkTemplate {
     /// A template object as the renderer reads it (with its `metadata.generation`, which the applier
     /// records).
-    pub fn to_loaded(&self) -> Loaded {
+    pub(crate) fn to_loaded(&self) -> Loaded {
         let name = self.metadata.name.clone().unwrap_or_default();
         Loaded {
             origin: Origin {

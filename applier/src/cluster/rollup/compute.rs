@@ -27,30 +27,29 @@ use plumber_render::select::Labels;
 
 use crate::cluster::conditions::{self, Want};
 use crate::cluster::crd::{
-    ApplyResult, HostNetworkStatus, HostNetworkTemplateStatus, AVAILABLE, DEGRADED,
-    MAX_FAILED_NODES, PROGRESSING,
+    ApplyResult, HostNetworkTemplateStatus, AVAILABLE, DEGRADED, MAX_FAILED_NODES, PROGRESSING,
 };
 
 /// The failed nodes the `Degraded` message names (the rest are counted).
-pub const NAMED_IN_MESSAGE: usize = 5;
+const NAMED_IN_MESSAGE: usize = 5;
 
 /// The longest Degraded detail kept per node (the first line of its message), in bytes.
-pub const MAX_DETAIL: usize = 200;
+const MAX_DETAIL: usize = 200;
 
 /// What the rollup needs of a template.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Template {
-    pub name: String,
+pub(crate) struct Template {
+    pub(crate) name: String,
     /// `metadata.generation` (`None` only for objects that never came from an API server).
-    pub generation: Option<i64>,
+    pub(crate) generation: Option<i64>,
     /// `spec.nodeSelector`: every pair must be among a node's labels; empty selects every node.
-    pub selector: Labels,
+    pub(crate) selector: Labels,
 }
 
 impl Template {
     /// Whether the template selects a node labelled `labels` (the renderer's
     /// `plumber_render::select::selects`, which the agent uses, on the selector alone).
-    pub fn selects(&self, labels: &Labels) -> bool {
+    fn selects(&self, labels: &Labels) -> bool {
         self.selector.iter().all(|(k, v)| labels.get(k) == Some(v))
     }
 }
@@ -60,23 +59,23 @@ impl Template {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NodeReport {
     /// `appliedTemplates`: name → generation, of the last successful apply.
-    pub applied: BTreeMap<String, Option<i64>>,
+    applied: BTreeMap<String, Option<i64>>,
     /// `lastApply.result` (`None`: no apply yet, or a result this build does not know).
-    pub last_apply: Option<ApplyResult>,
+    pub(crate) last_apply: Option<ApplyResult>,
     /// `Available` is True.
-    pub available: bool,
+    available: bool,
     /// `Degraded` is True.
-    pub degraded: bool,
+    degraded: bool,
     /// The `Degraded` condition's reason (when it is True).
-    pub degraded_reason: String,
+    degraded_reason: String,
     /// The first line of the `Degraded` condition's message, at most [`MAX_DETAIL`] bytes (when True).
-    pub degraded_message: String,
+    degraded_message: String,
 }
 
 impl NodeReport {
-    /// From the parts of a `HostNetwork` status the rollup reads (see [`NodeReport::from_status`] for
-    /// the typed status).
-    pub fn new<'a>(
+    /// From the parts of a `HostNetwork` status the rollup reads (its view of a `HostNetwork` calls
+    /// this: [`HostNetworkView::report`](super::HostNetworkView::report)).
+    pub(crate) fn new<'a>(
         applied: impl IntoIterator<Item = (&'a str, Option<i64>)>,
         last_apply: Option<ApplyResult>,
         conditions: impl IntoIterator<Item = (&'a str, &'a str, &'a str, &'a str)>,
@@ -104,24 +103,6 @@ impl NodeReport {
             }
         }
         r
-    }
-
-    /// From a whole `HostNetwork` status.
-    pub fn from_status(s: &HostNetworkStatus) -> NodeReport {
-        NodeReport::new(
-            s.applied_templates
-                .iter()
-                .map(|t| (t.name.as_str(), t.generation)),
-            s.last_apply.as_ref().map(|l| l.result),
-            s.conditions.iter().map(|c| {
-                (
-                    c.type_.as_str(),
-                    c.status.as_str(),
-                    c.reason.as_str(),
-                    c.message.as_str(),
-                )
-            }),
-        )
     }
 
     /// Whether the node has `name` at `generation` and is Available.
@@ -166,18 +147,18 @@ fn first_line(s: &str, max: usize) -> String {
 
 /// The counts, before conditions.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Tally {
-    pub matched: usize,
-    pub applied: usize,
+struct Tally {
+    matched: usize,
+    applied: usize,
     /// The failed nodes, sorted, with their details.
-    pub failed: Vec<(String, String)>,
-    pub pending: usize,
+    failed: Vec<(String, String)>,
+    pending: usize,
     /// Of the pending nodes, those with no `HostNetwork` at all.
-    pub unreported: usize,
+    unreported: usize,
 }
 
 /// Sorts the matched nodes of `t` into applied, failed and pending.
-pub fn tally(
+fn tally(
     t: &Template,
     nodes: &BTreeMap<String, Labels>,
     reports: &BTreeMap<String, NodeReport>,
@@ -204,7 +185,7 @@ pub fn tally(
 
 /// The status of `t` given the nodes (name → labels) and their reports (node name → report), keeping
 /// the transition times of `previous` where a condition's status did not change (`now` otherwise).
-pub fn compute(
+pub(crate) fn compute(
     t: &Template,
     nodes: &BTreeMap<String, Labels>,
     reports: &BTreeMap<String, NodeReport>,
@@ -353,7 +334,7 @@ fn wants(t: &Template, c: &Tally) -> Vec<Want> {
 
 /// Whether two statuses say the same: the counts, the failed nodes as a set, and the conditions by
 /// type (status, reason, message, observedGeneration, lastTransitionTime), whatever their order.
-pub fn same(a: &HostNetworkTemplateStatus, b: &HostNetworkTemplateStatus) -> bool {
+pub(crate) fn same(a: &HostNetworkTemplateStatus, b: &HostNetworkTemplateStatus) -> bool {
     fn sorted<T: Clone + Ord>(v: &[T]) -> Vec<T> {
         let mut v = v.to_vec();
         v.sort();
@@ -632,7 +613,7 @@ mod tests {
         assert!(r.degraded_message.ends_with("..."));
         assert!(!r.degraded_message.contains("second"));
 
-        let status: HostNetworkStatus = serde_json::from_value(serde_json::json!({
+        let status: crate::cluster::crd::HostNetworkStatus = serde_json::from_value(serde_json::json!({
             "appliedTemplates": [{"name": "a", "generation": 1}],
             "lastApply": {"result": "rolled-back", "time": "2027-01-15T08:00:00Z", "digest": "d"},
             "conditions": [
@@ -643,7 +624,10 @@ mod tests {
             ]
         }))
         .unwrap();
-        assert_eq!(NodeReport::from_status(&status), r);
+        // The rollup reads the agent's typed status through its own view of a HostNetwork.
+        let view: super::super::HostNetworkView =
+            serde_json::from_value(serde_json::json!({ "status": status })).unwrap();
+        assert_eq!(view.report(), r);
     }
 
     #[test]

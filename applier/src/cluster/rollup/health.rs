@@ -14,18 +14,18 @@ use prometheus_client::registry::Registry;
 use crate::cluster::health::{Probes, Registered};
 
 /// The rollup's metrics (all prefixed `plumber_rollup_`).
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     /// Syncs run (each recomputes every template).
-    pub syncs: Counter,
+    pub(crate) syncs: Counter,
     /// Template statuses written (server-side applies).
-    pub status_writes: Counter,
+    pub(crate) status_writes: Counter,
     /// Failed status writes.
-    pub api_errors: Counter,
+    pub(crate) api_errors: Counter,
     /// What the rollup holds: templates, Nodes, HostNetworks.
-    pub templates: Gauge,
-    pub nodes: Gauge,
-    pub host_networks: Gauge,
+    pub(crate) templates: Gauge,
+    pub(crate) nodes: Gauge,
+    pub(crate) host_networks: Gauge,
 }
 
 impl Default for Metrics {
@@ -35,7 +35,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    fn new() -> Metrics {
         let mut registry = Registry::with_prefix("plumber_rollup");
         let syncs = Counter::default();
         let status_writes = Counter::default();
@@ -72,10 +72,10 @@ impl Registered for Metrics {
 }
 
 /// What the endpoints look at: the metrics and the [`Probes`].
-pub type State = crate::cluster::health::State<Metrics>;
+pub(crate) type State = crate::cluster::health::State<Metrics>;
 
 impl State {
-    pub fn new(stall: Duration) -> State {
+    pub(crate) fn new(stall: Duration) -> State {
         crate::cluster::health::State {
             metrics: Metrics::new(),
             probes: Probes::new(
@@ -87,7 +87,7 @@ impl State {
     }
 }
 
-pub use crate::cluster::health::respond;
+pub(crate) use crate::cluster::health::respond;
 
 #[cfg(test)]
 mod tests {

@@ -57,8 +57,8 @@
 //! What it asks of the API server is [`crate::cluster::access::ROLLUP`]: list and watch the three kinds, patch
 //! `hostnetworktemplates/status`; no get, no Events.
 
-pub mod compute;
-pub mod health;
+mod compute;
+mod health;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -87,21 +87,21 @@ use crate::cluster::metrics_access::MetricsAccess;
 use compute::{NodeReport, Template};
 
 /// The one field manager the rollup writes with.
-pub const FIELD_MANAGER: &str = "plumber-rollup";
+const FIELD_MANAGER: &str = "plumber-rollup";
 
 /// The port of /healthz, /readyz and /metrics.
 pub const DEFAULT_PORT: u16 = 9473;
 
 /// How long after a failed status write the sync runs again.
-pub const RETRY: Duration = Duration::from_secs(10);
+const RETRY: Duration = Duration::from_secs(10);
 
 /// HostNetworks per list page: a page is held whole while it is parsed, and a HostNetwork can reach
 /// 256 KiB (500, kube's default, could be 128 MiB at once).
-pub const HOST_NETWORK_PAGE: u32 = 50;
+const HOST_NETWORK_PAGE: u32 = 50;
 
 /// How long a sync may run before `/healthz` fails (a request hangs for at most kube's read timeout,
 /// 295 s).
-pub const STALL: Duration = Duration::from_secs(600);
+const STALL: Duration = Duration::from_secs(600);
 
 // ---------------------------------------------------------------------------------------------------
 // What the rollup reads
@@ -111,18 +111,18 @@ pub const STALL: Duration = Duration::from_secs(600);
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct TemplateView {
     #[serde(default)]
-    pub metadata: ObjectMeta,
+    metadata: ObjectMeta,
     #[serde(default)]
-    pub spec: TemplateViewSpec,
+    spec: TemplateViewSpec,
     #[serde(default)]
-    pub status: Option<HostNetworkTemplateStatus>,
+    status: Option<HostNetworkTemplateStatus>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TemplateViewSpec {
+struct TemplateViewSpec {
     #[serde(default)]
-    pub node_selector: Option<Labels>,
+    node_selector: Option<Labels>,
 }
 
 /// A `HostNetwork` as the rollup reads it: what [`NodeReport`] needs of the status; the discovered
@@ -130,48 +130,48 @@ pub struct TemplateViewSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct HostNetworkView {
     #[serde(default)]
-    pub metadata: ObjectMeta,
+    metadata: ObjectMeta,
     #[serde(default)]
-    pub status: Option<HostNetworkViewStatus>,
+    status: Option<HostNetworkViewStatus>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HostNetworkViewStatus {
+struct HostNetworkViewStatus {
     #[serde(default)]
-    pub applied_templates: Vec<ViewAppliedTemplate>,
+    applied_templates: Vec<ViewAppliedTemplate>,
     #[serde(default)]
-    pub last_apply: Option<ViewLastApply>,
+    last_apply: Option<ViewLastApply>,
     #[serde(default)]
-    pub conditions: Vec<ViewCondition>,
+    conditions: Vec<ViewCondition>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct ViewAppliedTemplate {
+struct ViewAppliedTemplate {
     #[serde(default)]
-    pub name: String,
+    name: String,
     #[serde(default)]
-    pub generation: Option<i64>,
+    generation: Option<i64>,
 }
 
 /// `lastApply.result` as text: a result a newer agent publishes and this build does not know is
 /// `None`, not a parse error that would stop the watcher.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct ViewLastApply {
+struct ViewLastApply {
     #[serde(default)]
-    pub result: Option<String>,
+    result: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct ViewCondition {
+struct ViewCondition {
     #[serde(default, rename = "type")]
-    pub type_: String,
+    type_: String,
     #[serde(default)]
-    pub status: String,
+    status: String,
     #[serde(default)]
-    pub reason: String,
+    reason: String,
     #[serde(default)]
-    pub message: String,
+    message: String,
 }
 
 /// The views are the real kinds' (same group, version, plural: the same URLs).
@@ -206,7 +206,7 @@ view_of!(HostNetworkView, HostNetwork);
 
 impl HostNetworkView {
     /// The projection the rollup keeps.
-    pub fn report(&self) -> NodeReport {
+    fn report(&self) -> NodeReport {
         let Some(s) = &self.status else {
             return NodeReport::default();
         };
@@ -237,12 +237,12 @@ pub fn template_watch(client: Client) -> (Api<TemplateView>, watcher::Config) {
 
 /// The Node watcher's: metadata only (`PartialObjectMetadata`; labels are all the rollup reads of a
 /// Node, whose status with its image list is much bigger).
-pub fn node_watch(client: Client) -> (Api<PartialObjectMeta<Node>>, watcher::Config) {
+fn node_watch(client: Client) -> (Api<PartialObjectMeta<Node>>, watcher::Config) {
     (Api::all(client), watcher::Config::default())
 }
 
 /// The HostNetwork watcher's (small list pages, see [`HOST_NETWORK_PAGE`]).
-pub fn host_network_watch(client: Client) -> (Api<HostNetworkView>, watcher::Config) {
+fn host_network_watch(client: Client) -> (Api<HostNetworkView>, watcher::Config) {
     (
         Api::all(client),
         watcher::Config::default().page_size(HOST_NETWORK_PAGE),
@@ -361,14 +361,14 @@ impl<V: PartialEq> Projection<V> {
 
 /// What the rollup keeps of a template: what [`compute`] reads, and the status it has.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TemplateState {
-    pub template: Template,
-    pub status: Option<HostNetworkTemplateStatus>,
+struct TemplateState {
+    template: Template,
+    status: Option<HostNetworkTemplateStatus>,
 }
 
 impl TemplateView {
     /// The projection, `None` for a template being deleted (its nodes are letting go of it).
-    pub fn state(&self) -> Option<TemplateState> {
+    fn state(&self) -> Option<TemplateState> {
         if self.metadata.deletion_timestamp.is_some() {
             return None;
         }
@@ -438,11 +438,6 @@ impl Rollup {
         )
     }
 
-    /// The template `name` as held.
-    pub fn template(&self, name: &str) -> Option<&TemplateState> {
-        self.templates.items.get(name)
-    }
-
     /// The report of node `name` as held.
     pub fn report(&self, name: &str) -> Option<&NodeReport> {
         self.reports.items.get(name)
@@ -479,7 +474,7 @@ impl Rollup {
 
     /// Every template's status as it should be now (name, status, whether it differs from the one the
     /// template has).
-    pub fn compute(&self) -> Vec<(String, HostNetworkTemplateStatus, bool)> {
+    fn compute(&self) -> Vec<(String, HostNetworkTemplateStatus, bool)> {
         let now = (self.clock)();
         self.templates
             .items
@@ -537,7 +532,7 @@ impl Rollup {
 }
 
 /// The body of the status apply.
-pub fn status_body(name: &str, status: &HostNetworkTemplateStatus) -> Value {
+fn status_body(name: &str, status: &HostNetworkTemplateStatus) -> Value {
     json!({
         "apiVersion": plumber_render::model::API_VERSION,
         "kind": "HostNetworkTemplate",
@@ -552,15 +547,15 @@ pub fn status_body(name: &str, status: &HostNetworkTemplateStatus) -> Value {
 /// When the next sync is due: `debounce` after the last change of a burst, but no later than
 /// 4 × `debounce` after its first (a fleet that never stops changing still gets statuses); or a retry.
 #[derive(Debug, Clone)]
-pub struct Debounce {
-    pub debounce: Duration,
+struct Debounce {
+    debounce: Duration,
     first: Option<Instant>,
     last: Option<Instant>,
     retry: Option<Instant>,
 }
 
 impl Debounce {
-    pub fn new(debounce: Duration) -> Debounce {
+    fn new(debounce: Duration) -> Debounce {
         Debounce {
             debounce,
             first: None,
@@ -570,18 +565,18 @@ impl Debounce {
     }
 
     /// A change at `now`.
-    pub fn note(&mut self, now: Instant) {
+    fn note(&mut self, now: Instant) {
         self.first.get_or_insert(now);
         self.last = Some(now);
     }
 
     /// A retry at `at` (unless a change comes first).
-    pub fn retry_at(&mut self, at: Instant) {
+    fn retry_at(&mut self, at: Instant) {
         self.retry = Some(self.retry.map_or(at, |r| r.min(at)));
     }
 
     /// When the sync is due, if one is.
-    pub fn due(&self) -> Option<Instant> {
+    fn due(&self) -> Option<Instant> {
         let burst = match (self.first, self.last) {
             (Some(f), Some(l)) => Some((l + self.debounce).min(f + self.debounce * 4)),
             _ => None,
@@ -593,7 +588,7 @@ impl Debounce {
     }
 
     /// The sync ran.
-    pub fn clear(&mut self) {
+    fn clear(&mut self) {
         self.first = None;
         self.last = None;
         self.retry = None;
@@ -602,7 +597,7 @@ impl Debounce {
 
 /// Applies `changes` to `rollup` and syncs, debounced, until `stop` resolves. Nothing is synced before
 /// the three watchers have listed once.
-pub async fn drive<S, F>(
+async fn drive<S, F>(
     rollup: &mut Rollup,
     api: &Api<TemplateView>,
     changes: S,

@@ -36,17 +36,17 @@ pub enum Stage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub stage: Stage,
-    pub op: String,
-    pub object: String,
+    op: String,
+    object: String,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
-    pub values: Map<String, Value>,
+    values: Map<String, Value>,
     /// The change as one line (what `plumber apply` prints after `file:`, `sriov:`, `link:`, `ovs:` or
     /// `done:`).
     pub text: String,
 }
 
 /// A file mode as the octal string the schema uses (`0o600` → `"0600"`).
-pub fn octal(mode: u32) -> String {
+fn octal(mode: u32) -> String {
     format!("{mode:04o}")
 }
 
@@ -85,7 +85,7 @@ impl Change {
     }
 
     /// An SR-IOV sysfs step.
-    pub fn sriov(s: &Step) -> Change {
+    pub(crate) fn sriov(s: &Step) -> Change {
         let text = s.to_string();
         match s {
             Step::Write(w) => {
@@ -108,7 +108,7 @@ impl Change {
 
     /// The plan's promise to bind the VFs an apply creates (their PCI addresses are known only once
     /// they appear; the record lists the steps done instead).
-    pub fn bind_vfs(selector: &str, driver: &str) -> Change {
+    pub(crate) fn bind_vfs(selector: &str, driver: &str) -> Change {
         Change::new(
             Stage::Sriov,
             "bindVfs",
@@ -124,7 +124,7 @@ impl Change {
     }
 
     /// An OVSDB op.
-    pub fn ovs(op: &OvsOp) -> Change {
+    pub(crate) fn ovs(op: &OvsOp) -> Change {
         let mut c = tagged(
             Stage::Ovs,
             op,

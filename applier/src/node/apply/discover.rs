@@ -19,24 +19,24 @@ use crate::node::{Error, Result};
 /// The node as discovered.
 #[derive(Debug, Clone)]
 pub struct Discovered {
-    pub state: CurrentState,
+    pub(crate) state: CurrentState,
     pub inventory: HostNetwork,
     /// Link indexes by name (saves the executor a lookup per link).
-    pub indexes: crate::node::netlink::Indexes,
+    pub(crate) indexes: crate::node::netlink::Indexes,
     /// The driver binding of every VF in `inventory` (sysfs).
-    pub bindings: BTreeMap<PciAddr, Binding>,
+    pub(crate) bindings: BTreeMap<PciAddr, Binding>,
     /// What plumber created at runtime for the templates of its last apply (the state directory's
     /// record), to let go of what the templates no longer name.
-    pub owned: crate::node::plan::Owned,
+    pub(crate) owned: crate::node::plan::Owned,
     /// The templates of the last successful apply (the state directory's record), to tell which ones
     /// an apply drops.
-    pub applied: selection::AppliedTemplates,
+    pub(crate) applied: selection::AppliedTemplates,
     /// The installed files the desired state's rendering writes, and plumber's manifest
     /// ([`discover_for`]); `None` until then, or when the apply does not install files.
-    pub files: Option<InstalledFiles>,
+    pub(crate) files: Option<InstalledFiles>,
     /// OVSDB as the OVS stage needs it ([`discover_for`]); `None` until then, or when the apply does not
     /// change the runtime.
-    pub ovs: Option<OvsFound>,
+    pub(crate) ovs: Option<OvsFound>,
 }
 
 /// What the OVS stage found in OVSDB.

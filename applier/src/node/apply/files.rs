@@ -69,26 +69,26 @@ pub fn distro_of(root: &Path) -> crate::node::Result<Distro> {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct InstalledFiles {
     /// The paths plumber's manifest lists (the files it installed).
-    pub owned: BTreeSet<String>,
+    pub(crate) owned: BTreeSet<String>,
     /// Each artifact's path, with what is there (`None`: nothing).
-    pub current: BTreeMap<String, Option<InstalledFile>>,
+    pub(crate) current: BTreeMap<String, Option<InstalledFile>>,
 }
 
 /// What is at an artifact's path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstalledFile {
     /// Its permission bits (of the symlink itself for a symlink, `lstat`).
-    pub mode: u32,
+    pub(crate) mode: u32,
     /// For a symlink artifact: where the path points (`None`: not a symlink).
-    pub link: Option<PathBuf>,
+    pub(crate) link: Option<PathBuf>,
     /// For a file artifact: its content (`None`: unreadable, a directory, ...).
-    pub content: Option<Vec<u8>>,
+    pub(crate) content: Option<Vec<u8>>,
 }
 
 impl InstalledFiles {
     /// Reads plumber's manifest with `installer` and, for each of `artifacts`, what is at its path
     /// under `root`: the link target for a symlink artifact, the content for a file.
-    pub fn read(
+    pub(crate) fn read(
         installer: &Installer,
         root: &Path,
         artifacts: &[Artifact],

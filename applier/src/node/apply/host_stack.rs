@@ -18,7 +18,7 @@ const UNIT_DIRS: &[&str] = &[
 ];
 
 /// `Err` with the message to show when none of the profile's evidence is under `root`.
-pub fn check(root: &Path, distro: &Distro) -> Result<(), String> {
+pub(crate) fn check(root: &Path, distro: &Distro) -> Result<(), String> {
     let host = &distro.host;
     // Paths resolved inside the root as a chroot there would (a host root's `/lib -> /usr/lib` is the
     // root's /usr/lib, never the agent's own); an unreadable root shows no evidence.

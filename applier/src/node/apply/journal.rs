@@ -36,24 +36,24 @@ use crate::node::state::CurrentState;
 use crate::node::{Error, Result};
 
 /// The journal's file name in the state directory.
-pub const FILE: &str = "runtime-txn.json";
+const FILE: &str = "runtime-txn.json";
 const VERSION: u32 = 1;
 
 /// One runtime transaction.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Journal {
-    pub version: u32,
+    version: u32,
     /// The link, address, route and VF ops, in the order they are carried out.
     pub links: Vec<Op>,
     /// The OVS ops, one transaction.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ovs: Vec<OvsOp>,
     /// `runtime.json` before the apply, put back when the transaction is rolled back.
-    pub owned_before: Owned,
+    owned_before: Owned,
     /// `runtime.json` and `templates.json` of the committed apply.
-    pub owned_after: Owned,
-    pub applied_after: selection::AppliedTemplates,
+    owned_after: Owned,
+    applied_after: selection::AppliedTemplates,
     /// The apply's file transaction was open when the journal was written: its commit commits this.
     #[serde(default)]
     pub files: bool,
@@ -82,7 +82,7 @@ impl Journal {
 /// half-way made explicit. Moving a link that is up in or out of a bond takes it down and up again
 /// around the change; a `SetUp` down before each such move (undone when the link is found down) brings
 /// it back up if the crash came between. Pure.
-pub fn links(ops: &[Op], current: &CurrentState) -> Vec<Op> {
+pub(crate) fn links(ops: &[Op], current: &CurrentState) -> Vec<Op> {
     let mut out = Vec::with_capacity(ops.len());
     for op in ops {
         if let Op::SetController { link, .. } = op {
@@ -106,7 +106,7 @@ pub fn write(state_dir: &Path, journal: &Journal) -> Result<()> {
 }
 
 /// The journal in `state_dir`, if there is one.
-pub fn read(state_dir: &Path) -> Result<Option<Journal>> {
+fn read(state_dir: &Path) -> Result<Option<Journal>> {
     let path = state_dir.join(FILE);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -130,14 +130,14 @@ pub fn read(state_dir: &Path) -> Result<Option<Journal>> {
 }
 
 /// Removes the journal (the transaction is over), durably.
-pub fn remove(state_dir: &Path) -> Result<()> {
+pub(crate) fn remove(state_dir: &Path) -> Result<()> {
     fsutil::remove_durable(&state_dir.join(FILE))?;
     fsutil::remove_tmp_files(state_dir, FILE)
 }
 
 /// What [`recover`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recovered {
+pub(crate) enum Recovered {
     /// No transaction was open.
     Clean,
     /// The transaction had committed: its records were written again.
@@ -148,7 +148,7 @@ pub enum Recovered {
 
 /// Finishes a runtime transaction a crash left open (see the module doc). Run under the state lock,
 /// before the file journal's recovery. An error leaves the journal for the next try.
-pub async fn recover(handle: &rtnetlink::Handle, target: &Target) -> Result<Recovered> {
+pub(crate) async fn recover(handle: &rtnetlink::Handle, target: &Target) -> Result<Recovered> {
     let state = target.state_path();
     let Some(j) = read(&state)? else {
         fsutil::remove_tmp_files(&state, FILE)?;

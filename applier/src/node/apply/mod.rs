@@ -29,12 +29,12 @@ mod host_stack;
 pub mod journal;
 mod owned;
 mod planning;
-pub mod record;
+pub(crate) mod record;
 mod run;
 pub mod selection;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use plumber_render::distro::Distro;
@@ -60,7 +60,7 @@ pub use selection::{LetGo, Prune};
 
 /// How long a VF count change may take to show in sysfs (drivers create VFs synchronously; this bounds
 /// a slow one).
-pub const VF_WAIT: Duration = Duration::from_secs(30);
+const VF_WAIT: Duration = Duration::from_secs(30);
 
 /// What `apply` changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -108,7 +108,7 @@ pub struct Target {
 
 impl Target {
     /// The state directory's real path.
-    pub fn state_path(&self) -> PathBuf {
+    pub(crate) fn state_path(&self) -> PathBuf {
         self.root
             .join(self.state_dir.to_string_lossy().trim_start_matches('/'))
     }
@@ -123,23 +123,23 @@ impl Target {
 /// record's), `let_go`, and `guard` and `skipped` when not empty.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodePlan {
-    pub distro: String,
-    pub templates: Vec<String>,
-    pub files: Vec<FileChange>,
+    distro: String,
+    templates: Vec<String>,
+    files: Vec<FileChange>,
     /// VF counts, then the drivers of the VFs that exist now (VFs an apply creates are bound after
     /// they appear).
-    pub sriov: Vec<Change>,
-    pub links: Vec<Op>,
+    sriov: Vec<Change>,
+    links: Vec<Op>,
     /// Open vSwitch changes, carried out as one OVSDB transaction.
-    pub ovs: Vec<OvsOp>,
+    ovs: Vec<OvsOp>,
     /// What this apply lets go of (also among `files`, `links` and `ovs`, which are what is carried
     /// out), and the templates it no longer selects.
-    pub let_go: LetGo,
+    let_go: LetGo,
     /// What the connectivity guard checks before and after the changes (none when the plan does not
     /// change the running node).
-    pub guard: Vec<crate::node::guard::Probe>,
+    pub(crate) guard: Vec<crate::node::guard::Probe>,
     /// Template entries left out: they select a device this node does not have (best effort).
-    pub skipped: Vec<Skipped>,
+    skipped: Vec<Skipped>,
 }
 
 /// The serialised form of a [`NodePlan`].
@@ -171,7 +171,7 @@ impl Serialize for NodePlan {
 
 impl NodePlan {
     /// Every change, stage by stage, in the order an apply carries them out.
-    pub fn changes(&self) -> Vec<Change> {
+    fn changes(&self) -> Vec<Change> {
         self.files
             .iter()
             .map(Change::file)
@@ -181,7 +181,7 @@ impl NodePlan {
             .collect()
     }
 
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.files.is_empty()
             && self.sriov.is_empty()
             && self.links.is_empty()
@@ -237,10 +237,10 @@ impl fmt::Display for NodePlan {
 /// The desired state for this node and the files it renders to.
 #[derive(Debug, Clone)]
 pub struct Desired {
-    pub node: NodeConfig,
-    pub artifacts: Vec<Artifact>,
+    node: NodeConfig,
+    artifacts: Vec<Artifact>,
     /// A selected template says that cutting the connectivity guard's probes off is meant.
-    pub allow_disconnect: bool,
+    allow_disconnect: bool,
 }
 
 impl Desired {
@@ -275,7 +275,7 @@ impl Desired {
     }
 
     /// sha256 over the merged configuration and every rendered file.
-    pub fn digest(&self) -> String {
+    fn digest(&self) -> String {
         let mut h = Sha256::new();
         h.update(serde_json::to_vec(&self.node).expect("a NodeConfig serializes"));
         for a in &self.artifacts {
@@ -299,11 +299,6 @@ pub fn exit_code(result: &Result<Applied>) -> u8 {
         Err(Error::Apply(_)) => 4,
         Err(_) => 1,
     }
-}
-
-/// The default state directory as a host path.
-pub fn default_state_dir() -> &'static Path {
-    Path::new(crate::node::install::DEFAULT_STATE_DIR)
 }
 
 impl crate::node::watch::PassReport for Applied {

@@ -12,7 +12,7 @@ const FILE: &str = "runtime.json";
 
 /// The record in `state_dir`; nothing owned when there is none. A damaged record is reported and
 /// treated as empty (plumber then lets go of nothing, which is the safe side).
-pub fn read(state_dir: &Path) -> Owned {
+pub(crate) fn read(state_dir: &Path) -> Owned {
     let path = state_dir.join(FILE);
     match std::fs::read(&path) {
         Err(_) => Owned::default(),
@@ -27,7 +27,7 @@ pub fn read(state_dir: &Path) -> Owned {
 }
 
 /// Writes `owned` to `state_dir` atomically, unless it is there already.
-pub fn write(state_dir: &Path, owned: &Owned) -> Result<()> {
+pub(crate) fn write(state_dir: &Path, owned: &Owned) -> Result<()> {
     if read(state_dir) == *owned && state_dir.join(FILE).exists() {
         return Ok(());
     }

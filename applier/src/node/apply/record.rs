@@ -23,7 +23,7 @@
 //! as lines) still reads, with no changes.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use plumber_render::node::{Skipped, TemplateRef};
 use serde::{Deserialize, Serialize};
@@ -34,7 +34,7 @@ use crate::node::install::fsutil;
 use crate::node::{Error, Result};
 
 /// The file name of the record in the state directory.
-pub const RECORD: &str = "last-apply.json";
+const RECORD: &str = "last-apply.json";
 const LOCK: &str = "lock";
 
 /// How an apply ended.
@@ -114,13 +114,13 @@ impl Record {
 
 impl Record {
     /// The record with its `duration_ms` the time since `started`.
-    pub fn took(&mut self, started: std::time::Instant) -> &Record {
+    pub(crate) fn took(&mut self, started: std::time::Instant) -> &Record {
         self.duration_ms = millis(started.elapsed());
         self
     }
 
     /// The changes of `stage`, as lines.
-    pub fn lines(&self, stage: super::Stage) -> impl Iterator<Item = &str> {
+    pub(crate) fn lines(&self, stage: super::Stage) -> impl Iterator<Item = &str> {
         self.changes
             .iter()
             .filter(move |c| c.stage == stage)
@@ -128,7 +128,7 @@ impl Record {
     }
 
     /// Every change as one line, `; ` between them.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         self.changes
             .iter()
             .map(|c| c.text.as_str())
@@ -142,7 +142,7 @@ mod rfc3339 {
     use k8s_openapi::jiff::Timestamp;
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(t: &u64, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(t: &u64, s: S) -> Result<S::Ok, S::Error> {
         let ts = i64::try_from(*t)
             .ok()
             .and_then(|t| Timestamp::from_second(t).ok())
@@ -157,7 +157,7 @@ mod rfc3339 {
         Text(String),
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         match Either::deserialize(d)? {
             Either::Seconds(s) => Ok(s),
             Either::Text(t) => {
@@ -173,13 +173,13 @@ mod rfc3339 {
 
 /// Reads the record in `state_dir` (`None` when there is none or it cannot be parsed: the record is
 /// informational, a damaged one is replaced by the next apply).
-pub fn read(state_dir: &Path) -> Option<Record> {
+pub(crate) fn read(state_dir: &Path) -> Option<Record> {
     let bytes = std::fs::read(state_dir.join(RECORD)).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
 /// Writes `record` to `state_dir` atomically (mode 0644).
-pub fn write(state_dir: &Path, record: &Record) -> Result<()> {
+pub(crate) fn write(state_dir: &Path, record: &Record) -> Result<()> {
     fsutil::create_dir_all(state_dir, true)?;
     let mut text = serde_json::to_string_pretty(record).expect("a record serializes");
     text.push('\n');
@@ -188,14 +188,13 @@ pub fn write(state_dir: &Path, record: &Record) -> Result<()> {
 
 /// An exclusive lock on the state directory, released on drop.
 #[derive(Debug)]
-pub struct Lock {
+pub(crate) struct Lock {
     _file: File,
-    pub path: PathBuf,
 }
 
 /// Takes the lock of `state_dir`, waiting for another apply to finish (`waiting` is called once
 /// when the lock is held by someone else).
-pub fn lock(state_dir: &Path, waiting: impl FnOnce()) -> Result<Lock> {
+pub(crate) fn lock(state_dir: &Path, waiting: impl FnOnce()) -> Result<Lock> {
     fsutil::create_dir_all(state_dir, true)?;
     let path = state_dir.join(LOCK);
     let file = OpenOptions::new()
@@ -212,16 +211,16 @@ pub fn lock(state_dir: &Path, waiting: impl FnOnce()) -> Result<Lock> {
         }
         Err(TryLockError::Error(e)) => return Err(Error::io(path.display(), e)),
     }
-    Ok(Lock { _file: file, path })
+    Ok(Lock { _file: file })
 }
 
 /// `d` in whole milliseconds, rounded to the nearest.
-pub fn millis(d: std::time::Duration) -> u64 {
+pub(crate) fn millis(d: std::time::Duration) -> u64 {
     u64::try_from((d.as_micros() + 500) / 1000).unwrap_or(u64::MAX)
 }
 
 /// Seconds since the Unix epoch, now.
-pub fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -15,7 +15,7 @@ use super::record::{self, Outcome, Record};
 use super::selection::{self, Prune};
 use super::{
     check_guard, discover, discover_for, discover_ovs, plan_node, Change, Desired, Discovered,
-    NodePlan, Target, VF_WAIT,
+    Target, VF_WAIT,
 };
 use crate::node::guard;
 use crate::node::install::Installed;
@@ -29,9 +29,6 @@ use crate::node::{Error, Failed, Result};
 #[derive(Debug, Clone)]
 pub struct Applied {
     pub outcome: Outcome,
-    pub plan: NodePlan,
-    /// Netlink write requests sent.
-    pub netlink_writes: usize,
     pub record: Record,
 }
 
@@ -159,8 +156,6 @@ pub async fn apply(
         selection::write(&state_path, &applied)?;
         return Ok(Applied {
             outcome: Outcome::Unchanged,
-            plan,
-            netlink_writes: 0,
             record: rec,
         });
     }
@@ -232,8 +227,6 @@ pub async fn apply(
             record::write(&state_path, rec.took(started))?;
             Ok(Applied {
                 outcome: Outcome::Applied,
-                plan,
-                netlink_writes: writes,
                 record: rec,
             })
         }

@@ -48,21 +48,21 @@ pub enum Prune {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AppliedTemplates {
     #[serde(default)]
-    pub files: BTreeSet<String>,
+    files: BTreeSet<String>,
     #[serde(default)]
-    pub runtime: BTreeSet<String>,
+    runtime: BTreeSet<String>,
 }
 
 impl AppliedTemplates {
     /// The templates applied to the halves `scope` changes.
-    pub fn in_scope(&self, scope: Scope) -> BTreeSet<&str> {
+    pub(crate) fn in_scope(&self, scope: Scope) -> BTreeSet<&str> {
         let files = self.files.iter().filter(|_| scope.files());
         let runtime = self.runtime.iter().filter(|_| scope.runtime());
         files.chain(runtime).map(String::as_str).collect()
     }
 
     /// The record after `names` were applied to the halves `scope` changes.
-    pub fn after(&self, scope: Scope, names: &[String]) -> AppliedTemplates {
+    pub(crate) fn after(&self, scope: Scope, names: &[String]) -> AppliedTemplates {
         let names: BTreeSet<String> = names.iter().cloned().collect();
         AppliedTemplates {
             files: if scope.files() {
@@ -81,7 +81,7 @@ impl AppliedTemplates {
 
 /// The record in `state_dir`: `templates.json`, else the templates of a successful `last-apply.json`,
 /// else none. A damaged record is reported and read as none.
-pub fn read(state_dir: &Path) -> AppliedTemplates {
+pub(crate) fn read(state_dir: &Path) -> AppliedTemplates {
     let path = state_dir.join(FILE);
     match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
@@ -105,7 +105,7 @@ pub fn read(state_dir: &Path) -> AppliedTemplates {
 }
 
 /// Writes `applied` to `state_dir` atomically, unless it is there already.
-pub fn write(state_dir: &Path, applied: &AppliedTemplates) -> Result<()> {
+pub(crate) fn write(state_dir: &Path, applied: &AppliedTemplates) -> Result<()> {
     let path = state_dir.join(FILE);
     if path.exists() && read(state_dir) == *applied {
         return Ok(());
@@ -121,23 +121,23 @@ pub fn write(state_dir: &Path, applied: &AppliedTemplates) -> Result<()> {
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct LetGo {
     /// Templates the last successful apply applied that are not selected now.
-    pub templates: Vec<String>,
+    pub(crate) templates: Vec<String>,
     /// Files plumber installed that are no longer rendered (removals among the plan's `files`).
-    pub files: Vec<String>,
+    pub(crate) files: Vec<String>,
     /// The link, address and route ops that let go: the last ones of the plan's `links`.
-    pub links: Vec<Op>,
+    pub(crate) links: Vec<Op>,
     /// The OVS ops that let go: the last ones of the plan's `ovs`.
-    pub ovs: Vec<OvsOp>,
+    pub(crate) ovs: Vec<OvsOp>,
 }
 
 impl LetGo {
     /// Whether anything on the node would be let go (files or runtime).
-    pub fn changes_node(&self) -> bool {
+    fn changes_node(&self) -> bool {
         !self.files.is_empty() || !self.links.is_empty() || !self.ovs.is_empty()
     }
 
     /// One line per thing let go, templates first.
-    pub fn lines(&self) -> Vec<String> {
+    fn lines(&self) -> Vec<String> {
         let templates = self
             .templates
             .iter()

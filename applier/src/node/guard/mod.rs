@@ -41,18 +41,18 @@ use crate::node::state::{
     AddressState, CurrentKind, CurrentState, LinkState, RouteProto, RouteState,
 };
 
-pub use plumber_render::model::ALLOW_DISCONNECT;
+pub(crate) use plumber_render::model::ALLOW_DISCONNECT;
 
 /// How long the probes that answered before an apply have to answer again after it.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The longest the probes are given before an apply (a gateway's neighbour fails in ~3 s by the
 /// kernel's defaults; an endpoint that drops connections would otherwise hold every apply). A probe
 /// that does not answer in that time is not checked after the apply.
-pub const BEFORE_MAX: Duration = Duration::from_secs(5);
+const BEFORE_MAX: Duration = Duration::from_secs(5);
 
 /// The stage an apply fails at when a probe no longer answers (what the record's error starts with).
-pub const STAGE: &str = "connectivity guard";
+pub(crate) const STAGE: &str = "connectivity guard";
 
 /// The main routing table.
 const MAIN: u32 = 254;
@@ -60,8 +60,8 @@ const MAIN: u32 = 254;
 /// A TCP endpoint to check: as given, and resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    pub name: String,
-    pub addr: SocketAddr,
+    pub(crate) name: String,
+    pub(crate) addr: SocketAddr,
 }
 
 impl fmt::Display for Endpoint {
@@ -101,7 +101,7 @@ impl Default for Guard {
 
 impl Guard {
     /// The agent's: the endpoints it checks (the API server's), and the annotation as the opt-in.
-    pub fn agent(timeout: Duration, endpoints: Vec<Endpoint>) -> Guard {
+    pub(crate) fn agent(timeout: Duration, endpoints: Vec<Endpoint>) -> Guard {
         Guard {
             timeout,
             endpoints,
@@ -110,13 +110,13 @@ impl Guard {
         }
     }
 
-    pub fn enabled(&self) -> bool {
+    fn enabled(&self) -> bool {
         !self.timeout.is_zero()
     }
 }
 
 /// Whether a selected template (one of `selected`) carries [`ALLOW_DISCONNECT`]`: "true"`.
-pub fn annotated(templates: &[Loaded], selected: &[TemplateRef]) -> bool {
+pub(crate) fn annotated(templates: &[Loaded], selected: &[TemplateRef]) -> bool {
     templates.iter().any(|t| {
         selected.iter().any(|s| s.name == t.name())
             && t.template
@@ -130,7 +130,7 @@ pub fn annotated(templates: &[Loaded], selected: &[TemplateRef]) -> bool {
 /// What the guard checks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "probe", rename_all = "camelCase")]
-pub enum Probe {
+pub(crate) enum Probe {
     /// A default gateway of the main table, and the link its route leaves by: the kernel's neighbour
     /// resolution must get an answer from it.
     Gateway { gateway: IpAddr, dev: String },
@@ -164,7 +164,7 @@ impl fmt::Display for Probe {
 }
 
 /// The probes for a node as `state`: its default gateways (main table; IPv4 first), then `endpoints`.
-pub fn probes(state: &CurrentState, endpoints: &[Endpoint]) -> Vec<Probe> {
+fn probes(state: &CurrentState, endpoints: &[Endpoint]) -> Vec<Probe> {
     let mut gateways: Vec<(bool, IpAddr, &str)> = state
         .routes
         .iter()
@@ -185,13 +185,13 @@ pub fn probes(state: &CurrentState, endpoints: &[Endpoint]) -> Vec<Probe> {
 
 /// How the node reaches a probe's target.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Path {
+struct Path {
     /// The link the packets leave by.
-    pub dev: String,
+    dev: String,
     /// The main-table route taken (`None`: the target is one of the node's own addresses).
-    pub route: Option<RouteState>,
+    route: Option<RouteState>,
     /// The neighbour that must answer: the route's gateway, or the target itself (on-link).
-    pub next_hop: IpAddr,
+    next_hop: IpAddr,
 }
 
 impl fmt::Display for Path {
@@ -212,7 +212,7 @@ impl fmt::Display for Path {
 /// How the node as `state` reaches `probe`'s target (`None`: it does not). A gateway is reached
 /// through a default route via that gateway if the node still has one, else through the family's
 /// default route in force (a template may move the default route to another gateway).
-pub fn path(state: &CurrentState, probe: &Probe) -> Option<Path> {
+fn path(state: &CurrentState, probe: &Probe) -> Option<Path> {
     match probe {
         Probe::Gateway { gateway, .. } => default_path(state, *gateway),
         Probe::Endpoint { addr, .. } => route_to(state, addr.ip()),
@@ -236,7 +236,7 @@ fn default_path(state: &CurrentState, gateway: IpAddr) -> Option<Path> {
 }
 
 /// The path to `ip`: one of the node's own addresses, or the main table's longest match.
-pub fn route_to(state: &CurrentState, ip: IpAddr) -> Option<Path> {
+fn route_to(state: &CurrentState, ip: IpAddr) -> Option<Path> {
     let local = state
         .links
         .values()
@@ -325,7 +325,7 @@ fn subnet(c: &IpCidr) -> IpCidr {
 /// created, deleted, enslaved, set down; addresses with the prefix routes the kernel adds and removes
 /// with them (and its flush of a link's IPv4 routes with its last IPv4 address); routes. A port added
 /// to an OVS bridge counts as enslaved to it.
-pub fn simulate(state: &CurrentState, ops: &[Op], ovs: &[OvsOp]) -> CurrentState {
+fn simulate(state: &CurrentState, ops: &[Op], ovs: &[OvsOp]) -> CurrentState {
     let mut s = state.clone();
     for op in ops {
         match op {
@@ -429,12 +429,12 @@ pub fn simulate(state: &CurrentState, ops: &[Op], ovs: &[OvsOp]) -> CurrentState
 
 /// A probe whose path a plan cuts.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Cut {
-    pub probe: Probe,
+struct Cut {
+    probe: Probe,
     /// Its path before.
-    pub path: Path,
+    path: Path,
     /// The planned changes on that path.
-    pub by: Vec<String>,
+    by: Vec<String>,
 }
 
 impl fmt::Display for Cut {
@@ -448,7 +448,7 @@ impl fmt::Display for Cut {
 }
 
 /// The probes the node as `state` reaches and would no longer reach with `ops` and `ovs` carried out.
-pub fn cuts(state: &CurrentState, probes: &[Probe], ops: &[Op], ovs: &[OvsOp]) -> Vec<Cut> {
+fn cuts(state: &CurrentState, probes: &[Probe], ops: &[Op], ovs: &[OvsOp]) -> Vec<Cut> {
     let after = simulate(state, ops, ovs);
     probes
         .iter()
@@ -519,7 +519,7 @@ fn blame(path: &Path, ops: &[Op], ovs: &[OvsOp]) -> Vec<String> {
 /// does not change the running node (`changes_runtime`). A plan that cuts a probe's path is refused
 /// unless that is meant (`allowed`: [`Guard::allow_disconnect`] or the [`ALLOW_DISCONNECT`]
 /// annotation).
-pub fn plan(
+pub(crate) fn plan(
     guard: &Guard,
     allowed: bool,
     state: &CurrentState,

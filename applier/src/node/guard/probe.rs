@@ -35,16 +35,16 @@ pub fn resolve(s: &str) -> Result<Endpoint, String> {
 
 /// The probes taken before an apply.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Before {
+pub(crate) struct Before {
     /// The probes that answered, with how long they took: the ones checked after the apply.
-    pub answered: Vec<(Probe, Duration)>,
+    pub(crate) answered: Vec<(Probe, Duration)>,
     /// The others, each as a line for the record.
-    pub silent: Vec<String>,
+    silent: Vec<String>,
 }
 
 impl Before {
     /// One line per probe, for the record.
-    pub fn report(&self) -> Vec<String> {
+    pub(crate) fn report(&self) -> Vec<String> {
         self.answered
             .iter()
             .map(|(p, took)| format!("{p}: answered in {} before the apply", ms(*took)))
@@ -55,7 +55,7 @@ impl Before {
 
 /// Takes `probes` on the node as `state` (`indexes`: its links' indexes), for at most [`BEFORE_MAX`]
 /// (whatever the guard's timeout: a short one must not make a slow answer count as none).
-pub async fn before(state: &CurrentState, indexes: &Indexes, probes: &[Probe]) -> Before {
+pub(crate) async fn before(state: &CurrentState, indexes: &Indexes, probes: &[Probe]) -> Before {
     if probes.is_empty() {
         return Before::default();
     }
@@ -86,15 +86,15 @@ pub async fn before(state: &CurrentState, indexes: &Indexes, probes: &[Probe]) -
 
 /// What the check after an apply found.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct After {
+pub(crate) struct After {
     /// One line per probe, for the record.
-    pub report: Vec<String>,
+    pub(crate) report: Vec<String>,
     /// The probes that answered before and no longer do, as the apply's error.
-    pub lost: Option<String>,
+    pub(crate) lost: Option<String>,
 }
 
 /// Checks again, until `timeout` from now, every probe that answered `before`.
-pub async fn after(handle: &rtnetlink::Handle, before: &Before, timeout: Duration) -> After {
+pub(crate) async fn after(handle: &rtnetlink::Handle, before: &Before, timeout: Duration) -> After {
     let deadline = Instant::now() + timeout;
     let results = futures::future::join_all(
         before

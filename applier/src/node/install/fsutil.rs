@@ -14,7 +14,7 @@ pub const TMP_PREFIX: &str = ".plumber-tmp-";
 
 /// What is at a path, without following a symlink there.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OnDisk {
+pub(crate) enum OnDisk {
     Absent,
     File {
         content: Vec<u8>,
@@ -27,7 +27,7 @@ pub enum OnDisk {
     Other,
 }
 
-pub fn read_on_disk(path: &Path) -> Result<OnDisk> {
+pub(crate) fn read_on_disk(path: &Path) -> Result<OnDisk> {
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(OnDisk::Absent),
@@ -67,7 +67,7 @@ fn remove_if_exists(path: &Path) -> Result<()> {
 }
 
 /// fsync a directory, making renames, creations and removals in it durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io(dir.display(), e))
@@ -78,7 +78,7 @@ fn parent(path: &Path) -> &Path {
 }
 
 /// Write a new file durably (no rename): for backups, whose directory is synced by the caller.
-pub fn write_new(path: &Path, content: &[u8], mode: u32) -> Result<()> {
+pub(crate) fn write_new(path: &Path, content: &[u8], mode: u32) -> Result<()> {
     remove_if_exists(path)?;
     let mut f = OpenOptions::new()
         .write(true)
@@ -93,7 +93,7 @@ pub fn write_new(path: &Path, content: &[u8], mode: u32) -> Result<()> {
 }
 
 /// Replace `target` with a file holding `content` at `mode`, atomically and durably.
-pub fn atomic_write(target: &Path, content: &[u8], mode: u32) -> Result<()> {
+pub(crate) fn atomic_write(target: &Path, content: &[u8], mode: u32) -> Result<()> {
     let tmp = tmp_path(target);
     let result = write_new(&tmp, content, mode)
         .and_then(|()| fs::rename(&tmp, target).map_err(|e| Error::io(target.display(), e)));
@@ -105,7 +105,7 @@ pub fn atomic_write(target: &Path, content: &[u8], mode: u32) -> Result<()> {
 }
 
 /// Replace `target` with a symlink to `link`, atomically and durably.
-pub fn atomic_symlink(target: &Path, link: &str) -> Result<()> {
+pub(crate) fn atomic_symlink(target: &Path, link: &str) -> Result<()> {
     let tmp = tmp_path(target);
     remove_if_exists(&tmp)?;
     std::os::unix::fs::symlink(link, &tmp).map_err(|e| Error::io(tmp.display(), e))?;
@@ -117,13 +117,13 @@ pub fn atomic_symlink(target: &Path, link: &str) -> Result<()> {
 }
 
 /// Remove a file or symlink (not a directory) durably; absent is fine.
-pub fn remove_durable(target: &Path) -> Result<()> {
+pub(crate) fn remove_durable(target: &Path) -> Result<()> {
     remove_if_exists(target)?;
     sync_dir(parent(target))
 }
 
 /// Create one directory (its parent exists) with mode 0755 (0700 when `private`), durably.
-pub fn create_dir(dir: &Path, private: bool) -> Result<()> {
+pub(crate) fn create_dir(dir: &Path, private: bool) -> Result<()> {
     let mode = if private { 0o700 } else { 0o755 };
     match fs::DirBuilder::new().mode(mode).create(dir) {
         Ok(()) => {}
@@ -137,7 +137,7 @@ pub fn create_dir(dir: &Path, private: bool) -> Result<()> {
 }
 
 /// `create_dir` for every missing ancestor and `dir` itself.
-pub fn create_dir_all(dir: &Path, private: bool) -> Result<()> {
+pub(crate) fn create_dir_all(dir: &Path, private: bool) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -148,7 +148,7 @@ pub fn create_dir_all(dir: &Path, private: bool) -> Result<()> {
 }
 
 /// Delete plumber temp files for `name` (`.plumber-tmp-<name>-*`, any pid) in `dir`.
-pub fn remove_tmp_files(dir: &Path, name: &str) -> Result<()> {
+pub(crate) fn remove_tmp_files(dir: &Path, name: &str) -> Result<()> {
     let prefix = format!("{TMP_PREFIX}{name}-");
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,

@@ -188,7 +188,7 @@ impl Installed {
     }
 
     /// Whether the install opened a transaction (it changed something), which its commit ends.
-    pub fn journaled(&self) -> bool {
+    pub(crate) fn journaled(&self) -> bool {
         self.txn.is_some()
     }
 
@@ -215,7 +215,7 @@ struct Step<'a> {
 
 impl Installer {
     /// An installer for `root`, keeping its manifest and journal in `<root><state_dir>`.
-    pub fn new(root: &Path, state_dir: &Path) -> Self {
+    pub(crate) fn new(root: &Path, state_dir: &Path) -> Self {
         Installer {
             root: root.to_path_buf(),
             state_dir: state_dir.to_path_buf(),
@@ -251,7 +251,7 @@ impl Installer {
     }
 
     /// Whether a transaction is open (its journal exists): neither committed nor rolled back.
-    pub fn in_transaction(&self) -> Result<bool> {
+    pub(crate) fn in_transaction(&self) -> Result<bool> {
         Ok(self.paths()?.journal.exists())
     }
 

@@ -20,14 +20,14 @@ use crate::node::{Error, Result};
 ///   addresses added or removed (and IPv6 DAD completing);
 /// - `RTMGRP_IPV4_ROUTE`, `RTMGRP_IPV6_ROUTE` (`RTNLGRP_IPV4_ROUTE`, `RTNLGRP_IPV6_ROUTE`): routes
 ///   added or removed, in every table (including the kernel's flush of a link's routes).
-pub const GROUPS: u32 =
+const GROUPS: u32 =
     RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
 
 /// Opens a netlink socket in the current thread's network namespace bound to [`GROUPS`], spawns its
 /// connection on the current tokio runtime, and returns its notifications (each item one message; a
 /// receive buffer overrun comes as one item too). The socket is used for nothing else. Call it from
 /// inside a runtime ([`super::run`]).
-pub fn subscribe() -> Result<impl Stream<Item = ()> + Unpin + Send + 'static> {
+pub(crate) fn subscribe() -> Result<impl Stream<Item = ()> + Unpin + Send + 'static> {
     let (mut conn, _handle, messages) =
         rtnetlink::proto::new_connection::<Notice>(NETLINK_ROUTE)
             .map_err(|e| Error::Netlink(format!("opening a netlink socket: {e}")))?;

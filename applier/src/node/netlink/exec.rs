@@ -28,7 +28,7 @@ use plumber_render::node::LinkKind;
 pub struct Applied {
     /// The ops executed, in the order they took effect (a link's `SetUp` right after its `SetMtu`
     /// when the two went in one request).
-    pub ops: Vec<Op>,
+    pub(crate) ops: Vec<Op>,
     /// Netlink write requests sent (link, address and route changes); dumps and lookups are not counted.
     pub writes: usize,
 }

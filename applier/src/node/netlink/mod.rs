@@ -9,7 +9,7 @@
 //! namespace of the thread that opens it.
 
 mod discover;
-pub mod events;
+pub(crate) mod events;
 mod exec;
 pub mod neigh;
 mod unsupported;
@@ -41,13 +41,13 @@ pub fn connection() -> Result<rtnetlink::Handle> {
 }
 
 /// A netlink error as one line: the kernel's errno text when the kernel refused.
-pub(crate) fn nl_msg(e: &rtnetlink::Error) -> String {
+fn nl_msg(e: &rtnetlink::Error) -> String {
     match e {
         rtnetlink::Error::NetlinkError(m) => m.to_io().to_string(),
         e => e.to_string(),
     }
 }
 
-pub(crate) fn nl_err(what: impl std::fmt::Display, e: rtnetlink::Error) -> Error {
+fn nl_err(what: impl std::fmt::Display, e: rtnetlink::Error) -> Error {
     Error::Netlink(format!("{what}: {}", nl_msg(&e)))
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use plumber_render::node::LinkKind;
 
 /// The kernel module that provides links of `kind`, and what the kind is called in messages.
-pub fn module_of(kind: &LinkKind) -> Option<(&'static str, &'static str)> {
+fn module_of(kind: &LinkKind) -> Option<(&'static str, &'static str)> {
     match kind {
         LinkKind::Vlan { .. } => Some(("8021q", "VLAN")),
         LinkKind::Bond { .. } => Some(("bonding", "bond")),
@@ -20,7 +20,7 @@ pub fn module_of(kind: &LinkKind) -> Option<(&'static str, &'static str)> {
 /// The message for creating `kind` failing with EOPNOTSUPP (`errno`: the kernel's text for it), or
 /// `None` when the kind has no module. `modules`: the kernel's list of loaded modules (/sys/module):
 /// a VLAN refused although 8021q is loaded is refused by its parent, which cannot carry VLANs.
-pub fn explain(kind: &LinkKind, errno: &str, modules: &Path) -> Option<String> {
+pub(crate) fn explain(kind: &LinkKind, errno: &str, modules: &Path) -> Option<String> {
     let (module, what) = module_of(kind)?;
     if let LinkKind::Vlan { parent, .. } = kind {
         if modules.join(module).exists() {

@@ -6,9 +6,9 @@
 //! (and RSS query) to `u32::MAX` before asking the driver, so "the driver does not say" is
 //! distinguishable from "off". netlink-packet-route decodes that sentinel as `false`, which is how
 //! HostPlumber came to report `trust: false` for every VF; [`vfs_of_bytes`] decodes the attributes
-//! from the raw message instead and reports `None`. [`vfs_of`] works on an already parsed
-//! [`LinkMessage`] and cannot tell the sentinel from `false` unless the attribute was kept raw
-//! ([`VfInfo::Other`]).
+//! from the raw message instead and reports `None`. The unit tests read an already parsed
+//! [`LinkMessage`] too (`tests::vfs_of`), to show that it cannot tell the sentinel from `false` unless
+//! the attribute was kept raw ([`VfInfo::Other`]).
 //!
 //! **Writing.** What `ip link set dev PF vf N mac .. vlan .. qos .. spoofchk .. trust .. max_tx_rate ..
 //! min_tx_rate ..` sends: one `RTM_SETLINK` on the PF with one `IFLA_VFINFO_LIST` /
@@ -21,7 +21,7 @@
 
 use plumber_render::model::MacAddr;
 use plumber_render::node::VfSettings;
-use rtnetlink::packet_core::{Nla, NlasIterator};
+use rtnetlink::packet_core::NlasIterator;
 use rtnetlink::packet_route::link::{
     LinkAttribute, LinkMessage, LinkVfInfo, VfInfo, VfInfoMac, VfInfoRate, VfInfoSpoofCheck,
     VfInfoTrust, VfInfoVlan,
@@ -30,46 +30,24 @@ use rtnetlink::packet_route::link::{
 use crate::node::state::{VfLinkMode, VfState};
 
 /// `IFLA_VFINFO_LIST` in an `RTM_NEWLINK`.
-pub const IFLA_VFINFO_LIST: u16 = 22;
+const IFLA_VFINFO_LIST: u16 = 22;
 /// One VF's nest inside `IFLA_VFINFO_LIST`.
-pub const IFLA_VF_INFO: u16 = 1;
-pub const IFLA_VF_MAC: u16 = 1;
-pub const IFLA_VF_VLAN: u16 = 2;
-pub const IFLA_VF_TX_RATE: u16 = 3;
-pub const IFLA_VF_SPOOFCHK: u16 = 4;
-pub const IFLA_VF_LINK_STATE: u16 = 5;
-pub const IFLA_VF_RATE: u16 = 6;
-pub const IFLA_VF_TRUST: u16 = 9;
+const IFLA_VF_INFO: u16 = 1;
+const IFLA_VF_MAC: u16 = 1;
+const IFLA_VF_VLAN: u16 = 2;
+const IFLA_VF_TX_RATE: u16 = 3;
+const IFLA_VF_SPOOFCHK: u16 = 4;
+const IFLA_VF_LINK_STATE: u16 = 5;
+const IFLA_VF_RATE: u16 = 6;
+const IFLA_VF_TRUST: u16 = 9;
 /// `sizeof(struct ifinfomsg)`: the header of a link message, before its attributes.
 const IFINFOMSG_LEN: usize = 16;
 /// What the kernel reports for spoofchk and trust when the driver does not fill them in.
 const NOT_REPORTED: u32 = u32::MAX;
 
-/// The VFs of a link message parsed by netlink-packet-route, by id. Spoofchk and trust the driver did
-/// not report come out as `Some(false)` here (the library already decoded the sentinel), unless the
-/// attribute is a raw [`VfInfo::Other`]; discovery uses [`vfs_of_bytes`].
-pub fn vfs_of(link: &LinkMessage) -> Vec<VfState> {
-    let mut vfs: Vec<VfState> = link
-        .attributes
-        .iter()
-        .filter_map(|a| match a {
-            LinkAttribute::VfInfoList(list) => Some(list),
-            _ => None,
-        })
-        .flatten()
-        .filter_map(|info| {
-            let mut value = vec![0u8; info.value_len()];
-            info.emit_value(&mut value);
-            vf_of_nest(&value)
-        })
-        .collect();
-    vfs.sort_by_key(|v| v.id);
-    vfs
-}
-
 /// The VFs of a raw `RTM_NEWLINK` payload (the `ifinfomsg` and its attributes, after the netlink
 /// header), by id, with spoofchk and trust `None` when the driver does not report them.
-pub fn vfs_of_bytes(payload: &[u8]) -> Vec<VfState> {
+pub(crate) fn vfs_of_bytes(payload: &[u8]) -> Vec<VfState> {
     let Some(attrs) = payload.get(IFINFOMSG_LEN..) else {
         return Vec::new();
     };
@@ -224,8 +202,31 @@ pub fn set_vf_message(pf_index: u32, vf: u32, want: &VfSettings) -> LinkMessage 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rtnetlink::packet_core::{DefaultNla, Emitable, Parseable};
+    use rtnetlink::packet_core::{DefaultNla, Emitable, Nla, Parseable};
     use rtnetlink::packet_route::link::{VfInfoLinkState, VfLinkState};
+
+    /// The VFs of a link message parsed by netlink-packet-route, by id. Spoofchk and trust the driver
+    /// did not report come out as `Some(false)` here (the library already decoded the sentinel), unless
+    /// the attribute is a raw [`VfInfo::Other`]; discovery uses [`vfs_of_bytes`]. Only these tests use
+    /// it, to show what the library's parse loses.
+    fn vfs_of(link: &LinkMessage) -> Vec<VfState> {
+        let mut vfs: Vec<VfState> = link
+            .attributes
+            .iter()
+            .filter_map(|a| match a {
+                LinkAttribute::VfInfoList(list) => Some(list),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|info| {
+                let mut value = vec![0u8; info.value_len()];
+                info.emit_value(&mut value);
+                vf_of_nest(&value)
+            })
+            .collect();
+        vfs.sort_by_key(|v| v.id);
+        vfs
+    }
 
     fn mac(s: &str) -> MacAddr {
         MacAddr::parse(s).unwrap()

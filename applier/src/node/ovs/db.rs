@@ -27,8 +27,8 @@ pub struct Ovsdb {
 /// ovs-vsctl failed: its exit status and what it printed on stderr.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VsctlError {
-    pub status: String,
-    pub stderr: String,
+    status: String,
+    stderr: String,
 }
 
 impl std::fmt::Display for VsctlError {
@@ -77,7 +77,7 @@ impl Ovsdb {
     }
 
     /// The options that go before every command.
-    pub fn options(&self) -> Vec<String> {
+    fn options(&self) -> Vec<String> {
         let mut v = Vec::new();
         if let Some(s) = &self.socket {
             v.push(format!("--db=unix:{}", s.display()));
@@ -90,7 +90,7 @@ impl Ovsdb {
     }
 
     /// Runs ovs-vsctl with [`options`](Self::options) and then `args`; its stdout on success.
-    pub fn run(&self, args: &[String]) -> std::result::Result<String, VsctlError> {
+    pub(crate) fn run(&self, args: &[String]) -> std::result::Result<String, VsctlError> {
         let mut cmd = Command::new(&self.vsctl);
         if let Some(root) = &self.chroot {
             use std::os::unix::ffi::OsStrExt;

@@ -29,8 +29,8 @@ pub use discover::{discover, parse_lists};
 pub use exec::{apply, rollback};
 pub use op::OvsOp;
 pub use plan::plan;
-pub use recover::recovery;
-pub use release::release;
+pub(crate) use recover::recovery;
+pub(crate) use release::release;
 pub use state::{BridgeState, IfaceState, OvsState, PortState};
 pub use status::status;
 

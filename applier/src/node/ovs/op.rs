@@ -63,7 +63,7 @@ pub enum OvsOp {
 
 impl OvsOp {
     /// The op that undoes this one.
-    pub fn inverse(&self) -> OvsOp {
+    pub(crate) fn inverse(&self) -> OvsOp {
         match self {
             OvsOp::SetDpdkInit { value, previous } => OvsOp::SetDpdkInit {
                 value: previous.clone(),
@@ -149,7 +149,7 @@ impl OvsOp {
     }
 
     /// Every bridge, port and interface name the op hands to ovs-vsctl.
-    pub fn names(&self) -> Vec<&str> {
+    pub(crate) fn names(&self) -> Vec<&str> {
         match self {
             OvsOp::SetDpdkInit { .. } => vec![],
             OvsOp::AddBridge { name, .. } | OvsOp::DelBridge { name, .. } => vec![name],

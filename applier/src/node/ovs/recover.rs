@@ -7,7 +7,7 @@
 use super::{OvsOp, OvsState};
 
 /// The ops that undo what is there of `journal` on `current`, to run as one transaction. Pure.
-pub fn recovery(journal: &[OvsOp], current: &OvsState) -> Vec<OvsOp> {
+pub(crate) fn recovery(journal: &[OvsOp], current: &OvsState) -> Vec<OvsOp> {
     let mut m = current.clone();
     let mut undo = Vec::new();
     for op in journal.iter().rev() {

@@ -1,14 +1,14 @@
 //! Letting go of OVS bridges and ports plumber created for templates that no longer ask for them (see
-//! [`crate::node::plan::release`](mod@crate::node::plan::release) for the links). A port is deleted when no desired bridge lists it; a bridge
-//! only when no desired template lists it and every port left on it was plumber's (deleting a bridge
-//! deletes its ports, and other software adds its own to the same bridges).
+//! [`crate::node::plan::release()`] for the links). A port is deleted when no desired bridge lists it;
+//! a bridge only when no desired template lists it and every port left on it was plumber's (deleting a
+//! bridge deletes its ports, and other software adds its own to the same bridges).
 
 use plumber_render::node::OvsBridge;
 
 use super::{OvsOp, OvsState};
 
 /// The ops that remove the `owned` bridges and `[bridge, port]`s that `desired` no longer lists.
-pub fn release(
+pub(crate) fn release(
     owned_bridges: &[String],
     owned_ports: &[(String, String)],
     desired: &[OvsBridge],

@@ -29,7 +29,7 @@ pub struct BridgeState {
 /// a deletion re-create the row as it was (same UUIDs, same `external_ids`, `tag`, ...).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PortState {
-    pub name: String,
+    pub(crate) name: String,
     /// Sorted by name when discovered; in the templates' order when planned.
     pub interfaces: Vec<IfaceState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,7 +41,7 @@ pub struct PortState {
     pub uuid: Option<String>,
     /// Other configuration columns with a non-default value, as OVSDB JSON (`["map",[["k","v"]]]`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub extra: BTreeMap<String, serde_json::Value>,
+    pub(crate) extra: BTreeMap<String, serde_json::Value>,
 }
 
 /// One Interface row (see [`PortState`] for `uuid` and `extra`).
@@ -53,13 +53,13 @@ pub struct IfaceState {
     pub kind: String,
     /// All of `options` (`dpdk-devargs` is the one plumber sets).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub options: BTreeMap<String, String>,
+    pub(crate) options: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu_request: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub extra: BTreeMap<String, serde_json::Value>,
+    pub(crate) extra: BTreeMap<String, serde_json::Value>,
 }
 
 impl IfaceState {
@@ -70,11 +70,11 @@ impl IfaceState {
 
 impl PortState {
     /// The names of the port's interfaces, as a set.
-    pub fn interface_names(&self) -> BTreeSet<&str> {
+    pub(crate) fn interface_names(&self) -> BTreeSet<&str> {
         self.interfaces.iter().map(|i| i.name.as_str()).collect()
     }
 
-    pub fn interface(&self, name: &str) -> Option<&IfaceState> {
+    pub(crate) fn interface(&self, name: &str) -> Option<&IfaceState> {
         self.interfaces.iter().find(|i| i.name == name)
     }
 }
@@ -92,7 +92,7 @@ impl OvsState {
     }
 
     /// The port that holds interface `iface`, and its bridge.
-    pub fn port_of(&self, iface: &str) -> Option<(&BridgeState, &PortState)> {
+    pub(crate) fn port_of(&self, iface: &str) -> Option<(&BridgeState, &PortState)> {
         self.bridges.iter().find_map(|b| {
             b.ports
                 .iter()
@@ -127,7 +127,7 @@ impl OvsState {
     /// What OVSDB holds after `op` succeeds, as far as this model goes (the planner's simulation; a
     /// new bridge gets its internal port like `add-br` makes it). An op that does not apply (a port on
     /// no bridge) changes nothing: ovs-vsctl would fail it.
-    pub fn apply(&mut self, op: &OvsOp) {
+    pub(crate) fn apply(&mut self, op: &OvsOp) {
         match op {
             OvsOp::SetDpdkInit { value, .. } => self.dpdk_init = value.clone(),
             OvsOp::AddBridge {

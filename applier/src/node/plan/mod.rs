@@ -21,7 +21,7 @@
 
 mod op;
 mod recover;
-pub mod release;
+mod release;
 pub mod vf;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use plumber_render::node::{Addressing, Link, LinkKind, NodeConfig};
 
 pub use op::{Op, RouteSpec, Snapshot};
-pub use recover::recovery;
+pub(crate) use recover::recovery;
 pub use release::{release, Owned};
 
 use plumber_render::model::IpCidr;

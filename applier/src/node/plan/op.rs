@@ -123,7 +123,7 @@ pub enum Op {
 
 impl Op {
     /// The op that undoes this one, or `None` when there is nothing to undo.
-    pub fn inverse(&self) -> Option<Op> {
+    pub(crate) fn inverse(&self) -> Option<Op> {
         Some(match self {
             Op::CreateLink { name, spec, .. } => Op::DeleteLink {
                 name: name.clone(),

@@ -24,7 +24,7 @@ use super::{route_spec, same_kind, Op, RouteSpec, Snapshot};
 use crate::node::state::{AddressState, CurrentKind, CurrentState, LinkState, RouteState};
 
 /// The ops that undo what was done of `journal` on `current` (see the module doc). Pure.
-pub fn recovery(journal: &[Op], current: &CurrentState) -> Vec<Op> {
+pub(crate) fn recovery(journal: &[Op], current: &CurrentState) -> Vec<Op> {
     let mut m = Model(current.clone());
     let mut ops = Vec::new();
     // Routes put back, last of all (their gateways need the addresses put back before them).

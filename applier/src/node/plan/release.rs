@@ -35,12 +35,12 @@ pub struct Owned {
     #[serde(default)]
     pub addresses: BTreeMap<String, Vec<IpCidr>>,
     #[serde(default)]
-    pub routes: Vec<RouteSpec>,
+    pub(crate) routes: Vec<RouteSpec>,
     #[serde(default)]
     pub ovs_bridges: Vec<String>,
     /// `[bridge, port]` pairs.
     #[serde(default)]
-    pub ovs_ports: Vec<(String, String)>,
+    pub(crate) ovs_ports: Vec<(String, String)>,
 }
 
 impl Owned {

@@ -19,14 +19,14 @@ use crate::node::state::VfState;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VfChange {
     /// The PF's name.
-    pub pf: String,
-    pub vf: u32,
+    pub(crate) pf: String,
+    pub(crate) vf: u32,
     /// What to send (`set_vf_message` in `netlink/vf.rs`): only the settings that differ, vlan with
     /// qos and the two rates as pairs.
-    pub set: VfSettings,
+    pub(crate) set: VfSettings,
     /// What those settings were: sending it undoes `set`. A setting the driver did not report (or a VF
     /// the PF did not list) is `None`, and cannot be restored.
-    pub previous: VfSettings,
+    pub(crate) previous: VfSettings,
 }
 
 impl fmt::Display for VfChange {
@@ -44,7 +44,7 @@ impl fmt::Display for VfChange {
 
 /// `mac .. vlan .. qos .. spoofchk on|off trust on|off max_tx_rate .. min_tx_rate ..`, the `Some`
 /// settings in `ip link` words and order; empty when none is.
-pub fn settings_text(s: &VfSettings) -> String {
+pub(crate) fn settings_text(s: &VfSettings) -> String {
     let on_off = |b: bool| if b { "on" } else { "off" };
     let mut w: Vec<String> = Vec::new();
     if let Some(m) = s.mac {

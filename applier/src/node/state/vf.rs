@@ -45,7 +45,7 @@ pub enum VfLinkMode {
 impl VfState {
     /// What the kernel does to this VF when `set` is sent (`set_vf_message` in `netlink/vf.rs`): for
     /// plan simulations and tests.
-    pub fn apply(&mut self, set: &VfSettings) {
+    pub(crate) fn apply(&mut self, set: &VfSettings) {
         if let Some(m) = set.mac {
             self.mac = (m.0 != [0; 6]).then_some(m);
         }

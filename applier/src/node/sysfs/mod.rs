@@ -5,8 +5,8 @@
 //! and spoofchk are netlink's, not sysfs's.
 
 mod discover;
-pub mod node;
-pub mod ops;
+pub(crate) mod node;
+mod ops;
 
 pub use discover::discover_sriov;
 pub use ops::{

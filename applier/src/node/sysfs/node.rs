@@ -25,9 +25,9 @@ use crate::node::{Error, Result};
 
 /// A VF's driver as sysfs has it: the bound driver and `driver_override`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Binding {
-    pub driver: Option<String>,
-    pub driver_override: Option<String>,
+pub(crate) struct Binding {
+    pub(crate) driver: Option<String>,
+    pub(crate) driver_override: Option<String>,
 }
 
 /// The discovered NIC a configured PF is (by PCI address; the merge resolved names and IDs to it).
@@ -46,7 +46,7 @@ fn nic<'a>(pf: &SriovPf, nics: &'a [InterfaceStatus]) -> Result<&'a InterfaceSta
 }
 
 /// The VF-count steps for every PF whose `numVfs` differs from what it has (through 0; ≤ totalvfs).
-pub fn plan_counts(desired: &[SriovPf], nics: &[InterfaceStatus]) -> Result<Vec<Planned>> {
+pub(crate) fn plan_counts(desired: &[SriovPf], nics: &[InterfaceStatus]) -> Result<Vec<Planned>> {
     let mut plan = Vec::new();
     for pf in desired {
         let Some(want) = pf.num_vfs else { continue };
@@ -67,7 +67,7 @@ pub fn plan_counts(desired: &[SriovPf], nics: &[InterfaceStatus]) -> Result<Vec<
 
 /// The driver-binding steps for every VF of a PF with a `vfDriver` that is not bound to it (by its
 /// canonical name, `iavf` for `i40evf`). `bindings` has every VF's current binding (see [`bindings`]).
-pub fn plan_drivers(
+pub(crate) fn plan_drivers(
     desired: &[SriovPf],
     nics: &[InterfaceStatus],
     bindings: &BTreeMap<PciAddr, Binding>,
@@ -98,7 +98,7 @@ pub fn plan_drivers(
 /// The steps that put back the VF bindings of `before` (VFs a count change destroyed and its rollback
 /// re-created come back unbound, or bound by autoprobe): each VF still there is bound to its old driver
 /// (or unbound) and gets its old `driver_override` back.
-pub fn plan_restore(
+pub(crate) fn plan_restore(
     before: &BTreeMap<PciAddr, Binding>,
     now: &BTreeMap<PciAddr, Binding>,
 ) -> Vec<Planned> {
@@ -146,7 +146,7 @@ pub fn plan_restore(
 }
 
 /// The binding of every VF in `nics`, read from `sysfs`.
-pub fn bindings(sysfs: &Path, nics: &[InterfaceStatus]) -> BTreeMap<PciAddr, Binding> {
+pub(crate) fn bindings(sysfs: &Path, nics: &[InterfaceStatus]) -> BTreeMap<PciAddr, Binding> {
     nics.iter()
         .filter_map(|n| n.sriov_status.as_ref())
         .flat_map(|s| &s.vfs)

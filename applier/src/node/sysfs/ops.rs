@@ -18,7 +18,7 @@ use crate::node::{Error, Result};
 
 /// How long [`bind_vf_driver`] waits for the VF to show up bound after probing. The kernel probes
 /// synchronously, so this only bounds the wait for a slow driver.
-pub const DRIVER_BIND_WAIT: Duration = Duration::from_secs(5);
+const DRIVER_BIND_WAIT: Duration = Duration::from_secs(5);
 
 /// `EBUSY` on Linux (every architecture).
 const EBUSY: i32 = 16;
@@ -30,7 +30,7 @@ const POLL: Duration = Duration::from_millis(2);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SysfsWrite {
     /// Relative to the sysfs root.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Written as is, in one `write(2)`. `"\n"` clears `driver_override`.
     pub value: String,
 }
@@ -61,7 +61,7 @@ pub enum Step {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {
     pub step: Step,
-    pub inverse: Vec<Step>,
+    pub(crate) inverse: Vec<Step>,
 }
 
 impl fmt::Display for Step {
@@ -83,7 +83,7 @@ impl fmt::Display for Step {
 }
 
 /// `bus/pci/devices/<pci>`, relative to the sysfs root.
-pub fn device_path(pci: PciAddr) -> PathBuf {
+pub(crate) fn device_path(pci: PciAddr) -> PathBuf {
     PathBuf::from(format!("bus/pci/devices/{pci}"))
 }
 
@@ -435,7 +435,7 @@ fn poll(wait: Duration, mut done: impl FnMut() -> bool) -> Result<(), Duration> 
 }
 
 /// How many `virtfnN` links a device directory has.
-pub(crate) fn virtfn_count(dev: &Path) -> u32 {
+fn virtfn_count(dev: &Path) -> u32 {
     fs::read_dir(dev)
         .map(|entries| {
             entries
