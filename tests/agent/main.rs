@@ -22,7 +22,7 @@ use kube::client::Body;
 use plumber::cluster::agent::health;
 use plumber::cluster::agent::reconcile::{Host, Report, Verdict};
 use plumber::cluster::agent::{Agent, Pass};
-use plumber::cluster::crd::{HostNetworkTemplate, HostNetworkTemplateSpec};
+use plumber::cluster::crd::{HostNetworkTemplate, HostNetworkTemplateSpec, TemplateObject};
 use plumber::node::apply::{Change, FileChange, Outcome, Record};
 use plumber::node::plan::Op;
 use plumber_render::inventory;
@@ -303,11 +303,11 @@ fn rig() -> Rig {
     }
 }
 
-fn template(name: &str, generation: i64, spec: &str) -> HostNetworkTemplate {
+fn template(name: &str, generation: i64, spec: &str) -> TemplateObject {
     let spec: plumber_render::model::TemplateSpec = serde_yaml::from_str(spec).unwrap();
     let mut t = HostNetworkTemplate::new(name, HostNetworkTemplateSpec(spec));
     t.metadata.generation = Some(generation);
-    t
+    TemplateObject::from(&t)
 }
 
 fn labels() -> Labels {
@@ -345,7 +345,7 @@ async fn start_empty(r: &mut Rig) {
 /// (`(status, body)`; no body: the request's own, as an applied object is returned), and what it saw.
 async fn reconcile_with(
     r: &mut Rig,
-    templates: &[&HostNetworkTemplate],
+    templates: &[&TemplateObject],
     answers: Vec<(u16, Option<Value>)>,
 ) -> (Pass, Vec<Seen>) {
     let l = labels();
@@ -361,7 +361,7 @@ async fn reconcile_with(
 }
 
 /// A reconcile that must send nothing (it would wait forever for an answer: fail after 5 s).
-async fn reconcile_quietly(r: &mut Rig, templates: &[&HostNetworkTemplate]) -> Pass {
+async fn reconcile_quietly(r: &mut Rig, templates: &[&TemplateObject]) -> Pass {
     let l = labels();
     let pass = tokio::time::timeout(Duration::from_secs(5), r.agent.reconcile(templates, &l))
         .await
@@ -836,7 +836,7 @@ async fn a_hostnetwork_deleted_behind_the_agent_is_created_again() {
                         "metadata": {"name": NODE, "uid": "uid-0"}, "spec": {}, "status": {}});
     let (res, _) = tokio::join!(r.agent.start(), serve(&mut r.server, 200, Some(stored)));
     res.unwrap();
-    let pass_templates: [&HostNetworkTemplate; 0] = [];
+    let pass_templates: [&TemplateObject; 0] = [];
     let (pass, seen) = reconcile_with(
         &mut r,
         &pass_templates,
@@ -1078,10 +1078,13 @@ async fn a_percentage_counts_the_nodes_the_rollup_saw() {
         1,
         "maxUnavailable: 25%\ninterfaceConfig: [{name: eth0}]",
     );
-    t.status = Some(plumber::cluster::crd::HostNetworkTemplateStatus {
-        nodes_matched: 10,
-        ..Default::default()
-    });
+    t.status = Some(
+        serde_json::to_value(plumber::cluster::crd::HostNetworkTemplateStatus {
+            nodes_matched: 10,
+            ..Default::default()
+        })
+        .unwrap(),
+    );
     let held = lease_list(&[("mtu.0", "a"), ("mtu.1", "b")]);
     r.host
         .queue(mtu_report(Outcome::Applied, 1, 1_800_000_010, None));

@@ -41,7 +41,7 @@ use plumber_render::node::Skipped;
 use plumber_render::select::Labels;
 
 use crate::cluster::clock::{wall_clock, Clock};
-use crate::cluster::crd::{AppliedTemplate, HostNetworkStatus, HostNetworkTemplate, LastApply};
+use crate::cluster::crd::{AppliedTemplate, HostNetworkStatus, LastApply, TemplateObject};
 use crate::cluster::metrics_access::MetricsAccess;
 use crate::node::apply::{Outcome, Target};
 pub use config::Config;
@@ -177,7 +177,7 @@ impl<H: Host> Agent<H> {
     }
 
     /// One pass over `templates` (the cluster's) for a node labelled `labels`.
-    pub async fn reconcile(&mut self, templates: &[&HostNetworkTemplate], labels: &Labels) -> Pass {
+    pub async fn reconcile(&mut self, templates: &[&TemplateObject], labels: &Labels) -> Pass {
         let started = std::time::Instant::now();
         self.state.started();
         let mut progressing = false;
@@ -239,8 +239,10 @@ impl<H: Host> Agent<H> {
         // After a restart the slots are not known: an agent stopped between a successful apply and
         // giving its slot back would otherwise hold it for ever. One LIST, once, when some template
         // limits its rollout.
-        let unknown =
-            !self.slots.known() && templates.iter().any(|t| t.spec.max_unavailable.is_some());
+        let unknown = !self.slots.known()
+            && templates
+                .iter()
+                .any(|t| t.spec.get("maxUnavailable").is_some_and(|m| !m.is_null()));
         if verdict.ok() && (self.slots.holds_any() || unknown) {
             if let Err(e) = self.slots.give_back_except(&Default::default()).await {
                 self.state.metrics.api_errors.inc();
@@ -294,7 +296,7 @@ impl<H: Host> Agent<H> {
     /// `Ok(None)`: go ahead; `Ok(Some(why))`: wait.
     async fn take_slots(
         &mut self,
-        all: &[&HostNetworkTemplate],
+        all: &[&TemplateObject],
         chosen: &[plumber_render::parse::Loaded],
     ) -> Result<Option<String>, kube::Error> {
         let mut need = Vec::new();
@@ -314,9 +316,8 @@ impl<H: Host> Agent<H> {
             // A percentage counts the nodes the rollup last saw selected.
             let matched = all
                 .iter()
-                .find(|t| t.metadata.name.as_deref() == Some(name))
-                .and_then(|t| t.status.as_ref())
-                .map_or(0, |s| s.nodes_matched.max(0) as u32);
+                .find(|t| t.name() == name)
+                .map_or(0, |t| t.nodes_matched());
             need.push((name.to_string(), max, max.slots(matched)));
         }
         if need.is_empty() {
@@ -465,7 +466,7 @@ pub async fn run(cfg: Config, after_pass: fn()) -> anyhow::Result<()> {
     // full channel already guarantees a pass).
     let (tx, rx) = futures::channel::mpsc::channel::<()>(16);
 
-    let (store, writer) = reflector::store::<HostNetworkTemplate>();
+    let (store, writer) = reflector::store::<TemplateObject>();
     let (api, config) = templates_watched(client.clone());
     let templates = reflector(writer, watcher(api, config)).default_backoff();
     let mut ttx = tx.clone();
@@ -559,7 +560,7 @@ pub async fn run(cfg: Config, after_pass: fn()) -> anyhow::Result<()> {
                     return Ok(None);
                 };
                 let all = store.state();
-                let refs: Vec<&HostNetworkTemplate> = all.iter().map(|t| t.as_ref()).collect();
+                let refs: Vec<&TemplateObject> = all.iter().map(|t| t.as_ref()).collect();
                 let pass = agent.lock().await.reconcile(&refs, &labels).await;
                 after_pass();
                 tokio::spawn(async move { after_pass() });
@@ -609,8 +610,9 @@ async fn api_server_endpoint(url: &http::Uri) -> Option<crate::node::guard::Endp
     }
 }
 
-/// What the agent watches for templates: all of them.
-pub fn templates_watched(client: Client) -> (Api<HostNetworkTemplate>, watcher::Config) {
+/// What the agent watches for templates: all of them, each spec unparsed until used (one the renderer
+/// cannot read is reported, and does not stop the watch: [`TemplateObject`]).
+pub fn templates_watched(client: Client) -> (Api<TemplateObject>, watcher::Config) {
     (Api::all(client), watcher::Config::default())
 }
 

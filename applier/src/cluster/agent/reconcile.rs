@@ -11,7 +11,7 @@ use plumber_render::inventory;
 use plumber_render::parse::Loaded;
 use plumber_render::select::{selects, Labels};
 
-use crate::cluster::crd::HostNetworkTemplate;
+use crate::cluster::crd::TemplateObject;
 use crate::node::apply::{self, Outcome, Record, Target};
 use crate::node::Error;
 
@@ -82,13 +82,26 @@ pub(crate) enum Decision {
 /// Selects the templates for a node with `labels` (templates being deleted are gone already), checks
 /// them and merges them without the node's inventory: a conflict or an invalid template refuses the
 /// whole apply, so nothing conflicting (nor anything else) is applied and nothing is let go of.
-pub(crate) fn decide(templates: &[&HostNetworkTemplate], labels: &Labels) -> Decision {
-    let mut chosen: Vec<Loaded> = templates
+pub(crate) fn decide(templates: &[&TemplateObject], labels: &Labels) -> Decision {
+    let mut chosen: Vec<Loaded> = Vec::new();
+    // Templates the API server accepted but the renderer cannot read (what OpenAPI cannot express):
+    // reported by every node they may select, and nothing applied there.
+    let mut unreadable: Vec<String> = Vec::new();
+    for t in templates
         .iter()
         .filter(|t| t.metadata.deletion_timestamp.is_none())
-        .map(|t| t.to_loaded())
-        .filter(|l| selects(l, labels))
-        .collect();
+    {
+        match t.to_loaded() {
+            Ok(l) if selects(&l, labels) => chosen.push(l),
+            Ok(_) => {}
+            Err(e) if t.may_select(labels) => unreadable.push(e),
+            Err(_) => {}
+        }
+    }
+    if !unreadable.is_empty() {
+        unreadable.sort();
+        return Decision::Refuse(Verdict::Invalid(unreadable.join("; ")));
+    }
     chosen.sort_by(|a, b| a.name().cmp(b.name()));
     let invalid: Vec<String> = chosen
         .iter()
@@ -182,12 +195,14 @@ impl Host for NodeHost {
 mod tests {
     use super::*;
 
-    fn template(name: &str, spec: &str) -> HostNetworkTemplate {
+    fn template(name: &str, spec: &str) -> TemplateObject {
         let spec: plumber_render::model::TemplateSpec = serde_yaml::from_str(spec).unwrap();
-        let mut t =
-            HostNetworkTemplate::new(name, crate::cluster::crd::HostNetworkTemplateSpec(spec));
+        let mut t = crate::cluster::crd::HostNetworkTemplate::new(
+            name,
+            crate::cluster::crd::HostNetworkTemplateSpec(spec),
+        );
         t.metadata.generation = Some(2);
-        t
+        TemplateObject::from(&t)
     }
 
     fn labels(s: &str) -> Labels {
@@ -214,6 +229,27 @@ mod tests {
     }
 
     #[test]
+    fn a_template_the_renderer_cannot_read_refuses_the_nodes_it_may_select_only() {
+        let ok = template("mtu", "interfaceConfig: [{name: eth0, mtu: 9000}]");
+        let mut bad = template("routes", "nodeSelector: {rack: r1}");
+        bad.spec["interfaceConfig"] = serde_json::json!([{"name": "eth1", "ipv4": {
+            "address": ["10.0.0.2/8"], "routes": [{"to": "10.1.2.3/8", "via": "10.0.0.1"}]}}]);
+        let Decision::Refuse(Verdict::Invalid(m)) = decide(&[&ok, &bad], &labels("rack=r1")) else {
+            panic!()
+        };
+        assert_eq!(
+            m,
+            "hostnetworktemplate/routes#1 (routes): spec.interfaceConfig[0].ipv4.routes[0].to: \
+             10.1.2.3/8 has host bits set; the network is 10.0.0.0/8"
+        );
+        // A node it does not select applies the rest.
+        let Decision::Apply(got) = decide(&[&ok, &bad], &labels("rack=r2")) else {
+            panic!()
+        };
+        assert_eq!(got.len(), 1);
+    }
+
+    #[test]
     fn a_conflict_names_both_templates_and_the_field() {
         let a = template("mtu-a", "interfaceConfig: [{name: eth0, mtu: 9000}]");
         let b = template("mtu-b", "interfaceConfig: [{name: eth0, mtu: 1500}]");
@@ -237,7 +273,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .into(),
         );
-        let l = t.to_loaded();
+        let l = t.to_loaded().unwrap();
         assert_eq!(
             l.template.metadata.annotations,
             [
@@ -256,6 +292,7 @@ mod tests {
         assert!(crate::node::guard::annotated(&[l], &selected));
         assert!(template("plain", "{}")
             .to_loaded()
+            .unwrap()
             .template
             .metadata
             .annotations

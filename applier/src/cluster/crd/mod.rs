@@ -16,13 +16,16 @@
 //! fails with a diff when it drifts from the types.
 //!
 //! What the schemas carry, and what they cannot, is listed in `tests/crd/main.rs` against the bad-input
-//! corpus: ranges, enums, name/address/id syntax, list keys (`x-kubernetes-list-type`) and the one-of
-//! of the PF selectors are checked by the API server; rules across fields or templates (conflicts,
-//! VLAN names derived from their parent, routes needing an address, VF ids below `numVfs`) are the
-//! renderer's and the agent's, reported in the status.
+//! corpus: ranges, enums, name/address/id syntax, list keys (`x-kubernetes-list-type`) and that an
+//! SR-IOV entry names its PF are checked by the API server; rules across fields or templates
+//! (conflicts, VLAN names derived from their parent, routes needing an address, VF ids below
+//! `numVfs`) and what a pattern cannot say (a prefix with host bits) are the renderer's and the
+//! agent's, reported in the status. The agent watches templates as [`TemplateObject`]s, so that one
+//! it cannot read is reported instead of stopping its watch.
 
 mod host_network;
 mod template;
+mod template_object;
 
 pub use host_network::{
     AppliedTemplate, ApplyResult, HostNetwork, HostNetworkSpec, HostNetworkStatus, LastApply,
@@ -30,6 +33,7 @@ pub use host_network::{
 pub use template::{
     HostNetworkTemplate, HostNetworkTemplateSpec, HostNetworkTemplateStatus, MAX_FAILED_NODES,
 };
+pub use template_object::TemplateObject;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

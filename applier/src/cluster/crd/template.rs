@@ -3,9 +3,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
-use plumber_render::error::Origin;
-use plumber_render::model::{self, ObjectMeta, TemplateSpec};
-use plumber_render::parse::Loaded;
+use plumber_render::model::TemplateSpec;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -66,42 +64,3 @@ pub struct HostNetworkTemplateStatus {
 
 /// The most failed node names the status lists.
 pub const MAX_FAILED_NODES: usize = 64;
-
-impl HostNetworkTemplate {
-    /// A template object as the renderer reads it (with its `metadata.generation`, which the applier
-    /// records).
-    pub(crate) fn to_loaded(&self) -> Loaded {
-        let name = self.metadata.name.clone().unwrap_or_default();
-        Loaded {
-            origin: Origin {
-                file: format!("hostnetworktemplate/{name}"),
-                document: 1,
-                template: Some(name.clone()),
-            },
-            template: model::HostNetworkTemplate {
-                api_version: model::API_VERSION.to_string(),
-                kind: model::KIND.to_string(),
-                metadata: ObjectMeta {
-                    name,
-                    generation: self.metadata.generation,
-                    // The connectivity guard's opt-in and all or nothing (best effort's opt-out); the
-                    // other annotations are not the applier's.
-                    annotations: self
-                        .metadata
-                        .annotations
-                        .iter()
-                        .flatten()
-                        .filter(|(k, _)| {
-                            k.as_str() == crate::node::guard::ALLOW_DISCONNECT
-                                || k.as_str() == plumber_render::best_effort::STRICT
-                        })
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                    ..ObjectMeta::default()
-                },
-                spec: self.spec.0.clone(),
-                status: None,
-            },
-        }
-    }
-}

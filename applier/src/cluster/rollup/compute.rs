@@ -648,7 +648,9 @@ mod tests {
                 ..Default::default()
             };
             let obj = HostNetworkTemplate::new("jumbo", HostNetworkTemplateSpec(spec));
-            let loaded = obj.to_loaded();
+            let loaded = crate::cluster::crd::TemplateObject::from(&obj)
+                .to_loaded()
+                .unwrap();
             assert_eq!(
                 tpl.selects(&labels(node)),
                 plumber_render::select::selects(&loaded, &labels(node)),
