@@ -110,6 +110,8 @@ pub struct Agent<H: Host> {
     tried: Option<Vec<(String, Option<i64>)>>,
     /// Rollout slots (`maxUnavailable`), as Leases in the agent's namespace.
     slots: rollout::Slots,
+    /// The renderer's warnings about the templates chosen last (logged once, when they change).
+    warned: Vec<String>,
 }
 
 impl<H: Host> Agent<H> {
@@ -129,6 +131,7 @@ impl<H: Host> Agent<H> {
             last_apply: None,
             skipped: Vec::new(),
             tried: None,
+            warned: Vec::new(),
         }
     }
 
@@ -183,6 +186,17 @@ impl<H: Host> Agent<H> {
         let mut progressing = false;
         let mut drift = false;
         let decided = reconcile::decide(templates, labels);
+        if let Decision::Apply(chosen) = &decided {
+            // What plumber-render and plumber apply print as warnings (an SR-IOV entry naming its
+            // PF several ways, a name kubectl refuses): logged when they change, not every pass.
+            let warnings = plumber_render::pipeline::warnings(chosen);
+            if warnings != self.warned {
+                for w in &warnings {
+                    tracing::warn!(warning = %w, "template");
+                }
+                self.warned = warnings;
+            }
+        }
         let mut retry_after = None;
         let decided = match decided {
             Decision::Apply(chosen) => match self.take_slots(templates, &chosen).await {
