@@ -6,6 +6,7 @@
 //! say once that they did not run and pass, except in CI (`CI=true`), where that fails.
 //! `cargo test -p plumber --test cluster`.
 
+mod conflict;
 mod harness;
 mod schema;
 mod selection;
