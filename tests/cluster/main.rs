@@ -7,6 +7,7 @@
 //! `cargo test -p plumber --test cluster`.
 
 mod conflict;
+mod deletion;
 mod harness;
 mod schema;
 mod selection;
