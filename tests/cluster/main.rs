@@ -11,3 +11,4 @@ mod deletion;
 mod harness;
 mod schema;
 mod selection;
+mod unreadable;
