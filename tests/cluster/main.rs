@@ -9,6 +9,7 @@
 mod conflict;
 mod deletion;
 mod harness;
+mod idle;
 mod schema;
 mod selection;
 mod unreadable;

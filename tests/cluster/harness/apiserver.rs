@@ -17,13 +17,19 @@ use super::wait;
 /// How long the API server may take to be ready (3–4 s on a quiet machine; much more under load).
 pub const READY: Duration = Duration::from_secs(90);
 
-/// Audit only writes, and only their metadata: who, which verb, which object.
+/// Audit every write, and the reads of plumber's two identities (their watches show reconnects), with
+/// their metadata only: who, which verb, which object.
 const AUDIT_POLICY: &str = "apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
   - level: Metadata
     verbs: [create, update, patch, delete, deletecollection]
+  - level: Metadata
+    users:
+      - system:serviceaccount:plumber-system:plumber-agent
+      - system:serviceaccount:plumber-system:plumber-rollup
+    verbs: [get, list, watch]
   - level: None
 ";
 
@@ -44,6 +50,8 @@ pub struct ControlPlane {
     pub ca: PathBuf,
     /// The administrator's kubeconfig.
     pub admin: PathBuf,
+    /// The audit log: one JSON line per write request (and per list and watch of plumber's identities).
+    pub audit_log: PathBuf,
     apiserver_bin: PathBuf,
     etcd_url: String,
     apiserver: Option<Proc>,
@@ -92,6 +100,7 @@ impl ControlPlane {
             port,
             ca,
             admin,
+            audit_log: d.join("audit.log"),
             apiserver_bin: assets.apiserver.clone(),
             etcd_url,
             apiserver: None,

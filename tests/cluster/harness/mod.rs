@@ -3,6 +3,7 @@
 
 pub mod apiserver;
 pub mod assets;
+pub mod audit;
 pub mod certs;
 pub mod cluster;
 pub mod deploy;

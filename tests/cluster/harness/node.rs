@@ -94,6 +94,11 @@ impl SimNode {
 
     /// Starts `plumber agent` for this node inside its namespace.
     pub fn start_agent(&mut self) {
+        self.start_agent_with(&[]);
+    }
+
+    /// Starts `plumber agent` with `extra` arguments.
+    pub fn start_agent_with(&mut self, extra: &[&str]) {
         assert!(
             self.agent.is_none(),
             "the agent of {} runs already",
@@ -106,6 +111,7 @@ impl SimNode {
             .arg(self.root.path().join("root"))
             .args(["--bind", "127.0.0.1", "--debounce-ms", "200"])
             .args(["--log", "plumber=debug,warn"])
+            .args(extra)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("POD_NAMESPACE", NAMESPACE)
             .env_remove("KUBERNETES_SERVICE_HOST");
