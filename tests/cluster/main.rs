@@ -10,6 +10,7 @@ mod conflict;
 mod deletion;
 mod harness;
 mod idle;
+mod rbac;
 mod schema;
 mod selection;
 mod unreadable;
