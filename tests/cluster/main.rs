@@ -11,6 +11,7 @@ mod deletion;
 mod harness;
 mod idle;
 mod rbac;
+mod rollout;
 mod schema;
 mod selection;
 mod unreadable;
