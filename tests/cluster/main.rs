@@ -11,6 +11,7 @@ mod deletion;
 mod harness;
 mod idle;
 mod rbac;
+mod restart;
 mod rollout;
 mod schema;
 mod selection;

@@ -50,3 +50,15 @@ pub fn describe(entries: &[Value]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The watches of `user` the server started (stage `ResponseStarted`), in order.
+pub fn watches_by(log: &Path, user: &str) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["stage"] == "ResponseStarted" && e["verb"] == "watch")
+        .filter(|e| e["user"]["username"] == user)
+        .filter_map(|e| e["requestURI"].as_str().map(String::from))
+        .collect()
+}
