@@ -26,6 +26,8 @@ pub const NICS: &[&str] = &["eth1", "eth2"];
 pub struct SimNode {
     pub name: String,
     pub netns: String,
+    // Deleted after the agent and the relay are gone.
+    _ns: Netns,
     agent: Option<Proc>,
     relay: Option<Relay>,
     kubeconfig: PathBuf,
@@ -48,6 +50,8 @@ impl SimNode {
     pub fn new(cluster: &Cluster, name: &str, labels: &[(&str, &str)]) -> SimNode {
         let netns = format!("plumber-c{}-{name}", std::process::id());
         ip(&["netns", "add", &netns]);
+        // From here on a failing step deletes the namespace again.
+        let ns = Netns(netns.clone());
         ip(&["-n", &netns, "link", "set", "lo", "up"]);
         for nic in NICS {
             // veth pairs (the test kernel has no dummy driver), both ends up so that the NIC has carrier.
@@ -67,6 +71,7 @@ impl SimNode {
         let node = SimNode {
             name: name.to_string(),
             netns,
+            _ns: ns,
             agent: None,
             relay: Some(relay),
             kubeconfig: cluster.agent_kubeconfig.clone(),
@@ -216,8 +221,14 @@ impl Drop for SimNode {
         }
         self.kill_agent();
         self.relay.take();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.netns])
-            .status();
+    }
+}
+
+/// A network namespace, deleted on drop.
+struct Netns(String);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
 }
