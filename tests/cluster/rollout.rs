@@ -2,7 +2,8 @@
 //! template that fails on every node is tried by exactly one node (which keeps the slot, `Degraded`)
 //! while the others wait (`Progressing` `WaitingForRollout`, naming the holder); the holder's agent
 //! killed and restarted still holds the slot and the others still wait; fixing the template lets every
-//! node converge, one at a time, and no slot is left behind.
+//! node converge, one at a time, and no slot is left behind; an agent killed between a successful apply
+//! and giving its slot back gives it back once restarted.
 
 use std::time::Duration;
 
@@ -140,4 +141,37 @@ fn max_unavailable_stops_a_failing_template_at_one_node_and_survives_an_agent_re
         h.is_empty().then_some(())
     });
     wait_counts(&admin, "roll", (3, 3, 0));
+
+    // An agent killed after its apply succeeded and before it gave the slot back: the Lease it left
+    // (as the agent writes one) is given back by the restarted agent.
+    let n = nodes.iter_mut().find(|n| n.name == "roll-2").unwrap();
+    n.kill_agent();
+    let lease = json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {
+            "name": "roll.0",
+            "namespace": NAMESPACE,
+            "labels": {"app.kubernetes.io/managed-by": "plumber-agent"},
+            "annotations": {"plumber.k8s.pf9.io/template": "roll"},
+        },
+        "spec": {"holderIdentity": "roll-2"},
+    });
+    admin
+        .post(
+            &format!("/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases"),
+            &lease,
+        )
+        .unwrap();
+    assert_eq!(holders(&admin, "roll"), ["roll-2"]);
+    n.start_agent();
+    wait::until(
+        "the restarted agent gives its slot back",
+        status::CONVERGE,
+        |last| {
+            let h = holders(&admin, "roll");
+            *last = format!("{h:?}");
+            h.is_empty().then_some(())
+        },
+    );
 }
