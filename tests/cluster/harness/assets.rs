@@ -46,8 +46,11 @@ pub fn find() -> Result<Assets, String> {
     })
 }
 
-/// `dir/name` as it is, or `dir/name.xz` decompressed into the cache.
+/// `dir/name` as it is, or `dir/name.xz` decompressed into the cache (one test thread at a time: the
+/// temporary file is named by the process).
 fn binary(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
     let plain = dir.join(name);
     if plain.is_file() {
         return Ok(plain);
