@@ -11,6 +11,7 @@ use crate::harness::cluster::{assets, Cluster};
 use crate::harness::node::CASE;
 use crate::harness::status::{self, condition};
 use crate::harness::templates::Templates;
+use crate::harness::wait;
 
 #[test]
 fn a_template_the_agent_cannot_deserialize_is_reported_and_its_watch_goes_on() {
@@ -35,6 +36,12 @@ fn a_template_the_agent_cannot_deserialize_is_reported_and_its_watch_goes_on() {
     templates
         .apply(&admin, "host-bits", bad["spec"].clone())
         .expect("the API server accepts it (OpenAPI cannot express host bits)");
+    // The rollup reads only what it needs of a template: it sees this one, and the node it selects.
+    wait::until("the rollup to count the node", status::CONVERGE, |last| {
+        let t = admin.get(&status::template_path("host-bits"))?;
+        *last = t["status"].to_string();
+        (status::counts(&t).0 == 1).then_some(())
+    });
     let hn = status::wait_host_network(&admin, "unreadable-1", "Degraded InvalidTemplate", |hn| {
         status::is(hn, "Degraded", "True", "InvalidTemplate")
     });
