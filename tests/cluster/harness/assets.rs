@@ -15,7 +15,9 @@ pub const ETCD: &str = "/usr/bin/etcd";
 
 /// The binaries the cluster tests run.
 pub struct Assets {
+    /// `kube-apiserver`, ready to run.
     pub apiserver: PathBuf,
+    /// `etcd`.
     pub etcd: PathBuf,
 }
 

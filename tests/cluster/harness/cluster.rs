@@ -23,10 +23,12 @@ pub const ROLLUP_SA: &str = "plumber-rollup";
 
 /// A control plane with deploy/ installed.
 pub struct Cluster {
+    /// A kubeconfig with a token of the agent's ServiceAccount.
     pub agent_kubeconfig: PathBuf,
+    /// A kubeconfig with a token of the rollup's ServiceAccount.
     pub rollup_kubeconfig: PathBuf,
     rollup: Option<Proc>,
-    // Last: the rollup stops before the API server.
+    /// etcd and the API server (last: the rollup stops before them).
     pub cp: ControlPlane,
 }
 

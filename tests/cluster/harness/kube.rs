@@ -9,7 +9,9 @@ use serde_json::Value;
 /// An API error: the HTTP status and the server's message.
 #[derive(Debug, Clone)]
 pub struct ApiError {
+    /// The HTTP status (0: no answer).
     pub code: u16,
+    /// The server's message.
     pub message: String,
 }
 

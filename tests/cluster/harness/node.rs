@@ -24,7 +24,9 @@ pub const NICS: &[&str] = &["eth1", "eth2"];
 
 /// One node.
 pub struct SimNode {
+    /// The Node's name.
     pub name: String,
+    /// Its network namespace (under /run/netns).
     pub netns: String,
     // Deleted after the agent and the relay are gone.
     _ns: Netns,
