@@ -10,6 +10,7 @@ mod conflict;
 mod deletion;
 mod harness;
 mod idle;
+mod metrics;
 mod rbac;
 mod restart;
 mod rollout;
