@@ -12,6 +12,7 @@ use crate::harness::cluster::shared;
 use crate::harness::kube::Kube;
 use crate::harness::node::CASE;
 use crate::harness::status::{self, condition, template_path};
+use crate::harness::wait;
 
 /// The bad inputs the schema cannot express, and what the agent says about each (the `# expect:`
 /// line's text unless given here). `route-host-bits` is the one more the server accepts: the agent's
@@ -270,6 +271,22 @@ fn bad_inputs_the_schema_cannot_express_are_accepted_and_the_agent_reports_them(
                     "{case}: a Node labelled with the key: {bad:?}"
                 );
                 status::wait_counts(&admin, &names[0], (0, 0, 0));
+                // No node can report it; the rollup does, on the template.
+                let t = wait::until(
+                    &format!("{case}: the template Degraded InvalidTemplate"),
+                    std::time::Duration::from_secs(30),
+                    |last| {
+                        let t = admin.get(&template_path(&names[0]))?;
+                        *last = t["status"].to_string();
+                        status::is(&t, "Degraded", "True", "InvalidTemplate").then_some(t)
+                    },
+                );
+                let (_, _, message) = condition(&t, "Degraded").unwrap();
+                if !message.contains(&want) {
+                    failures.push(format!(
+                        "{case}: the rollup says {message:?}, the renderer {want:?}"
+                    ));
+                }
                 let hn = status::host_network(&admin, "schema-1").unwrap();
                 assert!(
                     status::is(&hn, "Available", "True", "NoTemplates"),

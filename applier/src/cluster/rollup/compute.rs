@@ -44,6 +44,9 @@ pub(crate) struct Template {
     pub(crate) generation: Option<i64>,
     /// `spec.nodeSelector`: every pair must be among a node's labels; empty selects every node.
     pub(crate) selector: Labels,
+    /// What the renderer says is wrong with the template itself, whatever the nodes report (a
+    /// `nodeSelector` key no Node can carry selects none of them, so none would say it).
+    pub(crate) invalid: Option<String>,
 }
 
 impl Template {
@@ -240,7 +243,14 @@ fn generation(t: &Template) -> String {
 fn wants(t: &Template, c: &Tally) -> Vec<Want> {
     let generation = generation(t);
     let failed = c.failed.len();
-    let available = if c.matched == 0 {
+    let available = if let (Some(why), 0) = (&t.invalid, c.matched) {
+        Want {
+            type_: AVAILABLE,
+            status: false,
+            reason: "InvalidTemplate",
+            message: why.clone(),
+        }
+    } else if c.matched == 0 {
         Want {
             type_: AVAILABLE,
             status: true,
@@ -300,7 +310,14 @@ fn wants(t: &Template, c: &Tally) -> Vec<Want> {
             message: "no matched node is pending".to_string(),
         }
     };
-    let degraded = if failed > 0 {
+    let degraded = if let Some(why) = &t.invalid {
+        Want {
+            type_: DEGRADED,
+            status: true,
+            reason: "InvalidTemplate",
+            message: why.clone(),
+        }
+    } else if failed > 0 {
         let mut named: Vec<String> = c
             .failed
             .iter()
@@ -370,6 +387,7 @@ mod tests {
             name: "jumbo".into(),
             generation: Some(generation),
             selector: labels(selector),
+            invalid: None,
         }
     }
 
@@ -485,6 +503,35 @@ mod tests {
             (1, 0, 0)
         );
         assert_eq!(get(&s, PROGRESSING).status, "True");
+    }
+
+    #[test]
+    fn a_template_the_renderer_refuses_is_degraded_even_when_no_node_says_so() {
+        let nodes = fleet(4);
+        let mut tpl = template(2, "no-such=label");
+        tpl.invalid = Some("spec.nodeSelector.Bad Key: …".into());
+        let s = compute(&tpl, &nodes, &BTreeMap::new(), None, &t(1));
+        assert_eq!(s.nodes_matched, 0);
+        assert_eq!(
+            (
+                get(&s, AVAILABLE).status.as_str(),
+                get(&s, AVAILABLE).reason.as_str()
+            ),
+            ("False", "InvalidTemplate")
+        );
+        assert_eq!(
+            (
+                get(&s, DEGRADED).status.as_str(),
+                get(&s, DEGRADED).reason.as_str()
+            ),
+            ("True", "InvalidTemplate")
+        );
+        assert_eq!(get(&s, DEGRADED).message, "spec.nodeSelector.Bad Key: …");
+        // Selecting nodes, it says the same, and the nodes' own reports are counted as ever.
+        tpl.selector = Labels::new();
+        let s = compute(&tpl, &nodes, &BTreeMap::new(), None, &t(1));
+        assert_eq!(s.nodes_matched, 4);
+        assert_eq!(get(&s, DEGRADED).reason, "InvalidTemplate");
     }
 
     #[test]

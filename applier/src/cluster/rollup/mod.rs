@@ -81,7 +81,7 @@ use tokio::time::Instant;
 
 use crate::cluster::clock::{wall_clock, Clock};
 use crate::cluster::crd::{
-    ApplyResult, HostNetwork, HostNetworkTemplate, HostNetworkTemplateStatus,
+    ApplyResult, HostNetwork, HostNetworkTemplate, HostNetworkTemplateStatus, TemplateObject,
 };
 use crate::cluster::metrics_access::MetricsAccess;
 use compute::{NodeReport, Template};
@@ -106,23 +106,17 @@ const STALL: Duration = Duration::from_secs(600);
 // ---------------------------------------------------------------------------------------------------
 // What the rollup reads
 
-/// A `HostNetworkTemplate` as the rollup reads it: metadata, `spec.nodeSelector` and the status; the
-/// rest of the spec is skipped (the full type rejects fields it does not know).
+/// A `HostNetworkTemplate` as the rollup reads it: metadata, the spec unparsed (its `nodeSelector`, and
+/// whether this build's renderer can read and validate it) and the status. A spec no Rust type would
+/// take does not stop the watcher.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct TemplateView {
     #[serde(default)]
     metadata: ObjectMeta,
     #[serde(default)]
-    spec: TemplateViewSpec,
+    spec: Value,
     #[serde(default)]
     status: Option<HostNetworkTemplateStatus>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TemplateViewSpec {
-    #[serde(default)]
-    node_selector: Option<Labels>,
 }
 
 /// A `HostNetwork` as the rollup reads it: what [`NodeReport`] needs of the status; the discovered
@@ -376,10 +370,37 @@ impl TemplateView {
             template: Template {
                 name: self.metadata.name.clone().unwrap_or_default(),
                 generation: self.metadata.generation,
-                selector: self.spec.node_selector.clone().unwrap_or_default(),
+                // A selector that is not a map of strings (the schema says it is) selects every node,
+                // which then report the template as invalid, as does the rollup.
+                selector: self
+                    .spec
+                    .get("nodeSelector")
+                    .and_then(|s| serde_json::from_value(s.clone()).ok())
+                    .unwrap_or_default(),
+                invalid: self.invalid(),
             },
             status: self.status.clone(),
         })
+    }
+
+    /// What the renderer says is wrong with the template on its own (parsing, then validation), as
+    /// the agents would report it: `None` when nothing is.
+    fn invalid(&self) -> Option<String> {
+        let object = TemplateObject {
+            metadata: self.metadata.clone(),
+            spec: self.spec.clone(),
+            status: None,
+        };
+        match object.to_loaded() {
+            Err(e) => Some(e),
+            Ok(l) => {
+                let errors: Vec<String> = plumber_render::validate::validate(&l)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                (!errors.is_empty()).then(|| errors.join("; "))
+            }
+        }
     }
 }
 
@@ -734,6 +755,28 @@ mod tests {
             plumber_render::select::parse_labels("rack=r1").unwrap()
         );
         assert_eq!(t.template.generation, Some(2));
+        // A field this build does not know: its agents refuse the template, and so says the rollup.
+        assert_eq!(
+            t.template.invalid.as_deref(),
+            Some(
+                "hostnetworktemplate/a#1 (a): spec.aFieldFromTheFuture: unknown field \
+                 `aFieldFromTheFuture`, expected one of `priority`, `nodeSelector`, \
+                 `maxUnavailable`, `sriovConfig`, `interfaceConfig`, `bondConfig`, `bridgeConfig`, \
+                 `ovsConfig`"
+            )
+        );
+        let mut fine = tpl("b", 1, json!({"rack": "r1"}));
+        fine.spec
+            .as_object_mut()
+            .unwrap()
+            .remove("aFieldFromTheFuture");
+        assert_eq!(fine.state().unwrap().template.invalid, None);
+        // A selector that is no map of strings does not stop the watcher: it selects every node.
+        let odd: TemplateView = serde_json::from_value(json!({
+            "metadata": {"name": "odd"}, "spec": {"nodeSelector": ["rack"]}}))
+        .unwrap();
+        let odd = odd.state().unwrap().template;
+        assert!(odd.selector.is_empty() && odd.invalid.is_some());
         assert_eq!(HostNetworkView::plural(&()), "hostnetworks");
         assert_eq!(
             TemplateView::url_path(&(), None),
