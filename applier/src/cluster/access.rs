@@ -35,6 +35,22 @@ const PLUMBER: &str = "plumber.k8s.pf9.io";
 /// [`crate::cluster::metrics_access::METRICS_PATH`].
 pub const METRICS_READER: &str = "plumber-metrics-reader";
 
+/// `/metrics` for whom the API server says may read it (`--metrics-access kubernetes`, the default),
+/// for the agent and the rollup: who the bearer token is (a TokenReview), then whether that user may
+/// `get /metrics` (a SubjectAccessReview), as kube-rbac-proxy does.
+const TOKEN_REVIEWS: Access = Access {
+    group: "authentication.k8s.io",
+    resource: "tokenreviews",
+    verbs: &["create"],
+    namespaced: false,
+};
+const ACCESS_REVIEWS: Access = Access {
+    group: "authorization.k8s.io",
+    resource: "subjectaccessreviews",
+    verbs: &["create"],
+    namespaced: false,
+};
+
 /// The node agent.
 pub const AGENT: &[Access] = &[
     // The reflector over every template.
@@ -74,21 +90,9 @@ pub const AGENT: &[Access] = &[
         verbs: &["create", "patch"],
         namespaced: false,
     },
-    // `/metrics` for whom the API server says may read it (`--metrics-access kubernetes`, the
-    // default): who the bearer token is (TokenReview), then whether that user may `get /metrics`
-    // (SubjectAccessReview), as kube-rbac-proxy does.
-    Access {
-        group: "authentication.k8s.io",
-        resource: "tokenreviews",
-        verbs: &["create"],
-        namespaced: false,
-    },
-    Access {
-        group: "authorization.k8s.io",
-        resource: "subjectaccessreviews",
-        verbs: &["create"],
-        namespaced: false,
-    },
+    // `/metrics` for whom the API server says may read it.
+    TOKEN_REVIEWS,
+    ACCESS_REVIEWS,
     // Rollout slots (`maxUnavailable`): one Lease per slot in the agent's namespace, listed by label
     // (one request for all of them), created, taken over (update) and given back (delete).
     Access {
@@ -125,21 +129,9 @@ pub const ROLLUP: &[Access] = &[
         verbs: &["list", "watch"],
         namespaced: false,
     },
-    // `/metrics` for whom the API server says may read it (`--metrics-access kubernetes`, the
-    // default): who the bearer token is (TokenReview), then whether that user may `get /metrics`
-    // (SubjectAccessReview), as kube-rbac-proxy does.
-    Access {
-        group: "authentication.k8s.io",
-        resource: "tokenreviews",
-        verbs: &["create"],
-        namespaced: false,
-    },
-    Access {
-        group: "authorization.k8s.io",
-        resource: "subjectaccessreviews",
-        verbs: &["create"],
-        namespaced: false,
-    },
+    // `/metrics` for whom the API server says may read it.
+    TOKEN_REVIEWS,
+    ACCESS_REVIEWS,
 ];
 
 /// One HTTP request to the API server in RBAC terms: `(group, resource[/subresource], verb)`, or `None`
