@@ -86,6 +86,7 @@ pub fn host_network(
             routes: Some(routes),
             links,
             ovs_bridges: Vec::new(),
+            ovs_status: Vec::new(),
         },
     })
 }
@@ -269,9 +270,12 @@ mod tests {
                 sysfs_vf(3, "0000:5e:02.3", Some("vfio-pci")),
             ]
         );
-        // The published form: absent trust stays absent (not `false`).
+        // The published form: HostPlumber's eight fields on every VF; an unreported trust is written
+        // `false` and named in `notReported`, and reads back as unreported.
         let yaml = serde_yaml::to_string(vfs).unwrap();
-        assert!(yaml.contains("trust: true"), "{yaml}");
-        assert_eq!(yaml.matches("trust:").count(), 2, "{yaml}");
+        assert_eq!(yaml.matches("trust:").count(), 4, "{yaml}");
+        assert_eq!(yaml.matches("- trust").count(), 2, "{yaml}");
+        let back: Vec<VfStatus> = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(&back, vfs);
     }
 }
