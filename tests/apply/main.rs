@@ -6,6 +6,7 @@ mod common;
 mod crash;
 mod do_no_harm;
 mod guard;
+mod hostplumber_status;
 mod install;
 mod netns;
 mod ovs;
