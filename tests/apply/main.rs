@@ -15,4 +15,5 @@ mod sysfs;
 mod sysfs_fixture;
 mod uplink;
 mod vf;
+mod vf_mtu;
 mod watch;

@@ -816,6 +816,7 @@ fn big_host_network() -> crd::HostNetwork {
                 spoofchk: Some(true),
                 trust: Some(false),
                 vf_driver: Some("vfio-pci".into()),
+                netdev: None,
             })
             .collect();
         status.discovered.interface_status.push(InterfaceStatus {

@@ -251,6 +251,7 @@ mod tests {
                     spoofchk: Some(false),
                     trust: Some(true),
                     vf_driver: Some("iavf".into()),
+                    netdev: None,
                 },
                 VfStatus {
                     id: 1,

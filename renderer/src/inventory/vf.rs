@@ -32,6 +32,8 @@ pub struct VfStatus {
     pub trust: Option<bool>,
     /// The VF's kernel driver (`iavf`, `vfio-pci`); `None` when unbound.
     pub vf_driver: Option<String>,
+    /// plumber: the VF's network interface, when its driver made one (`vfio-pci` makes none).
+    pub netdev: Option<String>,
 }
 
 /// A field of a VF that the driver may leave unreported.
@@ -67,6 +69,9 @@ struct VfOut<'a> {
     /// plumber: the fields the driver does not report (written as 0 or false above).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     not_reported: Vec<VfField>,
+    /// plumber: the VF's network interface, when its driver made one (`vfio-pci` makes none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    netdev: Option<&'a str>,
 }
 
 /// One VF as read: every field optional, HostPlumber's "nothing" values taken.
@@ -91,6 +96,8 @@ struct VfIn {
     vf_driver: Option<String>,
     #[serde(default)]
     not_reported: Vec<VfField>,
+    #[serde(default)]
+    netdev: Option<String>,
 }
 
 impl Serialize for VfStatus {
@@ -122,6 +129,7 @@ impl Serialize for VfStatus {
             spoofchk,
             trust,
             not_reported,
+            netdev: self.netdev.as_deref(),
         }
         .serialize(s)
     }
@@ -143,6 +151,7 @@ impl<'de> Deserialize<'de> for VfStatus {
             spoofchk: v.spoofchk.filter(|_| reported(VfField::Spoofchk)),
             trust: v.trust.filter(|_| reported(VfField::Trust)),
             vf_driver: something(v.vf_driver),
+            netdev: v.netdev,
         })
     }
 }
@@ -189,6 +198,7 @@ mod tests {
             spoofchk: Some(false),
             trust: Some(true),
             vf_driver: Some("iavf".into()),
+            netdev: Some("ens1f0v0".into()),
         };
         let json = serde_json::to_value(&vf).unwrap();
         assert!(json.get("notReported").is_none(), "{json}");

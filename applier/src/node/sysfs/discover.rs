@@ -118,12 +118,23 @@ fn vfs(device: &Path) -> Vec<VfStatus> {
                 id,
                 pci_addr: pci_link(&link),
                 vf_driver: link_basename(&link.join("driver")),
+                netdev: netdev(&link),
                 ..VfStatus::default()
             })
         })
         .collect();
     vfs.sort_by_key(|v| v.id);
     vfs
+}
+
+/// The network interface a device has (`<device>/net/<name>`), the first by name when several.
+fn netdev(device: &Path) -> Option<String> {
+    let mut names: Vec<String> = fs::read_dir(device.join("net"))
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names.into_iter().next()
 }
 
 /// The basename of a symlink's target (`driver -> ../../../bus/pci/drivers/i40e` is `i40e`).
