@@ -1,4 +1,4 @@
-//! `plumber show`: the node's state in the `HostNetwork` status format, from sysfs (PCI NICs and SR-IOV)
+//! `plumber show`: the node's state in the `HostNetwork` status format, from sysfs (NICs, SR-IOV)
 //! and netlink (links, addresses, routes). What `plumber-render --inventory` reads.
 
 use std::net::IpAddr;
