@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Origin, Result};
 use crate::model::{PciAddr, PciId};
 
+mod vf;
+pub use vf::{VfField, VfStatus};
+
 /// ```yaml
 /// apiVersion: plumber.k8s.pf9.io/v1
 /// kind: HostNetwork
@@ -58,6 +61,44 @@ pub struct HostNetworkStatus {
     /// plumber: Open vSwitch bridges and their ports, when OVSDB is reachable (see OvsBridgeStatus).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ovs_bridges: Vec<OvsBridgeStatus>,
+    /// HostPlumber's OVS summary, from `ovsBridges`: each bridge with its node interfaces.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ovs_status: Vec<OvsStatus>,
+}
+
+impl HostNetworkStatus {
+    /// Sets the OVS bridges as discovered, and HostPlumber's `ovsStatus` summary of them.
+    pub fn set_ovs(&mut self, bridges: Vec<OvsBridgeStatus>) {
+        self.ovs_status = bridges.iter().map(OvsStatus::of).collect();
+        self.ovs_bridges = bridges;
+    }
+}
+
+/// HostPlumber's `ovsStatus` entry: a bridge and its node interfaces as an `ovsConfig` entry names
+/// them (`eno4,eno5` for a bond).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OvsStatus {
+    pub bridge_name: String,
+    /// The interfaces of the bridge's ports other than its own internal port, comma-separated in
+    /// port order; absent when it has none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub node_interface: String,
+}
+
+impl OvsStatus {
+    fn of(b: &OvsBridgeStatus) -> Self {
+        let interfaces: Vec<&str> = b
+            .ports
+            .iter()
+            .filter(|p| p.name != b.name)
+            .flat_map(|p| p.interfaces.iter().map(String::as_str))
+            .collect();
+        OvsStatus {
+            bridge_name: b.name.clone(),
+            node_interface: interfaces.join(","),
+        }
+    }
 }
 
 /// Addresses of one family (`ipv4: {address: [...]}`), as in the templates.
@@ -156,18 +197,29 @@ pub struct OvsPortStatus {
     pub lacp: Option<String>,
 }
 
-/// One NIC as discovered.
+/// One NIC (a netdev with a `device` that is not a VF) as discovered: PCI NICs, and virtio and other
+/// non-PCI ones, as HostPlumber lists them.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InterfaceStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pf_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The PCI function (for a virtio NIC, the virtio device's PCI function). Reading takes a value that
+    /// is no PCI address (HostPlumber wrote a virtio NIC's `virtio0` here) as absent.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "pci_or_none"
+    )]
     pub pci_addr: Option<PciAddr>,
+    /// plumber: the bus of the NIC's `device` (`pci`, `virtio`, `usb`, ...), when not PCI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor_id: Option<PciId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<PciId>,
+    /// `sriov_totalvfs` above 0 (HostPlumber's meaning); plumber always writes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sriov_enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -184,6 +236,14 @@ pub struct InterfaceStatus {
     pub ipv4: Option<AddressStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv6: Option<AddressStatus>,
+}
+
+/// A PCI address, or `None` for any other string.
+fn pci_or_none<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<PciAddr>, D::Error> {
+    let s: Option<String> = Option::deserialize(d)?;
+    Ok(s.and_then(|s| PciAddr::parse(&s).ok()))
 }
 
 impl InterfaceStatus {
@@ -208,30 +268,6 @@ pub struct SriovStatus {
     /// The VFs that exist, by id.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vfs: Vec<VfStatus>,
-}
-
-/// One VF as discovered. sysfs gives the id, PCI address and driver; the rest comes from netlink
-/// (`IFLA_VFINFO_LIST`) and is absent when only sysfs was read.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct VfStatus {
-    #[serde(default)]
-    pub id: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mac: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pci_addr: Option<PciAddr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vlan: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub qos: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spoofchk: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trust: Option<bool>,
-    /// The VF's kernel driver (`iavf`, `vfio-pci`); absent when unbound.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vf_driver: Option<String>,
 }
 
 impl HostNetwork {

@@ -76,6 +76,7 @@ fn discovers_pfs_with_vfs_and_without_sriov() {
         InterfaceStatus {
             pf_name: Some("eno2".into()),
             pci_addr: Some(pci("0000:05:00.0")),
+            bus: None,
             vendor_id: Some(PciId(0x8086)),
             device_id: Some(PciId(0x1572)),
             sriov_enabled: Some(false),
@@ -110,6 +111,7 @@ fn discovery_tolerates_missing_and_unparsable_attributes() {
     let usb = root.join("devices/usb1/1-1/1-1:1.0");
     put(&usb.join("net/usb0/mtu"), "1500\n");
     symlink("../../../1-1:1.0", usb.join("net/usb0/device")).unwrap();
+    symlink("../../../../bus/usb", usb.join("subsystem")).unwrap();
     symlink(
         "../../devices/usb1/1-1/1-1:1.0/net/usb0",
         root.join("class/net/usb0"),
@@ -117,13 +119,14 @@ fn discovery_tolerates_missing_and_unparsable_attributes() {
     .unwrap();
 
     let found = sysfs::discover_sriov(root).unwrap();
-    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found.len(), 2, "{found:?}");
     let eno1 = &found[0];
     assert_eq!(eno1.pci_addr, Some(pf));
     assert_eq!((eno1.vendor_id, eno1.device_id), (None, None));
     assert_eq!((eno1.mac.as_deref(), eno1.mtu), (None, None));
     assert_eq!(eno1.pf_driver, None);
-    assert_eq!(eno1.sriov_enabled, Some(true));
+    // An unreadable sriov_totalvfs is no capability (HostPlumber: totalVfs -1, not above 0).
+    assert_eq!(eno1.sriov_enabled, Some(false));
     let st = eno1.sriov_status.as_ref().unwrap();
     assert_eq!((st.num_vfs, st.total_vfs), (None, None));
     assert_eq!(st.vfs.len(), 1);
@@ -132,8 +135,64 @@ fn discovery_tolerates_missing_and_unparsable_attributes() {
         (None, None)
     );
 
+    // The USB NIC is listed as HostPlumber lists every NIC, with its bus and no PCI address.
+    let usb0 = &found[1];
+    assert_eq!(usb0.pf_name.as_deref(), Some("usb0"));
+    assert_eq!((usb0.bus.as_deref(), usb0.pci_addr), (Some("usb"), None));
+    assert_eq!((usb0.sriov_enabled, usb0.mtu), (Some(false), Some(1500)));
+
     let e = sysfs::discover_sriov(&root.join("nonexistent")).unwrap_err();
     assert!(matches!(e, Error::Io { .. }), "{e}");
+}
+
+/// A virtio-net NIC as a VM has it: `virtio0` (bus virtio, driver virtio_net) on PCI function
+/// 0000:00:03.0 (1af4:1000, driver virtio-pci), netdev `ens3` under `virtio0/net/`.
+#[test]
+fn discovers_a_virtio_nic_with_its_pci_function() {
+    let f = Fixture::new();
+    let root = f.root();
+    let func = pci("0000:00:03.0");
+    let dev = add_pci_device(root, func, Some("virtio-pci"));
+    put(&dev.join("vendor"), "0x1af4\n");
+    put(&dev.join("device"), "0x1000\n");
+    let virtio = dev.join("virtio0");
+    put(&virtio.join("vendor"), "0x1af4\n");
+    put(&virtio.join("device"), "0x0001\n");
+    symlink("../../../../../bus/virtio", virtio.join("subsystem")).unwrap();
+    add_driver(root, "virtio_net");
+    symlink(
+        "../../../../../bus/pci/drivers/virtio_net",
+        virtio.join("driver"),
+    )
+    .unwrap();
+    let net = virtio.join("net/ens3");
+    put(&net.join("address"), "52:54:00:12:34:56\n");
+    put(&net.join("mtu"), "1500\n");
+    symlink("../../../virtio0", net.join("device")).unwrap();
+    symlink(
+        format!("../../{BRIDGE}/{func}/virtio0/net/ens3"),
+        root.join("class/net/ens3"),
+    )
+    .unwrap();
+
+    let found = sysfs::discover_sriov(root).unwrap();
+    assert_eq!(
+        found,
+        [InterfaceStatus {
+            pf_name: Some("ens3".into()),
+            pci_addr: Some(func),
+            bus: Some("virtio".into()),
+            vendor_id: Some(PciId(0x1af4)),
+            device_id: Some(PciId(0x1000)),
+            sriov_enabled: Some(false),
+            sriov_status: None,
+            mac: Some("52:54:00:12:34:56".into()),
+            mtu: Some(1500),
+            pf_driver: Some("virtio_net".into()),
+            ipv4: None,
+            ipv6: None,
+        }]
+    );
 }
 
 #[test]
@@ -154,8 +213,9 @@ fn discovered_inventory_round_trips_through_yaml() {
     assert!(yaml.contains("pfDriver: i40e"), "{yaml}");
     assert!(yaml.contains("vfDriver: iavf"), "{yaml}");
     assert!(yaml.contains("pciAddr: 0000:03:02.0"), "{yaml}");
-    // Absent netlink fields are left out, not written as null.
-    assert!(!yaml.contains("spoofchk"), "{yaml}");
+    // Netlink's fields are HostPlumber's "nothing" (0, false), named unreported, never null.
+    assert!(yaml.contains("spoofchk: false"), "{yaml}");
+    assert!(!yaml.contains("null"), "{yaml}");
     let back = HostNetwork::parse(&yaml, "node-1.yaml").unwrap();
     assert_eq!(back, inv);
     assert_eq!(
@@ -201,11 +261,30 @@ status:
         trust: false
         vfDriver: i40evf
         vlan: 0
+      - id: 1
+        mac: "00:00:00:00:00:00"
+        pciAddr: .
+        qos: 0
+        spoofchk: false
+        trust: false
+        vfDriver: .
+        vlan: 0
     vendorId: "8086"
+  - deviceId: "0001"
+    mac: 52:54:00:12:34:56
+    mtu: 1500
+    pciAddr: virtio0
+    pfDriver: virtio_net
+    pfName: ens3
+    sriovEnabled: false
+    vendorId: "1af4"
   routes:
     ipv4:
     - dev: bond0
       gw: 145.40.65.94
+  ovsStatus:
+  - bridgeName: ovs-br01
+    nodeInterface: eno2.1000
 "#;
     let inv = HostNetwork::parse(yaml, "hn.yaml").unwrap();
     let eno2 = inv.by_name("eno2").unwrap();
@@ -218,6 +297,13 @@ status:
         (Some(0), Some(0), Some(true), Some(false))
     );
     assert_eq!(vf.vf_driver.as_deref(), Some("i40evf"));
+    // HostPlumber's "." for a VF whose virtfn link and driver it could not read: nothing.
+    let vf1 = &eno2.sriov_status.as_ref().unwrap().vfs[1];
+    assert_eq!((vf1.pci_addr, vf1.vf_driver.as_deref()), (None, None));
+    // A virtio NIC's pciAddr is the virtio device's name: read as no PCI address.
+    let ens3 = inv.by_name("ens3").unwrap();
+    assert_eq!((ens3.pci_addr, ens3.sriov_capable()), (None, false));
+    assert_eq!(inv.status.ovs_status[0].node_interface, "eno2.1000");
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -152,6 +152,7 @@ fn show_merges_netlink_vfs_into_sysfs_vfs() {
                 spoofchk: Some(true),
                 trust: Some(true),
                 vf_driver: Some("iavf".into()),
+                netdev: None,
             },
             VfStatus {
                 id: 1,

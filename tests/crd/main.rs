@@ -816,11 +816,13 @@ fn big_host_network() -> crd::HostNetwork {
                 spoofchk: Some(true),
                 trust: Some(false),
                 vf_driver: Some("vfio-pci".into()),
+                netdev: None,
             })
             .collect();
         status.discovered.interface_status.push(InterfaceStatus {
             pf_name: Some(format!("ens1f{pf}")),
             pci_addr: Some(format!("0000:3b:00.{pf}").parse_pci()),
+            bus: None,
             vendor_id: Some(serde_json::from_value(json!("8086")).unwrap()),
             device_id: Some(serde_json::from_value(json!("158b")).unwrap()),
             sriov_enabled: Some(true),

@@ -20,6 +20,8 @@ use crate::common::*;
 use plumber_render::distro::Distro;
 use plumber_render::render::Artifact;
 
+mod vf_mtu;
+
 const RULES: &str = "/81-plumber-sriov.rules";
 
 // ---------------------------------------------------------------------------------------------------
@@ -760,7 +762,11 @@ fn numvfs_above_totalvfs_fails_without_writing() {
         let h = install(d.path(), helper);
         let mut k = Kernel::new("0000:03:00.0", "ens2f0", 4, 2, 8, &[], &[]);
         let before = k.snapshot();
-        let r = k.run(&sh, &h, &run_args(&rules[0], &k.pci, &k.ifname));
+        let pf_rule = rules
+            .iter()
+            .find(|r| r.iter().any(|p| p.key == "NAME" && p.value == "ens2f0"))
+            .unwrap();
+        let r = k.run(&sh, &h, &run_args(pf_rule, &k.pci, &k.ifname));
         assert!(!r.ok, "8 VFs on a PF with 4 succeeded:\n{}", r.stderr);
         assert!(r.stderr.contains("at most 4 VFs, not 8"), "{}", r.stderr);
         assert_eq!(k.snapshot(), before, "something was written");
@@ -864,6 +870,10 @@ fn every_rule_of_every_case_drives_the_helper() {
                 .map(|p| p.value.clone())
                 .unwrap_or_else(|| "0000:01:00.0".into());
             let args = run_args(&rule, &pci, &name);
+            if args[2] == "vf" {
+                // The VF rule: `vf_mtu`.
+                continue;
+            }
             let numvfs: u32 = args[2].parse().unwrap_or(0);
             let driver = args[3].clone();
             let vf_groups = args.iter().filter(|a| *a == "vf").count();

@@ -1,6 +1,6 @@
 //! Case 1: `plumber apply` on a real kernel: VLANs (a VLAN's MTU under its parent's), 802.3ad and
 //! active-backup bonds with addresses and routes, SR-IOV on netdevsim (0 -> 4, 4 -> 2 through 0, per-VF
-//! MAC/VLAN/QoS/trust/spoofchk/rate); a second apply finds nothing to do; a failure injected part-way
+//! MAC/VLAN/QoS/trust/spoofchk/rate, `sriovConfig.mtu` on the PF); a second apply finds nothing to do; a failure injected part-way
 //! (a route the kernel refuses) rolls back to exactly the prior state; OVS bridges on the kernel
 //! datapath, one an OVS bond.
 
@@ -103,6 +103,9 @@ fn case1_applier_on_a_real_kernel() {
             ("gw", "192.168.7.1".into())
         ]
     ));
+    // sriovConfig.mtu on a PF no interfaceConfig names: set at runtime (netdevsim's VFs have no network
+    // interfaces for it to reach).
+    assert_eq!(show_link(&s1, "pf0")["mtu"], 3000);
     // SR-IOV: 4 VFs with VF 0's settings, as plumber discovers them.
     let vf = sriov(&s1, "pf0");
     assert_eq!(vf["numVfs"], 4);
@@ -174,6 +177,8 @@ fn case1_applier_on_a_real_kernel() {
         err.contains("10.250.0.0/16 via 192.168.7.99") && err.contains("rolled back"),
         "apply4: {err}"
     );
+    // c lowers pf0's sriovConfig.mtu (done before the route, then undone).
+    assert_eq!(show_link(&s3, "pf0")["mtu"], 3000);
     assert_eq!(
         o.json("show4.json"),
         s3,

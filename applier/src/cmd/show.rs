@@ -48,7 +48,10 @@ fn show(c: Show) -> anyhow::Result<()> {
     let mut hn = plumber::node::show::host_network(&node, &state, &c.sysfs)?;
     let db = super::ovsdb(c.ovsdb_socket.as_deref());
     if db.reachable() {
-        hn.status.ovs_bridges = plumber::node::ovs::status(&plumber::node::ovs::discover(&db)?);
+        hn.status
+            .set_ovs(plumber::node::ovs::status(&plumber::node::ovs::discover(
+                &db,
+            )?));
     }
     match c.output {
         Format::Yaml => print!("{}", plumber_render::yaml::to_string(&hn)?),

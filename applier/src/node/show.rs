@@ -1,4 +1,4 @@
-//! `plumber show`: the node's state in the `HostNetwork` status format, from sysfs (PCI NICs and SR-IOV)
+//! `plumber show`: the node's state in the `HostNetwork` status format, from sysfs (NICs, SR-IOV)
 //! and netlink (links, addresses, routes). What `plumber-render --inventory` reads.
 
 use std::net::IpAddr;
@@ -86,6 +86,7 @@ pub fn host_network(
             routes: Some(routes),
             links,
             ovs_bridges: Vec::new(),
+            ovs_status: Vec::new(),
         },
     })
 }
@@ -250,6 +251,7 @@ mod tests {
                     spoofchk: Some(false),
                     trust: Some(true),
                     vf_driver: Some("iavf".into()),
+                    netdev: None,
                 },
                 VfStatus {
                     id: 1,
@@ -269,9 +271,12 @@ mod tests {
                 sysfs_vf(3, "0000:5e:02.3", Some("vfio-pci")),
             ]
         );
-        // The published form: absent trust stays absent (not `false`).
+        // The published form: HostPlumber's eight fields on every VF; an unreported trust is written
+        // `false` and named in `notReported`, and reads back as unreported.
         let yaml = serde_yaml::to_string(vfs).unwrap();
-        assert!(yaml.contains("trust: true"), "{yaml}");
-        assert_eq!(yaml.matches("trust:").count(), 2, "{yaml}");
+        assert_eq!(yaml.matches("trust:").count(), 4, "{yaml}");
+        assert_eq!(yaml.matches("- trust").count(), 2, "{yaml}");
+        let back: Vec<VfStatus> = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(&back, vfs);
     }
 }

@@ -56,7 +56,7 @@ pub struct SriovConfig {
     pub num_vfs: Option<NumVfs>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vf_driver: Option<DriverName>,
-    /// MTU of the PF (VFs cannot exceed it).
+    /// MTU of the PF, and of its VFs' network interfaces (set after the PF's: VFs cannot exceed it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<Mtu>,
     #[serde(

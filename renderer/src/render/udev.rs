@@ -19,6 +19,14 @@
 //!
 //! The helper sets VFs up only when it creates them: when the PF already has its VFs (a repeated event)
 //! it leaves them alone, since they may be in use; changing existing VFs is the applier's runtime job.
+//!
+//! `sriovConfig.mtu` is the PF's MTU and, as HostPlumber has it, every VF's: when any PF has one, a
+//! first rule matches every VF's network interface as it appears (`TEST=="device/physfn"`, after the
+//! PF's helper made the VF and a VF driver bound to it) and runs `plumber-sriov $id $name vf KIND VALUE
+//! MTU...` with one triple per PF in rule order (`name IFNAME`, `pci ADDR`, `ids VENDOR:DEVICE`); the
+//! helper gives the VF the MTU of the first triple that matches its PF (`physfn`). udev cannot compare the
+//! `physfn` link's target itself, so the helper does. A VF without a netdev (`vfio-pci`) has no event and
+//! no MTU to set.
 
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -37,6 +45,9 @@ const UDEV_LINE_MAX: usize = 16 * 1024 - 1;
 struct RulesCtx {
     helper: String,
     pfs: Vec<PfCtx>,
+    /// The VF rule's arguments after `$id $name vf`: `KIND VALUE MTU` per PF, in rule order; empty (no
+    /// VF rule) when no PF has an MTU.
+    vf_args: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -49,6 +60,10 @@ struct PfCtx {
     device: Option<String>,
     /// The helper's arguments after `$id $name`.
     args: Vec<String>,
+    /// The PF as the VF rule's helper matches it: `name IFNAME`, `pci ADDR` or `ids VENDOR:DEVICE`.
+    vf_match: [String; 2],
+    /// `sriovConfig.mtu`, `-` when not set.
+    mtu: String,
 }
 
 #[derive(Serialize)]
@@ -127,13 +142,25 @@ fn pf_ctx(pf: &SriovPf, artifact: &str) -> Result<PfCtx> {
             })
         }
     };
+    let vf_match = match by {
+        "name" => pf.name.clone().unwrap_or_default(),
+        "pci" => pf.pci.map(|p| p.to_string()).unwrap_or_default(),
+        _ => format!(
+            "{}:{}",
+            vendor.as_deref().unwrap_or_default(),
+            device.as_deref().unwrap_or_default()
+        ),
+    };
+    let vf_match = [by.to_string(), vf_match];
     Ok(PfCtx {
         by,
         name: pf.name.clone(),
         pci: pf.pci.map(|p| p.to_string()),
         vendor,
         device,
+        mtu: args[2].clone(),
         args,
+        vf_match,
     })
 }
 
@@ -161,6 +188,13 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
         "pci" => 1,
         _ => 2,
     });
+    let vf_args = if pfs.iter().any(|p| p.mtu != "-") {
+        pfs.iter()
+            .flat_map(|p| [p.vf_match[0].clone(), p.vf_match[1].clone(), p.mtu.clone()])
+            .collect()
+    } else {
+        Vec::new()
+    };
     let rules = render_template(
         "sriov.rules.j2",
         &rules_path,
@@ -168,6 +202,7 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
         &RulesCtx {
             helper: helper.clone(),
             pfs,
+            vf_args,
         },
     )?;
     if let Some(long) = rules.lines().find(|l| l.len() > UDEV_LINE_MAX) {
@@ -272,6 +307,8 @@ mod tests {
         assert_eq!(
             rules,
             [
+                // The VF rule first: every PF in rule order, the MTU only where one is set.
+                format!("ACTION==\"add\", SUBSYSTEM==\"net\", SUBSYSTEMS==\"pci\", TEST==\"device/physfn\", {run} vf name eno2 9000 pci 0000:03:00.0 - ids 8086:1528 -{end}"),
                 format!("ACTION==\"add\", SUBSYSTEM==\"net\", NAME==\"eno2\", SUBSYSTEMS==\"pci\", {run} 4 vfio-pci 9000 vf 0 mac 02:00:00:00:00:10 vlan 100 qos 3 trust on{end}"),
                 format!("ACTION==\"add\", SUBSYSTEM==\"net\", NAME==\"\", KERNEL==\"eno2\", SUBSYSTEMS==\"pci\", {run} 4 vfio-pci 9000 vf 0 mac 02:00:00:00:00:10 vlan 100 qos 3 trust on{end}"),
                 format!("ACTION==\"add\", SUBSYSTEM==\"net\", KERNELS==\"0000:03:00.0\", SUBSYSTEMS==\"pci\", {run} - - -{end}"),
@@ -337,7 +374,10 @@ mod tests {
                 vendor: Some("8086".into()),
                 device: Some("1528".into()),
                 args: vec!["4".into(), "-".into(), "-".into()],
+                vf_match: [by.into(), "eno2".into()],
+                mtu: "-".into(),
             }],
+            vf_args: vec![],
         }
     }
 
@@ -385,6 +425,10 @@ mod tests {
             }
             let mut c = ctx("ids");
             c.helper = bad.into();
+            assert!(render_template("sriov.rules.j2", "x.rules", "# h", &c).is_err());
+            // The VF rule's entries.
+            let mut c = ctx("name");
+            c.vf_args = vec!["name".into(), bad.into(), "9000".into()];
             assert!(render_template("sriov.rules.j2", "x.rules", "# h", &c).is_err());
         }
         // The same contexts with good values render.

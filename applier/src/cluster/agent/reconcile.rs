@@ -183,7 +183,7 @@ impl Host for NodeHost {
                 .map_err(|e| e.to_string())?;
         if self.target.ovsdb.reachable() {
             match crate::node::ovs::discover(&self.target.ovsdb) {
-                Ok(db) => hn.status.ovs_bridges = crate::node::ovs::status(&db),
+                Ok(db) => hn.status.set_ovs(crate::node::ovs::status(&db)),
                 Err(e) => tracing::warn!(error = %e, "reading OVSDB for the status"),
             }
         }

@@ -137,9 +137,16 @@ pub(super) fn link_ops(desired: &Desired, found: &Discovered) -> Result<Vec<Op>>
     Ok([ops, released].concat())
 }
 
-/// [`link_ops`] in two: the desired state's ops, and the ops that let go.
+/// [`link_ops`] in two: the desired state's ops, and the ops that let go. `sriovConfig.mtu` on the
+/// PF (when no `interfaceConfig` names it) and its VFs' netdevs go around the plan's ops: lowered
+/// before them, raised after them.
 fn link_ops_split(desired: &Desired, found: &Discovered) -> Result<(Vec<Op>, Vec<Op>)> {
-    let ops = plan::plan(&desired.node, &found.state)?;
+    let (lower, raise) = plan::sriov_mtu_ops(
+        &desired.node,
+        &found.inventory.status.interface_status,
+        &found.state,
+    );
+    let ops = [lower, plan::plan(&desired.node, &found.state)?, raise].concat();
     let released = plan::release(&found.owned, &desired.node, &found.state);
     Ok((ops, released))
 }

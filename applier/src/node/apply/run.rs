@@ -1,7 +1,7 @@
 //! Carrying an apply out: the stages in order, the verification and the connectivity guard, and the
 //! undo of every stage done when any of it fails.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use plumber_render::model::PciAddr;
@@ -40,6 +40,8 @@ struct Done {
     /// The VF bindings before VF counts changed (restored after rolling the counts back).
     bindings_before: Option<BTreeMap<PciAddr, Binding>>,
     links: Vec<Op>,
+    /// The VF netdevs the link stage saw (and set the MTUs of); see [`verify`].
+    vf_netdevs: BTreeSet<String>,
     ovs: Vec<OvsOp>,
     /// The runtime journal, written before the link stage ([`journal`]); `journaled` once on disk.
     journal: Option<Journal>,
@@ -191,7 +193,7 @@ pub async fn apply(
     crate::node::timing("execute", t);
     let t = std::time::Instant::now();
     let result = match result {
-        Ok(()) => verify(handle, target, &desired).await,
+        Ok(()) => verify(handle, target, &desired, &done.vf_netdevs).await,
         Err(e) => Err(e),
     };
     crate::node::timing("verify", t);
@@ -312,6 +314,13 @@ async fn execute(
     let drivers = sysfs::node::plan_drivers(&desired.node.sriov, nics, &current.bindings)
         .map_err(|e| StageError::new("planning VF drivers", e))?;
     run_sysfs(target, &drivers, done)?;
+    // A driver bound just now may have made VF netdevs, whose MTUs the link stage sets.
+    if !drivers.is_empty() && desired.node.sriov.iter().any(|p| p.mtu.is_some()) {
+        current = discover(handle, target)
+            .await
+            .map_err(|e| StageError::new("discovering the node after binding VF drivers", e))?;
+    }
+    done.vf_netdevs = plan::vf_netdevs(&current.inventory.status.interface_status);
 
     // Links, addresses, routes: planned on the node as it is now, and journaled before any of it.
     let ops = link_ops(desired, &current).map_err(|e| StageError::new("planning links", e))?;
@@ -379,11 +388,14 @@ fn run_sysfs(
     }
 }
 
-/// Discover again: every stage's plan must be empty.
+/// Discover again: every stage's plan must be empty. Except the MTU of a VF netdev the link stage did
+/// not see (`planned`): a VF driver that registers its netdev asynchronously (`iavf`) makes it after
+/// the VFs were bound; the installed udev rule sets its MTU as it appears, or the next apply does.
 async fn verify(
     handle: &rtnetlink::Handle,
     target: &Target,
     desired: &Desired,
+    planned: &BTreeSet<String>,
 ) -> std::result::Result<(), StageError> {
     if !target.scope.runtime() {
         return Ok(());
@@ -400,7 +412,12 @@ async fn verify(
         .map_err(|e| StageError::new("verifying VF drivers", e))?;
     left.extend(drivers.iter().map(|p| p.step.to_string()));
     let ops = link_ops(desired, &found).map_err(|e| StageError::new("verifying links", e))?;
-    left.extend(ops.iter().map(|o| o.to_string()));
+    let late = plan::vf_netdevs(&found.inventory.status.interface_status);
+    left.extend(
+        ops.iter()
+            .filter(|o| !matches!(o, Op::SetMtu { link, .. } if late.contains(link) && !planned.contains(link)))
+            .map(|o| o.to_string()),
+    );
     found.ovs = Some(discover_ovs(target, desired, &found.owned));
     let ovs_left = ovs_ops(desired, &found).map_err(|e| StageError::new("verifying OVS", e))?;
     left.extend(ovs_left.iter().map(|o| o.to_string()));

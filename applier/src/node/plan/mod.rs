@@ -23,6 +23,7 @@ mod op;
 mod recover;
 mod release;
 pub mod vf;
+mod vf_mtu;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,6 +32,7 @@ use plumber_render::node::{Addressing, Link, LinkKind, NodeConfig};
 pub use op::{Op, RouteSpec, Snapshot};
 pub(crate) use recover::recovery;
 pub use release::{release, Owned};
+pub(crate) use vf_mtu::{sriov_mtu_ops, vf_netdevs};
 
 use plumber_render::model::IpCidr;
 

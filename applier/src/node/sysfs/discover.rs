@@ -1,5 +1,5 @@
-//! SR-IOV discovery from sysfs: the PCI NICs under `class/net` with their PF and VF attributes, in
-//! HostPlumber's `interfaceStatus` format.
+//! NIC and SR-IOV discovery from sysfs: the NICs under `class/net` (PCI, virtio and other buses) with
+//! their PF and VF attributes, in HostPlumber's `interfaceStatus` format.
 
 use std::fs;
 use std::path::Path;
@@ -9,9 +9,10 @@ use plumber_render::model::{PciAddr, PciId};
 
 use crate::node::{Error, Result};
 
-/// Every PCI network interface under `<sysfs>/class/net` that is not itself a VF, sorted by name.
+/// Every network interface under `<sysfs>/class/net` with a `device` that is not itself a VF (PCI NICs,
+/// virtio and other non-PCI ones, as HostPlumber lists them), sorted by name.
 ///
-/// Virtual interfaces (no `device` link) and non-PCI ones (USB, ...) are skipped. A missing, unreadable or
+/// Virtual interfaces (no `device` link: veth, bridges, VLANs, bonds) are skipped. A missing, unreadable or
 /// unparsable attribute leaves its field `None`; only an unreadable `class/net` is an error. VF MAC, VLAN,
 /// QoS, trust and spoofchk are netlink's and stay `None` here.
 pub fn discover_sriov(sysfs: &Path) -> Result<Vec<InterfaceStatus>> {
@@ -31,39 +32,71 @@ pub fn discover_sriov(sysfs: &Path) -> Result<Vec<InterfaceStatus>> {
     Ok(out)
 }
 
-/// One interface, or `None` when it is virtual, not PCI, or a VF.
+/// One interface, or `None` when it is virtual (no `device`) or a VF.
 fn interface(dir: &Path, name: &str) -> Option<InterfaceStatus> {
     let device = dir.join("device");
-    let pci = pci_link(&device)?;
-    if let Some(subsystem) = link_basename(&device.join("subsystem")) {
-        if subsystem != "pci" {
-            return None;
-        }
-    }
+    fs::symlink_metadata(&device).ok()?;
     if fs::symlink_metadata(device.join("physfn")).is_ok() {
         return None;
     }
-    let sriov_enabled = device.join("sriov_totalvfs").exists();
-    let sriov_status = sriov_enabled.then(|| SriovStatus {
-        num_vfs: read_parsed(&device.join("sriov_numvfs"), |s| s.parse().ok()),
-        total_vfs: read_parsed(&device.join("sriov_totalvfs"), |s| s.parse().ok()),
-        vfs: vfs(&device),
-    });
+    let bus = link_basename(&device.join("subsystem"));
+    let status = match (pci_link(&device), bus.as_deref()) {
+        (Some(pci), None | Some("pci")) => pci_nic(&device, pci),
+        _ => other_nic(&device, bus),
+    };
     Some(InterfaceStatus {
         pf_name: Some(name.to_string()),
-        pci_addr: Some(pci),
-        vendor_id: read_parsed(&device.join("vendor"), |s| PciId::parse(s).ok()),
-        device_id: read_parsed(&device.join("device"), |s| PciId::parse(s).ok()),
-        sriov_enabled: Some(sriov_enabled),
-        sriov_status,
         mac: read_parsed(&dir.join("address"), |s| {
             (!s.is_empty()).then(|| s.to_string())
         }),
         mtu: read_parsed(&dir.join("mtu"), |s| s.parse().ok()),
         pf_driver: link_basename(&device.join("driver")),
-        ipv4: None,
-        ipv6: None,
+        ..status
     })
+}
+
+/// A NIC that is a PCI function: its ids and SR-IOV state (`sriovEnabled` when `sriov_totalvfs` is
+/// above 0, as HostPlumber has it; `sriovStatus` whenever the device has the file).
+fn pci_nic(device: &Path, pci: PciAddr) -> InterfaceStatus {
+    let total_vfs: Option<u32> = read_parsed(&device.join("sriov_totalvfs"), |s| s.parse().ok());
+    let sriov_status = device.join("sriov_totalvfs").exists().then(|| SriovStatus {
+        num_vfs: read_parsed(&device.join("sriov_numvfs"), |s| s.parse().ok()),
+        total_vfs,
+        vfs: vfs(device),
+    });
+    InterfaceStatus {
+        pci_addr: Some(pci),
+        vendor_id: read_parsed(&device.join("vendor"), |s| PciId::parse(s).ok()),
+        device_id: read_parsed(&device.join("device"), |s| PciId::parse(s).ok()),
+        sriov_enabled: Some(total_vfs.is_some_and(|t| t > 0)),
+        sriov_status,
+        ..InterfaceStatus::default()
+    }
+}
+
+/// A NIC on another bus (`virtio`, `usb`, `netdevsim`, ...): its bus, and when its device sits on a PCI
+/// function (virtio-pci) that function's address and ids. plumber does SR-IOV through PCI only:
+/// `sriovEnabled: false`.
+fn other_nic(device: &Path, bus: Option<String>) -> InterfaceStatus {
+    let function = fs::canonicalize(device)
+        .ok()
+        .and_then(|d| d.parent().map(Path::to_path_buf))
+        .filter(|p| link_basename(&p.join("subsystem")).as_deref() == Some("pci"));
+    let pci = function
+        .as_ref()
+        .and_then(|f| PciAddr::parse(f.file_name()?.to_str()?).ok());
+    let id = |file: &str| {
+        let f = function.as_ref()?;
+        read_parsed(&f.join(file), |s| PciId::parse(s).ok())
+    };
+    InterfaceStatus {
+        pci_addr: pci,
+        vendor_id: pci.and_then(|_| id("vendor")),
+        device_id: pci.and_then(|_| id("device")),
+        bus: Some(bus.unwrap_or_else(|| "unknown".to_string())),
+        sriov_enabled: Some(false),
+        ..InterfaceStatus::default()
+    }
 }
 
 /// The PF's `virtfnN` links, by id.
@@ -85,12 +118,23 @@ fn vfs(device: &Path) -> Vec<VfStatus> {
                 id,
                 pci_addr: pci_link(&link),
                 vf_driver: link_basename(&link.join("driver")),
+                netdev: netdev(&link),
                 ..VfStatus::default()
             })
         })
         .collect();
     vfs.sort_by_key(|v| v.id);
     vfs
+}
+
+/// The network interface a device has (`<device>/net/<name>`), the first by name when several.
+fn netdev(device: &Path) -> Option<String> {
+    let mut names: Vec<String> = fs::read_dir(device.join("net"))
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names.into_iter().next()
 }
 
 /// The basename of a symlink's target (`driver -> ../../../bus/pci/drivers/i40e` is `i40e`).

@@ -1,4 +1,4 @@
-//! SR-IOV through sysfs: [`discover_sriov`] reads PFs and their VFs in HostPlumber's `interfaceStatus`
+//! SR-IOV through sysfs: [`discover_sriov`] reads the NICs, PFs and their VFs in HostPlumber's `interfaceStatus`
 //! format; the [`ops`] plan and carry out VF counts, VF driver binding and `sriov_drivers_autoprobe`.
 //!
 //! Everything takes the sysfs root (`/sys` on a host, a fixture tree in tests). VF MAC, VLAN, QoS, trust

@@ -51,7 +51,12 @@ pub(crate) fn plan_counts(desired: &[SriovPf], nics: &[InterfaceStatus]) -> Resu
     for pf in desired {
         let Some(want) = pf.num_vfs else { continue };
         let nic = nic(pf, nics)?;
-        let pci = nic.pci_addr.expect("discovered NICs are PCI devices");
+        let pci = nic.pci_addr.filter(|_| nic.bus.is_none()).ok_or_else(|| {
+            Error::Sysfs(format!(
+                "SR-IOV PF ({}) is not a PCI NIC of this node",
+                pf.selector
+            ))
+        })?;
         let status = nic.sriov_status.as_ref().ok_or_else(|| {
             Error::Sysfs(format!(
                 "{} ({pci}) does not do SR-IOV (no sriov_totalvfs)",
