@@ -203,14 +203,15 @@ fn print_table(n: usize, phases: &[Phase]) {
     println!();
     for p in phases {
         println!(
-            "{}: agents by verb {:?}; agents' writes: {}; rollup by verb {:?}, writes: {}; watches open at the end per agent (min / median / max) {}, the rollup's {}",
+            "{}: agents by verb {:?}; agents' writes: {}; rollup by verb {:?}, writes: {}; watches open at the end per agent (min / median / max) {}, the rollup's {}; TCP connections to the API server per agent {}",
             p.name,
             p.agents_total.verbs,
             p.agents_total.describe_writes(),
             p.rollup.verbs,
             p.rollup.describe_writes(),
             spread(p.agent_watches.clone()),
-            p.rollup_watches
+            p.rollup_watches,
+            spread(p.agent_connections.clone())
         );
     }
 }

@@ -66,6 +66,8 @@ pub struct Phase {
     /// Watches open at the end, per agent, and the rollup's.
     pub agent_watches: Vec<usize>,
     pub rollup_watches: usize,
+    /// TCP connections to the API server open at the end, per agent (from its node's address).
+    pub agent_connections: Vec<usize>,
 }
 
 /// Starts measuring phase `name`.
@@ -109,6 +111,11 @@ impl Started {
             .map(|n| open.get(&n.source.to_string()).copied().unwrap_or(0))
             .collect();
         let rollup_watches = load::open_watches(log, to, &rollup).values().sum();
+        let conns = usage::connections_to(c.cp.port);
+        let agent_connections = nodes
+            .iter()
+            .map(|n| conns.get(&n.source).copied().unwrap_or(0))
+            .collect();
         let cpu = std::array::from_fn(|i| end[i].cpu.saturating_sub(self.usage[i].cpu));
         Phase {
             name: self.name,
@@ -120,6 +127,7 @@ impl Started {
             end,
             agent_watches,
             rollup_watches,
+            agent_connections,
         }
     }
 }

@@ -58,3 +58,34 @@ pub fn total(pids: impl IntoIterator<Item = u32>) -> Usage {
             hwm_kb: a.hwm_kb.max(u.hwm_kb),
         })
 }
+
+/// The established TCP connections to 127.0.0.1:`port` in the calling process's network namespace
+/// (`/proc/net/tcp`), per local address.
+pub fn connections_to(port: u16) -> std::collections::BTreeMap<std::net::Ipv4Addr, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        // local_address rem_address st: "0101007F:1F90", state 01 = ESTABLISHED.
+        let (Some(local), Some(remote), Some("01")) = (f.get(1), f.get(2), f.get(3).copied())
+        else {
+            continue;
+        };
+        let addr = |s: &str| -> Option<(std::net::Ipv4Addr, u16)> {
+            let (ip, p) = s.split_once(':')?;
+            let ip = u32::from_str_radix(ip, 16).ok()?;
+            // The kernel prints the address in host byte order of a network-order u32.
+            Some((
+                std::net::Ipv4Addr::from(u32::from_be(ip.to_le())),
+                u16::from_str_radix(p, 16).ok()?,
+            ))
+        };
+        let (Some((l, _)), Some((r, rp))) = (addr(local), addr(remote)) else {
+            continue;
+        };
+        if r == std::net::Ipv4Addr::LOCALHOST && rp == port {
+            *out.entry(l).or_default() += 1;
+        }
+    }
+    out
+}
