@@ -8,7 +8,8 @@
 # binaries; the API server's and etcd's numbers do not depend on it).
 #   usage: sudo bench/cluster.sh [N=20] [IDLE=300] [MAX_UNAVAILABLE=25%]
 # Needs what the cluster tests need (./ci-test.sh installs etcd-server and openssl; the kube-apiserver
-# of ../shared/k8s or PLUMBER_KUBE_ASSETS). Takes about 3 min + IDLE at N=20.
+# of ../shared/k8s or PLUMBER_KUBE_ASSETS). Takes IDLE + about 0.5 min at N=20 (5.5 min in all with
+# IDLE=300), + 1.5 min at N=100, + 3 min at N=200 (its maxUnavailable rollout saturates 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench/cluster.sh: needs root (network namespaces)" >&2; exit 1; }
