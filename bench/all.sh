@@ -10,11 +10,12 @@
 #   peers/scaling.sh 3 (the 10000:100:500 point taken from the peers.sh run    Peers, scaling; writes
 #     above; 1000:10:50 and 3000:30:150 run here)                               bench/peers/scaling.svg
 #   agent.sh (its defaults), if it exists                                      Agent footprint (issue 4)
+#   cluster.sh 20 300 (20 agents, 300 s idle; ≈ 5.5 min)                       Fleet load (issue 14)
 # and the machine: nproc, kernel, CPU model, memory, load average at the start and the end of every step.
 # A step that fails is reported and the others still run (exit status 1 at the end).
-# Duration on the project's 2-core machine: ≈ 21 min. The run of 2026-11-23 23:34 took 34.5 min, with
-# the 10,000-node disk rows still at 5 runs (fleet.sh 10000 alone 17 min; 3.7 min with 1); the other
-# steps: build 2 min, fleet.sh 1000 ×2 2.3 min, apply.sh ×2 2 min, peers.sh 6.3 min, scaling 3.6 min,
+# Duration on the project's 2-core machine: ≈ 27 min (≈ 21 min before cluster.sh, 5.5 min). The run of
+# 2026-11-23 23:34 took 34.5 min, with the 10,000-node disk rows still at 5 runs (fleet.sh 10000 alone
+# 17 min; 3.7 min with 1); the other steps: build 2 min, fleet.sh 1000 ×2 2.3 min, apply.sh ×2 2 min, peers.sh 6.3 min, scaling 3.6 min,
 # agent.sh 1.2 min. The peers (cloud-init, nmstatectl gc, netplan generate) are timed on 100 nodes and
 # extrapolated to 10,000: at 10,000 nodes one run of each would take ≈ 20 min, ≈ 2 h with the warm-up
 # and 5 runs (see BENCHMARKS.md,
@@ -67,10 +68,10 @@ step build sh -c 'nice cargo build --release -q -p plumber-render && nice cargo 
 
 # sizes: fleet nodes, small fleet nodes, apply pairs, typical node's pairs, peers NODES SAMPLE RUNS PAIRS, scaling sizes
 if [ -n "${ALL_QUICK:-}" ]; then
-    F=1000 FS=100 FR=3 FD=3 A=50 AR=3 PN=1000 PS=10 PR=3 PP=50 SIZES="100:10:20 1000:10:50" AGENT=(10)
+    F=1000 FS=100 FR=3 FD=3 A=50 AR=3 PN=1000 PS=10 PR=3 PP=50 SIZES="100:10:20 1000:10:50" AGENT=(10) CLUSTER=(20 60)
     SVG=$RESULTS/scaling.svg    # not the committed plot
 else
-    F=10000 FS=1000 FR=5 FD=1 A=500 AR=5 PN=10000 PS=100 PR=5 PP=500 SIZES="1000:10:50 3000:30:150 10000:100:500" AGENT=()
+    F=10000 FS=1000 FR=5 FD=1 A=500 AR=5 PN=10000 PS=100 PR=5 PP=500 SIZES="1000:10:50 3000:30:150 10000:100:500" AGENT=() CLUSTER=(20 300)
     SVG=bench/peers/scaling.svg
 fi
 step fleet-$F-ubuntu bash bench/fleet.sh $F ubuntu $FR $FD
@@ -87,6 +88,7 @@ if [ -f bench/agent.sh ]; then
 else
     echo "bench/agent.sh: not there, skipped" | tee -a "$RESULTS/steps.txt"
 fi
+step cluster bash bench/cluster.sh "${CLUSTER[@]}"
 
 T1=$(date +%s)
 echo

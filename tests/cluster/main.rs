@@ -8,6 +8,7 @@
 
 mod conflict;
 mod deletion;
+mod fleet;
 mod harness;
 mod idle;
 mod metrics;

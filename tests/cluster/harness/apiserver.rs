@@ -180,6 +180,14 @@ impl ControlPlane {
     pub fn admin(&self) -> Kube {
         Kube::new(&self.admin)
     }
+
+    /// The process ids of the API server (while it runs) and etcd.
+    pub fn pids(&self) -> (Option<u32>, Option<u32>) {
+        (
+            self.apiserver.as_ref().and_then(|p| p.pid()),
+            self.etcd.pid(),
+        )
+    }
 }
 
 impl Drop for ControlPlane {

@@ -59,6 +59,11 @@ impl Cluster {
         SimNode::new(self, name, labels)
     }
 
+    /// The rollup's process id, while it runs.
+    pub fn rollup_pid(&self) -> Option<u32> {
+        self.rollup.as_ref().and_then(|p| p.pid())
+    }
+
     /// Starts `plumber rollup` as the rollup's ServiceAccount, in the test process's network namespace.
     pub fn start_rollup(&mut self) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_plumber"));

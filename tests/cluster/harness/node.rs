@@ -28,6 +28,8 @@ pub struct SimNode {
     pub name: String,
     /// Its network namespace (under /run/netns).
     pub netns: String,
+    /// The address its requests reach the API server from (its audit entries' `sourceIPs`).
+    pub source: std::net::Ipv4Addr,
     // Deleted after the agent and the relay are gone.
     _ns: Netns,
     agent: Option<Proc>,
@@ -73,6 +75,7 @@ impl SimNode {
         let node = SimNode {
             name: name.to_string(),
             netns,
+            source: relay.source,
             _ns: ns,
             agent: None,
             relay: Some(relay),
@@ -147,6 +150,11 @@ impl SimNode {
             self.name,
             lines[lines.len().saturating_sub(n)..].join("\n")
         )
+    }
+
+    /// The agent's process id (`ip netns exec` execs it), while it runs.
+    pub fn agent_pid(&self) -> Option<u32> {
+        self.agent.as_ref().and_then(|a| a.pid())
     }
 
     /// Whether the agent process is running.
