@@ -486,10 +486,25 @@ pub async fn run(cfg: Config, after_pass: fn()) -> anyhow::Result<()> {
     let mut ttx = tx.clone();
     tokio::spawn(async move {
         futures::pin_mut!(templates);
+        // What a pass depends on, per template: a change of the status alone (the rollup's counts,
+        // written whenever any node moves) starts none, or every rollup write would wake every agent
+        // (BENCHMARKS.md, "Fleet load"). A node waiting for a rollout slot retries on its own.
+        let mut seen: std::collections::BTreeMap<String, String> = Default::default();
         while let Some(ev) = templates.next().await {
             match ev {
                 Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
-                Ok(_) => {
+                Ok(watcher::Event::Apply(t)) => {
+                    let key = pass_key(&t);
+                    if seen.insert(t.name().to_string(), key.clone()).as_ref() != Some(&key) {
+                        let _ = ttx.try_send(());
+                    }
+                }
+                Ok(watcher::Event::Delete(t)) => {
+                    seen.remove(t.name());
+                    let _ = ttx.try_send(());
+                }
+                Ok(watcher::Event::InitDone) => {
+                    seen.clear();
                     let _ = ttx.try_send(());
                 }
                 Err(e) => tracing::warn!(error = %e, "watching HostNetworkTemplates (retrying)"),
@@ -624,6 +639,15 @@ async fn api_server_endpoint(url: &http::Uri) -> Option<crate::node::guard::Endp
     }
 }
 
+/// What of a template a pass depends on: its spec (through the generation, which the API server bumps
+/// on every spec change), its annotations and whether it is being deleted; not its status.
+fn pass_key(t: &TemplateObject) -> String {
+    format!(
+        "{:?} {:?} {:?}",
+        t.metadata.generation, t.metadata.deletion_timestamp, t.metadata.annotations
+    )
+}
+
 /// What the agent watches for templates: all of them, each spec unparsed until used (one the renderer
 /// cannot read is reported, and does not stop the watch: [`TemplateObject`]).
 pub fn templates_watched(client: Client) -> (Api<TemplateObject>, watcher::Config) {
@@ -653,5 +677,40 @@ impl crate::node::watch::PassReport for Option<Pass> {
         self.as_ref()
             .map(crate::node::watch::PassReport::summary)
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_what_a_pass_depends_on_starts_one() {
+        let t = |generation: i64, status: serde_json::Value| -> TemplateObject {
+            serde_json::from_value(json!({
+                "metadata": {"name": "t", "generation": generation, "resourceVersion": "7"},
+                "spec": {"interfaceConfig": [{"name": "eth0", "mtu": 9000}]},
+                "status": status,
+            }))
+            .unwrap()
+        };
+        let base = t(1, json!({"nodesMatched": 3}));
+        // The rollup's counts changed: no pass.
+        assert_eq!(pass_key(&base), pass_key(&t(1, json!({"nodesMatched": 4}))));
+        // The spec changed (a new generation), an annotation, a deletion: a pass each.
+        assert_ne!(pass_key(&base), pass_key(&t(2, json!({"nodesMatched": 3}))));
+        let mut annotated = base.clone();
+        annotated.metadata.annotations = Some(
+            [(
+                crate::node::guard::ALLOW_DISCONNECT.to_string(),
+                "true".to_string(),
+            )]
+            .into(),
+        );
+        assert_ne!(pass_key(&base), pass_key(&annotated));
+        let mut deleting = base.clone();
+        deleting.metadata.deletion_timestamp = Some(crate::cluster::clock::wall_clock());
+        assert_ne!(pass_key(&base), pass_key(&deleting));
     }
 }

@@ -76,6 +76,14 @@ pub(crate) enum Take {
     Busy(Vec<String>),
 }
 
+/// FNV-1a of `node`: where its search for a free slot starts (any spread will do; this one is stable
+/// across builds).
+fn spread(node: &str) -> u32 {
+    node.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
 /// The pure choice, from the listed slots of one template: the slot this node already holds, else a
 /// free slot below `slots` to take (`Ok(Some)` with the existing one to update, `Ok(None)` to create),
 /// else who holds them. `gone` says whether a holder is no longer a Node.
@@ -96,7 +104,11 @@ fn choose(
         .filter(|s| !s.holder.is_empty() && !gone(&s.holder))
         .collect();
     if (busy.len() as u32) < slots {
-        for i in 0..slots {
+        // Each node starts looking at a slot of its own (a hash of its name), so that nodes waiting for
+        // the same template do not all race for its lowest free slot (all but one would get a 409).
+        let start = spread(node) % slots;
+        for k in 0..slots {
+            let i = (start + k) % slots;
             let name = lease_name(template, i);
             match mine.iter().find(|s| s.name == name) {
                 None => return Choice::Create(name),
@@ -348,11 +360,28 @@ mod tests {
     }
 
     #[test]
-    fn free_slots_are_created_or_taken_over_in_order() {
+    fn free_slots_are_created_or_taken_over_from_the_nodes_own_start() {
+        // "me" starts at slot 1 of 2, "you" at slot 0: two waiting nodes do not race for one slot.
+        assert_eq!((spread("me") % 2, spread("you") % 2), (1, 0));
         assert_eq!(
             choose("t", "me", 2, &[], &|_| false),
+            Choice::Create("t.1".into())
+        );
+        assert_eq!(
+            choose("t", "you", 2, &[], &|_| false),
             Choice::Create("t.0".into())
         );
+        // Its own start taken, the next free one (wrapping).
+        let listed = [slot("t", 1, "a")];
+        assert_eq!(
+            choose("t", "me", 2, &listed, &|_| false),
+            Choice::Create("t.0".into())
+        );
+        // Spread over 8 slots, 64 node names use every slot.
+        let starts: std::collections::BTreeSet<u32> = (0..64)
+            .map(|i| spread(&format!("worker-{i}")) % 8)
+            .collect();
+        assert_eq!(starts.len(), 8);
         let listed = [slot("t", 0, "a"), slot("u", 1, "b")];
         assert_eq!(
             choose("t", "me", 2, &listed, &|_| false),
