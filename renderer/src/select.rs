@@ -11,11 +11,13 @@ pub type Labels = BTreeMap<String, String>;
 /// A template applies when every `nodeSelector` pair is among the node's labels; an empty selector
 /// applies everywhere (as in HostPlumber).
 pub fn selects(t: &Loaded, labels: &Labels) -> bool {
-    t.template
-        .spec
-        .node_selector
-        .iter()
-        .all(|(k, v)| labels.get(k) == Some(v))
+    matches(&t.template.spec.node_selector, labels)
+}
+
+/// The rule itself, on a selector alone (the agent and the rollup read selectors without the rest of
+/// a template): every pair among `labels`; empty matches every node.
+pub fn matches(selector: &Labels, labels: &Labels) -> bool {
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 /// Which templates select a node, without testing every template against every node: each template is

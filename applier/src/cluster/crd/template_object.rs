@@ -129,18 +129,21 @@ impl TemplateObject {
         })
     }
 
-    /// Whether the template may select a node with `labels`, read from the raw spec: its
-    /// `nodeSelector` matches, or is absent (every node), or cannot be read (then the node reports
-    /// the template rather than ignore it).
-    pub fn may_select(&self, labels: &Labels) -> bool {
+    /// `spec.nodeSelector` as labels; `None` when it is there but not a map of strings (the schema says
+    /// it is one), an empty map when absent (every node).
+    pub fn node_selector(&self) -> Option<Labels> {
         match self.spec.get("nodeSelector") {
-            None | Some(Value::Null) => true,
-            Some(Value::Object(sel)) => sel.iter().all(|(k, v)| {
-                v.as_str()
-                    .is_none_or(|v| labels.get(k).map(String::as_str) == Some(v))
-            }),
-            Some(_) => true,
+            None | Some(Value::Null) => Some(Labels::new()),
+            Some(s) => serde_json::from_value(s.clone()).ok(),
         }
+    }
+
+    /// Whether the template may select a node with `labels`, read from the raw spec: its
+    /// `nodeSelector` matches, or cannot be read (then the node reports the template rather than
+    /// ignore it).
+    pub fn may_select(&self, labels: &Labels) -> bool {
+        self.node_selector()
+            .is_none_or(|s| plumber_render::select::matches(&s, labels))
     }
 
     /// `status.nodesMatched` (0 when the rollup has not counted yet).

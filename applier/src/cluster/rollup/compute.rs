@@ -50,10 +50,10 @@ pub(crate) struct Template {
 }
 
 impl Template {
-    /// Whether the template selects a node labelled `labels` (the renderer's
-    /// `plumber_render::select::selects`, which the agent uses, on the selector alone).
+    /// Whether the template selects a node labelled `labels` (the renderer's rule, which the agent
+    /// uses, on the selector alone).
     fn selects(&self, labels: &Labels) -> bool {
-        self.selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+        plumber_render::select::matches(&self.selector, labels)
     }
 }
 

@@ -366,40 +366,36 @@ impl TemplateView {
         if self.metadata.deletion_timestamp.is_some() {
             return None;
         }
-        Some(TemplateState {
-            template: Template {
-                name: self.metadata.name.clone().unwrap_or_default(),
-                generation: self.metadata.generation,
-                // A selector that is not a map of strings (the schema says it is) selects every node,
-                // which then report the template as invalid, as does the rollup.
-                selector: self
-                    .spec
-                    .get("nodeSelector")
-                    .and_then(|s| serde_json::from_value(s.clone()).ok())
-                    .unwrap_or_default(),
-                invalid: self.invalid(),
-            },
-            status: self.status.clone(),
-        })
-    }
-
-    /// What the renderer says is wrong with the template on its own (parsing, then validation), as
-    /// the agents would report it: `None` when nothing is.
-    fn invalid(&self) -> Option<String> {
         let object = TemplateObject {
             metadata: self.metadata.clone(),
             spec: self.spec.clone(),
             status: None,
         };
-        match object.to_loaded() {
-            Err(e) => Some(e),
-            Ok(l) => {
-                let errors: Vec<String> = plumber_render::validate::validate(&l)
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect();
-                (!errors.is_empty()).then(|| errors.join("; "))
-            }
+        Some(TemplateState {
+            template: Template {
+                name: object.name().to_string(),
+                generation: self.metadata.generation,
+                // A selector that is not a map of strings (the schema says it is) selects every node,
+                // which then report the template as invalid, as does the rollup.
+                selector: object.node_selector().unwrap_or_default(),
+                invalid: invalid(&object),
+            },
+            status: self.status.clone(),
+        })
+    }
+}
+
+/// What the renderer says is wrong with the template on its own (parsing, then validation), as the
+/// agents would report it: `None` when nothing is.
+fn invalid(object: &TemplateObject) -> Option<String> {
+    match object.to_loaded() {
+        Err(e) => Some(e),
+        Ok(l) => {
+            let errors: Vec<String> = plumber_render::validate::validate(&l)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            (!errors.is_empty()).then(|| errors.join("; "))
         }
     }
 }
