@@ -82,6 +82,28 @@ fn bad_node_labels_are_a_bad_command_line() {
     assert!(err.contains("For more information, try '--help'."), "{err}");
 }
 
+/// `--metrics-access` (agent and rollup) takes one of three words; anything else is clap's error
+/// naming them, before the API server is asked anything.
+#[test]
+fn a_bad_metrics_access_names_the_choices() {
+    for cmd in ["agent", "rollup"] {
+        let mut args = vec![cmd, "--metrics-access", "everyone"];
+        if cmd == "agent" {
+            args.extend(["--node-name", "n1"]);
+        }
+        let out = plumber(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert!(
+            err.contains(
+                "invalid value 'everyone' for '--metrics-access <METRICS_ACCESS>'\n  \
+                 [possible values: kubernetes, loopback, open]"
+            ),
+            "{cmd}: {err}"
+        );
+    }
+}
+
 const ENOENT: &str = "No such file or directory (os error 2)";
 
 #[test]

@@ -229,6 +229,67 @@ mod tests {
         assert_eq!(bearer("abc"), None);
     }
 
+    /// An allowed answer is trusted for a minute, a refused one for ten seconds; after that the API
+    /// server is asked again (here: a mock answering every TokenReview with "unknown token").
+    #[tokio::test]
+    async fn cached_answers_expire_a_minute_after_allowed_ten_seconds_after_refused() {
+        use http::{Request, Response};
+        use kube::client::Body;
+        let (svc, mut server) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let r = Reviewer::new(kube::Client::new(svc, "default"));
+        let key = |t: &str| -> [u8; 32] { Sha256::digest(t.as_bytes()).into() };
+        let ago = |s: u64| Instant::now() - Duration::from_secs(s);
+        {
+            let mut c = r.cache.lock().unwrap();
+            c.insert(key("allowed-59s"), (ago(59), Verdict::Allowed));
+            c.insert(key("allowed-61s"), (ago(61), Verdict::Allowed));
+            c.insert(key("refused-9s"), (ago(9), Verdict::Forbidden("u".into())));
+            c.insert(
+                key("refused-11s"),
+                (ago(11), Verdict::Forbidden("u".into())),
+            );
+        }
+        // Fresh: no request. One would wait for the mock's answer, which never comes: the bound
+        // turns that into a failure instead of a hang.
+        let cached = |t: &'static str| tokio::time::timeout(Duration::from_secs(5), r.review(t));
+        assert_eq!(
+            cached("allowed-59s").await.expect("cached").unwrap(),
+            Verdict::Allowed
+        );
+        assert_eq!(
+            cached("refused-9s").await.expect("cached").unwrap(),
+            Verdict::Forbidden("u".into())
+        );
+        // Stale: asked again, and the new answer replaces the old.
+        for token in ["allowed-61s", "refused-11s"] {
+            let answer = async {
+                let (req, send) = server.next_request().await.expect("a review");
+                assert_eq!(
+                    req.uri().path(),
+                    "/apis/authentication.k8s.io/v1/tokenreviews"
+                );
+                send.send_response(
+                    Response::builder()
+                        .status(201)
+                        .body(Body::from(
+                            serde_json::to_vec(&serde_json::json!({
+                                "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+                                "metadata": {}, "spec": {}, "status": {"authenticated": false}
+                            }))
+                            .unwrap(),
+                        ))
+                        .unwrap(),
+                );
+            };
+            let (v, ()) = tokio::time::timeout(Duration::from_secs(5), async {
+                tokio::join!(r.review(token), answer)
+            })
+            .await
+            .unwrap_or_else(|_| panic!("{token}: no review asked for"));
+            assert_eq!(v.unwrap(), Verdict::Unauthenticated, "{token}");
+        }
+    }
+
     #[tokio::test]
     async fn loopback_serves_this_node_only_and_open_everyone() {
         let here: IpAddr = "127.0.0.1".parse().unwrap();
