@@ -1229,3 +1229,43 @@ fn a_file_of_other_kinds_is_refused_and_a_directory_s_are_notes() {
     );
     assert!(err.starts_with(&note), "{err}");
 }
+
+/// The comprehensive example of HostPlumber's README at luigi's HEAD makes `eno2` an SR-IOV PF, a DPDK
+/// uplink and a member of a kernel OVS bond at once (`tests/bad/hostplumber-head-eno2-three-roles.yaml`,
+/// which the renderer's bad-input corpus refuses too): `plumber apply` refuses it for that contradiction,
+/// naming every role, and changes nothing, on a node whose eno2 is a real SR-IOV PF.
+#[test]
+fn hostplumbers_head_example_with_eno2_in_three_roles_is_refused_naming_them() {
+    in_netns!(
+        "hostplumbers_head_example_with_eno2_in_three_roles_is_refused_naming_them",
+        || {
+            veth("eno2", "peer2");
+            let before = yaml(&settled(&["eno2", "peer2"]));
+            let host = Host::new("ID=\"rhel\"\nVERSION_ID=\"9.4\"\n");
+            host.sysfs.pf("eno2", pf_pci(), Some(64), "i40e");
+            let example = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../tests/bad/hostplumber-head-eno2-three-roles.yaml");
+            let tree = host.tree();
+            for extra in [&["--dry-run"][..], &[][..]] {
+                let out = host.plumber(&example, extra);
+                assert_code(&out, 1);
+                let (_, err) = text(&out);
+                assert!(
+                err.contains("eno2 has roles that exclude each other: an SR-IOV PF (spec.sriovConfig[0].pfName), the DPDK uplink of OVS bridge dpdk-br01 (spec.ovsConfig[1].nodeInterface), an OVS bond member of bridge ovs-bond01 (spec.ovsConfig[2].nodeInterface)"),
+                "{err}"
+            );
+            }
+            assert_eq!(host.tree(), tree, "a refusal wrote files");
+            assert_eq!(
+                yaml(&settled(&["eno2", "peer2"])),
+                before,
+                "a refusal changed links"
+            );
+            assert_eq!(
+                count_vfs(host.sysfs.root(), pf_pci()),
+                0,
+                "a refusal made VFs"
+            );
+        }
+    );
+}

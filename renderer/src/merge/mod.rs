@@ -1,6 +1,6 @@
 //! Merging the templates that select a node into one [`NodeConfig`]: the entry points and the merge's
 //! skeleton. Each part of a template is merged by its own file (`links`, `sriov` with `resolve`, `ovs`),
-//! the node-level rules that span templates are in `rules`, and `claims` is what every part builds on.
+//! the node-level rules that span templates are in `rules` and `roles`, and `claims` is what every part builds on.
 //!
 //! Templates are taken in a fixed order (higher `spec.priority` first, then by name), so the result never
 //! depends on input order. Every scalar a template sets is a *claim* that remembers the template, the YAML
@@ -11,6 +11,7 @@ mod claims;
 mod links;
 mod ovs;
 mod resolve;
+mod roles;
 mod rules;
 mod sriov;
 
@@ -139,6 +140,12 @@ impl Merger<'_> {
 
     /// The merged node, or every conflict (else every error) found.
     fn finish(mut self, order: &[&Loaded], part: SriovPart) -> Result<NodeConfig> {
+        // A NIC the templates give roles that exclude each other: refused for that alone, before a DPDK
+        // uplink's PCI address is looked for (which would hide the contradiction behind "unknown").
+        let contradictions = roles::check(order);
+        if !contradictions.is_empty() {
+            return Err(Error::Invalid(contradictions));
+        }
         let mut links = self.links_done();
         rules::check(&links, &mut self.errors);
         self.skipped = part.skipped;
