@@ -11,10 +11,11 @@ need=""
 # the tools to build an out-of-tree module against the downloaded kernel's headers; debootstrap and
 # e2fsprogs for the systemd VM's root disk (vm/build-rootfs.sh, case 2). python3-yaml: PyYAML, the YAML 1.1
 # reader the tests feed plumber's YAML to (tests/support/pyyaml.rs). The cluster tests (tests/cluster): etcd
-# (etcd-server) under the API server of ../shared/k8s/, whose keys openssl makes; xz-utils unpacks it.
+# (etcd-server) under the API server of ../shared/k8s/, whose keys openssl makes; xz-utils unpacks it (and
+# ../shared/sriovdp/'s SR-IOV device plugin, which names devices from pci.ids: tests/render/device_plugin.rs).
 for pkg in netplan.io openvswitch-switch network-manager iproute2 dash bash tar git groff-base python3-yaml \
     qemu-system-x86 busybox-static linux-source-6.1 build-essential bc flex bison libelf-dev kmod cpio \
-    xz-utils debootstrap e2fsprogs etcd-server openssl; do
+    xz-utils debootstrap e2fsprogs etcd-server openssl pci.ids util-linux; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then

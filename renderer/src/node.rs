@@ -234,7 +234,58 @@ pub struct SriovPf {
     pub mtu: Option<u32>,
     /// Per-VF settings by VF id.
     pub vfs: BTreeMap<u32, VfSettings>,
+    /// The device plugin pool of each VF that has one, by VF id.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub pools: BTreeMap<u32, Pool>,
     pub owners: BTreeSet<String>,
+}
+
+/// A device plugin pool (`resourceName` and its options), as a VF belongs to it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pool {
+    pub prefix: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub need_vhost_net: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_rdma: bool,
+}
+
+impl Pool {
+    /// The extended resource a pod asks for, `intel.com/dpdk_a`.
+    pub fn resource(&self) -> String {
+        format!("{}/{}", self.prefix, self.name)
+    }
+
+    /// The pool's options as a template writes them (`needVhostNet: true`), or `no options`.
+    pub fn options(&self) -> String {
+        let mut o = Vec::new();
+        if self.need_vhost_net {
+            o.push("needVhostNet: true");
+        }
+        if self.is_rdma {
+            o.push("isRdma: true");
+        }
+        if o.is_empty() {
+            "no options".into()
+        } else {
+            o.join(", ")
+        }
+    }
+}
+
+impl std::fmt::Display for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.resource())?;
+        if self.need_vhost_net {
+            f.write_str(" needVhostNet")?;
+        }
+        if self.is_rdma {
+            f.write_str(" isRdma")?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -96,6 +96,13 @@ fn places(distro: &Distro) -> Vec<Place> {
             &[Name::Around("plumber-", ".service")],
             true,
         ),
+        // The device plugin's configuration: the device plugin's name, so only its `_comment` header
+        // (`render::has_header`) tells plumber's from a hand-written one.
+        place(
+            render::pcidp::PATH.rsplit_once('/').map_or("", |(d, _)| d),
+            &[Name::Exact("config.json")],
+            false,
+        ),
     ]
 }
 

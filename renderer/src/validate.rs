@@ -124,6 +124,49 @@ impl Validator<'_> {
                 );
             }
             self.vfs(&p, s);
+            self.pool_options(
+                &p,
+                s.resource_name.is_some(),
+                s.resource_prefix.is_some(),
+                s.need_vhost_net,
+                s.is_rdma,
+            );
+            if let Some(r) = &s.resource_name {
+                if s.num_vfs.map(|n| n.get()).unwrap_or(0) == 0 {
+                    self.err(
+                        format!("{p}.resourceName"),
+                        format!(
+                            "{r} is a pool of this PF's VFs and needs numVfs above 0 on the PF"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// `resourcePrefix`, `needVhostNet` and `isRdma` describe a pool: only beside `resourceName`.
+    fn pool_options(
+        &mut self,
+        p: &str,
+        name: bool,
+        prefix: bool,
+        vhost: Option<bool>,
+        rdma: Option<bool>,
+    ) {
+        if name {
+            return;
+        }
+        for (set, field) in [
+            (prefix, "resourcePrefix"),
+            (vhost.is_some(), "needVhostNet"),
+            (rdma.is_some(), "isRdma"),
+        ] {
+            if set {
+                self.err(
+                    format!("{p}.{field}"),
+                    "describes a device plugin pool: set resourceName next to it",
+                );
+            }
         }
     }
 
@@ -171,6 +214,13 @@ impl Validator<'_> {
                     );
                 }
             }
+            self.pool_options(
+                &vp,
+                vf.resource_name.is_some(),
+                vf.resource_prefix.is_some(),
+                vf.need_vhost_net,
+                vf.is_rdma,
+            );
             if let (Some(min), Some(max)) = (vf.min_tx_rate, vf.max_tx_rate) {
                 if max.get() != 0 && min.get() > max.get() {
                     self.err(

@@ -7,6 +7,7 @@ mod common;
 
 mod cli;
 mod cli_docs;
+mod device_plugin;
 mod diff_colour;
 mod errors;
 mod golden;

@@ -10,6 +10,7 @@
 mod claims;
 mod links;
 mod ovs;
+mod pools;
 mod resolve;
 mod roles;
 mod rules;

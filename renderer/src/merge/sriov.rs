@@ -28,6 +28,18 @@ pub(super) struct PfB {
     owners: BTreeSet<String>,
 }
 
+impl PfB {
+    /// The canonical VF driver the templates gave this PF, if any.
+    pub(super) fn vf_driver(&self) -> Option<&str> {
+        self.vf_driver.as_ref().map(|c| c.value.as_str())
+    }
+
+    /// The pool claim of each VF that has one, by VF id.
+    pub(super) fn pool_claims(&self) -> impl Iterator<Item = &Claim<Pool>> {
+        self.vfs.values().filter_map(|v| v.pool.as_ref())
+    }
+}
+
 /// What the templates claimed for one VF, one claim per setting of a `vfs` entry.
 #[derive(Default, Clone)]
 struct VfB {
@@ -38,6 +50,25 @@ struct VfB {
     spoofchk: Option<Claim<bool>>,
     max_tx_rate: Option<Claim<u32>>,
     min_tx_rate: Option<Claim<u32>>,
+    pool: Option<Claim<Pool>>,
+}
+
+/// The pool a `sriovConfig` entry or a `vfs` entry names, with its options.
+fn pool_of(
+    name: Option<&ResourceName>,
+    prefix: Option<&ResourcePrefix>,
+    vhost: Option<bool>,
+    rdma: Option<bool>,
+) -> Option<Pool> {
+    name.map(|n| Pool {
+        prefix: prefix
+            .map(|p| p.as_str())
+            .unwrap_or(DEFAULT_RESOURCE_PREFIX)
+            .to_string(),
+        name: n.as_str().to_string(),
+        need_vhost_net: vhost.unwrap_or(false),
+        is_rdma: rdma.unwrap_or(false),
+    })
 }
 
 /// A merged PF: the result with its own MTU (before the link's is added), and where that MTU was
@@ -98,6 +129,13 @@ impl VfB {
             spoofchk: vf.spoofchk.map(|v| at("spoofchk").with(v)),
             max_tx_rate: vf.max_tx_rate.map(|v| at("maxTxRate").with(v.get())),
             min_tx_rate: vf.min_tx_rate.map(|v| at("minTxRate").with(v.get())),
+            pool: pool_of(
+                vf.resource_name.as_ref(),
+                vf.resource_prefix.as_ref(),
+                vf.need_vhost_net,
+                vf.is_rdma,
+            )
+            .map(|p| at("resourceName").with(p)),
         }
     }
 
@@ -118,6 +156,31 @@ impl VfB {
         claim_opt(&mut self.max_tx_rate, max, || field("maxTxRate"), c);
         let min = new.min_tx_rate.clone();
         claim_opt(&mut self.min_tx_rate, min, || field("minTxRate"), c);
+        let pool = new.pool.clone();
+        claim_opt(&mut self.pool, pool, || field("the pool"), c);
+    }
+
+    /// Whether a `vfs` entry set anything for this VF besides its pool (a VF only in a pool has no
+    /// per-VF settings to apply).
+    fn has_settings(&self) -> bool {
+        let VfB {
+            mac,
+            vlan,
+            qos,
+            trust,
+            spoofchk,
+            max_tx_rate,
+            min_tx_rate,
+            pool,
+        } = self;
+        let only_pool = mac.is_none()
+            && vlan.is_none()
+            && qos.is_none()
+            && trust.is_none()
+            && spoofchk.is_none()
+            && max_tx_rate.is_none()
+            && min_tx_rate.is_none();
+        !(only_pool && pool.is_some())
     }
 
     fn done(&self) -> VfSettings {
@@ -166,6 +229,23 @@ impl Merger<'_> {
                 .enumerate()
                 .map(|(j, vf)| VfB::of(vf, |f| self.c(t, format!("{p}.vfs[{j}].{f}"), ())))
                 .collect();
+            // The entry's own pool: every VF below numVfs that none of its `vfs` entries gives a pool.
+            let entry_pool = pool_of(
+                s.resource_name.as_ref(),
+                s.resource_prefix.as_ref(),
+                s.need_vhost_net,
+                s.is_rdma,
+            )
+            .map(|pool| VfB {
+                pool: Some(self.c(t, format!("{p}.resourceName"), pool)),
+                ..Default::default()
+            });
+            let pooled_by_range: BTreeSet<u32> = s
+                .vfs
+                .iter()
+                .filter(|vf| vf.resource_name.is_some())
+                .flat_map(|vf| vf.id.iter())
+                .collect();
             let conflicts = &mut self.conflicts;
             let pf = self.pfs.entry(key.clone()).or_default();
             pf.selector.get_or_insert(key.clone());
@@ -188,12 +268,23 @@ impl Merger<'_> {
                     pf.vfs.entry(id).or_default().absorb(new, field, conflicts);
                 }
             }
+            if let (Some(new), Some(n)) = (&entry_pool, s.num_vfs) {
+                for id in (0..n.get()).filter(|id| !pooled_by_range.contains(id)) {
+                    let field = |f: &str| format!("{f} of VF {id} on {what}");
+                    pf.vfs.entry(id).or_default().absorb(new, field, conflicts);
+                }
+            }
         }
     }
 
     /// The merged PFs, in selector order, with their own MTU (the link's is added by [`unify_mtu`]),
     /// and the skipped entries.
     pub(super) fn sriov_part(&mut self) -> SriovPart {
+        let before = self.conflicts.len();
+        super::pools::check(&self.pfs, &mut self.conflicts);
+        if self.conflicts.len() != before {
+            self.sriov_trouble = true;
+        }
         let pfs = std::mem::take(&mut self.pfs)
             .into_iter()
             .map(|(key, b)| PfDone {
@@ -208,7 +299,17 @@ impl Merger<'_> {
                         .as_ref()
                         .map(|c| DriverName::parse(&c.value).expect("validated driver")),
                     mtu: b.mtu.as_ref().map(|c| c.value),
-                    vfs: b.vfs.iter().map(|(id, v)| (*id, v.done())).collect(),
+                    vfs: b
+                        .vfs
+                        .iter()
+                        .filter(|(_, v)| v.has_settings())
+                        .map(|(id, v)| (*id, v.done()))
+                        .collect(),
+                    pools: b
+                        .vfs
+                        .iter()
+                        .filter_map(|(id, v)| v.pool.as_ref().map(|c| (*id, c.value.clone())))
+                        .collect(),
                     owners: b.owners,
                 },
             })

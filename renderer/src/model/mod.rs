@@ -13,6 +13,7 @@ mod net;
 mod numbers;
 mod ovs;
 mod pci;
+mod pool;
 mod rollout;
 mod schema;
 mod sriov;
@@ -31,10 +32,11 @@ pub use numbers::{
 };
 pub use ovs::{Lacp, NodeInterfaces, OvsBondMode, OvsConfig, OvsParams, Uplink};
 pub use pci::{PciAddr, PciId};
+pub use pool::{ResourceName, ResourcePrefix, DEFAULT_RESOURCE_PREFIX};
 pub use rollout::MaxUnavailable;
 pub use schema::{
     DRIVER_PATTERN, IFNAME_PATTERN, LABEL_VALUE_PATTERN, MAC_PATTERN, PCI_ADDR_PATTERN,
-    PCI_ID_PATTERN,
+    PCI_ID_PATTERN, RESOURCE_NAME_PATTERN, RESOURCE_PREFIX_PATTERN,
 };
 pub use sriov::{SriovConfig, VfConfig, VfIds};
 pub use template::{

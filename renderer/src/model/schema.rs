@@ -19,7 +19,7 @@ use std::borrow::Cow;
 
 use super::{
     DriverName, IfName, IpCidr, IpConfig, MacAddr, MaxUnavailable, NodeInterfaces, PciAddr, PciId,
-    Route, RouteDest, VfIds,
+    ResourceName, ResourcePrefix, Route, RouteDest, VfIds,
 };
 
 /// One IPv4 address octet as Rust's parser takes it: decimal, no leading zeros.
@@ -126,6 +126,21 @@ schema_impl!(
     string_schema(DRIVER_PATTERN, Some(56))
 );
 schema_impl!(PciAddr, "PciAddr", string_schema(PCI_ADDR_PATTERN, None));
+/// `ResourceName`: the device plugin's pool name (no `-` or `.`), as a Kubernetes name part.
+pub const RESOURCE_NAME_PATTERN: &str = "^[A-Za-z0-9]([A-Za-z0-9_]*[A-Za-z0-9])?$";
+/// `ResourcePrefix`: a lowercase DNS subdomain (Kubernetes' own domains are refused by the parser).
+pub const RESOURCE_PREFIX_PATTERN: &str =
+    "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+schema_impl!(
+    ResourceName,
+    "ResourceName",
+    string_schema(RESOURCE_NAME_PATTERN, Some(63))
+);
+schema_impl!(
+    ResourcePrefix,
+    "ResourcePrefix",
+    string_schema(RESOURCE_PREFIX_PATTERN, Some(253))
+);
 schema_impl!(PciId, "PciId", string_schema(PCI_ID_PATTERN, None));
 /// `MaxUnavailable`: a count of at least 1, or a percentage from 1% to 100%.
 pub const MAX_UNAVAILABLE_PATTERN: &str = "^([1-9][0-9]*|([1-9][0-9]?|100)%)$";

@@ -5,7 +5,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 use super::de::{null_as_default, yaml11_bool_opt};
-use super::{DriverName, IfName, MacAddr, Mtu, NumVfs, PciAddr, PciId, TxRate, VfQos, VfVlan};
+use super::{
+    DriverName, IfName, MacAddr, Mtu, NumVfs, PciAddr, PciId, ResourceName, ResourcePrefix, TxRate,
+    VfQos, VfVlan,
+};
 
 /// One SR-IOV entry. The PF is chosen by `pfName`, `pciAddr` or `vendorId`+`deviceId` (every PF of
 /// that model); an entry with more than one uses the first of that order and warns of the others
@@ -33,6 +36,13 @@ use super::{DriverName, IfName, MacAddr, Mtu, NumVfs, PciAddr, PciId, TxRate, Vf
 ///         maxTxRate: 1000        # Mbit/s
 ///       - id: 1-3                # a range
 ///         spoofchk: true
+///   - pfName: eno2
+///     numVfs: 8
+///     vfDriver: vfio-pci
+///     resourceName: dpdk_a       # plumber: the device plugin pool intel.com/dpdk_a (VFs 0-5)
+///     vfs:
+///       - id: 6-7
+///         resourceName: dpdk_b   # and intel.com/dpdk_b
 /// ```
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -66,6 +76,27 @@ pub struct SriovConfig {
     )]
     #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
     pub vfs: Vec<VfConfig>,
+    /// plumber: the device plugin pool these VFs are advertised in, `<resourcePrefix>/<resourceName>`
+    /// (see [`ResourceName`]); on the entry, every VF no `vfs` entry gives another pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<ResourceName>,
+    /// plumber: the pool's prefix; `intel.com` (the device plugin's default) when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_prefix: Option<ResourcePrefix>,
+    /// plumber: the pool's pods get `/dev/vhost-net` too (the device plugin's `needVhostNet`).
+    #[serde(
+        default,
+        deserialize_with = "yaml11_bool_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub need_vhost_net: Option<bool>,
+    /// plumber: the pool's pods get the VFs' RDMA devices too (the device plugin's `isRdma`).
+    #[serde(
+        default,
+        deserialize_with = "yaml11_bool_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub is_rdma: Option<bool>,
 }
 
 /// Settings of one VF or a range of VFs, applied by the PF driver (`ip link set PF vf N ...`).
@@ -95,6 +126,27 @@ pub struct VfConfig {
     pub max_tx_rate: Option<TxRate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_tx_rate: Option<TxRate>,
+    /// plumber: the device plugin pool these VFs are advertised in, `<resourcePrefix>/<resourceName>`
+    /// (see [`ResourceName`]); of this VF or range of VFs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<ResourceName>,
+    /// plumber: the pool's prefix; `intel.com` (the device plugin's default) when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_prefix: Option<ResourcePrefix>,
+    /// plumber: the pool's pods get `/dev/vhost-net` too (the device plugin's `needVhostNet`).
+    #[serde(
+        default,
+        deserialize_with = "yaml11_bool_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub need_vhost_net: Option<bool>,
+    /// plumber: the pool's pods get the VFs' RDMA devices too (the device plugin's `isRdma`).
+    #[serde(
+        default,
+        deserialize_with = "yaml11_bool_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub is_rdma: Option<bool>,
 }
 
 /// `id: 3` or `id: 0-7` (inclusive).

@@ -244,6 +244,7 @@ mod tests {
             vf_driver: Some(DriverName::parse("vfio-pci").unwrap()),
             mtu: None,
             vfs: BTreeMap::new(),
+            pools: Default::default(),
             owners: ["t".to_string()].into(),
         }
     }

@@ -132,6 +132,7 @@ mod tests {
             vf_driver: None,
             mtu: Some(mtu),
             vfs: Default::default(),
+            pools: Default::default(),
             owners: Default::default(),
         }
     }

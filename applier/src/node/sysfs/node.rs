@@ -217,6 +217,7 @@ mod tests {
             vf_driver: driver.map(|d| DriverName::parse(d).unwrap()),
             mtu: None,
             vfs: Default::default(),
+            pools: Default::default(),
             owners: Default::default(),
         }
     }

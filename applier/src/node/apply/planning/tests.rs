@@ -181,6 +181,7 @@ fn vf_drivers_are_planned_on_the_discovered_bindings() {
         vf_driver: Some(DriverName::parse("vfio-pci").unwrap()),
         mtu: None,
         vfs: Default::default(),
+        pools: Default::default(),
         owners: Default::default(),
     });
     let mut node = found(InstalledFiles::default(), OvsFound::NotNeeded);

@@ -1,0 +1,64 @@
+//! The node-level rules of device plugin pools, checked on the merged SR-IOV claims: one pool (one
+//! `<resourcePrefix>/<resourceName>`) has one set of options and one device type on a node, whichever
+//! PFs and templates feed it. (One VF in two pools is the per-VF claim rule of `sriov`.)
+//!
+//! The device type follows from the VF driver: `vfio-pci`, `uio_pci_generic` and `igb_uio` give a
+//! userspace device (a pod gets `/dev/vfio/N`), any kernel driver, or none, a network interface.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::Conflict;
+use crate::node::{PfSelector, Pool};
+
+use super::claims::Claim;
+use super::sriov::PfB;
+
+/// Drivers that take a VF away from the kernel's network stack.
+const USERSPACE_DRIVERS: &[&str] = &["vfio-pci", "uio_pci_generic", "igb_uio"];
+
+/// The device type a pool gets from a PF's VF driver, as shown in a conflict.
+pub(super) fn device_type(vf_driver: Option<&str>) -> String {
+    match vf_driver {
+        Some(d) if USERSPACE_DRIVERS.contains(&d) => format!("userspace (vfDriver {d})"),
+        Some(d) => format!("netdevice (vfDriver {d})"),
+        None => "netdevice (no vfDriver)".to_string(),
+    }
+}
+
+/// Whether two device types (as [`device_type`] shows them) are the same kind.
+fn same_kind(a: &str, b: &str) -> bool {
+    a.split(' ').next() == b.split(' ').next()
+}
+
+/// A conflict for every pool fed with two sets of options or two device types.
+pub(super) fn check(pfs: &BTreeMap<PfSelector, PfB>, conflicts: &mut Vec<Conflict>) {
+    let mut first: BTreeMap<(String, String), (Claim<Pool>, String)> = BTreeMap::new();
+    let mut reported: BTreeSet<(String, String, &'static str)> = BTreeSet::new();
+    for pf in pfs.values() {
+        let kind = device_type(pf.vf_driver());
+        for claim in pf.pool_claims() {
+            let key = (claim.value.prefix.clone(), claim.value.name.clone());
+            let Some((seen, seen_kind)) = first.get(&key) else {
+                first.insert(key, (claim.clone(), kind.clone()));
+                continue;
+            };
+            let resource = claim.value.resource();
+            if seen.value != claim.value
+                && reported.insert((key.0.clone(), key.1.clone(), "options"))
+            {
+                conflicts.push(Conflict {
+                    field: format!("the options of pool {resource}"),
+                    first: seen.side(seen.value.options()),
+                    second: claim.side(claim.value.options()),
+                });
+            }
+            if !same_kind(seen_kind, &kind) && reported.insert((key.0.clone(), key.1, "type")) {
+                conflicts.push(Conflict {
+                    field: format!("the device type of pool {resource}"),
+                    first: seen.side(seen_kind.clone()),
+                    second: claim.side(kind.clone()),
+                });
+            }
+        }
+    }
+}
