@@ -410,6 +410,7 @@ const REJECTED: &[&str] = &[
     "ifname-leading-dash",       // pattern
     "ifname-slash",              // pattern
     "ifname-space",              // pattern
+    "pool-name-hyphen",          // pattern (no `-` in a device plugin resource name)
     "ip-section-states-nothing", // anyOf: address or dhcp required
     "max-unavailable-range",     // pattern: 1% to 100%
     "mtu-high",                  // maximum
@@ -442,6 +443,42 @@ const REJECTED: &[&str] = &[
 /// agent reports them in `HostNetwork.status` / the template's conditions). Some could be CEL rules
 /// (`x-kubernetes-validations`) later.
 const ACCEPTED: &[(&str, &str)] = &[
+    (
+        "hostplumber-head-eno2-three-roles",
+        "one NIC's roles across several entries (sriovConfig, ovsConfig)",
+    ),
+    (
+        "pool-by-ids-without-inventory",
+        "a PF only the node's inventory resolves",
+    ),
+    (
+        "pool-option-without-name",
+        "a field allowed only beside another one",
+    ),
+    (
+        "pool-pfname-and-pciaddr",
+        "how several entries of one pool name their PFs",
+    ),
+    (
+        "pool-prefix-kubernetes",
+        "the reserved domains (kubernetes.io, k8s.io) are left to the parser's check",
+    ),
+    (
+        "pool-two-device-types",
+        "the VF drivers of several entries of one pool",
+    ),
+    (
+        "pool-two-option-sets",
+        "the options of several entries of one pool",
+    ),
+    (
+        "pool-vf-in-two-pools",
+        "VF ranges of two templates compared",
+    ),
+    (
+        "pool-without-vfs",
+        "resourceName compared with numVfs, another field",
+    ),
     (
         "annotation-switch-value",
         "annotations are metadata: the CRD schema covers spec only",
