@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Origin, Result};
 use crate::model::{PciAddr, PciId};
 
+mod pools;
 mod vf;
+pub use pools::{pools, PoolStatus};
 pub use vf::{VfField, VfStatus};
 
 /// ```yaml
@@ -64,6 +66,10 @@ pub struct HostNetworkStatus {
     /// HostPlumber's OVS summary, from `ovsBridges`: each bridge with its node interfaces.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ovs_status: Vec<OvsStatus>,
+    /// plumber: the SR-IOV device plugin's pools on this node and the VFs each advertises (see
+    /// [`PoolStatus`]), from the device plugin's configuration.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<PoolStatus>,
 }
 
 impl HostNetworkStatus {

@@ -1269,3 +1269,75 @@ fn hostplumbers_head_example_with_eno2_in_three_roles_is_refused_naming_them() {
         }
     );
 }
+
+/// Device plugin pools end to end on a node: `plumber apply` installs the device plugin's
+/// configuration with the VFs, and `plumber show` publishes each pool with exactly the VFs the device
+/// plugin will advertise (its PF, its VF range, its driver); a second apply changes nothing.
+#[test]
+fn pools_are_installed_and_shown_with_their_vfs() {
+    in_netns!("pools_are_installed_and_shown_with_their_vfs", || {
+        veth("a0", "a1");
+        settled(&["a0", "a1"]);
+        let host = Host::new(UBUNTU);
+        host.sysfs.pf("ens1f0", pf_pci(), Some(8), "i40e");
+        let _kernel = FakeKernel::start(host.sysfs.root(), &[pf_pci()]);
+        let t = host.template(
+            "pools",
+            1,
+            "  sriovConfig:
+    - pfName: ens1f0
+      numVfs: 4
+      vfDriver: vfio-pci
+      resourceName: dpdk_a
+      vfs:
+        - id: 3
+          resourceName: dpdk_b
+          resourcePrefix: example.com
+",
+        );
+        assert_code(&host.plumber(&t, &[]), 0);
+        let (config, mode) = host
+            .file("/etc/pcidp/config.json")
+            .expect("the device plugin's configuration is installed");
+        assert_eq!(mode, 0o644);
+        // On the node the PF's PCI address is known: the pool names it (rootDevices), not its name.
+        assert!(config.contains(&format!("\"{PF}#0-2\"")), "{config}");
+        assert!(!config.contains("ens1f0#"), "{config}");
+        assert_eq!(
+            text(&host.plumber(&t, &["--dry-run"])).0,
+            "# distro ubuntu, templates: pools\n# nothing to do\n"
+        );
+        let show = assert_cmd::Command::cargo_bin("plumber")
+            .unwrap()
+            .args(["show", "--node-name", "node-1", "--root"])
+            .arg(host.root())
+            .arg("--sysfs")
+            .arg(host.sysfs.root())
+            .output()
+            .unwrap();
+        assert!(
+            show.status.success(),
+            "{}",
+            String::from_utf8_lossy(&show.stderr)
+        );
+        let hn = plumber_render::inventory::HostNetwork::parse(
+            &String::from_utf8_lossy(&show.stdout),
+            "show",
+        )
+        .unwrap();
+        let got: Vec<(String, Vec<String>)> = hn
+            .status
+            .pools
+            .iter()
+            .map(|p| (p.resource.clone(), p.devices.clone()))
+            .collect();
+        let vfs = |r: std::ops::Range<u32>| r.map(|k| vf_pci(pf_pci(), k).to_string()).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("example.com/dpdk_b".to_string(), vfs(3..4)),
+                ("intel.com/dpdk_a".to_string(), vfs(0..3)),
+            ]
+        );
+    });
+}

@@ -21,6 +21,10 @@ pub(crate) struct Show {
     /// OVSDB's unix socket (default: ovs-vsctl's own). OVS bridges are shown when OVSDB answers.
     #[arg(long)]
     ovsdb_socket: Option<PathBuf>,
+    /// The root the SR-IOV device plugin's configuration (`/etc/pcidp/config.json`) is read under, for
+    /// `status.pools`.
+    #[arg(long, default_value = "/")]
+    root: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -46,6 +50,7 @@ fn show(c: Show) -> anyhow::Result<()> {
     })?;
     let node = c.node_name.unwrap_or_else(plumber::node::show::node_name);
     let mut hn = plumber::node::show::host_network(&node, &state, &c.sysfs)?;
+    plumber::node::show::set_pools(&c.root, &mut hn.status).map_err(anyhow::Error::msg)?;
     let db = super::ovsdb(c.ovsdb_socket.as_deref());
     if db.reachable() {
         hn.status

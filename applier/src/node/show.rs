@@ -11,6 +11,28 @@ use plumber_render::inventory::{
 
 use crate::node::state::{CurrentKind, CurrentState, VfState};
 
+/// Sets `status.pools`: the SR-IOV device plugin's pools and their VFs, from its configuration under
+/// `root` (`/etc/pcidp/config.json`, plumber's or not) resolved on `status`'s NICs as the device
+/// plugin selects. No configuration: no pools. One that is not the device plugin's JSON: an error
+/// naming the file, and no pools.
+pub fn set_pools(root: &Path, status: &mut HostNetworkStatus) -> Result<(), String> {
+    status.pools.clear();
+    let path = root.join(plumber_render::render::pcidp::PATH.trim_start_matches('/'));
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    status.pools =
+        plumber_render::inventory::pools(&text, &status.interface_status).map_err(|e| {
+            format!(
+                "{}: not the device plugin's configuration: {e}",
+                path.display()
+            )
+        })?;
+    Ok(())
+}
+
 /// Assemble the published object from a netlink snapshot and the sysfs NIC list.
 pub fn host_network(
     node: &str,
@@ -87,6 +109,7 @@ pub fn host_network(
             links,
             ovs_bridges: Vec::new(),
             ovs_status: Vec::new(),
+            pools: Vec::new(),
         },
     })
 }

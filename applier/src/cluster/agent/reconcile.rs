@@ -187,6 +187,9 @@ impl Host for NodeHost {
                 Err(e) => tracing::warn!(error = %e, "reading OVSDB for the status"),
             }
         }
+        if let Err(e) = crate::node::show::set_pools(&self.target.root, &mut hn.status) {
+            tracing::warn!(error = %e, "reading the device plugin's pools for the status");
+        }
         Ok(hn.status)
     }
 }
