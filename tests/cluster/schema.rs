@@ -359,3 +359,28 @@ fn bad_inputs_the_schema_cannot_express_are_accepted_and_the_agent_reports_them(
         node.agent_tail(40)
     );
 }
+
+/// deploy/components/sriov-device-plugin: the API server takes its DaemonSet (a server-side dry run in
+/// plumber's namespace), with the component's image as kustomize would set it.
+#[test]
+fn the_device_plugin_components_daemonset_is_accepted() {
+    let Some(c) = shared() else { return };
+    let text = std::fs::read_to_string(
+        repo().join("deploy/components/sriov-device-plugin/daemonset.yaml"),
+    )
+    .unwrap();
+    let image = "ghcr.io/k8snetworkplumbingwg/sriov-network-device-plugin:v3.6.2";
+    let doc = text.replace(
+        "image: sriov-network-device-plugin",
+        &format!("image: {image}"),
+    );
+    let path = "/apis/apps/v1/namespaces/plumber-system/daemonsets/sriov-device-plugin";
+    let back = c
+        .admin()
+        .apply_yaml(path, &doc, true)
+        .unwrap_or_else(|e| panic!("the API server refused the device plugin's DaemonSet: {e}"));
+    assert_eq!(
+        back["spec"]["template"]["spec"]["containers"][0]["image"], image,
+        "{back}"
+    );
+}

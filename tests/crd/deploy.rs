@@ -63,12 +63,13 @@ fn is_yaml(p: &Path) -> bool {
 }
 
 /// The YAML files this module checks as objects: everything under deploy/ but the CRDs (the parent
-/// module's) and kustomization.yaml (not a Kubernetes object).
+/// module's), the optional components (`device_plugin`'s) and kustomization.yaml (not an object).
 fn object_files() -> Vec<PathBuf> {
     walk(&deploy())
         .into_iter()
         .filter(|p| is_yaml(p))
-        .filter(|p| !rel(p).starts_with("crds/") && rel(p) != "kustomization.yaml")
+        .filter(|p| !rel(p).starts_with("crds/") && !rel(p).starts_with("components/"))
+        .filter(|p| rel(p) != "kustomization.yaml")
         .collect()
 }
 
@@ -78,7 +79,8 @@ fn manifest_files() -> Vec<String> {
         .iter()
         .filter(|p| is_yaml(p))
         .map(|p| rel(p))
-        .filter(|r| !r.starts_with("examples/") && r != "kustomization.yaml")
+        .filter(|r| !r.starts_with("examples/") && !r.starts_with("components/"))
+        .filter(|r| r != "kustomization.yaml")
         .collect()
 }
 
@@ -87,7 +89,7 @@ fn manifest_files() -> Vec<String> {
 
 /// One document of a manifest, as the type its apiVersion/kind names.
 #[derive(Debug)]
-enum Object {
+pub(crate) enum Object {
     Namespace(Namespace),
     ServiceAccount(ServiceAccount),
     ClusterRole(ClusterRole),
@@ -138,7 +140,7 @@ fn strict<T: DeserializeOwned + Serialize>(doc: &Value) -> Result<T, Vec<String>
     }
 }
 
-fn parse_object(doc: &Value) -> Result<Object, Vec<String>> {
+pub(crate) fn parse_object(doc: &Value) -> Result<Object, Vec<String>> {
     let api = doc["apiVersion"].as_str().unwrap_or_default();
     let kind = doc["kind"].as_str().unwrap_or_default();
     Ok(match (api, kind) {
