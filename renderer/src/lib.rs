@@ -16,6 +16,7 @@ pub mod distro;
 pub mod inventory;
 pub mod manifest;
 pub mod merge;
+pub mod networks;
 pub mod node;
 pub mod owned;
 pub mod parse;

@@ -127,10 +127,14 @@ impl Validator<'_> {
             self.pool_options(
                 &p,
                 s.resource_name.is_some(),
-                s.resource_prefix.is_some(),
-                s.need_vhost_net,
-                s.is_rdma,
+                [
+                    (s.resource_prefix.is_some(), "resourcePrefix"),
+                    (s.need_vhost_net.is_some(), "needVhostNet"),
+                    (s.is_rdma.is_some(), "isRdma"),
+                    (!s.networks.is_empty(), "networks"),
+                ],
             );
+            self.networks(&p, &s.networks);
             if let Some(r) = &s.resource_name {
                 if s.num_vfs.map(|n| n.get()).unwrap_or(0) == 0 {
                     self.err(
@@ -145,27 +149,35 @@ impl Validator<'_> {
     }
 
     /// `resourcePrefix`, `needVhostNet` and `isRdma` describe a pool: only beside `resourceName`.
-    fn pool_options(
-        &mut self,
-        p: &str,
-        name: bool,
-        prefix: bool,
-        vhost: Option<bool>,
-        rdma: Option<bool>,
-    ) {
+    fn pool_options(&mut self, p: &str, name: bool, options: [(bool, &str); 4]) {
         if name {
             return;
         }
-        for (set, field) in [
-            (prefix, "resourcePrefix"),
-            (vhost.is_some(), "needVhostNet"),
-            (rdma.is_some(), "isRdma"),
-        ] {
+        for (set, field) in options {
             if set {
                 self.err(
                     format!("{p}.{field}"),
                     "describes a device plugin pool: set resourceName next to it",
                 );
+            }
+        }
+    }
+
+    /// A pool's networks: each name once per namespace.
+    fn networks(&mut self, p: &str, networks: &[NetworkConfig]) {
+        let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for (k, n) in networks.iter().enumerate() {
+            for ns in crate::networks::namespaces(n) {
+                let key = (ns.to_string(), n.name.as_str().to_string());
+                if let Some(j) = seen.insert(key, k) {
+                    self.err(
+                        format!("{p}.networks[{k}].name"),
+                        format!(
+                            "{} in namespace {ns} is declared by {p}.networks[{j}] already",
+                            n.name.as_str()
+                        ),
+                    );
+                }
             }
         }
     }
@@ -217,10 +229,14 @@ impl Validator<'_> {
             self.pool_options(
                 &vp,
                 vf.resource_name.is_some(),
-                vf.resource_prefix.is_some(),
-                vf.need_vhost_net,
-                vf.is_rdma,
+                [
+                    (vf.resource_prefix.is_some(), "resourcePrefix"),
+                    (vf.need_vhost_net.is_some(), "needVhostNet"),
+                    (vf.is_rdma.is_some(), "isRdma"),
+                    (!vf.networks.is_empty(), "networks"),
+                ],
             );
+            self.networks(&vp, &vf.networks);
             if let (Some(min), Some(max)) = (vf.min_tx_rate, vf.max_tx_rate) {
                 if max.get() != 0 && min.get() > max.get() {
                     self.err(

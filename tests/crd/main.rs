@@ -399,41 +399,42 @@ fn schema_accepts_every_example_and_golden_input() {
 
 /// Rejected by the HostNetworkTemplate schema (or the list keys the API server enforces).
 const REJECTED: &[&str] = &[
-    "bond-mode-unknown",         // enum
-    "bool-word",                 // type boolean (the server reads unquoted `off` as one)
-    "cidr-family",               // ipv4 addresses have an IPv4 pattern
-    "cidr-garbage",              // octets 0..255
-    "cidr-no-prefix",            // a prefix length is required
-    "cidr-prefix",               // prefix 0..32
-    "ifname-16-bytes",           // maxLength 15
-    "ifname-colon",              // pattern
-    "ifname-dotdot",             // pattern (no `.`/`..`)
-    "ifname-leading-dash",       // pattern
-    "ifname-slash",              // pattern
-    "ifname-space",              // pattern
-    "pool-name-hyphen",          // pattern (no `-` in a device plugin resource name)
-    "ip-section-states-nothing", // anyOf: address or dhcp required
-    "max-unavailable-range",     // pattern: 1% to 100%
-    "mtu-high",                  // maximum
-    "mtu-low",                   // minimum
-    "not-a-template",            // other kinds: the server routes them elsewhere
-    "numvfs-negative",           // minimum
-    "numvfs-range",              // maximum
-    "ovs-bond-one-member",       // nodeInterface pattern: no empty entry
-    "ovs-bondmode-unknown",      // enum
-    "pciaddr-bad",               // pattern
-    "pci-id-hex-unquoted",       // a number: the ids are strings
-    "pci-id-number",             // a number: the ids are strings
-    "pf-selector-none",          // anyOf of the selectors
-    "priority-range",            // maximum
-    "routes-without-address",    // anyOf: address or dhcp required
-    "unknown-field",             // strict field validation
-    "vendor-without-device",     // anyOf: vendorId needs deviceId
-    "vendorid-float",            // a number: the ids are strings
-    "vf-mac-multicast",          // the first octet must be even
-    "vlan-duplicate",            // x-kubernetes-list-type map keyed by id
-    "vlan-id-range",             // maximum
-    "vlan-id-zero",              // minimum
+    "bond-mode-unknown",          // enum
+    "bool-word",                  // type boolean (the server reads unquoted `off` as one)
+    "cidr-family",                // ipv4 addresses have an IPv4 pattern
+    "cidr-garbage",               // octets 0..255
+    "cidr-no-prefix",             // a prefix length is required
+    "cidr-prefix",                // prefix 0..32
+    "ifname-16-bytes",            // maxLength 15
+    "ifname-colon",               // pattern
+    "ifname-dotdot",              // pattern (no `.`/`..`)
+    "ifname-leading-dash",        // pattern
+    "ifname-slash",               // pattern
+    "ifname-space",               // pattern
+    "pool-name-hyphen",           // pattern (no `-` in a device plugin resource name)
+    "network-name-not-dns-label", // pattern
+    "ip-section-states-nothing",  // anyOf: address or dhcp required
+    "max-unavailable-range",      // pattern: 1% to 100%
+    "mtu-high",                   // maximum
+    "mtu-low",                    // minimum
+    "not-a-template",             // other kinds: the server routes them elsewhere
+    "numvfs-negative",            // minimum
+    "numvfs-range",               // maximum
+    "ovs-bond-one-member",        // nodeInterface pattern: no empty entry
+    "ovs-bondmode-unknown",       // enum
+    "pciaddr-bad",                // pattern
+    "pci-id-hex-unquoted",        // a number: the ids are strings
+    "pci-id-number",              // a number: the ids are strings
+    "pf-selector-none",           // anyOf of the selectors
+    "priority-range",             // maximum
+    "routes-without-address",     // anyOf: address or dhcp required
+    "unknown-field",              // strict field validation
+    "vendor-without-device",      // anyOf: vendorId needs deviceId
+    "vendorid-float",             // a number: the ids are strings
+    "vf-mac-multicast",           // the first octet must be even
+    "vlan-duplicate",             // x-kubernetes-list-type map keyed by id
+    "vlan-id-range",              // maximum
+    "vlan-id-zero",               // minimum
     // `spec` is required (a template without one configures nothing, and the agent can always read
     // the objects it lists). The kind itself is not the schema's: the API server routes by it.
     "wrong-kind",
@@ -444,6 +445,18 @@ const REJECTED: &[&str] = &[
 /// agent reports them in `HostNetwork.status` / the template's conditions). Some could be CEL rules
 /// (`x-kubernetes-validations`) later.
 const ACCEPTED: &[(&str, &str)] = &[
+    (
+        "network-declared-twice",
+        "two entries of one list compared by name and namespace",
+    ),
+    (
+        "network-ipam-not-json",
+        "whether a string is a JSON object is no regular language",
+    ),
+    (
+        "networks-without-pool",
+        "a field allowed only beside another one",
+    ),
     (
         "hostplumber-head-eno2-three-roles",
         "one NIC's roles across several entries (sriovConfig, ovsConfig)",

@@ -18,6 +18,7 @@ mod input;
 mod keyfile_nmcli;
 mod netplan_generate;
 mod networkd_oracle;
+mod networks;
 mod out_symlinks;
 mod ovs_ovsdb;
 mod readme;

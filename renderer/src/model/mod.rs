@@ -10,6 +10,7 @@ pub(crate) mod de;
 mod interface;
 mod names;
 mod net;
+mod network;
 mod numbers;
 mod ovs;
 mod pci;
@@ -27,6 +28,7 @@ pub use names::{
     IFNAMSIZ_MAX,
 };
 pub use net::{parse_ip, IpCidr, MacAddr, RouteDest};
+pub use network::{DnsLabel, IpamJson, NetworkConfig};
 pub use numbers::{
     ForwardDelay, Metric, Millis, Mtu, NumVfs, Priority, TableId, TxRate, VfQos, VfVlan, VlanId,
 };
@@ -35,8 +37,8 @@ pub use pci::{PciAddr, PciId};
 pub use pool::{ResourceName, ResourcePrefix, DEFAULT_RESOURCE_PREFIX};
 pub use rollout::MaxUnavailable;
 pub use schema::{
-    DRIVER_PATTERN, IFNAME_PATTERN, LABEL_VALUE_PATTERN, MAC_PATTERN, PCI_ADDR_PATTERN,
-    PCI_ID_PATTERN, RESOURCE_NAME_PATTERN, RESOURCE_PREFIX_PATTERN,
+    DNS_LABEL_PATTERN, DRIVER_PATTERN, IFNAME_PATTERN, LABEL_VALUE_PATTERN, MAC_PATTERN,
+    PCI_ADDR_PATTERN, PCI_ID_PATTERN, RESOURCE_NAME_PATTERN, RESOURCE_PREFIX_PATTERN,
 };
 pub use sriov::{SriovConfig, VfConfig, VfIds};
 pub use template::{

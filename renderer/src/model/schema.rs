@@ -18,8 +18,8 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use std::borrow::Cow;
 
 use super::{
-    DriverName, IfName, IpCidr, IpConfig, MacAddr, MaxUnavailable, NodeInterfaces, PciAddr, PciId,
-    ResourceName, ResourcePrefix, Route, RouteDest, VfIds,
+    DnsLabel, DriverName, IfName, IpCidr, IpConfig, IpamJson, MacAddr, MaxUnavailable,
+    NodeInterfaces, PciAddr, PciId, ResourceName, ResourcePrefix, Route, RouteDest, VfIds,
 };
 
 /// One IPv4 address octet as Rust's parser takes it: decimal, no leading zeros.
@@ -131,6 +131,15 @@ pub const RESOURCE_NAME_PATTERN: &str = "^[A-Za-z0-9]([A-Za-z0-9_]*[A-Za-z0-9])?
 /// `ResourcePrefix`: a lowercase DNS subdomain (Kubernetes' own domains are refused by the parser).
 pub const RESOURCE_PREFIX_PATTERN: &str =
     "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// `DnsLabel`: a namespace or NetworkAttachmentDefinition name.
+pub const DNS_LABEL_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+schema_impl!(
+    DnsLabel,
+    "DnsLabel",
+    string_schema(DNS_LABEL_PATTERN, Some(63))
+);
+// `IpamJson`: any string; whether it is a JSON object is the parser's check.
+schema_impl!(IpamJson, "IpamJson", json_schema!({"type": "string"}));
 schema_impl!(
     ResourceName,
     "ResourceName",

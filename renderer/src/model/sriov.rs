@@ -6,8 +6,8 @@ use std::fmt;
 
 use super::de::{null_as_default, yaml11_bool_opt};
 use super::{
-    DriverName, IfName, MacAddr, Mtu, NumVfs, PciAddr, PciId, ResourceName, ResourcePrefix, TxRate,
-    VfQos, VfVlan,
+    DriverName, IfName, MacAddr, Mtu, NetworkConfig, NumVfs, PciAddr, PciId, ResourceName,
+    ResourcePrefix, TxRate, VfQos, VfVlan,
 };
 
 /// One SR-IOV entry. The PF is chosen by `pfName`, `pciAddr` or `vendorId`+`deviceId` (every PF of
@@ -97,6 +97,14 @@ pub struct SriovConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub is_rdma: Option<bool>,
+    /// plumber: the NetworkAttachmentDefinitions for this pool (see [`NetworkConfig`]).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
+    pub networks: Vec<NetworkConfig>,
 }
 
 /// Settings of one VF or a range of VFs, applied by the PF driver (`ip link set PF vf N ...`).
@@ -147,6 +155,14 @@ pub struct VfConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub is_rdma: Option<bool>,
+    /// plumber: the NetworkAttachmentDefinitions for this pool (see [`NetworkConfig`]).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
+    pub networks: Vec<NetworkConfig>,
 }
 
 /// `id: 3` or `id: 0-7` (inclusive).

@@ -41,6 +41,9 @@ Examples:
   plumber-render --distro ubuntu --node-config examples/comprehensive.yaml
   plumber-render --distro ubuntu --node-config -o json examples/comprehensive.yaml
 
+  # The NetworkAttachmentDefinitions of the templates' device plugin pools
+  plumber-render --networks templates/ > networks.yaml
+
   # The HostPlumber README's examples, bundled in the binary
   plumber-render --distro ubuntu --examples
 
@@ -55,7 +58,7 @@ pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PLUMBER
 /// (debian, flatcar), plus udev rules for SR-IOV and an ovs-vsctl script with its boot unit.
 #[derive(Parser, Debug)]
 #[command(name = "plumber-render", version = VERSION, after_help = EXAMPLES)]
-#[command(group(ArgGroup::new("mode").args(["out", "tar", "diff", "check", "node_config"])))]
+#[command(group(ArgGroup::new("mode").args(["out", "tar", "diff", "check", "node_config", "networks"])))]
 pub struct Args {
     /// Template files or directories of *.yaml; `-` reads standard input.
     pub files: Vec<PathBuf>,
@@ -111,6 +114,12 @@ pub struct Args {
     /// Print the merged desired state (NodeConfig) instead of files, in the --output format.
     #[arg(long)]
     pub node_config: bool,
+
+    /// Print the NetworkAttachmentDefinitions the templates declare beside their device plugin pools
+    /// (`networks`), every template's whatever node it selects, as YAML documents for kubectl apply or
+    /// GitOps; no --distro needed.
+    #[arg(long, conflicts_with_all = ["nodes", "inventory", "node_labels", "examples"])]
+    pub networks: bool,
 
     /// With --node-config: yaml (the default; every string a YAML 1.1 reader could mistype is quoted)
     /// or json. The same flag as `plumber show -o` and `plumber apply -o`.

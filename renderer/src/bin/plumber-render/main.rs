@@ -83,6 +83,13 @@ fn run(args: Args) -> anyhow::Result<u8> {
         }
         return Ok(0);
     }
+    if args.networks {
+        let templates = read_input(&args.files)?;
+        let refs: Vec<&Loaded> = templates.iter().collect();
+        let nads = plumber_render::networks::networks(&refs)?;
+        print!("{}", plumber_render::networks::to_yaml(&nads));
+        return Ok(0);
+    }
     let distro_name = args
         .distro
         .clone()
