@@ -212,7 +212,7 @@ fn case1_ovs_bridges_on_the_kernel_datapath() {
         o.text("apply2.out")
     );
     let ports = o.text("ports1.out");
-    assert!(ports.contains("ovs-bond01: ovs-bond01-bond"), "{ports}");
+    assert!(ports.contains("ovs-bond01: bond-ovs-bond01"), "{ports}");
     assert!(ports.contains("br-int:"), "{ports}");
     o.assert_rc("bond1", 0);
     let bond = o.text("bond1.out");

@@ -10,6 +10,7 @@
 mod claims;
 mod links;
 mod ovs;
+mod ovs_names;
 mod resolve;
 mod rules;
 mod sriov;

@@ -7,7 +7,7 @@ step ovs_start ovs_start
 apply apply1 /mnt/case1/ovs-bond
 apply apply2 /mnt/case1/ovs-bond
 step ports1 sh -c 'for b in $(ovs-vsctl list-br); do echo "$b: $(ovs-vsctl list-ports $b | tr "\n" " ")"; done'
-step bond1 ovs-appctl bond/show ovs-bond01-bond
+step bond1 ovs-appctl bond/show bond-ovs-bond01
 step dp1 ovs-dpctl show
 show show1
 apply apply3 /mnt/case1/ovs-vlan

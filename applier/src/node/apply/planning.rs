@@ -188,6 +188,7 @@ fn ovs_ops_split(desired: &Desired, found: &Discovered) -> Result<(Vec<OvsOp>, V
         &found.owned.ovs_ports,
         &desired.node.ovs,
         current,
+        &ops,
     );
     Ok((ops, released))
 }
