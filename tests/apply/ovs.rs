@@ -591,6 +591,62 @@ fn a_node_switched_from_hostplumber_keeps_its_ports() {
     assert_eq!(plain(discover(&script_db)), plain(discover(&db)));
 }
 
+/// The boot script on a node whose NIC carries addresses: that NIC is not added to its bridge (its
+/// addresses would stop working in OVS), the script says why and exits non-zero, and everything else
+/// is done; the IPv6 link-local address does not count. Once the NIC has no addresses it is added; once
+/// it is a port, addresses on it are left alone (a second run changes nothing).
+#[test]
+fn the_boot_script_leaves_out_a_nic_with_addresses() {
+    use crate::common::{settled, sh, veth};
+    crate::in_netns!("the_boot_script_leaves_out_a_nic_with_addresses", || {
+        veth("a0", "a1");
+        veth("b0", "b1");
+        sh("addr add 10.1.1.1/24 dev a1");
+        sh("addr add 2001:db8::1/64 dev a1 nodad");
+        settled(&["a0", "a1", "b0", "b1"]);
+        let node = desired(
+            "    - bridgeName: br-ex\n      nodeInterface: a1\n    - bridgeName: br-bond\n      nodeInterface: b1,a0\n",
+        );
+        let arts =
+            plumber_render::render::render(&node, &Distro::by_name("ubuntu").unwrap()).unwrap();
+        let script = arts
+            .iter()
+            .find(|a| a.path.ends_with("/plumber-ovs"))
+            .unwrap();
+        let db = Ovsdb::start();
+        let p = db.dir.path().join("plumber-ovs");
+        fs::write(&p, &script.content).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        let run = || {
+            std::process::Command::new(require_tool("sh"))
+                .arg(&p)
+                .env("PLUMBER_OVS_VSCTL_OPTS", db.opts())
+                .output()
+                .unwrap()
+        };
+
+        let out = run();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "plumber-ovs: not adding a1 to OVS bridge br-ex: it has addresses 10.1.1.1/24 2001:db8::1/64, which stop working on an OVS port; configure them (or DHCP) on br-ex in the host's network configuration and remove them from a1, or name an interface without addresses\n"
+        );
+        assert_eq!(db.vsctl(&["list-ports", "br-ex"]), "");
+        assert_eq!(db.port_interfaces("bond-br-bond"), ["a0", "b1"]);
+
+        sh("addr flush dev a1 scope global");
+        let out = run();
+        assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+        assert_eq!(db.port_interfaces("a1"), ["a1"]);
+
+        sh("addr add 10.1.1.1/24 dev a1");
+        let dump = db.dump();
+        let out = run();
+        assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+        assert_eq!(db.dump(), dump);
+    });
+}
+
 /// Bind mounts made for a test, undone (lazily, in reverse) on drop.
 struct Binds(Vec<std::path::PathBuf>);
 

@@ -208,9 +208,11 @@ mod tests {
         for line in [
             "vsctl set Open_vSwitch . other_config:dpdk-init=true\n",
             "vsctl --may-exist add-br br-bond -- set Bridge br-bond datapath_type=system \\\n\t-- set Interface br-bond mtu_request=9000\n",
-            "vsctl --may-exist add-bond br-bond bond-br-bond eno1 eno2 \\\n\t-- set Port bond-br-bond bond_mode=balance-tcp \\\n\t-- set Port bond-br-bond lacp=active \\\n\t-- set Interface eno1 mtu_request=9000 \\\n\t-- set Interface eno2 mtu_request=9000\n",
+            "if free_of_addresses br-bond eno1 eno2; then\n\tmake_room br-bond bond-br-bond eno1 eno2\n",
+            "\tvsctl --may-exist add-bond br-bond bond-br-bond eno1 eno2 \\\n\t\t-- set Port bond-br-bond bond_mode=balance-tcp \\\n\t\t-- set Port bond-br-bond lacp=active \\\n\t\t-- set Interface eno1 mtu_request=9000 \\\n\t\t-- set Interface eno2 mtu_request=9000\nfi\n",
             "vsctl --may-exist add-br br-dpdk -- set Bridge br-dpdk datapath_type=netdev\n",
-            "vsctl --may-exist add-port br-dpdk dpdk-br-dpdk \\\n\t-- set Interface dpdk-br-dpdk type=dpdk options:dpdk-devargs=0000:af:00.0 -- clear Interface dpdk-br-dpdk mtu_request\n",
+            "if free_of_addresses br-dpdk; then\n",
+            "\tvsctl --may-exist add-port br-dpdk dpdk-br-dpdk \\\n\t\t-- set Interface dpdk-br-dpdk type=dpdk options:dpdk-devargs=0000:af:00.0 -- clear Interface dpdk-br-dpdk mtu_request\nfi\n",
         ] {
             assert!(script.contains(line), "missing {line:?} in\n{script}");
         }
