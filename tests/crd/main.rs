@@ -483,6 +483,10 @@ const ACCEPTED: &[(&str, &str)] = &[
         "bondMode depends on how many interfaces nodeInterface lists",
     ),
     (
+        "ovs-name-twice",
+        "two ovsConfig entries compared with each other",
+    ),
+    (
         "route-gateway-off-link",
         "a gateway inside a subnet of the link's addresses: arithmetic across fields",
     ),

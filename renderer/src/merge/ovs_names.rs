@@ -13,7 +13,13 @@
 //! interface name (a bond's port and a DPDK interface have no netdev), so they may exceed 15 bytes; they
 //! are made of the bridge's name (letters, digits, `-_.+@`) and fixed text.
 
+use std::collections::BTreeMap;
+
+use crate::error::FieldError;
 use crate::model::Uplink;
+use crate::node::OvsBridge;
+
+use super::ovs::UplinkOrigins;
 
 /// The uplink port's name and its interfaces' names, in `uplinks`' order. An uplink is a DPDK interface
 /// when the bridge is (`dpdk`) or when it is a PCI address; else it keeps its kernel name.
@@ -34,6 +40,51 @@ pub(super) fn uplink_names(bridge: &str, dpdk: bool, uplinks: &[Uplink]) -> (Str
         (false, _) => ifaces.first().cloned().unwrap_or_default(),
     };
     (port, ifaces)
+}
+
+/// What a name is to the bridge that uses it.
+fn roles(b: &OvsBridge) -> BTreeMap<&str, &'static str> {
+    let mut m = BTreeMap::new();
+    for p in &b.ports {
+        for i in &p.interfaces {
+            m.insert(i.name.as_str(), "an uplink interface");
+        }
+        m.entry(p.name.as_str()).or_insert("a port");
+    }
+    m.insert(b.name.as_str(), "the bridge");
+    m
+}
+
+/// Bridge, port and interface names are each OVSDB's once per node: a name two bridges use (an
+/// interface listed by both, or a bridge named like another's port, such as `bond-br1` next to the bond
+/// of `br1`) would make the bridges take it from each other on every apply. An error at the uplink of
+/// the second bridge (by name) that uses it.
+pub(super) fn check_unique(
+    ovs: &[OvsBridge],
+    origins: &UplinkOrigins,
+    errors: &mut Vec<FieldError>,
+) {
+    let mut seen: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    for b in ovs {
+        for (name, role) in roles(b) {
+            match seen.get(name) {
+                Some((other, their)) => {
+                    let (origin, path) = origins.get(&b.name).cloned().unwrap_or_default();
+                    errors.push(FieldError {
+                        origin,
+                        path,
+                        message: format!(
+                            "{name} is {their} of OVS bridge {other} and {role} of OVS bridge {}; an OVS name belongs to one bridge",
+                            b.name
+                        ),
+                    });
+                }
+                None => {
+                    seen.insert(name, (b.name.as_str(), role));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -93,6 +144,34 @@ mod tests {
         assert_eq!(ifaces, ["br1-dpdk0", "br1-dpdk1", "br1-dpdk2", "br1-dpdk3"]);
         let (port, ifaces) = names("br1", false, &[name("a"), name("b"), name("c")]);
         assert_eq!((port.as_str(), ifaces.len()), ("bond-br1", 3));
+    }
+
+    /// A bridge named like another bridge's bond port, and one NIC on two bridges: each is refused at
+    /// the second bridge by name; names used once are fine.
+    #[test]
+    fn a_name_belongs_to_one_bridge() {
+        let err = |spec: &str| {
+            crate::node_config_of_spec(&format!("  ovsConfig:\n{spec}"))
+                .err()
+                .map(|e| e.to_string())
+        };
+        let e = err("    - bridgeName: br1\n      nodeInterface: eno3,eno4\n    - bridgeName: br-c\n      nodeInterface: bond-br1\n").unwrap();
+        assert!(
+            e.contains("spec.ovsConfig[0].nodeInterface: bond-br1 is an uplink interface of OVS bridge br-c and a port of OVS bridge br1; an OVS name belongs to one bridge"),
+            "{e}"
+        );
+        let e = err("    - bridgeName: br1\n      nodeInterface: eno3\n    - bridgeName: eno3\n")
+            .unwrap();
+        assert!(
+            e.contains(
+                "eno3 is an uplink interface of OVS bridge br1 and the bridge of OVS bridge eno3"
+            ),
+            "{e}"
+        );
+        assert_eq!(
+            err("    - bridgeName: br1\n      nodeInterface: eno3,eno4\n    - bridgeName: br2\n      nodeInterface: eno5\n"),
+            None
+        );
     }
 
     /// A 15-byte bridge gives names longer than a kernel interface name: OVS takes them (a bond's
