@@ -29,6 +29,7 @@ const ACCEPTED: &[(&str, Expect)] = &[
     ("label-key-bad", Expect::SelectsNoNode),
     ("ovs-bondmode-without-bond", Expect::Invalid),
     ("ovs-name-twice", Expect::Invalid),
+    ("ovs-uplink-with-address", Expect::Invalid),
     ("route-gateway-off-link", Expect::Invalid),
     ("routes-with-empty-address", Expect::Invalid),
     ("sriov-mtu-interface-mtu", Expect::Conflict),

@@ -487,6 +487,10 @@ const ACCEPTED: &[(&str, &str)] = &[
         "two ovsConfig entries compared with each other",
     ),
     (
+        "ovs-uplink-with-address",
+        "an ovsConfig uplink compared with an interfaceConfig entry",
+    ),
+    (
         "route-gateway-off-link",
         "a gateway inside a subnet of the link's addresses: arithmetic across fields",
     ),

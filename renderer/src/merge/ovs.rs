@@ -143,13 +143,28 @@ impl Merger<'_> {
         let (origin, path) = up.place();
         match (u, dpdk) {
             (Uplink::Name(n), false) => {
-                if let Some(c) = links.get(n.as_str()).and_then(|l| l.controller.as_ref()) {
+                let link = links.get(n.as_str());
+                if let Some(c) = link.and_then(|l| l.controller.as_ref()) {
+                    self.errors.push(FieldError {
+                        origin: origin.clone(),
+                        path: path.clone(),
+                        message: format!(
+                            "{n} is a member of {}; it cannot also be an OVS port",
+                            c.name
+                        ),
+                    });
+                }
+                // What runtime and boot refuse on the node, the templates cannot state either.
+                let addressed = |v6| {
+                    link.and_then(|l| l.family(v6))
+                        .is_some_and(|a| !a.addresses.is_empty() || a.dhcp)
+                };
+                if addressed(false) || addressed(true) {
                     self.errors.push(FieldError {
                         origin,
                         path,
                         message: format!(
-                            "{n} is a member of {}; it cannot also be an OVS port",
-                            c.name
+                            "{n} has addresses or DHCP in interfaceConfig, and an OVS port's own addresses stop working (the datapath takes its frames); leave them out of {n}'s entry (`address: []` removes the host's), or name another interface"
                         ),
                     });
                 }

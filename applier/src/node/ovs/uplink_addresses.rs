@@ -184,19 +184,29 @@ mod tests {
         assert_eq!(check(&dpdk, &st, &OvsState::default()), Ok(()));
     }
 
-    /// A family the templates state is theirs: `address: []` empties it before OVS; stated addresses
-    /// or DHCP on an uplink are refused like the host's.
+    /// A family the templates state is theirs: `address: []` empties it before OVS (stated addresses or
+    /// DHCP on an uplink are the merge's error already).
     #[test]
-    fn stated_families_count_as_stated() {
-        let st = links(vec![nic("eno1", &["10.0.0.5/24"])]);
+    fn an_emptied_family_is_fine() {
+        let st = links(vec![nic("eno1", &["10.0.0.5/24", "2001:db8::5/64"])]);
         let emptied =
             format!("{ONE}  interfaceConfig:\n    - name: eno1\n      ipv4: {{address: []}}\n");
-        assert_eq!(check(&desired(&emptied), &st, &OvsState::default()), Ok(()));
-        let dhcp =
-            format!("{ONE}  interfaceConfig:\n    - name: eno1\n      ipv6: {{dhcp: true}}\n");
-        let e = check(&desired(&dhcp), &links(vec![]), &OvsState::default()).unwrap_err();
+        let e = check(&desired(&emptied), &st, &OvsState::default()).unwrap_err();
         assert!(
-            e.starts_with("eno1 would become a port of OVS bridge br-ex and has addresses: DHCP (IPv6, stated by the templates)."),
+            e.starts_with(
+                "eno1 would become a port of OVS bridge br-ex and has addresses: 2001:db8::5/64."
+            ),
+            "{e}"
+        );
+        let both = format!("{emptied}      ipv6: {{address: []}}\n");
+        assert_eq!(check(&desired(&both), &st, &OvsState::default()), Ok(()));
+        let e = plumber_render::node_config_of_spec(&format!(
+            "{ONE}  interfaceConfig:\n    - name: eno1\n      ipv6: {{dhcp: true}}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("eno1 has addresses or DHCP in interfaceConfig"),
             "{e}"
         );
     }
