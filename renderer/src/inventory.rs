@@ -173,7 +173,7 @@ pub struct LinkStatus {
 ///     ports:
 ///       - name: ovs-bond01
 ///         interfaces: [ovs-bond01]
-///       - name: ovs-bond01-bond
+///       - name: bond-ovs-bond01
 ///         interfaces: [eno1, eno2]
 ///         bondMode: balance-tcp
 ///         lacp: active

@@ -331,6 +331,11 @@ pub struct OvsBridge {
     pub name: String,
     /// `netdev` (DPDK, userspace) or `system` (kernel datapath).
     pub dpdk: bool,
+    /// `mtu_request` of the bridge's own (internal) interface, where HostPlumber sets it and what a host
+    /// address on the bridge uses (`params.mtuRequest`, also on every uplink interface). `None`: left as
+    /// it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtu_request: Option<u32>,
     pub ports: Vec<OvsPort>,
     pub owners: BTreeSet<String>,
 }

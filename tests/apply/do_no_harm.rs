@@ -149,3 +149,47 @@ fn a_route_the_kernel_drops_with_the_last_address_is_restored_by_rollback() {
         }
     );
 }
+
+/// The NIC carrying the node's address and default route named as a kernel OVS uplink: its address
+/// would stop working inside OVS, and plumber does not move it, so the apply (and its dry run) is
+/// refused before any change, naming the address and the fix; `--allow-disconnect` does not change
+/// that. Once the host has taken the address off the NIC, the same template applies.
+#[test]
+fn a_nic_with_addresses_is_refused_as_a_new_ovs_uplink() {
+    use crate::ovs::ovsdb_fixture::Ovsdb;
+    in_netns!(
+        "a_nic_with_addresses_is_refused_as_a_new_ovs_uplink",
+        || {
+            let _gw = Gateway::new("ovs-uplink");
+            let db = Ovsdb::start();
+            let sock = db.sock.display().to_string();
+            let node = Node::new();
+            let t =
+                node.template("  ovsConfig:\n    - bridgeName: br-ex\n      nodeInterface: va\n");
+            let before = yaml(&settled(&["va"]));
+            let dump = db.dump();
+            let files = node.files();
+            let want = "ovs: va would become a port of OVS bridge br-ex and has addresses: 10.9.9.9/24. An OVS port's own addresses stop working";
+            for extra in [&["--dry-run"][..], &[], &["--allow-disconnect"]] {
+                let args = [extra, &["--ovsdb-socket", &sock]].concat();
+                let out = node.plumber(&t, &args).0;
+                assert_eq!(out.status.code(), Some(1), "{extra:?}: {}", stdout(&out));
+                assert!(stdout(&out).contains(want), "{}", stdout(&out));
+                assert!(
+                stdout(&out).contains("configure the addresses (or DHCP) on the OVS bridge in the host's network configuration"),
+                "{}",
+                stdout(&out)
+            );
+                assert_eq!(yaml(&settled(&["va"])), before);
+                assert_eq!(db.dump(), dump);
+                assert_eq!(node.files(), files);
+            }
+
+            // The host's configuration no longer puts the address on va: va becomes the port.
+            sh("addr flush dev va scope global");
+            let out = node.plumber(&t, &["--ovsdb-socket", &sock]).0;
+            assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+            assert_eq!(db.port_interfaces("va"), ["va"]);
+        }
+    );
+}

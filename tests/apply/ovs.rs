@@ -193,10 +193,12 @@ fn applied_config_reads_back_and_a_second_apply_changes_nothing() {
             "add bridge br-a (datapath_type system)",
             "add port eno7 on br-a: interfaces eno7",
             "add bridge br-ex (datapath_type system)",
-            "add port br-ex-bond on br-ex: interfaces eno1,eno2, bond_mode balance-tcp, lacp active, eno1 mtu_request 9000, eno2 mtu_request 9000",
+            "set interface br-ex mtu_request 9000",
+            "add port bond-br-ex on br-ex: interfaces eno1,eno2, bond_mode balance-tcp, lacp active, eno1 mtu_request 9000, eno2 mtu_request 9000",
             "add bridge br-int (datapath_type system)",
             "add bridge dpdk-br (datapath_type netdev)",
-            "add port dpdk-0000:03:00.1 on dpdk-br: interfaces dpdk-0000:03:00.1, dpdk-0000:03:00.1 type dpdk, dpdk-0000:03:00.1 dpdk-devargs 0000:03:00.1, dpdk-0000:03:00.1 mtu_request 9000",
+            "set interface dpdk-br mtu_request 9000",
+            "add port dpdk-dpdk-br on dpdk-br: interfaces dpdk-dpdk-br, dpdk-dpdk-br type dpdk, dpdk-dpdk-br dpdk-devargs 0000:03:00.1, dpdk-dpdk-br mtu_request 9000",
         ]
     );
 
@@ -211,9 +213,9 @@ fn applied_config_reads_back_and_a_second_apply_changes_nothing() {
     assert_eq!(names, ["br-a", "br-ex", "br-int", "dpdk-br"]);
     assert_eq!(s.bridge("dpdk-br").unwrap().datapath_type, "netdev");
     assert_eq!(db.get(&["Bridge", "br-ex", "datapath_type"]), "system");
-    let (on, bond) = s.port("br-ex-bond").unwrap();
+    let (on, bond) = s.port("bond-br-ex").unwrap();
     assert_eq!(on.name, "br-ex");
-    assert_eq!(db.port_interfaces("br-ex-bond"), ["eno1", "eno2"]);
+    assert_eq!(db.port_interfaces("bond-br-ex"), ["eno1", "eno2"]);
     assert_eq!(
         bond.interfaces
             .iter()
@@ -222,15 +224,15 @@ fn applied_config_reads_back_and_a_second_apply_changes_nothing() {
         ["eno1", "eno2"]
     );
     assert_eq!(bond.bond_mode.as_deref(), Some("balance-tcp"));
-    assert_eq!(db.get(&["Port", "br-ex-bond", "bond_mode"]), "balance-tcp");
+    assert_eq!(db.get(&["Port", "bond-br-ex", "bond_mode"]), "balance-tcp");
     assert_eq!(bond.lacp.as_deref(), Some("active"));
-    assert_eq!(bond.uuid, Some(db.get(&["Port", "br-ex-bond", "_uuid"])));
+    assert_eq!(bond.uuid, Some(db.get(&["Port", "bond-br-ex", "_uuid"])));
     assert_eq!(s.interface("eno2").unwrap().mtu_request, Some(9000));
-    let dpdk = s.interface("dpdk-0000:03:00.1").unwrap();
+    let dpdk = s.interface("dpdk-dpdk-br").unwrap();
     assert_eq!(dpdk.kind, "dpdk");
     assert_eq!(dpdk.dpdk_devargs(), Some("0000:03:00.1"));
     assert_eq!(
-        db.get(&["Interface", "dpdk-0000:03:00.1", "options:dpdk-devargs"]),
+        db.get(&["Interface", "dpdk-dpdk-br", "options:dpdk-devargs"]),
         "0000:03:00.1"
     );
     assert_eq!(s.interface("eno7").unwrap().kind, "");
@@ -253,7 +255,7 @@ fn applied_config_reads_back_and_a_second_apply_changes_nothing() {
     let yaml = serde_yaml::to_string(&st).unwrap();
     assert!(
         yaml.contains(
-            "- name: br-ex\n  datapathType: system\n  ports:\n  - name: br-ex\n    interfaces:\n    - br-ex\n  - name: br-ex-bond\n    interfaces:\n    - eno1\n    - eno2\n    bondMode: balance-tcp\n    lacp: active\n"
+            "- name: br-ex\n  datapathType: system\n  ports:\n  - name: bond-br-ex\n    interfaces:\n    - eno1\n    - eno2\n    bondMode: balance-tcp\n    lacp: active\n  - name: br-ex\n    interfaces:\n    - br-ex\n"
         ),
         "{yaml}"
     );
@@ -283,8 +285,8 @@ fn changed_templates_converge_like_the_script_and_leave_other_ports_alone() {
     assert_eq!(
         lines(&ops),
         [
-            "set port br-ex-bond bond_mode balance-tcp -> active-backup",
-            "clear port br-ex-bond lacp (was active)",
+            "set port bond-br-ex bond_mode balance-tcp -> active-backup",
+            "clear port bond-br-ex lacp (was active)",
             "clear interface eno1 mtu_request (was 9000)",
             "clear interface eno2 mtu_request (was 9000)",
         ]
@@ -299,10 +301,10 @@ fn changed_templates_converge_like_the_script_and_leave_other_ports_alone() {
         lines(&ops),
         [
             "add bridge br-b (datapath_type system)",
-            "delete port br-ex-bond from br-ex (interfaces eno1,eno2)",
+            "delete port bond-br-ex from br-ex (interfaces eno1,eno2)",
             "add port eno2 on br-b: interfaces eno2",
             "delete port eno3 from br-other (interfaces eno3)",
-            "add port br-ex-bond on br-ex: interfaces eno1,eno3, bond_mode active-backup",
+            "add port bond-br-ex on br-ex: interfaces eno1,eno3, bond_mode active-backup",
             "delete port eno7 from br-a (interfaces eno7)",
             "add port eno7 on br-int: interfaces eno7",
         ]
@@ -312,7 +314,7 @@ fn changed_templates_converge_like_the_script_and_leave_other_ports_alone() {
     assert_others_stay(&db);
     assert_eq!(db.vsctl(&["port-to-br", "eno7"]), "br-int");
     assert_eq!(db.vsctl(&["port-to-br", "eno2"]), "br-b");
-    assert_eq!(db.port_interfaces("br-ex-bond"), ["eno1", "eno3"]);
+    assert_eq!(db.port_interfaces("bond-br-ex"), ["eno1", "eno3"]);
     assert_eq!(db.vsctl(&["list-ports", "br-a"]), "");
     assert_eq!(db.vsctl(&["list-ports", "br-other"]), "vxlan0");
 
@@ -342,7 +344,7 @@ fn rollback_restores_the_dump_exactly() {
     );
     assert!(l.iter().any(|l| l.starts_with("add bridge")), "{l:#?}");
     assert!(
-        l.iter().any(|l| l.starts_with("delete port br-ex-bond")),
+        l.iter().any(|l| l.starts_with("delete port bond-br-ex")),
         "{l:#?}"
     );
     ovs::apply(&handle(&db), &ops).unwrap();
@@ -420,6 +422,229 @@ fn a_failing_transaction_changes_nothing() {
     assert!(matches!(e, Error::Ovs(_)), "{e:?}");
     assert!(ovs::apply(&gone, &ops).is_err());
     assert_eq!(db.dump(), before);
+}
+
+/// What HostPlumber's controller makes for [`HOSTPLUMBER`], with the ovs-vsctl commands it runs
+/// (createOvsBond, createDpdkBridge, createOvsDpdkBond, createOvsBridge: its names, `mtu_request` on
+/// the bridge's own interface for bonds and on the DPDK port for one DPDK uplink). The DPDK bond's
+/// bridge has 15 bytes, the longest bridge name: its port's name has 24 and its interfaces' 21.
+fn hostplumber_made(db: &Ovsdb) {
+    let b = "b23456789012345";
+    let (bond, if0, if1) = (
+        format!("dpdkbond-{b}"),
+        format!("{b}-dpdk0"),
+        format!("{b}-dpdk1"),
+    );
+    for cmd in [
+        vec!["add-br", "ovs-br01"],
+        vec!["add-bond", "ovs-br01", "bond-ovs-br01", "eno1", "eno2"],
+        vec!["set", "Interface", "ovs-br01", "mtu_request=9000"],
+        vec!["set", "port", "bond-ovs-br01", "bond_mode=balance-tcp"],
+        vec!["set", "port", "bond-ovs-br01", "lacp=active"],
+        vec![
+            "add-br",
+            "dpdk-br01",
+            "--",
+            "set",
+            "bridge",
+            "dpdk-br01",
+            "datapath_type=netdev",
+        ],
+        vec![
+            "add-port",
+            "dpdk-br01",
+            "dpdk-dpdk-br01",
+            "--",
+            "set",
+            "Interface",
+            "dpdk-dpdk-br01",
+            "type=dpdk",
+            "options:dpdk-devargs=0000:03:00.1",
+        ],
+        vec!["set", "Interface", "dpdk-dpdk-br01", "mtu_request=9000"],
+        vec![
+            "add-br",
+            b,
+            "--",
+            "set",
+            "bridge",
+            b,
+            "datapath_type=netdev",
+        ],
+        vec![
+            "add-bond",
+            b,
+            &bond,
+            &if0,
+            &if1,
+            "--",
+            "set",
+            "Interface",
+            &if0,
+            "type=dpdk",
+            "options:dpdk-devargs=0000:d8:00.0",
+            "--",
+            "set",
+            "Interface",
+            &if1,
+            "type=dpdk",
+            "options:dpdk-devargs=0000:d8:00.1",
+        ],
+        vec!["set", "Interface", b, "mtu_request=9000"],
+        vec!["set", "port", &bond, "bond_mode=active-backup"],
+        vec!["add-br", "ovs-br03"],
+        vec!["add-port", "ovs-br03", "eno7"],
+    ] {
+        db.vsctl(&cmd);
+    }
+}
+
+/// The templates HostPlumber made [`hostplumber_made`] from.
+const HOSTPLUMBER: &str = "    - bridgeName: ovs-br01
+      nodeInterface: eno1,eno2
+      params: {bondMode: balance-tcp, lacp: active, mtuRequest: 9000}
+    - bridgeName: dpdk-br01
+      nodeInterface: 0000:03:00.1
+      dpdk: true
+      params: {mtuRequest: 9000}
+    - bridgeName: b23456789012345
+      nodeInterface: 0000:d8:00.0,0000:d8:00.1
+      dpdk: true
+      params: {bondMode: active-backup, mtuRequest: 9000}
+    - bridgeName: ovs-br03
+      nodeInterface: eno7
+";
+
+/// Every port's row UUID, by name: the same UUID is the same row, never deleted and re-created.
+fn port_uuids(db: &Ovsdb) -> Vec<(String, String)> {
+    let csv = db.vsctl(&[
+        "--format=csv",
+        "--no-headings",
+        "--columns=name,_uuid",
+        "list",
+        "Port",
+    ]);
+    let mut v: Vec<(String, String)> = csv
+        .lines()
+        .map(|l| {
+            let (n, u) = l.split_once(',').unwrap();
+            (n.trim_matches('"').to_string(), u.to_string())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// A node switched from HostPlumber: plumber's apply and its boot script keep every port HostPlumber
+/// made (the same rows), and set mtu_request on the uplinks and the bridges' own interfaces.
+#[test]
+fn a_node_switched_from_hostplumber_keeps_its_ports() {
+    let node = desired(HOSTPLUMBER);
+    let (db, script_db) = (Ovsdb::start(), Ovsdb::start());
+    hostplumber_made(&db);
+    hostplumber_made(&script_db);
+    let (before, script_before) = (port_uuids(&db), port_uuids(&script_db));
+    assert_eq!(before.len(), 8, "{before:?}");
+
+    let ops = converge(&db, &node);
+    assert_eq!(
+        lines(&ops),
+        [
+            "set Open_vSwitch other_config:dpdk-init true",
+            "set interface b23456789012345-dpdk0 mtu_request 9000",
+            "set interface b23456789012345-dpdk1 mtu_request 9000",
+            "set interface dpdk-br01 mtu_request 9000",
+            "set bridge ovs-br01 datapath_type \"\" -> system",
+            "set interface eno1 mtu_request 9000",
+            "set interface eno2 mtu_request 9000",
+            "set bridge ovs-br03 datapath_type \"\" -> system",
+        ]
+    );
+    assert_eq!(port_uuids(&db), before, "a port was re-created");
+    for iface in [
+        "eno1",
+        "eno2",
+        "ovs-br01",
+        "dpdk-br01",
+        "b23456789012345-dpdk1",
+    ] {
+        assert_eq!(
+            db.get(&["Interface", iface, "mtu_request"]),
+            "9000",
+            "{iface}"
+        );
+    }
+    assert_eq!(db.get(&["Port", "bond-ovs-br01", "lacp"]), "active");
+
+    // The boot script, on the other copy: no port re-created or moved, the same result.
+    let arts = plumber_render::render::render(&node, &Distro::by_name("ubuntu").unwrap()).unwrap();
+    let script = arts
+        .iter()
+        .find(|a| a.path.ends_with("/plumber-ovs"))
+        .unwrap();
+    let p = script_db.dir.path().join("plumber-ovs");
+    fs::write(&p, &script.content).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = script_db.run(&p);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(port_uuids(&script_db), script_before);
+    assert_eq!(plain(discover(&script_db)), plain(discover(&db)));
+}
+
+/// The boot script on a node whose NIC carries addresses: that NIC is not added to its bridge (its
+/// addresses would stop working in OVS), the script says why and exits non-zero, and everything else
+/// is done; the IPv6 link-local address does not count. Once the NIC has no addresses it is added; once
+/// it is a port, addresses on it are left alone (a second run changes nothing).
+#[test]
+fn the_boot_script_leaves_out_a_nic_with_addresses() {
+    use crate::common::{settled, sh, veth};
+    crate::in_netns!("the_boot_script_leaves_out_a_nic_with_addresses", || {
+        veth("a0", "a1");
+        veth("b0", "b1");
+        sh("addr add 10.1.1.1/24 dev a1");
+        sh("addr add 2001:db8::1/64 dev a1 nodad");
+        settled(&["a0", "a1", "b0", "b1"]);
+        let node = desired(
+            "    - bridgeName: br-ex\n      nodeInterface: a1\n    - bridgeName: br-bond\n      nodeInterface: b1,a0\n",
+        );
+        let arts =
+            plumber_render::render::render(&node, &Distro::by_name("ubuntu").unwrap()).unwrap();
+        let script = arts
+            .iter()
+            .find(|a| a.path.ends_with("/plumber-ovs"))
+            .unwrap();
+        let db = Ovsdb::start();
+        let p = db.dir.path().join("plumber-ovs");
+        fs::write(&p, &script.content).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        let run = || {
+            std::process::Command::new(require_tool("sh"))
+                .arg(&p)
+                .env("PLUMBER_OVS_VSCTL_OPTS", db.opts())
+                .output()
+                .unwrap()
+        };
+
+        let out = run();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "plumber-ovs: not adding a1 to OVS bridge br-ex: it has addresses 10.1.1.1/24 2001:db8::1/64, which stop working on an OVS port; configure them (or DHCP) on br-ex in the host's network configuration and remove them from a1, or name an interface without addresses\n"
+        );
+        assert_eq!(db.vsctl(&["list-ports", "br-ex"]), "");
+        assert_eq!(db.port_interfaces("bond-br-bond"), ["a0", "b1"]);
+
+        sh("addr flush dev a1 scope global");
+        let out = run();
+        assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+        assert_eq!(db.port_interfaces("a1"), ["a1"]);
+
+        sh("addr add 10.1.1.1/24 dev a1");
+        let dump = db.dump();
+        let out = run();
+        assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+        assert_eq!(db.dump(), dump);
+    });
 }
 
 /// Bind mounts made for a test, undone (lazily, in reverse) on drop.

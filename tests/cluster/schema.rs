@@ -28,6 +28,8 @@ const ACCEPTED: &[(&str, Expect)] = &[
     ("ifname-too-long", Expect::Invalid),
     ("label-key-bad", Expect::SelectsNoNode),
     ("ovs-bondmode-without-bond", Expect::Invalid),
+    ("ovs-name-twice", Expect::Invalid),
+    ("ovs-uplink-with-address", Expect::Invalid),
     ("route-gateway-off-link", Expect::Invalid),
     ("routes-with-empty-address", Expect::Invalid),
     ("sriov-mtu-interface-mtu", Expect::Conflict),

@@ -534,6 +534,14 @@ const ACCEPTED: &[(&str, &str)] = &[
         "bondMode depends on how many interfaces nodeInterface lists",
     ),
     (
+        "ovs-name-twice",
+        "two ovsConfig entries compared with each other",
+    ),
+    (
+        "ovs-uplink-with-address",
+        "an ovsConfig uplink compared with an interfaceConfig entry",
+    ),
+    (
         "route-gateway-off-link",
         "a gateway inside a subnet of the link's addresses: arithmetic across fields",
     ),

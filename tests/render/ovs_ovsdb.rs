@@ -45,6 +45,14 @@ fn assert_db_matches(db: &Ovsdb, node: &NodeConfig, what: &str) {
             dp,
             format!("{} datapath_type", b.name),
         );
+        // The bridge's own interface: the stated mtu_request (unstated: left as it was).
+        if let Some(m) = b.mtu_request {
+            check(
+                db.get(&["Interface", &b.name, "mtu_request"]),
+                &m.to_string(),
+                format!("{} (the bridge's interface) mtu_request", b.name),
+            );
+        }
         for p in &b.ports {
             check(
                 db.vsctl(&["port-to-br", &p.name]),
@@ -359,7 +367,7 @@ fn a_changed_template_converges_and_leaves_other_ports_alone() {
     let v2 = install(db.dir.path(), "plumber-ovs.v2", script_of(&arts2).unwrap());
     let out = db.run(&v2);
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(log.contains("re-creating port ovs-bond01-bond"), "{log}");
+    assert!(log.contains("re-creating port bond-ovs-bond01"), "{log}");
     assert!(
         log.contains("moving interface eno3 from port eno3"),
         "{log}"
@@ -437,6 +445,7 @@ fn hostile_node() -> NodeConfig {
             OvsBridge {
                 name: HOSTILE_BRIDGE.into(),
                 dpdk: false,
+                mtu_request: Some(1500),
                 ports: vec![OvsPort {
                     name: HOSTILE_PORT.into(),
                     interfaces: vec![iface(HOSTILE_PORT)],
@@ -448,6 +457,7 @@ fn hostile_node() -> NodeConfig {
             OvsBridge {
                 name: "br-ok".into(),
                 dpdk: true,
+                mtu_request: None,
                 ports: vec![OvsPort {
                     name: "bond;$(touch pwned6)".into(),
                     interfaces: vec![iface(HOSTILE_IFACE), iface("'")],
@@ -567,6 +577,11 @@ fn hostile_names_reach_ovs_vsctl_as_single_arguments() {
                 "Bridge",
                 b,
                 "datapath_type=system",
+                "--",
+                "set",
+                "Interface",
+                b,
+                "mtu_request=1500",
             ],
             vec![
                 "--may-exist",

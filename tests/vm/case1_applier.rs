@@ -212,7 +212,7 @@ fn case1_ovs_bridges_on_the_kernel_datapath() {
         o.text("apply2.out")
     );
     let ports = o.text("ports1.out");
-    assert!(ports.contains("ovs-bond01: ovs-bond01-bond"), "{ports}");
+    assert!(ports.contains("ovs-bond01: bond-ovs-bond01"), "{ports}");
     assert!(ports.contains("br-int:"), "{ports}");
     o.assert_rc("bond1", 0);
     let bond = o.text("bond1.out");
@@ -220,6 +220,10 @@ fn case1_ovs_bridges_on_the_kernel_datapath() {
     let dp = o.text("dp1.out");
     assert!(dp.contains("system@ovs-system"), "kernel datapath: {dp}");
     assert!(dp.contains("eth6") && dp.contains("eth7"), "{dp}");
+    // mtuRequest: on the members and on the bridge's own interface (HostPlumber's place), as the
+    // kernel has them once ovs-vswitchd applied it.
+    o.assert_rc("mtu1", 0);
+    assert_eq!(o.text("mtu1.out"), "1600\n1600\n1600\n");
 
     // A bridge on a VLAN plumber manages: the VLAN becomes a port of the kernel datapath (its
     // controller is then ovs-system), and that must not count as drift.

@@ -10,6 +10,7 @@
 mod claims;
 mod links;
 mod ovs;
+mod ovs_names;
 mod pools;
 mod resolve;
 mod roles;
@@ -153,6 +154,7 @@ impl Merger<'_> {
         let sriov = sriov::unify_mtu(part.pfs, &mut links, order, &mut self.conflicts);
         let (ovs, uplink_origins) = self.ovs_done(&links.links);
         ovs::check_dpdk_not_sriov(&ovs, &sriov, &uplink_origins, &mut self.errors);
+        ovs_names::check_unique(&ovs, &uplink_origins, &mut self.errors);
         if !self.conflicts.is_empty() {
             return Err(Error::Conflicts(self.conflicts));
         }

@@ -1,6 +1,7 @@
 //! Open vSwitch: `ovsConfig` claims per bridge, the merged [`OvsBridge`]s with their ports (one bond port
-//! for several uplinks, DPDK interfaces resolved to PCI addresses), and the DPDK checks: an uplink
-//! that is also a Linux interface, a member or an SR-IOV PF.
+//! for several uplinks, named as HostPlumber names them: [`ovs_names`](super::ovs_names); DPDK
+//! interfaces resolved to PCI addresses), and the DPDK checks: an uplink that is also a Linux
+//! interface, a member or an SR-IOV PF.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -11,6 +12,7 @@ use crate::node::*;
 use crate::parse::Loaded;
 
 use super::claims::{claim, claim_opt, Claim};
+use super::ovs_names::uplink_names;
 use super::Merger;
 
 /// What the templates claimed for one OVS bridge.
@@ -104,20 +106,23 @@ impl Merger<'_> {
                 });
             }
             let mut ports = Vec::new();
+            let mtu_request = b.mtu_request.as_ref().map(|c| c.value);
             if let Some(up) = &b.uplinks {
                 origins.insert(name.clone(), up.place());
-                let mtu_request = b.mtu_request.as_ref().map(|c| c.value);
+                let (port_name, names) = uplink_names(&name, dpdk, &up.value.0);
                 let ifaces: Vec<OvsInterface> = up
                     .value
                     .0
                     .iter()
-                    .filter_map(|u| self.ovs_interface(u, dpdk, mtu_request, up, links))
+                    .zip(names)
+                    .filter_map(|(u, n)| self.ovs_interface(u, n, dpdk, mtu_request, up, links))
                     .collect();
-                ports.extend(port(&name, &b, ifaces));
+                ports.extend(port(port_name, &b, ifaces));
             }
             ovs.push(OvsBridge {
                 name,
                 dpdk,
+                mtu_request,
                 ports,
                 owners: b.owners,
             });
@@ -125,10 +130,11 @@ impl Merger<'_> {
         (ovs, origins)
     }
 
-    /// One uplink's OVS interface, or an error for it.
+    /// One uplink's OVS interface, named `name`, or an error for it.
     fn ovs_interface(
         &mut self,
         u: &Uplink,
+        name: String,
         dpdk: bool,
         mtu_request: Option<u32>,
         up: &Claim<UplinksV>,
@@ -137,18 +143,33 @@ impl Merger<'_> {
         let (origin, path) = up.place();
         match (u, dpdk) {
             (Uplink::Name(n), false) => {
-                if let Some(c) = links.get(n.as_str()).and_then(|l| l.controller.as_ref()) {
+                let link = links.get(n.as_str());
+                if let Some(c) = link.and_then(|l| l.controller.as_ref()) {
                     self.errors.push(FieldError {
-                        origin,
-                        path,
+                        origin: origin.clone(),
+                        path: path.clone(),
                         message: format!(
                             "{n} is a member of {}; it cannot also be an OVS port",
                             c.name
                         ),
                     });
                 }
+                // What runtime and boot refuse on the node, the templates cannot state either.
+                let addressed = |v6| {
+                    link.and_then(|l| l.family(v6))
+                        .is_some_and(|a| !a.addresses.is_empty() || a.dhcp)
+                };
+                if addressed(false) || addressed(true) {
+                    self.errors.push(FieldError {
+                        origin,
+                        path,
+                        message: format!(
+                            "{n} has addresses or DHCP in interfaceConfig, and an OVS port's own addresses stop working (the datapath takes its frames); leave them out of {n}'s entry (`address: []` removes the host's), or name another interface"
+                        ),
+                    });
+                }
                 Some(OvsInterface {
-                    name: n.to_string(),
+                    name,
                     dpdk_devargs: None,
                     mtu_request,
                 })
@@ -168,13 +189,13 @@ impl Merger<'_> {
                     });
                 }
                 pci.map(|a| OvsInterface {
-                    name: format!("dpdk-{n}"),
+                    name,
                     dpdk_devargs: Some(a),
                     mtu_request,
                 })
             }
             (Uplink::Pci(a), _) => Some(OvsInterface {
-                name: format!("dpdk-{a}"),
+                name,
                 dpdk_devargs: Some(*a),
                 mtu_request,
             }),
@@ -182,11 +203,11 @@ impl Merger<'_> {
     }
 }
 
-/// The bridge's one port: a bond of its interfaces when there are several.
-fn port(name: &str, b: &OvsB, mut ifaces: Vec<OvsInterface>) -> Option<OvsPort> {
+/// The bridge's one port, named `name`: a bond of its interfaces when there are several.
+fn port(name: String, b: &OvsB, mut ifaces: Vec<OvsInterface>) -> Option<OvsPort> {
     if ifaces.len() > 1 {
         Some(OvsPort {
-            name: format!("{name}-bond"),
+            name,
             interfaces: ifaces,
             bond_mode: b.bond_mode.as_ref().map(|c| match c.value.as_str() {
                 "active-backup" => OvsBondMode::ActiveBackup,
@@ -201,7 +222,7 @@ fn port(name: &str, b: &OvsB, mut ifaces: Vec<OvsInterface>) -> Option<OvsPort> 
         })
     } else {
         ifaces.pop().map(|i| OvsPort {
-            name: i.name.clone(),
+            name,
             interfaces: vec![i],
             bond_mode: None,
             lacp: None,
@@ -227,9 +248,9 @@ pub(super) fn check_dpdk_not_sriov(
                     origin,
                     path,
                     message: format!(
-                        "{} ({}) is a DPDK uplink and also an SR-IOV PF ({}); a device cannot be both",
-                        i.name,
+                        "{} (OVS interface {}) is a DPDK uplink and also an SR-IOV PF ({}); a device cannot be both",
                         i.dpdk_devargs.map(|a| a.to_string()).unwrap_or_default(),
+                        i.name,
                         pf.selector
                     ),
                 });

@@ -8,9 +8,10 @@ use super::{IfName, Mtu, PciAddr};
 use crate::escape::printable;
 
 /// An OVS bridge with its uplink. `nodeInterface` is one interface, or a comma-separated list that
-/// becomes an OVS bond (port `<bridgeName>-bond`). With `dpdk: true` the bridge uses the userspace
-/// datapath and each interface becomes a DPDK port; give its PCI address, or its name and let the node
-/// inventory resolve it.
+/// becomes an OVS bond (port `bond-<bridgeName>`). With `dpdk: true` the bridge uses the userspace
+/// datapath and each interface becomes a DPDK interface (`dpdk-<bridgeName>`, or in a bond
+/// `dpdkbond-<bridgeName>` over `<bridgeName>-dpdk0`, `-dpdk1`, ...: HostPlumber's names); give its PCI
+/// address, or its name and let the node inventory resolve it.
 ///
 /// ```yaml
 /// ovsConfig:
@@ -45,7 +46,7 @@ pub struct OvsConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OvsParams {
-    /// `mtu_request` of the uplink interfaces.
+    /// `mtu_request` of the uplink interfaces and of the bridge's own interface.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu_request: Option<Mtu>,
     /// Bonds only.

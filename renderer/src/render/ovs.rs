@@ -28,6 +28,8 @@ struct BridgeCtx {
     name: String,
     /// `datapath_type`: `system` or `netdev`.
     datapath: &'static str,
+    /// `mtu_request` of the bridge's own interface; `None`: left as it is.
+    mtu_request: Option<u32>,
     ports: Vec<PortCtx>,
 }
 
@@ -74,6 +76,7 @@ fn bridge_ctx(b: &OvsBridge) -> BridgeCtx {
     BridgeCtx {
         name: b.name.clone(),
         datapath: if b.dpdk { "netdev" } else { "system" },
+        mtu_request: b.mtu_request,
         ports: b.ports.iter().map(port_ctx).collect(),
     }
 }
@@ -147,8 +150,9 @@ mod tests {
                 OvsBridge {
                     name: "br-bond".into(),
                     dpdk: false,
+                    mtu_request: Some(9000),
                     ports: vec![OvsPort {
-                        name: "br-bond-bond".into(),
+                        name: "bond-br-bond".into(),
                         interfaces: vec![
                             iface("eno1", None, Some(9000)),
                             iface("eno2", None, Some(9000)),
@@ -161,9 +165,10 @@ mod tests {
                 OvsBridge {
                     name: "br-dpdk".into(),
                     dpdk: true,
+                    mtu_request: None,
                     ports: vec![OvsPort {
-                        name: "dpdk-p0".into(),
-                        interfaces: vec![iface("dpdk-p0", Some("0000:af:00.0"), None)],
+                        name: "dpdk-br-dpdk".into(),
+                        interfaces: vec![iface("dpdk-br-dpdk", Some("0000:af:00.0"), None)],
                         bond_mode: None,
                         lacp: None,
                     }],
@@ -202,10 +207,12 @@ mod tests {
         assert!(script.starts_with(&head), "{script}");
         for line in [
             "vsctl set Open_vSwitch . other_config:dpdk-init=true\n",
-            "vsctl --may-exist add-br br-bond -- set Bridge br-bond datapath_type=system\n",
-            "vsctl --may-exist add-bond br-bond br-bond-bond eno1 eno2 \\\n\t-- set Port br-bond-bond bond_mode=balance-tcp \\\n\t-- set Port br-bond-bond lacp=active \\\n\t-- set Interface eno1 mtu_request=9000 \\\n\t-- set Interface eno2 mtu_request=9000\n",
+            "vsctl --may-exist add-br br-bond -- set Bridge br-bond datapath_type=system \\\n\t-- set Interface br-bond mtu_request=9000\n",
+            "if free_of_addresses br-bond eno1 eno2; then\n\tmake_room br-bond bond-br-bond eno1 eno2\n",
+            "\tvsctl --may-exist add-bond br-bond bond-br-bond eno1 eno2 \\\n\t\t-- set Port bond-br-bond bond_mode=balance-tcp \\\n\t\t-- set Port bond-br-bond lacp=active \\\n\t\t-- set Interface eno1 mtu_request=9000 \\\n\t\t-- set Interface eno2 mtu_request=9000\nfi\n",
             "vsctl --may-exist add-br br-dpdk -- set Bridge br-dpdk datapath_type=netdev\n",
-            "vsctl --may-exist add-port br-dpdk dpdk-p0 \\\n\t-- set Interface dpdk-p0 type=dpdk options:dpdk-devargs=0000:af:00.0 -- clear Interface dpdk-p0 mtu_request\n",
+            "if free_of_addresses br-dpdk; then\n",
+            "\tvsctl --may-exist add-port br-dpdk dpdk-br-dpdk \\\n\t\t-- set Interface dpdk-br-dpdk type=dpdk options:dpdk-devargs=0000:af:00.0 -- clear Interface dpdk-br-dpdk mtu_request\nfi\n",
         ] {
             assert!(script.contains(line), "missing {line:?} in\n{script}");
         }

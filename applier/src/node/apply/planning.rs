@@ -153,7 +153,9 @@ fn link_ops_split(desired: &Desired, found: &Discovered) -> Result<(Vec<Op>, Vec
 
 /// The OVS ops: the templates' bridges on OVSDB as it is, then letting go of the bridges and ports
 /// plumber created that no template lists any more. Refused when the templates configure OVS and OVSDB
-/// cannot be reached; with nothing configured, an unreachable OVSDB has nothing to let go of.
+/// cannot be reached (with nothing configured, an unreachable OVSDB has nothing to let go of), and when
+/// a kernel interface that is not an OVS port yet would carry addresses into one
+/// ([`ovs::check_uplink_addresses`]).
 pub(super) fn ovs_ops(desired: &Desired, found: &Discovered) -> Result<Vec<OvsOp>> {
     let (ops, released) = ovs_ops_split(desired, found)?;
     Ok([ops, released].concat())
@@ -182,12 +184,14 @@ fn ovs_ops_split(desired: &Desired, found: &Discovered) -> Result<(Vec<OvsOp>, V
         OvsFound::Unreadable(m) => return Err(Error::Ovs(m.clone())),
         OvsFound::Found(s) => s,
     };
+    ovs::check_uplink_addresses(&desired.node, &found.state, current).map_err(Error::Ovs)?;
     let ops = ovs::plan(&desired.node.ovs, current);
     let released = ovs::release(
         &found.owned.ovs_bridges,
         &found.owned.ovs_ports,
         &desired.node.ovs,
         current,
+        &ops,
     );
     Ok((ops, released))
 }

@@ -13,6 +13,7 @@
 //!   commits as one transaction: all of it happens or nothing does.
 //! - [`release`](fn@release): the bridges and ports plumber created that no template lists any more.
 //! - [`status`](fn@status): the state in the `HostNetwork` status format (`plumber show`).
+//! - [`check_uplink_addresses`]: a kernel interface that would carry addresses into OVS is refused.
 
 mod db;
 mod discover;
@@ -23,6 +24,7 @@ mod recover;
 mod release;
 mod state;
 mod status;
+mod uplink_addresses;
 
 pub use db::{Ovsdb, VsctlError};
 pub use discover::{discover, parse_lists};
@@ -33,6 +35,7 @@ pub(crate) use recover::recovery;
 pub(crate) use release::release;
 pub use state::{BridgeState, IfaceState, OvsState, PortState};
 pub use status::status;
+pub(crate) use uplink_addresses::check as check_uplink_addresses;
 
 #[cfg(test)]
 mod tests;

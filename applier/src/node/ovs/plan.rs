@@ -85,6 +85,20 @@ pub fn plan(desired: &[OvsBridge], current: &OvsState) -> Vec<OvsOp> {
             }
             Some(_) => {}
         }
+        // The bridge's own interface: `mtu_request` when the template states one (HostPlumber's place
+        // for it; a host address on the bridge uses this MTU), else left as it is.
+        if let Some(m) = b.mtu_request {
+            if let Some(have) = st.interface(&b.name).map(|i| i.mtu_request) {
+                if have != Some(m) {
+                    let op = OvsOp::SetMtuRequest {
+                        iface: b.name.clone(),
+                        value: Some(m),
+                        previous: have,
+                    };
+                    push(&mut st, op);
+                }
+            }
+        }
 
         for p in &b.ports {
             let want: BTreeSet<&str> = p.interfaces.iter().map(|i| i.name.as_str()).collect();

@@ -2,18 +2,29 @@
 //! [`crate::node::plan::release()`] for the links). A port is deleted when no desired bridge lists it;
 //! a bridge only when no desired template lists it and every port left on it was plumber's (deleting a
 //! bridge deletes its ports, and other software adds its own to the same bridges).
+//!
+//! It runs on OVSDB as the plan leaves it: a port the plan already deletes (one plumber made under an
+//! older name, which holds an interface of a listed port) is not deleted twice (ovs-vsctl would fail
+//! the transaction), and is still no longer plumber's.
 
 use plumber_render::node::OvsBridge;
 
 use super::{OvsOp, OvsState};
 
-/// The ops that remove the `owned` bridges and `[bridge, port]`s that `desired` no longer lists.
+/// The ops that remove the `owned` bridges and `[bridge, port]`s that `desired` no longer lists, from
+/// `current` once the `planned` ops are carried out.
 pub(crate) fn release(
     owned_bridges: &[String],
     owned_ports: &[(String, String)],
     desired: &[OvsBridge],
     current: &OvsState,
+    planned: &[OvsOp],
 ) -> Vec<OvsOp> {
+    let mut after = current.clone();
+    for op in planned {
+        after.apply(op);
+    }
+    let current = &after;
     let wanted_port = |name: &str| {
         desired
             .iter()

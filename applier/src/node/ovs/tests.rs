@@ -200,17 +200,18 @@ fn an_empty_database_gets_everything() {
         [
             "set Open_vSwitch other_config:dpdk-init true",
             "add bridge br-ex (datapath_type system)",
-            "add port br-ex-bond on br-ex: interfaces eno1,eno2, bond_mode balance-tcp, lacp active, eno1 mtu_request 9000, eno2 mtu_request 9000",
+            "set interface br-ex mtu_request 9000",
+            "add port bond-br-ex on br-ex: interfaces eno1,eno2, bond_mode balance-tcp, lacp active, eno1 mtu_request 9000, eno2 mtu_request 9000",
             "add bridge br-int (datapath_type system)",
             "add bridge dpdk-br (datapath_type netdev)",
-            "add port dpdk-0000:03:00.1 on dpdk-br: interfaces dpdk-0000:03:00.1, dpdk-0000:03:00.1 type dpdk, dpdk-0000:03:00.1 dpdk-devargs 0000:03:00.1",
+            "add port dpdk-dpdk-br on dpdk-br: interfaces dpdk-dpdk-br, dpdk-dpdk-br type dpdk, dpdk-dpdk-br dpdk-devargs 0000:03:00.1",
         ]
     );
 }
 
 #[test]
 fn the_captured_state_converges_with_sets_and_keeps_other_ports() {
-    // bond0 is not listed (its name is br-ex-bond): it holds eno1 and eno2, so it goes; dpdk0 and
+    // bond0 is not listed (its name is bond-br-ex): it holds eno1 and eno2, so it goes; dpdk0 and
     // veth-cni0 stay; the datapath changes in place.
     let want = desired(
         "    - bridgeName: br-ex\n      nodeInterface: eno1,eno2\n      params: {bondMode: active-backup}\n",
@@ -222,7 +223,7 @@ fn the_captured_state_converges_with_sets_and_keeps_other_ports() {
         [
             "set bridge br-ex datapath_type netdev -> system",
             "delete port bond0 from br-ex (interfaces eno1,eno2)",
-            "add port br-ex-bond on br-ex: interfaces eno1,eno2, bond_mode active-backup",
+            "add port bond-br-ex on br-ex: interfaces eno1,eno2, bond_mode active-backup",
         ]
     );
     // The deletion keeps the snapshot, so the inverse re-creates bond0 with its rows' UUIDs.
@@ -236,7 +237,7 @@ fn the_captured_state_converges_with_sets_and_keeps_other_ports() {
 
 #[test]
 fn settings_converge_without_churn() {
-    let mut bond = port("br-ex-bond", &["eno1", "eno2"]);
+    let mut bond = port("bond-br-ex", &["eno1", "eno2"]);
     bond.bond_mode = Some("balance-slb".into());
     bond.lacp = Some("active".into());
     bond.interfaces[0].mtu_request = Some(1500);
@@ -247,19 +248,21 @@ fn settings_converge_without_churn() {
     assert_eq!(
         lines(&checked_plan(&want, &cur)),
         [
-            "set port br-ex-bond bond_mode balance-slb -> active-backup",
-            "clear port br-ex-bond lacp (was active)",
+            "set interface br-ex mtu_request 9000",
+            "set port bond-br-ex bond_mode balance-slb -> active-backup",
+            "clear port bond-br-ex lacp (was active)",
             "set interface eno1 mtu_request 1500 -> 9000",
             "set interface eno2 mtu_request 9000",
         ]
     );
-    // And back: every setting cleared, still no re-creation.
+    // And back: every setting cleared, still no re-creation; the bridge's own mtu_request, which no
+    // template states any more, is left as it is (as a link's MTU is).
     let cur2 = after(&cur, &plan(&want, &cur));
     let want = desired("    - bridgeName: br-ex\n      nodeInterface: eno1,eno2\n");
     assert_eq!(
         lines(&checked_plan(&want, &cur2)),
         [
-            "clear port br-ex-bond bond_mode (was active-backup)",
+            "clear port bond-br-ex bond_mode (was active-backup)",
             "clear interface eno1 mtu_request (was 9000)",
             "clear interface eno2 mtu_request (was 9000)",
         ]
@@ -299,14 +302,14 @@ fn a_port_moves_between_bridges_and_an_interface_between_ports() {
             "delete port eno7 from br-z (interfaces eno7)",
             "add port eno7 on br-a: interfaces eno7",
             "delete port eno3 from br-b (interfaces eno3)",
-            "add port br-b-bond on br-b: interfaces eno3,eno4",
+            "add port bond-br-b on br-b: interfaces eno3,eno4",
         ]
     );
 }
 
 #[test]
 fn a_listed_port_with_other_interfaces_is_recreated() {
-    let mut bond = port("br-b-bond", &["eno3", "eno4", "eno5"]);
+    let mut bond = port("bond-br-b", &["eno3", "eno4", "eno5"]);
     bond.bond_mode = Some("balance-tcp".into());
     let cur = state(vec![bridge("br-b", "system", vec![bond])]);
     let want = desired(
@@ -315,8 +318,8 @@ fn a_listed_port_with_other_interfaces_is_recreated() {
     assert_eq!(
         lines(&checked_plan(&want, &cur)),
         [
-            "delete port br-b-bond from br-b (interfaces eno3,eno4,eno5)",
-            "add port br-b-bond on br-b: interfaces eno3,eno4, bond_mode balance-tcp",
+            "delete port bond-br-b from br-b (interfaces eno3,eno4,eno5)",
+            "add port bond-br-b on br-b: interfaces eno3,eno4, bond_mode balance-tcp",
         ]
     );
 }
@@ -334,14 +337,14 @@ fn one_owner_holding_two_listed_interfaces_goes_once() {
         [
             "add bridge br-b (datapath_type system)",
             "delete port old from br-o (interfaces eno1,eno2)",
-            "add port br-b-bond on br-b: interfaces eno1,eno2",
+            "add port bond-br-b on br-b: interfaces eno1,eno2",
         ]
     );
 }
 
 #[test]
 fn dpdk_interfaces_converge_type_and_devargs() {
-    let mut p = port("dpdk-0000:03:00.1", &["dpdk-0000:03:00.1"]);
+    let mut p = port("dpdk-dpdk-br", &["dpdk-dpdk-br"]);
     p.interfaces[0]
         .options
         .insert("dpdk-devargs".into(), "0000:03:00.0".into());
@@ -357,15 +360,16 @@ fn dpdk_interfaces_converge_type_and_devargs() {
         [
             "set Open_vSwitch other_config:dpdk-init false -> true",
             "set bridge dpdk-br datapath_type system -> netdev",
-            "set interface dpdk-0000:03:00.1 type \"\" -> dpdk",
-            "set interface dpdk-0000:03:00.1 options:dpdk-devargs 0000:03:00.0 -> 0000:03:00.1",
-            "set interface dpdk-0000:03:00.1 mtu_request 9000",
+            "set interface dpdk-br mtu_request 9000",
+            "set interface dpdk-dpdk-br type \"\" -> dpdk",
+            "set interface dpdk-dpdk-br options:dpdk-devargs 0000:03:00.0 -> 0000:03:00.1",
+            "set interface dpdk-dpdk-br mtu_request 9000",
         ]
     );
     // Other options stay.
     assert_eq!(
         after(&cur, &ops)
-            .interface("dpdk-0000:03:00.1")
+            .interface("dpdk-dpdk-br")
             .unwrap()
             .options
             .get("n_rxq")
@@ -401,6 +405,11 @@ fn commands_are_argument_vectors_with_quoted_values() {
         "br-ex",
         "datapath_type=\"system\"",
         "--",
+        "set",
+        "Interface",
+        "br-ex",
+        "mtu_request=9000",
+        "--",
         "--id=@plumber1",
         "create",
         "Interface",
@@ -416,7 +425,7 @@ fn commands_are_argument_vectors_with_quoted_values() {
         "--id=@plumber3",
         "create",
         "Port",
-        "name=\"br-ex-bond\"",
+        "name=\"bond-br-ex\"",
         "interfaces=[@plumber1,@plumber2]",
         "bond_mode=\"balance-tcp\"",
         "--",
@@ -585,4 +594,134 @@ fn every_op_has_an_inverse_and_one_line() {
         assert_eq!(op.inverse().inverse(), *op);
         assert!(!op.to_string().contains('\n'));
     }
+}
+
+/// A node switched from HostPlumber: its bridges and ports as its controller made them
+/// (createOvsBridge, createOvsBond, createDpdkBridge, createOvsDpdkBond; mtu_request on the bridge's
+/// own interface for bonds, on the DPDK port for one DPDK uplink) converge without a port deleted.
+#[test]
+fn hostplumbers_ports_are_kept() {
+    let dpdk = |name: &str, pci: &str, mtu: Option<u32>| IfaceState {
+        name: name.into(),
+        kind: "dpdk".into(),
+        options: [("dpdk-devargs".to_string(), pci.to_string())].into(),
+        mtu_request: mtu,
+        ..Default::default()
+    };
+    let with_mtu = |mut b: BridgeState, m: u32| {
+        let name = b.name.clone();
+        b.ports
+            .iter_mut()
+            .flat_map(|p| p.interfaces.iter_mut())
+            .filter(|i| i.name == name)
+            .for_each(|i| i.mtu_request = Some(m));
+        b
+    };
+    let mut bond = port("bond-ovs-br02", &["eno3", "eno4"]);
+    bond.bond_mode = Some("balance-tcp".into());
+    bond.lacp = Some("active".into());
+    let dpdk_one = PortState {
+        name: "dpdk-dpdk-br01".into(),
+        interfaces: vec![dpdk("dpdk-dpdk-br01", "0000:3b:00.0", Some(9000))],
+        ..Default::default()
+    };
+    let dpdk_bond = PortState {
+        name: "dpdkbond-dpdk-br02".into(),
+        interfaces: vec![
+            dpdk("dpdk-br02-dpdk0", "0000:d8:00.0", None),
+            dpdk("dpdk-br02-dpdk1", "0000:d8:00.1", None),
+        ],
+        bond_mode: Some("active-backup".into()),
+        ..Default::default()
+    };
+    let mut cur = state(vec![
+        bridge("ovs-br01", "", vec![port("eno2.1000", &["eno2.1000"])]),
+        with_mtu(bridge("ovs-br02", "", vec![bond]), 9000),
+        bridge("dpdk-br01", "netdev", vec![dpdk_one]),
+        with_mtu(bridge("dpdk-br02", "netdev", vec![dpdk_bond]), 1600),
+    ]);
+    cur.dpdk_init = Some("true".into());
+    let spec = "    - bridgeName: ovs-br01\n      nodeInterface: eno2.1000\n    - bridgeName: ovs-br02\n      nodeInterface: eno3,eno4\n      params: {bondMode: balance-tcp, lacp: active}\n    - bridgeName: dpdk-br01\n      nodeInterface: 0000:3b:00.0\n      dpdk: true\n      params: {mtuRequest: 9000}\n    - bridgeName: dpdk-br02\n      nodeInterface: 0000:d8:00.0,0000:d8:00.1\n      dpdk: true\n      params: {bondMode: active-backup}\n";
+    // HostPlumber's datapath_type for a kernel bridge is OVS's default (empty): plumber says `system`,
+    // the same datapath, in place; and it sets mtuRequest on the bridge's own interface too.
+    assert_eq!(
+        lines(&checked_plan(&desired(spec), &cur)),
+        [
+            "set interface dpdk-br01 mtu_request 9000",
+            "set bridge ovs-br01 datapath_type \"\" -> system",
+            "set bridge ovs-br02 datapath_type \"\" -> system",
+        ]
+    );
+    // With mtuRequest on the bond, plumber adds it to the members: settings only, never a port
+    // deleted or added.
+    let spec = spec.replace(
+        "{bondMode: balance-tcp, lacp: active}",
+        "{bondMode: balance-tcp, lacp: active, mtuRequest: 9000}",
+    );
+    let ops = checked_plan(&desired(&spec), &cur);
+    assert!(
+        ops.iter()
+            .all(|o| !matches!(o, OvsOp::DelPort { .. } | OvsOp::AddPort { .. })),
+        "{:#?}",
+        lines(&ops)
+    );
+    assert!(lines(&ops).contains(&"set interface eno3 mtu_request 9000".to_string()));
+    assert!(lines(&ops).contains(&"set interface eno4 mtu_request 9000".to_string()));
+}
+
+/// A node that ran an older plumber has its bond as `<bridge>-bond`: the upgrade replaces it by
+/// `bond-<bridge>` in the one transaction (OVSDB cannot rename a port), and letting go of the old
+/// name, which the ownership record still holds, does not delete it a second time.
+#[test]
+fn plumbers_old_names_are_replaced_once() {
+    let mut old = port("br-ex-bond", &["eno1", "eno2"]);
+    old.bond_mode = Some("balance-tcp".into());
+    let old_dpdk = PortState {
+        name: "dpdk-0000:03:00.1".into(),
+        interfaces: vec![IfaceState {
+            name: "dpdk-0000:03:00.1".into(),
+            kind: "dpdk".into(),
+            options: [("dpdk-devargs".to_string(), "0000:03:00.1".to_string())].into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut cur = state(vec![
+        bridge("br-ex", "system", vec![old]),
+        bridge("dpdk-br", "netdev", vec![old_dpdk]),
+    ]);
+    cur.dpdk_init = Some("true".into());
+    let want = desired(
+        "    - bridgeName: br-ex\n      nodeInterface: eno1,eno2\n      params: {bondMode: balance-tcp}\n    - bridgeName: dpdk-br\n      nodeInterface: 0000:03:00.1\n      dpdk: true\n",
+    );
+    let ops = checked_plan(&want, &cur);
+    assert_eq!(
+        lines(&ops),
+        [
+            "delete port br-ex-bond from br-ex (interfaces eno1,eno2)",
+            "add port bond-br-ex on br-ex: interfaces eno1,eno2, bond_mode balance-tcp",
+            "add port dpdk-dpdk-br on dpdk-br: interfaces dpdk-dpdk-br, dpdk-dpdk-br type dpdk, dpdk-dpdk-br dpdk-devargs 0000:03:00.1",
+        ]
+    );
+    // The old DPDK port holds another interface name for the same device: it is plumber's and no
+    // template lists it, so letting go removes it (before the new one is added, in the same
+    // transaction); the old bond, which the plan already deleted, is not deleted again.
+    let owned_bridges = ["br-ex".to_string(), "dpdk-br".to_string()];
+    let owned_ports = [
+        ("br-ex".to_string(), "br-ex-bond".to_string()),
+        ("dpdk-br".to_string(), "dpdk-0000:03:00.1".to_string()),
+    ];
+    let released = release(&owned_bridges, &owned_ports, &want, &cur, &ops);
+    assert_eq!(
+        lines(&released),
+        ["delete port dpdk-0000:03:00.1 from dpdk-br (interfaces dpdk-0000:03:00.1)"]
+    );
+    // As one transaction, the model ends with HostPlumber's names only, and planning again is empty.
+    let all = [ops.clone(), released].concat();
+    let done = after(&cur, &all);
+    assert!(done.port("br-ex-bond").is_none() && done.port("dpdk-0000:03:00.1").is_none());
+    assert!(plan(&want, &done).is_empty());
+    let names: Vec<String> = arguments(&all).unwrap();
+    let dels = names.iter().filter(|a| *a == "del-port").count();
+    assert_eq!(dels, 2, "{names:?}");
 }
