@@ -19,6 +19,7 @@ use plumber::cluster::crd;
 use serde_json::{json, Value};
 
 mod deploy;
+mod hostplumber;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
