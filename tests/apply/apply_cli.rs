@@ -1277,3 +1277,74 @@ fn hostplumbers_vlan_file_is_replaced_on_rhel8() {
         );
     });
 }
+
+/// A node HostPlumber configured: its OVS bridges (made as its controller made them, `add-br` and
+/// `add-port BRIDGE IFACE`, with `mtu_request` on the bridge's own interface) are adopted, not
+/// refused nor re-created, by the first apply of a template that names them: the same rows, nothing
+/// deleted (only the empty `datapath_type` is said: `system`), and `runtime.json` records them as plumber's, so that a template that stops naming one
+/// later lets it go (HostPlumber's finalizer did that). A HostPlumber bridge no template names stays
+/// unowned and untouched.
+#[test]
+fn hostplumbers_ovs_bridges_are_adopted_by_the_first_apply_naming_them() {
+    use crate::ovs::ovsdb_fixture::Ovsdb;
+    in_netns!(
+        "hostplumbers_ovs_bridges_are_adopted_by_the_first_apply_naming_them",
+        || {
+            veth("a0", "a1");
+            settled(&["a0", "a1"]);
+            let db = Ovsdb::start();
+            let sock = db.sock.display().to_string();
+            db.vsctl(&["add-br", "br-hp"]);
+            db.vsctl(&["add-port", "br-hp", "a1"]);
+            db.vsctl(&["set", "interface", "br-hp", "mtu_request=9000"]);
+            db.vsctl(&["add-br", "br-left"]);
+            db.vsctl(&["add-port", "br-left", "eno9"]);
+            let host = Host::new(UBUNTU);
+            let owned = || -> serde_json::Value {
+                let p = host.root().join("var/lib/plumber/runtime.json");
+                serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
+            };
+            let ovs = "  ovsConfig:\n    - bridgeName: br-hp\n      nodeInterface: a1\n";
+            let rest = "  interfaceConfig:\n    - name: a0\n      mtu: 1500\n";
+            let t = host.template("ovs", 1, &format!("{ovs}{rest}"));
+            let uuids = || {
+                [
+                    ["bridge", "br-hp"],
+                    ["port", "a1"],
+                    ["interface", "a1"],
+                    ["interface", "br-hp"],
+                ]
+                .map(|[table, row]| db.get(&[table, row, "_uuid"]))
+            };
+            let before = uuids();
+            assert!(before.iter().all(|u| !u.is_empty()), "{before:?}");
+            let out = host.plumber(&t, &["--ovsdb-socket", &sock]);
+            assert_code(&out, 0);
+            let (said, _) = text(&out);
+            // HostPlumber's add-br left datapath_type empty (OVS's system default): plumber says it.
+            assert!(
+                said.contains("done: set bridge br-hp datapath_type \"\" -> system")
+                    && !said.contains("add ")
+                    && !said.contains("delete "),
+                "{said}"
+            );
+            assert_eq!(uuids(), before, "the same rows: nothing re-created");
+            assert_eq!(db.get(&["interface", "br-hp", "mtu_request"]), "9000");
+            assert_eq!(owned()["ovsBridges"], serde_json::json!(["br-hp"]));
+            assert_eq!(owned()["ovsPorts"], serde_json::json!([["br-hp", "a1"]]));
+
+            // The template stops naming it: plumber lets it go, as HostPlumber's finalizer did; the
+            // bridge no template named is still there.
+            let t = host.template("ovs", 2, rest);
+            let out = host.plumber(&t, &["--ovsdb-socket", &sock]);
+            assert_code(&out, 0);
+            assert!(
+                text(&out).0.contains("delete bridge br-hp"),
+                "{}",
+                text(&out).0
+            );
+            assert_eq!(db.vsctl(&["list-br"]).trim(), "br-left");
+            assert_eq!(db.port_interfaces("eno9"), ["eno9"]);
+        }
+    );
+}
