@@ -5,7 +5,7 @@
 //! annotations out.
 //!
 //! The refusals change nothing (the CRDs' and templates' resourceVersions, no export file): HostPlumber's
-//! agent still running, one name in two namespaces, a template plumber would not accept. A dry run
+//! agent still running (its DaemonSet, then a pod of it left), one name in two namespaces, a template plumber would not accept. A dry run
 //! says every step and changes nothing. A full run switches; a second run writes nothing. Then the
 //! cluster is made HostPlumber's again and a run is interrupted where it hurts most, HostPlumber's
 //! CRDs deleted and plumber's not installed (an identity that may not create CRDs: the API server
@@ -234,7 +234,8 @@ fn migrator_without_crd_create(cp: &ControlPlane, admin: &Kube) -> std::path::Pa
                  "verbs": ["get", "list", "delete"]},
                 {"apiGroups": ["plumber.k8s.pf9.io"], "resources": ["hostnetworktemplates", "hostnetworks"],
                  "verbs": ["get", "list", "patch"]},
-                {"apiGroups": ["apps"], "resources": ["daemonsets"], "verbs": ["list"]}]}),
+                {"apiGroups": ["apps"], "resources": ["daemonsets"], "verbs": ["list"]},
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]}),
     );
     post(
         admin,
@@ -301,6 +302,32 @@ fn a_hostplumber_cluster_switches_to_plumber_losing_nothing() {
     let ds = "/apis/apps/v1/namespaces/luigi-system/daemonsets/hostplumber-controller-manager";
     admin.delete(ds).unwrap();
     gone(&admin, ds);
+    // Its pods outlive it while they stop (here one no kubelet runs: Pending, but there; no
+    // controller made the namespace's default ServiceAccount, which a pod needs).
+    let pods = "/api/v1/namespaces/luigi-system/pods";
+    post(
+        &admin,
+        "/api/v1/namespaces/luigi-system/serviceaccounts",
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}),
+    );
+    post(
+        &admin,
+        pods,
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "hostplumber-controller-manager-x7k2p"},
+            "spec": {"containers": [{"name": "manager", "image": "controller:latest"}]}}),
+    );
+    let (code, _, err) = migrate(&cp.admin, &["--export", export_arg]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("(pod luigi-system/hostplumber-controller-manager-x7k2p)")
+            && err.contains("kubectl wait --for=delete pod/hostplumber-controller-manager-x7k2p -n luigi-system"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&admin), before);
+    let pod = format!("{pods}/hostplumber-controller-manager-x7k2p");
+    admin.delete(&pod).unwrap();
+    gone(&admin, &pod);
 
     let (ns, name, l, a, _, spec) = templates().remove(0);
     assert_eq!((ns, name), ("tenant-a", "ovs-uplinks"));

@@ -6,12 +6,13 @@
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::json;
 
-use super::error::MigrateError;
+use super::error::{Agent, MigrateError};
 use super::export::{Exported, Meta};
 use super::hostplumber;
 use crate::cluster::crd::{HostNetworkTemplate, TemplateObject};
@@ -50,26 +51,38 @@ pub(super) async fn scope(client: &Client, name: &str) -> Result<Scope, MigrateE
     })
 }
 
-/// HostPlumber's agent DaemonSets, as `(namespace, name)`.
-pub(super) async fn hostplumber_agents(
-    client: &Client,
-) -> Result<Vec<(String, String)>, MigrateError> {
-    let all: Api<DaemonSet> = Api::all(client.clone());
-    let list = all
+/// HostPlumber's agents: its DaemonSets, and pods of its agent (still stopping after their DaemonSet
+/// was deleted).
+pub(super) async fn hostplumber_agents(client: &Client) -> Result<Vec<Agent>, MigrateError> {
+    let id = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        (
+            m.namespace.clone().unwrap_or_default(),
+            m.name.clone().unwrap_or_default(),
+        )
+    };
+    let daemonsets: Api<DaemonSet> = Api::all(client.clone());
+    let mut out: Vec<Agent> = daemonsets
         .list(&ListParams::default())
         .await
-        .map_err(MigrateError::api("listing DaemonSets"))?;
-    Ok(list
+        .map_err(MigrateError::api("listing DaemonSets"))?
         .items
         .iter()
         .filter(|d| hostplumber::is_agent(d))
-        .map(|d| {
-            (
-                d.metadata.namespace.clone().unwrap_or_default(),
-                d.metadata.name.clone().unwrap_or_default(),
-            )
-        })
-        .collect())
+        .map(|d| Agent::DaemonSet(id(&d.metadata)))
+        .collect();
+    if out.is_empty() {
+        let pods: Api<Pod> = Api::all(client.clone());
+        out.extend(
+            pods.list(&ListParams::default())
+                .await
+                .map_err(MigrateError::api("listing pods"))?
+                .items
+                .iter()
+                .filter(|p| hostplumber::is_agent_pod(p))
+                .map(|p| Agent::Pod(id(&p.metadata))),
+        );
+    }
+    Ok(out)
 }
 
 fn templates_resource() -> ApiResource {

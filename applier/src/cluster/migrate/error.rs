@@ -9,11 +9,11 @@ pub enum MigrateError {
     /// HostPlumber's agent still runs: templates deleted under its finalizer would make it delete
     /// their OVS bridges on every node.
     #[error(
-        "HostPlumber's agent still runs (DaemonSet {}): with its templates deleted it would delete their OVS bridges on every node; stop it first: {}",
-        .0.iter().map(|(ns, n)| format!("{ns}/{n}")).collect::<Vec<_>>().join(", "),
-        .0.iter().map(|(ns, n)| format!("kubectl delete daemonset {n} -n {ns}")).collect::<Vec<_>>().join("; ")
+        "HostPlumber's agent still runs ({}): with its templates deleted it would delete their OVS bridges on every node; stop it first: {}",
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+        .0.iter().map(Agent::fix).collect::<Vec<_>>().join("; ")
     )]
-    AgentRunning(Vec<(String, String)>),
+    AgentRunning(Vec<Agent>),
     /// Template names held by several namespaces (one cluster-scoped object each).
     #[error(
         "templates of one name in several namespaces would be one cluster-scoped template: {}; nothing was changed: rename one (create it again under another name, then delete the old one)",
@@ -50,13 +50,9 @@ pub enum MigrateError {
     },
     #[error("reading the export {}: {message}", .path.display())]
     ExportRead { path: PathBuf, message: String },
-    /// A request the API server refused or did not answer.
-    #[error("{what}: {source}")]
-    Api {
-        what: String,
-        #[source]
-        source: kube::Error,
-    },
+    /// A request the API server refused (its message and HTTP status) or did not answer.
+    #[error("{what}: {message}")]
+    Api { what: String, message: String },
     /// Something did not happen in time.
     #[error("timed out after {seconds} s waiting for {what}")]
     Timeout { what: String, seconds: u64 },
@@ -73,10 +69,45 @@ pub enum MigrateError {
     Differs(Vec<String>),
 }
 
+/// One of HostPlumber's agents, by `(namespace, name)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Agent {
+    DaemonSet((String, String)),
+    /// A pod of its agent, stopping after its DaemonSet was deleted.
+    Pod((String, String)),
+}
+
+impl std::fmt::Display for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Agent::DaemonSet((ns, n)) => write!(f, "DaemonSet {ns}/{n}"),
+            Agent::Pod((ns, n)) => write!(f, "pod {ns}/{n}"),
+        }
+    }
+}
+
+impl Agent {
+    /// What to run about it.
+    fn fix(&self) -> String {
+        match self {
+            Agent::DaemonSet((ns, n)) => format!("kubectl delete daemonset {n} -n {ns}"),
+            Agent::Pod((ns, n)) => {
+                format!("wait until it is gone (kubectl wait --for=delete pod/{n} -n {ns})")
+            }
+        }
+    }
+}
+
 impl MigrateError {
     /// An API error with what was being done.
     pub(super) fn api(what: impl Into<String>) -> impl FnOnce(kube::Error) -> MigrateError {
         let what = what.into();
-        move |source| MigrateError::Api { what, source }
+        move |e| MigrateError::Api {
+            what,
+            message: match e {
+                kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
+                e => plumber_render::report::with_causes(&e),
+            },
+        }
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! The steps, each safe to repeat, so that running again after an interruption finishes the job:
 //!
-//! 1. refuse while HostPlumber's agent runs ([`hostplumber::is_agent`]): templates deleted under its
-//!    finalizer would make it delete their OVS bridges on every node;
+//! 1. refuse while HostPlumber's agent runs (its DaemonSet, or its pods while they stop:
+//!    [`hostplumber::is_agent`]): templates deleted under its finalizer would make it delete their OVS
+//!    bridges on every node;
 //! 2. read every HostPlumber template (all namespaces) and refuse, changing nothing, when two
 //!    namespaces hold one name or plumber would not accept one ([`check`]);
 //! 3. write them to the export file ([`export`]) before anything changes;
@@ -33,7 +34,7 @@ use std::path::PathBuf;
 
 use kube::Client;
 
-pub use error::MigrateError;
+pub use error::{Agent, MigrateError};
 
 use api::Scope;
 use export::Exported;
