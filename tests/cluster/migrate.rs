@@ -437,7 +437,7 @@ fn a_hostplumber_cluster_switches_to_plumber_losing_nothing() {
         "{err}"
     );
     assert!(
-        out.contains("remove ovsFinalizer from template tenant-a/ovs-uplinks"),
+        out.contains("removed ovsFinalizer from template tenant-a/ovs-uplinks"),
         "{out}"
     );
     assert!(admin.get(TEMPLATES_CRD).is_none() && admin.get(NETWORKS_CRD).is_none());

@@ -84,7 +84,14 @@ pub async fn run(
     opts: &Options,
     out: &mut dyn Write,
 ) -> Result<Summary, MigrateError> {
-    let would = if opts.dry_run { "would " } else { "" };
+    // A step as done, or as it would be: `say("export", "exported")`.
+    let say = |now: &str, done: &str| {
+        if opts.dry_run {
+            format!("would {now}")
+        } else {
+            done.to_string()
+        }
+    };
     let mut sum = Summary::default();
     let templates_crd = api::scope(client, hostplumber::TEMPLATES_CRD).await?;
     let networks_crd = api::scope(client, hostplumber::HOST_NETWORKS_CRD).await?;
@@ -135,7 +142,8 @@ pub async fn run(
             .collect();
         let _ = writeln!(
             out,
-            "{would}export {} HostPlumber template(s) from {} namespace(s) to {}",
+            "{} {} HostPlumber template(s) from {} namespace(s) to {}",
+            say("export", "exported"),
             templates.len(),
             namespaces.len(),
             path.display()
@@ -154,7 +162,8 @@ pub async fn run(
             let e = api::exported(o);
             let _ = writeln!(
                 out,
-                "{would}remove {} from template {}",
+                "{} {} from template {}",
+                say("remove", "removed"),
                 hostplumber::OVS_FINALIZER,
                 e.id()
             );
@@ -182,7 +191,8 @@ pub async fn run(
         }
         let _ = writeln!(
             out,
-            "{would}delete HostPlumber's namespaced CRD {name}{with}"
+            "{} HostPlumber's namespaced CRD {name}{with}",
+            say("delete", "deleted")
         );
         sum.crds_deleted += 1;
     }
@@ -200,7 +210,11 @@ pub async fn run(
         if !opts.dry_run {
             api::install_crd(client, &crd).await?;
         }
-        let _ = writeln!(out, "{would}install plumber's cluster-scoped CRD {name}");
+        let _ = writeln!(
+            out,
+            "{} plumber's cluster-scoped CRD {name}",
+            say("install", "installed")
+        );
         sum.crds_installed += 1;
     }
     if !opts.dry_run {
