@@ -10,7 +10,8 @@
 //! cluster is made HostPlumber's again and a run is interrupted where it hurts most, HostPlumber's
 //! CRDs deleted and plumber's not installed (an identity that may not create CRDs: the API server
 //! refuses the install, as it would refuse a real operator's partial rights): a run without the export
-//! refuses naming `--from-export`, and `--from-export` finishes the job.
+//! refuses naming `--from-export`, and `--from-export` finishes the job (and later leaves a template
+//! edited since alone, naming it).
 //!
 //! The templates use no `pfDriver`: plumber's model does not take it yet (issue 15 item 1), and
 //! `plumber migrate` refuses such a template as it refuses any plumber would not accept (the mtu case
@@ -454,5 +455,23 @@ fn a_hostplumber_cluster_switches_to_plumber_losing_nothing() {
     let (code, out, _) = migrate(&cp.admin, &["--from-export", export_arg]);
     assert_eq!(code, 0);
     assert!(said_nothing_to_do(&out), "{out}");
+    assert_eq!(snapshot(&admin), before);
+
+    // A template edited since the switch is not put back to the export's spec: named, left as it is.
+    admin
+        .apply(
+            &format!("{GROUP}/hostnetworktemplates/vlans"),
+            &json!({"apiVersion": "plumber.k8s.pf9.io/v1", "kind": "HostNetworkTemplate",
+                "metadata": {"name": "vlans"},
+                "spec": {"interfaceConfig": [{"name": "eno2", "mtu": 1500}]}}),
+        )
+        .unwrap();
+    let before = snapshot(&admin);
+    let (code, _, err) = migrate(&cp.admin, &["--from-export", export_arg]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("another spec than the export's and were left as they are: vlans (exported from tenant-b/vlans)"),
+        "{err}"
+    );
     assert_eq!(snapshot(&admin), before);
 }
