@@ -4,9 +4,9 @@
 //! HostNetworks in; plumber's cluster-scoped CRDs and every template with its spec, labels and
 //! annotations out.
 //!
-//! The refusals change nothing (the CRDs' and templates' resourceVersions, no export file): HostPlumber's
-//! agent still running (its DaemonSet, then a pod of it left), one name in two namespaces, a template plumber would not accept. A dry run
-//! says every step and changes nothing. A full run switches; a second run writes nothing. Then the
+//! The refusals change nothing (the CRDs' and templates' resourceVersions, no export file):
+//! HostPlumber's agent still running (its DaemonSet, then a pod of it left), one name in two
+//! namespaces, a template plumber would not accept. A dry run says every step and changes nothing. A full run switches; a second run writes nothing. Then the
 //! cluster is made HostPlumber's again and a run is interrupted where it hurts most, HostPlumber's
 //! CRDs deleted and plumber's not installed (an identity that may not create CRDs: the API server
 //! refuses the install, as it would refuse a real operator's partial rights): a run without the export
