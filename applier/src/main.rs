@@ -1,6 +1,6 @@
 //! `plumber`, the node applier: `show` prints the node's state as a HostNetwork; `apply` makes the node
 //! match the templates that select it (or, with `--dry-run`, prints what it would change); `agent` and
-//! `rollup` are the cluster's services; `completions` and `man` print shell completions and man pages.
+//! `rollup` are the cluster's services; `migrate` switches a cluster from HostPlumber; `completions` and `man` print shell completions and man pages.
 
 // Everything in `cmd` is this binary's own: `pub(crate)` at most.
 #![warn(unreachable_pub)]
@@ -38,6 +38,7 @@ enum Cmd {
     Apply(cmd::apply::Apply),
     Agent(cmd::agent::Agent),
     Rollup(cmd::rollup::Rollup),
+    Migrate(cmd::migrate::Migrate),
     Completions(cmd::completions::Completions),
     Man(cmd::man::Man),
 }
@@ -57,7 +58,7 @@ fn main() -> ExitCode {
     let output_only = match &cli.cmd {
         Cmd::Show(_) | Cmd::Completions(_) | Cmd::Man(_) => true,
         Cmd::Apply(a) => a.prints_only(),
-        Cmd::Agent(_) | Cmd::Rollup(_) => false,
+        Cmd::Agent(_) | Cmd::Rollup(_) | Cmd::Migrate(_) => false,
     };
     if output_only {
         // SAFETY: resetting a signal's disposition to its default, before any thread exists.
@@ -70,6 +71,7 @@ fn main() -> ExitCode {
         Cmd::Apply(c) => cmd::apply::run(c),
         Cmd::Agent(c) => cmd::agent::run(c),
         Cmd::Rollup(c) => cmd::rollup::run(c),
+        Cmd::Migrate(c) => cmd::migrate::run(c),
         Cmd::Completions(c) => cmd::completions::run(c, Cli::command()),
         Cmd::Man(c) => cmd::man::run(c, Cli::command(), VERSION),
     };

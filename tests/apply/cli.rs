@@ -25,6 +25,7 @@ fn bash_completion_is_bash_and_names_the_subcommands_and_flags() {
             "apply",
             "agent",
             "rollup",
+            "migrate",
             "--dry-run",
             "--node-labels",
         ],
@@ -46,6 +47,25 @@ fn man_pages_render_for_plumber_and_its_subcommands() {
             "--node-labels",
             "--prune",
         ],
+    );
+    man_page_renders(
+        &stdout_of(plumber(&["man", "migrate"])),
+        &["plumber-migrate", "--export", "--from-export", "--dry-run"],
+    );
+}
+
+/// `plumber migrate` takes its templates from the cluster (`--export`) or from an export
+/// (`--from-export`), not both: clap's error, before the API server is asked anything.
+#[test]
+fn migrate_refuses_export_and_from_export_together() {
+    let out = plumber(&["migrate", "--export", "a.yaml", "--from-export", "b.yaml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the argument '--export <FILE>' cannot be used with '--from-export <FILE>'"),
+        "{err}"
     );
 }
 

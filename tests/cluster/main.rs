@@ -12,6 +12,7 @@ mod fleet;
 mod harness;
 mod idle;
 mod metrics;
+mod migrate;
 mod rbac;
 mod restart;
 mod rollout;

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 mod deploy;
 mod device_plugin;
+mod hostplumber;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -4,6 +4,7 @@ pub(crate) mod agent;
 pub(crate) mod apply;
 pub(crate) mod completions;
 pub(crate) mod man;
+pub(crate) mod migrate;
 pub(crate) mod rollup;
 pub(crate) mod show;
 

@@ -141,8 +141,12 @@ pub fn file_changes(
                 };
                 let is_owned = found.owned.contains(&a.path);
                 let same_mode = a.symlink.is_some() || m.mode == a.mode;
-                // A file plumber did not install is only adopted when it is already exactly right.
-                let adoptable = same && same_mode;
+                // A file plumber did not install is only adopted when it is already exactly right,
+                // or is a VLAN file HostPlumber left (replaced).
+                let adoptable = (same && same_mode)
+                    || m.content.as_deref().is_some_and(|c| {
+                        crate::node::install::hostplumber::is_hostplumber_vlan_file(&a.path, c)
+                    });
                 if !is_owned && !adoptable {
                     return Err(crate::node::Error::Foreign(a.path.clone()));
                 }

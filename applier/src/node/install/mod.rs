@@ -23,6 +23,8 @@
 //!    - absent: *written*;
 //!    - not owned and different (including a symlink, a directory, or the same content with another
 //!      mode): the whole install fails with [`Error::Foreign`] before anything is written;
+//!    - not owned and a VLAN file HostPlumber left ([`hostplumber`]): *written*, as if owned (backed up,
+//!      so a rollback puts HostPlumber's file back);
 //!    - not owned and identical: *adopted*, taken into the manifest without touching the file. Refusing
 //!      would make a re-install after a lost manifest fail on every file, and adopting an identical file
 //!      changes nothing on disk; a rollback makes it unowned again.
@@ -60,6 +62,7 @@
 //! dir that is itself reached through a symlink (both are chosen by the caller, not by the artifacts).
 
 pub(crate) mod fsutil;
+pub(crate) mod hostplumber;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
@@ -337,6 +340,10 @@ impl Installer {
             } else {
                 match (owned, &disk) {
                     (_, OnDisk::Absent) => {}
+                    // A VLAN file HostPlumber left is replaced as if it were plumber's (and restored
+                    // on a rollback).
+                    (None, OnDisk::File { content, .. })
+                        if hostplumber::is_hostplumber_vlan_file(&art.path, content) => {}
                     (None, _) | (Some(_), OnDisk::Other) => {
                         return Err(Error::Foreign(art.path.clone()));
                     }
