@@ -13,6 +13,7 @@ mod harness;
 mod idle;
 mod metrics;
 mod migrate;
+mod networks;
 mod rbac;
 mod restart;
 mod rollout;

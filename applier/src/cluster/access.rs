@@ -129,6 +129,13 @@ pub const ROLLUP: &[Access] = &[
         verbs: &["list", "watch"],
         namespaced: false,
     },
+    // The templates' NetworkAttachmentDefinitions (Multus), in whichever namespaces they name.
+    Access {
+        group: "k8s.cni.cncf.io",
+        resource: "network-attachment-definitions",
+        verbs: &["create", "delete", "list", "patch"],
+        namespaced: false,
+    },
     // `/metrics` for whom the API server says may read it.
     TOKEN_REVIEWS,
     ACCESS_REVIEWS,

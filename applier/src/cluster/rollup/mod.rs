@@ -59,6 +59,7 @@
 
 mod compute;
 mod health;
+mod networks;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -358,6 +359,8 @@ impl<V: PartialEq> Projection<V> {
 struct TemplateState {
     template: Template,
     status: Option<HostNetworkTemplateStatus>,
+    /// The NetworkAttachmentDefinitions it declares (none when the renderer refuses it).
+    networks: Vec<plumber_render::networks::Nad>,
 }
 
 impl TemplateView {
@@ -381,8 +384,20 @@ impl TemplateView {
                 invalid: invalid(&object),
             },
             status: self.status.clone(),
+            networks: declared_networks(&object),
         })
     }
+}
+
+/// The NetworkAttachmentDefinitions a template declares; none when the renderer refuses it.
+fn declared_networks(object: &TemplateObject) -> Vec<plumber_render::networks::Nad> {
+    let Ok(l) = object.to_loaded() else {
+        return Vec::new();
+    };
+    if !plumber_render::validate::validate(&l).is_empty() {
+        return Vec::new();
+    }
+    plumber_render::networks::networks(&[&l]).unwrap_or_default()
 }
 
 /// What the renderer says is wrong with the template on its own (parsing, then validation), as the
@@ -416,6 +431,9 @@ pub struct Rollup {
     reports: Projection<NodeReport>,
     params: PatchParams,
     clock: Clock,
+    /// The NetworkAttachmentDefinitions of the templates' pools, when a client is given
+    /// ([`Rollup::with_networks`]).
+    networks: Option<networks::Networks>,
 }
 
 impl Default for Rollup {
@@ -432,7 +450,14 @@ impl Rollup {
             reports: Projection::default(),
             params: PatchParams::apply(FIELD_MANAGER).force(),
             clock: Box::new(wall_clock),
+            networks: None,
         }
+    }
+
+    /// Also keeps the templates' NetworkAttachmentDefinitions in the cluster, through `client`.
+    pub fn with_networks(mut self, client: Client) -> Self {
+        self.networks = Some(networks::Networks::new(client));
+        self
     }
 
     /// Replaces the clock (tests).
@@ -543,6 +568,16 @@ impl Rollup {
                     report.errors.push(format!("{name}: {e}"));
                 }
             }
+        }
+        if let Some(nets) = &mut self.networks {
+            let desired =
+                networks::desired(self.templates.items.values().map(|t| t.networks.as_slice()));
+            let (writes, errors) = nets.sync(&desired).await;
+            report.writes += writes;
+            for e in &errors {
+                tracing::warn!(error = %e, "keeping the NetworkAttachmentDefinitions (retried)");
+            }
+            report.errors.extend(errors);
         }
         report
     }
@@ -697,7 +732,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         "plumber rollup starting"
     );
     let (api, _) = template_watch(client.clone());
-    let mut rollup = Rollup::new();
+    let mut rollup = Rollup::new().with_networks(client.clone());
     drive(
         &mut rollup,
         &api,
