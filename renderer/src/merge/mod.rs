@@ -9,6 +9,7 @@
 
 mod claims;
 mod links;
+mod nic_driver;
 mod ovs;
 mod resolve;
 mod rules;
@@ -144,6 +145,15 @@ impl Merger<'_> {
         self.skipped = part.skipped;
         let sriov = sriov::unify_mtu(part.pfs, &mut links, order, &mut self.conflicts);
         let (ovs, uplink_origins) = self.ovs_done(&links.links);
+        let nic_drivers = nic_driver::nic_drivers(
+            &sriov,
+            &ovs,
+            &uplink_origins,
+            &links.links,
+            self.inventory,
+            &mut self.errors,
+        );
+        let sriov: Vec<_> = sriov.into_iter().map(|(pf, _)| pf).collect();
         ovs::check_dpdk_not_sriov(&ovs, &sriov, &uplink_origins, &mut self.errors);
         if !self.conflicts.is_empty() {
             return Err(Error::Conflicts(self.conflicts));
@@ -165,6 +175,7 @@ impl Merger<'_> {
             links: links.links,
             sriov,
             ovs,
+            nic_drivers,
             skipped: self.skipped,
         })
     }

@@ -18,6 +18,10 @@ impl Merger<'_> {
             i.sriov_status.as_ref().and_then(|s| s.total_vfs)
         };
         let inv = self.inventory;
+        // A NIC given whole to a userspace driver (`pfDriver: vfio-pci`, no VFs) needs no SR-IOV.
+        let needs_vfs = !(s.pf_driver.as_ref().is_some_and(|d| d.is_userspace())
+            && s.num_vfs.is_none_or(|n| n.get() == 0));
+        let capable = |i: &crate::inventory::InterfaceStatus| !needs_vfs || i.sriov_capable();
         // An entry for a device the node does not have is left out, and said so (best effort; the
         // caller refuses it under strict, see crate::best_effort). The same for every selector kind.
         // The reason does not name the node: fleet mode shares this part of a merge between nodes
@@ -60,7 +64,7 @@ impl Merger<'_> {
             match inv {
                 None => vec![(PfSelector::Name(name.clone()), Some(name), None, None)],
                 Some(inv) => match inv.by_name(&name) {
-                    Some(i) if !i.sriov_capable() => {
+                    Some(i) if !capable(i) => {
                         self.skipped.push(no_sriov(PfSelector::Name(name), &[i]));
                         vec![]
                     }
@@ -80,7 +84,7 @@ impl Merger<'_> {
             match inv {
                 None => vec![(PfSelector::Pci(a), None, Some(a), None)],
                 Some(inv) => match inv.by_pci(&a) {
-                    Some(i) if !i.sriov_capable() => {
+                    Some(i) if !capable(i) => {
                         self.skipped.push(no_sriov(PfSelector::Pci(a), &[i]));
                         vec![]
                     }
@@ -118,7 +122,7 @@ impl Merger<'_> {
                     }));
                     vec![]
                 }
-                Some(inv) if !inv.by_ids(v, d).iter().any(|i| i.sriov_capable()) => {
+                Some(inv) if !inv.by_ids(v, d).iter().any(|i| capable(i)) => {
                     let nics = inv.by_ids(v, d);
                     let ids = PfSelector::Ids {
                         vendor: v,
@@ -130,7 +134,7 @@ impl Merger<'_> {
                 Some(inv) => inv
                     .by_ids(v, d)
                     .into_iter()
-                    .filter(|i| i.sriov_capable())
+                    .filter(|i| capable(i))
                     .map(|i| {
                         let key = match (&i.pf_name, i.pci_addr) {
                             (Some(n), _) => PfSelector::Name(n.clone()),

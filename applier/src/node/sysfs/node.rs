@@ -215,6 +215,7 @@ mod tests {
             pci: Some(pci(addr)),
             num_vfs: num,
             vf_driver: driver.map(|d| DriverName::parse(d).unwrap()),
+            pf_driver: None,
             mtu: None,
             vfs: Default::default(),
             owners: Default::default(),

@@ -179,6 +179,7 @@ fn vf_drivers_are_planned_on_the_discovered_bindings() {
         pci: Some(pci("0000:03:00.0")),
         num_vfs: None,
         vf_driver: Some(DriverName::parse("vfio-pci").unwrap()),
+        pf_driver: None,
         mtu: None,
         vfs: Default::default(),
         owners: Default::default(),
