@@ -21,6 +21,10 @@ pub(crate) struct Show {
     /// OVSDB's unix socket (default: ovs-vsctl's own). OVS bridges are shown when OVSDB answers.
     #[arg(long)]
     ovsdb_socket: Option<PathBuf>,
+    /// The state directory of `plumber apply`, whose record names the NICs it bound to vfio-pci (they
+    /// have no network interface left to name them).
+    #[arg(long, default_value = plumber::node::install::DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -46,6 +50,7 @@ fn show(c: Show) -> anyhow::Result<()> {
     })?;
     let node = c.node_name.unwrap_or_else(plumber::node::show::node_name);
     let mut hn = plumber::node::show::host_network(&node, &state, &c.sysfs)?;
+    plumber::node::show::name_bound_nics(&mut hn, &c.state_dir);
     let db = super::ovsdb(c.ovsdb_socket.as_deref());
     if db.reachable() {
         hn.status

@@ -181,6 +181,7 @@ impl Host for NodeHost {
         let mut hn =
             crate::node::show::host_network(&self.target.node_name, &state, &self.target.sysfs)
                 .map_err(|e| e.to_string())?;
+        crate::node::show::name_bound_nics(&mut hn, &self.state_path());
         if self.target.ovsdb.reachable() {
             match crate::node::ovs::discover(&self.target.ovsdb) {
                 Ok(db) => hn.status.set_ovs(crate::node::ovs::status(&db)),

@@ -22,6 +22,7 @@
 //!
 //! The outcome is recorded in the state directory ([`record`]) and decides the exit code.
 
+pub(crate) mod bound;
 mod change;
 mod discover;
 mod files;

@@ -49,6 +49,14 @@ pub fn plan_node(
         } else {
             lines.extend(drivers.iter().map(|p| Change::sriov(&p.step)));
         }
+        // The NICs' own drivers (pfDriver, DPDK uplinks), after the VFs and before links and OVS.
+        let (nic_steps, _) = sysfs::nic::plan_nics(
+            &desired.node.nic_drivers,
+            nics,
+            &found.bindings,
+            &found.bound,
+        )?;
+        lines.extend(nic_steps.iter().map(|p| Change::sriov(&p.step)));
         let links = link_ops_split(desired, found)?;
         (lines, counts, links)
     } else {

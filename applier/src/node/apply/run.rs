@@ -9,10 +9,10 @@ use plumber_render::parse::Loaded;
 use plumber_render::select::Labels;
 
 use super::journal::{self, Journal};
-use super::owned;
 use super::planning::{link_ops, ovs_ops};
 use super::record::{self, Outcome, Record};
 use super::selection::{self, Prune};
+use super::{bound, owned};
 use super::{
     check_guard, discover, discover_for, discover_ovs, plan_node, Change, Desired, Discovered,
     Target, VF_WAIT,
@@ -42,6 +42,9 @@ struct Done {
     links: Vec<Op>,
     /// The VF netdevs the link stage saw (and set the MTUs of); see [`verify`].
     vf_netdevs: BTreeSet<String>,
+    /// The record of the NICs bound to a userspace driver once the NIC stage is done (written at the
+    /// commit).
+    bound: Option<crate::node::sysfs::nic::BoundNics>,
     ovs: Vec<OvsOp>,
     /// The runtime journal, written before the link stage ([`journal`]); `journaled` once on disk.
     journal: Option<Journal>,
@@ -153,6 +156,15 @@ pub async fn apply(
         }
         if target.scope.runtime() {
             owned::write(&state_path, &Owned::of(&desired.node))?;
+            // Nothing to bind or give back: the NICs still bound and asked for stay recorded.
+            let nics = &found.inventory.status.interface_status;
+            let (_, keep) = sysfs::nic::plan_nics(
+                &desired.node.nic_drivers,
+                nics,
+                &found.bindings,
+                &found.bound,
+            )?;
+            bound::write(&state_path, &keep)?;
         }
         let applied = found.applied.after(target.scope, &plan.templates);
         selection::write(&state_path, &applied)?;
@@ -206,6 +218,9 @@ pub async fn apply(
             // runtime.json, then the files' commit point, then the runtime journal's ([`journal`]).
             if target.scope.runtime() {
                 owned::write(&state_path, &Owned::of(&desired.node))?;
+            }
+            if let Some(b) = &done.bound {
+                bound::write(&state_path, b)?;
             }
             if let Some(i) = done.installed.take() {
                 i.commit()?;
@@ -314,6 +329,16 @@ async fn execute(
     let drivers = sysfs::node::plan_drivers(&desired.node.sriov, nics, &current.bindings)
         .map_err(|e| StageError::new("planning VF drivers", e))?;
     run_sysfs(target, &drivers, done)?;
+    // The NICs' own drivers: bound before OVS adds their DPDK ports, given back when let go.
+    let (nic_steps, bound) = sysfs::nic::plan_nics(
+        &desired.node.nic_drivers,
+        nics,
+        &current.bindings,
+        &current.bound,
+    )
+    .map_err(|e| StageError::new("planning NIC drivers", e))?;
+    run_sysfs(target, &nic_steps, done)?;
+    done.bound = Some(bound);
     // A driver bound just now may have made VF netdevs, whose MTUs the link stage sets.
     if !drivers.is_empty() && desired.node.sriov.iter().any(|p| p.mtu.is_some()) {
         current = discover(handle, target)
@@ -411,6 +436,14 @@ async fn verify(
     let drivers = sysfs::node::plan_drivers(&desired.node.sriov, nics, &found.bindings)
         .map_err(|e| StageError::new("verifying VF drivers", e))?;
     left.extend(drivers.iter().map(|p| p.step.to_string()));
+    let (nic_steps, _) = sysfs::nic::plan_nics(
+        &desired.node.nic_drivers,
+        nics,
+        &found.bindings,
+        &found.bound,
+    )
+    .map_err(|e| StageError::new("verifying NIC drivers", e))?;
+    left.extend(nic_steps.iter().map(|p| p.step.to_string()));
     let ops = link_ops(desired, &found).map_err(|e| StageError::new("verifying links", e))?;
     let late = plan::vf_netdevs(&found.inventory.status.interface_status);
     left.extend(

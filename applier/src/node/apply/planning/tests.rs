@@ -76,6 +76,7 @@ fn found(files: InstalledFiles, ovs: OvsFound) -> Discovered {
         indexes: BTreeMap::new(),
         bindings: BTreeMap::new(),
         owned: Default::default(),
+        bound: Default::default(),
         applied: Default::default(),
         files: Some(files),
         ovs: Some(ovs),
