@@ -45,6 +45,8 @@ struct Done {
     /// The record of the NICs bound to a userspace driver once the NIC stage is done (written at the
     /// commit).
     bound: Option<crate::node::sysfs::nic::BoundNics>,
+    /// The record as it was before the NIC stage wrote ahead of its steps (put back by [`undo`]).
+    bound_before: Option<crate::node::sysfs::nic::BoundNics>,
     ovs: Vec<OvsOp>,
     /// The runtime journal, written before the link stage ([`journal`]); `journaled` once on disk.
     journal: Option<Journal>,
@@ -337,6 +339,15 @@ async fn execute(
         &current.bound,
     )
     .map_err(|e| StageError::new("planning NIC drivers", e))?;
+    if !nic_steps.is_empty() {
+        // Recorded before the binds, so that a NIC bound by an apply killed part-way is still known
+        // (by name, with its old driver) to the next one.
+        let mut ahead = current.bound.clone();
+        ahead.extend(bound.iter().map(|(pci, b)| (*pci, b.clone())));
+        bound::write(&target.state_path(), &ahead)
+            .map_err(|e| StageError::new("recording the NICs to bind", e))?;
+        done.bound_before = Some(current.bound.clone());
+    }
     run_sysfs(target, &nic_steps, done)?;
     done.bound = Some(bound);
     // A driver bound just now may have made VF netdevs, whose MTUs the link stage sets.
@@ -534,6 +545,11 @@ async fn undo(
                 }
             }
             Err(e) => failed.push(format!("restoring VF drivers: {e}")),
+        }
+    }
+    if let Some(b) = &done.bound_before {
+        if let Err(e) = bound::write(&target.state_path(), b) {
+            failed.push(format!("restoring the record of bound NICs: {e}"));
         }
     }
     if let Some(i) = done.installed {
