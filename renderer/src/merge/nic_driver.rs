@@ -167,8 +167,8 @@ mod tests {
     use crate::inventory::HostNetwork;
     use crate::pipeline::{load, node_config, Source};
 
-    /// `eno2` (a PF, at 0000:01:00.1) and `ens9` (no SR-IOV).
-    const INVENTORY: &str = "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetwork\nmetadata: {name: n1}\nstatus:\n  interfaceStatus:\n    - {pfName: eno2, pciAddr: \"0000:01:00.1\", sriovEnabled: true, sriovStatus: {totalVfs: 64}}\n    - {pfName: ens9, pciAddr: \"0000:09:00.0\", sriovEnabled: false}\n";
+    /// `eno2` (a PF, at 0000:01:00.1), `ens9` (no SR-IOV) and `eno3` (a PF on vfio-pci).
+    const INVENTORY: &str = "apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetwork\nmetadata: {name: n1}\nstatus:\n  interfaceStatus:\n    - {pfName: eno2, pciAddr: \"0000:01:00.1\", vendorId: \"8086\", deviceId: \"1572\", sriovEnabled: true, sriovStatus: {totalVfs: 64}}\n    - {pfName: ens9, pciAddr: \"0000:09:00.0\", sriovEnabled: false}\n    - {pfName: eno3, pciAddr: \"0000:01:00.2\", vendorId: \"8086\", deviceId: \"1572\", pfDriver: vfio-pci, sriovEnabled: true, sriovStatus: {totalVfs: 64}}\n";
 
     fn node(spec: &str) -> crate::error::Result<crate::node::NodeConfig> {
         let text = format!(
@@ -215,6 +215,21 @@ mod tests {
         // The same entry with VFs needs SR-IOV: skipped.
         let n = node("  sriovConfig:\n    - {pfName: ens9, pfDriver: i40e, numVfs: 2}\n").unwrap();
         assert_eq!(n.skipped.len(), 1);
+    }
+
+    #[test]
+    fn vfs_on_a_nic_given_to_vfio_pci_are_skipped_saying_so() {
+        let n = node("  sriovConfig:\n    - {pfName: eno3, numVfs: 4}\n").unwrap();
+        let got: Vec<String> = n.skipped.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            got,
+            ["template t spec.sriovConfig[0] (pfName eno3): is a NIC of this node on vfio-pci, which cannot make VFs"]
+        );
+        // By its model it is no PF either; eno2 is.
+        let n = node("  sriovConfig:\n    - {vendorId: \"8086\", deviceId: \"1572\", numVfs: 4}\n")
+            .unwrap();
+        let pfs: Vec<Option<&str>> = n.sriov.iter().map(|p| p.name.as_deref()).collect();
+        assert_eq!(pfs, [Some("eno2")]);
     }
 
     #[test]

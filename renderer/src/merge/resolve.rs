@@ -21,7 +21,16 @@ impl Merger<'_> {
         // A NIC given whole to a userspace driver (`pfDriver: vfio-pci`, no VFs) needs no SR-IOV.
         let needs_vfs = !(s.pf_driver.as_ref().is_some_and(|d| d.is_userspace())
             && s.num_vfs.is_none_or(|n| n.get() == 0));
-        let capable = |i: &crate::inventory::InterfaceStatus| !needs_vfs || i.sriov_capable();
+        // A NIC on a userspace driver (vfio-pci) has no PF driver to make VFs with: no PF either.
+        let on_userspace = |i: &crate::inventory::InterfaceStatus| {
+            i.pf_driver
+                .as_deref()
+                .and_then(|d| DriverName::parse(d).ok())
+                .filter(|d| d.is_userspace())
+        };
+        let capable = |i: &crate::inventory::InterfaceStatus| {
+            !needs_vfs || (i.sriov_capable() && on_userspace(i).is_none())
+        };
         // An entry for a device the node does not have is left out, and said so (best effort; the
         // caller refuses it under strict, see crate::best_effort). The same for every selector kind.
         // The reason does not name the node: fleet mode shares this part of a merge between nodes
@@ -41,6 +50,10 @@ impl Merger<'_> {
             (None, None) => "?".to_string(),
         };
         let no_sriov = |selector: PfSelector, nics: &[&crate::inventory::InterfaceStatus]| {
+            if let (Some(d), [_]) = (nics.first().and_then(|i| on_userspace(i)), nics) {
+                let reason = format!("is a NIC of this node on {d}, which cannot make VFs");
+                return skip(selector, &reason);
+            }
             let reason = match (&selector, nics) {
                 (PfSelector::Name(_), _) => format!("is a NIC of this node {NO_SRIOV}"),
                 (PfSelector::Pci(_), [i]) if i.pf_name.is_some() => {
