@@ -36,6 +36,27 @@ pub fn merge(templates: &[&Loaded], inventory: Option<&HostNetwork>) -> Result<N
     merge_reusing(templates, inventory, None).0
 }
 
+/// [`merge`] with `inventory` (the node's discovery) used only to find the PCI address of DPDK uplinks
+/// named by interface, everything else merged as without an inventory: what the agent checks before
+/// applying, so that a template's own contradictions (an SR-IOV entry against an interface entry) are
+/// reported alike on every node, also on one that lacks the PF, while `nodeInterface: eno2, dpdk: true`
+/// resolves by the same rule as in [`merge`] (and as `plumber apply` merges on the node).
+pub fn merge_resolving_uplinks(
+    templates: &[&Loaded],
+    inventory: Option<&HostNetwork>,
+) -> Result<NodeConfig> {
+    let order = merge_order(templates);
+    let mut m = Merger {
+        uplinks: inventory,
+        ..Default::default()
+    };
+    for t in &order {
+        m.template(t);
+    }
+    let part = m.sriov_part();
+    m.finish(&order, part)
+}
+
 /// [`merge`] for many nodes at once (fleet mode), which share most of their SR-IOV merges: expanding
 /// per-VF settings is most of a merge (512 claims for 4 PFs of 64 VFs with two settings).
 ///
@@ -85,6 +106,9 @@ fn merge_order<'t>(templates: &[&'t Loaded]) -> Vec<&'t Loaded> {
 #[derive(Default)]
 struct Merger<'a> {
     inventory: Option<&'a HostNetwork>,
+    /// Where DPDK uplinks named by interface are looked up when there is no `inventory`
+    /// ([`merge_resolving_uplinks`]).
+    uplinks: Option<&'a HostNetwork>,
     links: BTreeMap<String, LinkB>,
     pfs: BTreeMap<crate::node::PfSelector, PfB>,
     ovs: BTreeMap<String, OvsB>,
@@ -100,7 +124,12 @@ struct Merger<'a> {
     skipped: Vec<Skipped>,
 }
 
-impl Merger<'_> {
+impl<'a> Merger<'a> {
+    /// The inventory DPDK uplinks named by interface are resolved from.
+    fn uplink_inventory(&self) -> Option<&'a HostNetwork> {
+        self.inventory.or(self.uplinks)
+    }
+
     /// A claim of `value` at `path` by the template `t` being merged.
     fn c<T>(&self, t: &Loaded, path: String, value: T) -> Claim<T> {
         Claim {
@@ -150,11 +179,18 @@ impl Merger<'_> {
             &ovs,
             &uplink_origins,
             &links.links,
-            self.inventory,
+            self.uplink_inventory(),
             &mut self.errors,
         );
         let sriov: Vec<_> = sriov.into_iter().map(|(pf, _)| pf).collect();
         ovs::check_dpdk_not_sriov(&ovs, &sriov, &uplink_origins, &mut self.errors);
+        nic_driver::check_dpdk_not_skipped_pf(
+            order,
+            &ovs,
+            &sriov,
+            &uplink_origins,
+            &mut self.errors,
+        );
         if !self.conflicts.is_empty() {
             return Err(Error::Conflicts(self.conflicts));
         }

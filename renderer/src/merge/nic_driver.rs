@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{FieldError, Origin};
 use crate::inventory::HostNetwork;
-use crate::model::DriverName;
+use crate::model::{DriverName, PciAddr};
 use crate::node::*;
+use crate::parse::Loaded;
 
 use super::ovs::UplinkOrigins;
 
@@ -95,6 +96,43 @@ pub(super) fn nic_drivers(
     out.into_iter().map(|(n, _)| n).collect()
 }
 
+/// A DPDK uplink at the PCI address an `sriovConfig` entry names (`pciAddr`, the selector it uses)
+/// whose PF the inventory left out (best effort: no such NIC here) is still a template that asks one
+/// device to be both: refused as [`super::ovs::check_dpdk_not_sriov`] refuses it for a PF that is
+/// there, so that the answer does not depend on the node.
+pub(super) fn check_dpdk_not_skipped_pf(
+    order: &[&Loaded],
+    ovs: &[OvsBridge],
+    sriov: &[SriovPf],
+    uplinks: &UplinkOrigins,
+    errors: &mut Vec<FieldError>,
+) {
+    let written: Vec<PciAddr> = order
+        .iter()
+        .flat_map(|t| &t.template.spec.sriov_config)
+        .filter(|s| s.pf_name.is_none())
+        .filter_map(|s| s.pci_addr)
+        .filter(|a| !sriov.iter().any(|pf| pf.pci == Some(*a)))
+        .collect();
+    for b in ovs {
+        for i in b.ports.iter().flat_map(|p| &p.interfaces) {
+            let Some(a) = i.dpdk_devargs.filter(|a| written.contains(a)) else {
+                continue;
+            };
+            let (origin, path) = uplinks.get(&b.name).cloned().unwrap_or_default();
+            errors.push(FieldError {
+                origin,
+                path,
+                message: format!(
+                    "{} ({a}) is a DPDK uplink and also an SR-IOV PF ({}); a device cannot be both",
+                    i.name,
+                    PfSelector::Pci(a)
+                ),
+            });
+        }
+    }
+}
+
 /// What needs a PF's network interface (or its kernel PF driver) beside a userspace `pfDriver` that
 /// several templates merged into (one template is refused by validation already).
 fn pf_without_netdev(pf: &SriovPf, driver: &DriverName, at: &Place, errors: &mut Vec<FieldError>) {
@@ -112,12 +150,23 @@ fn pf_without_netdev(pf: &SriovPf, driver: &DriverName, at: &Place, errors: &mut
         what.push("VF settings".to_string());
     }
     if !what.is_empty() {
+        let others: Vec<&str> = pf
+            .owners
+            .iter()
+            .map(String::as_str)
+            .filter(|o| Some(*o) != at.0.template.as_deref())
+            .collect();
+        let by = match others.len() {
+            0 => String::new(),
+            1 => format!(" (template {})", others[0]),
+            _ => format!(" (templates {})", others.join(", ")),
+        };
         errors.push(FieldError {
             origin: at.0.clone(),
             path: at.1.clone(),
             message: format!(
                 "{driver} takes {} whole (no network interface, no VFs), and the templates also \
-                 set {} for it; remove pfDriver to keep the PF's kernel driver, or those settings",
+                 set {} for it{by}; remove pfDriver to keep the PF's kernel driver, or those settings",
                 pf.selector,
                 what.join(", ")
             ),
@@ -230,6 +279,18 @@ mod tests {
             .unwrap();
         let pfs: Vec<Option<&str>> = n.sriov.iter().map(|p| p.name.as_deref()).collect();
         assert_eq!(pfs, [Some("eno2")]);
+    }
+
+    #[test]
+    fn a_dpdk_uplink_that_an_sriov_entry_names_is_refused_on_a_node_without_the_device() {
+        // 0000:03:00.0 is not in the inventory: the SR-IOV entry is skipped, the contradiction stays.
+        let spec = "  sriovConfig:\n    - {pciAddr: \"0000:03:00.0\", numVfs: 4}\n  ovsConfig:\n    - {bridgeName: dpdk-br0, nodeInterface: \"0000:03:00.0\", dpdk: true}\n";
+        let e = node(spec).unwrap_err().to_string();
+        assert!(
+            e.contains("(0000:03:00.0) is a DPDK uplink and also an SR-IOV PF (pciAddr 0000:03:00.0); a device cannot be both"),
+            "{e}"
+        );
+        assert_eq!(e.matches("a device cannot be both").count(), 1, "{e}");
     }
 
     #[test]

@@ -80,11 +80,12 @@ pub(crate) enum Decision {
 }
 
 /// Selects the templates for a node with `labels` (templates being deleted are gone already), checks
-/// them and merges them with the node's inventory (its discovered `HostNetwork` status), as `plumber
-/// apply` merges them: one rule for both, so that a DPDK uplink named by interface resolves here as it
-/// does there (also once the NIC is on vfio-pci: discovery names the NICs plumber bound). A conflict or
-/// an invalid template refuses the whole apply, so nothing conflicting (nor anything else) is applied
-/// and nothing is let go of.
+/// them and merges them, DPDK uplinks named by interface resolved from the node's inventory (its
+/// discovered `HostNetwork` status) by the rule `plumber apply` uses (also once the NIC is on
+/// vfio-pci: discovery names the NICs plumber bound), the rest as without an inventory, so that a
+/// template's own contradictions are refused alike on every node (SR-IOV PFs are resolved by the apply
+/// on the node). A conflict or an invalid template refuses the whole apply, so nothing conflicting (nor
+/// anything else) is applied and nothing is let go of.
 pub(crate) fn decide(
     templates: &[&TemplateObject],
     labels: &Labels,
@@ -119,7 +120,7 @@ pub(crate) fn decide(
         return Decision::Refuse(Verdict::Invalid(invalid.join("; ")));
     }
     let refs: Vec<&Loaded> = chosen.iter().collect();
-    match plumber_render::merge::merge(&refs, inventory) {
+    match plumber_render::merge::merge_resolving_uplinks(&refs, inventory) {
         Ok(_) => Decision::Apply(chosen),
         Err(plumber_render::Error::Conflicts(c)) => Decision::Refuse(Verdict::Conflict(c)),
         Err(e) => Decision::Refuse(Verdict::Invalid(e.to_string())),
