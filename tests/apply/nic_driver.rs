@@ -46,10 +46,15 @@ impl Host {
     }
 
     fn apply(&self, spec: &str, extra: &[&str]) -> Output {
+        self.apply_named("t", spec, extra)
+    }
+
+    /// `plumber apply` of one template `name` with `spec` (indented by two spaces).
+    fn apply_named(&self, name: &str, spec: &str, extra: &[&str]) -> Output {
         let p = self.dir.path().join("t.yaml");
         fs::write(
             &p,
-            format!("apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: t}}\nspec:\n{spec}"),
+            format!("apiVersion: plumber.k8s.pf9.io/v1\nkind: HostNetworkTemplate\nmetadata: {{name: {name}}}\nspec:\n{spec}"),
         )
         .unwrap();
         plumber_apply(&p, &self.root(), self.sysfs.root(), extra)
@@ -170,11 +175,25 @@ fn a_dpdk_uplink_by_name_is_bound_kept_without_its_interface_and_given_back() {
             let node = plumber_render::pipeline::node_config(&t, None, Some(&hn)).unwrap();
             assert_eq!(node.nic_drivers[0].pci, Some(nic()));
 
+            // Another template instead of t (a wrong file): giving the NIC back is letting go, refused
+            // without --prune and listed.
+            let other = "  interfaceConfig:\n    - {name: a0, mtu: 1500}\n";
+            let out = host.apply_named("other", other, &with_db);
+            assert_eq!(out.status.code(), Some(1));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("\n  sriov: unbind 0000:03:00.0 from vfio-pci\n"),
+                "{err}"
+            );
+            assert_eq!(host.driver().as_deref(), Some("vfio-pci"));
+
             // The template lets go of the uplink: the NIC goes back to i40e with its interface.
-            ok(&host.apply(
-                "  interfaceConfig:\n    - {name: a0, mtu: 1500}\n",
-                &with_db,
-            ));
+            let dry = ok(&host.apply(other, &[&with_db[..], &["--dry-run"]].concat()));
+            assert!(
+                dry.contains("let go: sriov: wait for 0000:03:00.0 to be bound to i40e\n"),
+                "{dry}"
+            );
+            ok(&host.apply(other, &with_db));
             assert_eq!(host.driver().as_deref(), Some("i40e"));
             assert!(
                 eventually(|| host.has_netdev("eno2")),

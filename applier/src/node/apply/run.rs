@@ -160,13 +160,13 @@ pub async fn apply(
             owned::write(&state_path, &Owned::of(&desired.node))?;
             // Nothing to bind or give back: the NICs still bound and asked for stay recorded.
             let nics = &found.inventory.status.interface_status;
-            let (_, keep) = sysfs::nic::plan_nics(
+            let nic = sysfs::nic::plan_nics(
                 &desired.node.nic_drivers,
                 nics,
                 &found.bindings,
                 &found.bound,
             )?;
-            bound::write(&state_path, &keep)?;
+            bound::write(&state_path, &nic.keep)?;
         }
         let applied = found.applied.after(target.scope, &plan.templates);
         selection::write(&state_path, &applied)?;
@@ -332,24 +332,25 @@ async fn execute(
         .map_err(|e| StageError::new("planning VF drivers", e))?;
     run_sysfs(target, &drivers, done)?;
     // The NICs' own drivers: bound before OVS adds their DPDK ports, given back when let go.
-    let (nic_steps, bound) = sysfs::nic::plan_nics(
+    let nic = sysfs::nic::plan_nics(
         &desired.node.nic_drivers,
         nics,
         &current.bindings,
         &current.bound,
     )
     .map_err(|e| StageError::new("planning NIC drivers", e))?;
+    let nic_steps = nic.steps();
     if !nic_steps.is_empty() {
         // Recorded before the binds, so that a NIC bound by an apply killed part-way is still known
         // (by name, with its old driver) to the next one.
         let mut ahead = current.bound.clone();
-        ahead.extend(bound.iter().map(|(pci, b)| (*pci, b.clone())));
+        ahead.extend(nic.keep.iter().map(|(pci, b)| (*pci, b.clone())));
         bound::write(&target.state_path(), &ahead)
             .map_err(|e| StageError::new("recording the NICs to bind", e))?;
         done.bound_before = Some(current.bound.clone());
     }
     run_sysfs(target, &nic_steps, done)?;
-    done.bound = Some(bound);
+    done.bound = Some(nic.keep);
     // A driver bound just now may have made VF netdevs, whose MTUs the link stage sets.
     if !drivers.is_empty() && desired.node.sriov.iter().any(|p| p.mtu.is_some()) {
         current = discover(handle, target)
@@ -447,14 +448,14 @@ async fn verify(
     let drivers = sysfs::node::plan_drivers(&desired.node.sriov, nics, &found.bindings)
         .map_err(|e| StageError::new("verifying VF drivers", e))?;
     left.extend(drivers.iter().map(|p| p.step.to_string()));
-    let (nic_steps, _) = sysfs::nic::plan_nics(
+    let nic = sysfs::nic::plan_nics(
         &desired.node.nic_drivers,
         nics,
         &found.bindings,
         &found.bound,
     )
     .map_err(|e| StageError::new("verifying NIC drivers", e))?;
-    left.extend(nic_steps.iter().map(|p| p.step.to_string()));
+    left.extend(nic.steps().iter().map(|p| p.step.to_string()));
     let ops = link_ops(desired, &found).map_err(|e| StageError::new("verifying links", e))?;
     let late = plan::vf_netdevs(&found.inventory.status.interface_status);
     left.extend(

@@ -54,6 +54,24 @@ fn find<'a>(nic: &NicDriver, nics: &'a [InterfaceStatus]) -> Option<&'a Interfac
     }
 }
 
+/// What the NIC stage does: bind, then give back, and the record once it is done.
+#[derive(Debug, Default)]
+pub(crate) struct NicPlan {
+    /// The steps that give NICs the driver the templates name.
+    pub(crate) bind: Vec<Planned>,
+    /// The steps that give NICs no template names any more their previous driver (letting go).
+    pub(crate) release: Vec<Planned>,
+    /// The record of bound NICs once the steps are done.
+    pub(crate) keep: BoundNics,
+}
+
+impl NicPlan {
+    /// Every step, in order.
+    pub(crate) fn steps(&self) -> Vec<Planned> {
+        [self.bind.clone(), self.release.clone()].concat()
+    }
+}
+
 /// The steps that give every NIC of `desired` its driver, and every NIC of `bound` no longer desired
 /// its previous driver back; with the record to keep once they are done. Refuses a NIC that is not a
 /// PCI NIC of this node and a kernel driver other than the NIC's (plumber does not move a NIC between
@@ -65,7 +83,7 @@ pub(crate) fn plan_nics(
     nics: &[InterfaceStatus],
     bindings: &BTreeMap<PciAddr, Binding>,
     bound: &BoundNics,
-) -> Result<(Vec<Planned>, BoundNics)> {
+) -> Result<NicPlan> {
     let mut plan = Vec::new();
     let mut keep = BoundNics::new();
     for want in desired {
@@ -109,6 +127,7 @@ pub(crate) fn plan_nics(
             previous: current.map(str::to_string),
         });
     }
+    let mut release = Vec::new();
     for (pci, b) in bound.iter().filter(|(p, _)| !keep.contains_key(p)) {
         let now = nics
             .iter()
@@ -117,10 +136,14 @@ pub(crate) fn plan_nics(
         // Rebound by someone else since (or gone): theirs now.
         if now == Some(b.driver.as_str()) {
             let ov = bindings.get(pci).and_then(|b| b.driver_override.as_deref());
-            plan.extend(plan_release(*pci, b, ov));
+            release.extend(plan_release(*pci, b, ov));
         }
     }
-    Ok((plan, keep))
+    Ok(NicPlan {
+        bind: plan,
+        release,
+        keep,
+    })
 }
 
 /// Giving a NIC back to the driver it had before plumber bound it (or leaving it unbound when it had
@@ -212,7 +235,8 @@ mod tests {
     fn a_nic_is_bound_recorded_kept_and_given_back() {
         let nics = [nic(Some("eno2"), "0000:01:00.1", Some("i40e"))];
         let desired = [want(Some("eno2"), None, "vfio_pci")];
-        let (plan, rec) = plan_nics(&desired, &nics, &BTreeMap::new(), &BoundNics::new()).unwrap();
+        let p = plan_nics(&desired, &nics, &BTreeMap::new(), &BoundNics::new()).unwrap();
+        let (plan, rec) = (p.steps(), p.keep);
         assert_eq!(
             lines(&plan),
             [
@@ -237,14 +261,14 @@ mod tests {
                 driver_override: Some("vfio-pci".into()),
             },
         );
-        let (plan, again) = plan_nics(&desired, &bound_now, &ov, &rec).unwrap();
-        assert!(plan.is_empty(), "{:?}", lines(&plan));
-        assert_eq!(again, rec);
+        let p = plan_nics(&desired, &bound_now, &ov, &rec).unwrap();
+        assert!(p.steps().is_empty(), "{:?}", lines(&p.steps()));
+        assert_eq!(p.keep, rec);
         // No template asks any more: back to i40e, the override cleared.
-        let (plan, none) = plan_nics(&[], &bound_now, &ov, &rec).unwrap();
-        assert!(none.is_empty());
+        let p = plan_nics(&[], &bound_now, &ov, &rec).unwrap();
+        assert!(p.keep.is_empty() && p.bind.is_empty());
         assert_eq!(
-            lines(&plan),
+            lines(&p.release),
             [
                 "unbind 0000:01:00.1 from vfio-pci",
                 "write \"i40e\" to bus/pci/devices/0000:01:00.1/driver_override",
@@ -255,15 +279,18 @@ mod tests {
         );
         // Rebound to another driver since by someone else: left alone.
         let elsewhere = [nic(Some("eno2"), "0000:01:00.1", Some("ixgbe"))];
-        assert!(plan_nics(&[], &elsewhere, &ov, &rec).unwrap().0.is_empty());
+        assert!(plan_nics(&[], &elsewhere, &ov, &rec)
+            .unwrap()
+            .steps()
+            .is_empty());
     }
 
     #[test]
     fn a_kernel_pf_driver_is_checked_and_a_missing_nic_refused() {
         let nics = [nic(Some("ens1f0"), "0000:03:00.0", Some("i40e"))];
         let ok = [want(Some("ens1f0"), Some("0000:03:00.0"), "i40e")];
-        let (plan, rec) = plan_nics(&ok, &nics, &BTreeMap::new(), &BoundNics::new()).unwrap();
-        assert!(plan.is_empty() && rec.is_empty());
+        let p = plan_nics(&ok, &nics, &BTreeMap::new(), &BoundNics::new()).unwrap();
+        assert!(p.steps().is_empty() && p.keep.is_empty());
         let other = [want(Some("ens1f0"), Some("0000:03:00.0"), "ice")];
         let e = plan_nics(&other, &nics, &BTreeMap::new(), &BoundNics::new())
             .unwrap_err()
