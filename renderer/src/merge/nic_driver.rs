@@ -297,7 +297,7 @@ mod tests {
     fn a_dpdk_uplink_that_is_also_a_vlan_parent_a_member_and_a_kernel_port_is_refused_naming_each()
     {
         let e = node(
-            "  interfaceConfig:\n    - name: eno2\n      vlan: [{id: 1000}]\n  bondConfig:\n    - {name: bond0, mode: active-backup, members: [eno2]}\n  ovsConfig:\n    - {bridgeName: dpdk0, nodeInterface: eno2, dpdk: true}\n    - {bridgeName: br1, nodeInterface: eno2}\n",
+            "  interfaceConfig:\n    - name: eno2\n      vlan: [{id: 1000}]\n  bondConfig:\n    - {name: bond0, mode: active-backup, members: [eno2]}\n  ovsConfig:\n    - {bridgeName: dpdk0, nodeInterface: eno2, dpdk: true}\n    - {bridgeName: br1, nodeInterface: \"eno2,eno4\"}\n",
         )
         .unwrap_err()
         .to_string();
