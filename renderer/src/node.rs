@@ -18,6 +18,9 @@ pub struct NodeConfig {
     pub links: BTreeMap<String, Link>,
     pub sriov: Vec<SriovPf>,
     pub ovs: Vec<OvsBridge>,
+    /// NICs bound to a driver the templates name: a PF's `pfDriver`, a DPDK uplink's `vfio-pci`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nic_drivers: Vec<NicDriver>,
     /// Template entries left out because they select a device this node does not have (best effort,
     /// see [`crate::best_effort`]); only with an inventory.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -230,6 +233,10 @@ pub struct SriovPf {
     pub num_vfs: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vf_driver: Option<DriverName>,
+    /// `pfDriver`: the driver of the PF itself (by its canonical name); also in
+    /// [`NodeConfig::nic_drivers`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pf_driver: Option<DriverName>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
     /// Per-VF settings by VF id.
@@ -325,6 +332,40 @@ pub struct VfSettings {
     pub min_tx_rate: Option<u32>,
 }
 
+/// A NIC the templates bind to a driver of their choosing: an `sriovConfig` PF's `pfDriver`, or a DPDK
+/// uplink (`vfio-pci`, as HostPlumber binds them). One concept for both: the boot rule and the
+/// applier bind every one the same way, and give a NIC bound to a userspace driver back to its old
+/// driver when no template asks for it any more.
+///
+/// ```yaml
+/// nic_drivers:
+///   - selector: {pci: "0000:3b:00.0"}
+///     name: ens4f0          # its network interface before the bind (the inventory's)
+///     pci: "0000:3b:00.0"
+///     driver: vfio-pci
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct NicDriver {
+    /// How the templates name the NIC: a PF's selector, or the DPDK uplink's name or PCI address.
+    pub selector: PfSelector,
+    /// Its network interface (the name it had before a userspace driver took it), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pci: Option<PciAddr>,
+    /// The driver, by its canonical name (`vfio-pci`).
+    pub driver: DriverName,
+    pub owners: BTreeSet<String>,
+}
+
+impl NicDriver {
+    /// Whether the driver takes the NIC from the kernel's network stack (`vfio-pci` and the like),
+    /// which is when plumber binds it; a kernel driver is only checked.
+    pub fn binds(&self) -> bool {
+        self.driver.is_userspace()
+    }
+}
+
 /// An OVS bridge and its ports.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct OvsBridge {
@@ -373,7 +414,10 @@ impl NodeConfig {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.links.is_empty() && self.sriov.is_empty() && self.ovs.is_empty()
+        self.links.is_empty()
+            && self.sriov.is_empty()
+            && self.ovs.is_empty()
+            && self.nic_drivers.is_empty()
     }
 
     /// Links in an order that creates parents before children: devices, bonds and bridges, then VLANs.

@@ -145,6 +145,7 @@ impl Validator<'_> {
                     );
                 }
             }
+            self.pf_driver(&p, s);
         }
     }
 
@@ -178,6 +179,37 @@ impl Validator<'_> {
                         ),
                     );
                 }
+            }
+        }
+    }
+
+    /// A PF given to a userspace driver has no network interface: no VFs (the kernel's PF driver
+    /// makes them), no VF driver, no MTU, no VF settings beside it.
+    fn pf_driver(&mut self, p: &str, s: &SriovConfig) {
+        let Some(d) = s.pf_driver.as_ref().filter(|d| d.is_userspace()) else {
+            return;
+        };
+        let fix = format!(
+            "{d} takes the whole NIC (no network interface, no VFs): remove pfDriver to keep the \
+             PF's kernel driver, or leave numVfs out (or 0) to give the NIC to {d}"
+        );
+        if let Some(n) = s.num_vfs.filter(|n| n.get() > 0) {
+            self.err(
+                format!("{p}.numVfs"),
+                format!("{n} VFs with pfDriver {d}; {fix}"),
+            );
+        }
+        let others = [
+            ("vfDriver", s.vf_driver.is_some()),
+            ("mtu", s.mtu.is_some()),
+            ("vfs", !s.vfs.is_empty()),
+        ];
+        for (field, set) in others {
+            if set {
+                self.err(
+                    format!("{p}.{field}"),
+                    format!("is set with pfDriver {d}, which has no network interface or VFs to apply it to; {fix}"),
+                );
             }
         }
     }

@@ -10,7 +10,7 @@ mod metrics_access;
 mod rollup;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,6 +46,9 @@ const APPLY: &str = "application/apply-patch+yaml";
 struct FakeHost {
     calls: Arc<Mutex<Vec<Vec<String>>>>,
     next: Arc<Mutex<VecDeque<Report>>>,
+    /// The NICs `observe` reports (`interfaceStatus`); none unless a test sets them.
+    nics: Arc<Mutex<Option<Value>>>,
+    observed: Arc<AtomicUsize>,
 }
 
 impl FakeHost {
@@ -78,7 +81,12 @@ impl Host for FakeHost {
     }
 
     async fn observe(&mut self) -> Result<inventory::HostNetworkStatus, String> {
-        Ok(discovered())
+        self.observed.fetch_add(1, Ordering::SeqCst);
+        let mut d = discovered();
+        if let Some(nics) = self.nics.lock().unwrap().clone() {
+            d.interface_status = serde_json::from_value(nics).unwrap();
+        }
+        Ok(d)
     }
 }
 
@@ -1401,4 +1409,54 @@ async fn a_skipped_entry_is_in_the_status_and_a_skipped_event() {
     assert!(s.get("skipped").is_none(), "{s:#}");
     assert_eq!(condition(s, "Available")["reason"], "Applied");
     assert_quiet(&mut r.server);
+}
+
+/// HostPlumber's README names a DPDK uplink by interface (`nodeInterface: eno2, dpdk: true`): the agent
+/// merges with the node's discovered inventory and applies it (before, it merged without one and
+/// refused the template); a node whose inventory lacks eno2 refuses it, naming the fix.
+#[tokio::test]
+async fn a_dpdk_uplink_named_by_interface_resolves_from_the_nodes_discovery() {
+    let spec = "ovsConfig: [{bridgeName: dpdk-br0, nodeInterface: eno2, dpdk: true}]";
+    let a = template("dpdk", 1, spec);
+
+    let mut r = rig();
+    // eno2 as discovery lists it once plumber bound it to vfio-pci (by its recorded name).
+    *r.host.nics.lock().unwrap() = Some(json!([{"pfName": "eno2", "pciAddr": "0000:03:00.0",
+        "pfDriver": "vfio-pci", "sriovEnabled": false}]));
+    start_empty(&mut r).await;
+    r.host.queue(report_named(
+        Outcome::Applied,
+        &["dpdk"],
+        1_800_000_005,
+        None,
+    ));
+    let (pass, _) = reconcile_with(
+        &mut r,
+        &[&a],
+        vec![(201, None), (200, None), (200, None), (201, None)],
+    )
+    .await;
+    assert_eq!(r.host.calls(), [vec!["dpdk@1".to_string()]]);
+    assert!(pass.verdict.ok(), "{:?}", pass.verdict);
+    // Observed before the first decision and after the apply; later passes reuse the last one.
+    assert_eq!(r.host.observed.load(Ordering::SeqCst), 2);
+
+    let mut r = rig();
+    start_empty(&mut r).await;
+    let (pass, seen) =
+        reconcile_with(&mut r, &[&a], vec![(201, None), (200, None), (201, None)]).await;
+    assert!(r.host.calls().is_empty(), "nothing is applied");
+    let Verdict::Invalid(m) = &pass.verdict else {
+        panic!("{:?}", pass.verdict)
+    };
+    assert!(
+        m.contains(
+            "spec.ovsConfig[0].nodeInterface: eno2 is a DPDK uplink and its PCI address is unknown"
+        ),
+        "{m}"
+    );
+    assert_eq!(
+        condition(&seen[1].body["status"], "Degraded")["reason"],
+        "InvalidTemplate"
+    );
 }

@@ -9,6 +9,7 @@ mod guard;
 mod hostplumber_status;
 mod install;
 mod netns;
+mod nic_driver;
 mod ovs;
 mod readme;
 mod sysfs;

@@ -6,7 +6,8 @@
 //! plays the kernel where a test needs it: it makes the `virtfnN` links (and VF devices) follow
 //! `sriov_numvfs`, and makes `driver` links follow writes to `drivers/<d>/bind`, `drivers/<d>/unbind`
 //! and `drivers_probe` (honouring `driver_override`, and only for drivers whose directory exists, i.e.
-//! "loaded" modules).
+//! "loaded" modules), and makes a PF's network interface go away when it is bound to no network driver
+//! (`vfio-pci`) and come back under its name when it is again.
 #![allow(dead_code)]
 
 use std::fs;
@@ -87,6 +88,7 @@ impl Fixture {
         let dev = add_pci_device(root, pf, Some(driver));
         put(&dev.join("vendor"), "0x8086\n");
         put(&dev.join("device"), "0x1572\n");
+        put(&dev.join("class"), "0x020000\n");
         if let Some(total) = total {
             put(&dev.join("sriov_totalvfs"), &format!("{total}\n"));
             put(&dev.join("sriov_numvfs"), "0\n");
@@ -210,11 +212,15 @@ impl FakeKernel {
         let thread = {
             let (stop, seen, violations) = (stop.clone(), numvfs_seen.clone(), violations.clone());
             std::thread::spawn(move || {
+                let mut unbound_netdevs = std::collections::BTreeMap::new();
                 while !stop.load(Ordering::SeqCst) {
                     for &pf in &pfs {
                         step_vfs(&root, pf, &seen, &violations);
                     }
                     step_drivers(&root);
+                    for &pf in &pfs {
+                        step_netdev(&root, pf, &mut unbound_netdevs);
+                    }
                     std::thread::sleep(Duration::from_millis(1));
                 }
             })
@@ -269,6 +275,39 @@ pub fn step_vfs(
     remove_vfs(root, pf);
     for k in 0..n {
         add_vf(root, pf, k, None);
+    }
+}
+
+/// The fixture's network drivers: a PF bound to one has its network interface.
+pub const NET_DRIVERS: &[&str] = &["i40e", "iavf", "e1000e"];
+
+/// Makes a PF's network interface follow its driver: gone when it is bound to no network driver (its
+/// name kept in `names`), back under that name when it is bound to one again.
+pub fn step_netdev(
+    root: &Path,
+    pf: PciAddr,
+    names: &mut std::collections::BTreeMap<PciAddr, String>,
+) {
+    let dev = root.join(BRIDGE).join(pf.to_string());
+    let net_driver =
+        link_name(&dev.join("driver")).is_some_and(|d| NET_DRIVERS.contains(&d.as_str()));
+    let name = fs::read_dir(dev.join("net"))
+        .ok()
+        .and_then(|mut e| e.next())
+        .and_then(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned());
+    match (name, net_driver) {
+        (Some(n), false) => {
+            fs::remove_file(root.join("class/net").join(&n)).unwrap();
+            fs::remove_dir_all(dev.join("net")).unwrap();
+            names.insert(pf, n);
+        }
+        (None, true) => {
+            if let Some(n) = names.remove(&pf) {
+                add_netdev(root, &dev, pf, &n);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -13,9 +13,9 @@
 //! refuses naming `--from-export`, and `--from-export` finishes the job (and later leaves a template
 //! edited since alone, naming it).
 //!
-//! The templates use no `pfDriver`: plumber's model does not take it yet (issue 15 item 1), and
-//! `plumber migrate` refuses such a template as it refuses any plumber would not accept (the mtu case
-//! here).
+//! One template gives a whole NIC to vfio-pci with HostPlumber's `pfDriver` (PF mode), which comes
+//! through like every other field; `plumber migrate` refuses a template plumber would not accept (the
+//! mtu case here).
 
 use std::path::Path;
 use std::process::Command;
@@ -58,7 +58,8 @@ fn templates() -> Vec<(&'static str, &'static str, Value, Value, Value, Value)> 
             json!([]),
             json!({"nodeSelector": {"sriov": "true"}, "sriovConfig": [
                 {"pfName": "ens3f0", "numVfs": 8, "vfDriver": "vfio-pci", "mtu": 9000},
-                {"vendorId": "8086", "deviceId": "1572", "numVfs": 4}]}),
+                {"vendorId": "8086", "deviceId": "1572", "numVfs": 4},
+                {"pfName": "ens4f0", "pfDriver": "vfio-pci"}]}),
         ),
         (
             "tenant-b",

@@ -42,9 +42,9 @@ const GO_FIELDS: &[&str] = &[
     "ovsConfig[].params.lacp",
 ];
 
-/// HostPlumber fields plumber's CRD does not have yet (issue 15 item 1 adds `pfDriver`); `plumber
+/// HostPlumber fields plumber's CRD does not have yet (none: `pfDriver` was the last); `plumber
 /// migrate` refuses a template using one, as plumber's parser does.
-const NOT_YET: &[&str] = &["sriovConfig[].pfDriver"];
+const NOT_YET: &[&str] = &[];
 
 /// Every path of an OpenAPI schema: object properties by name, array items as `[]`.
 fn paths(s: &Value, at: &str, out: &mut BTreeSet<String>) {

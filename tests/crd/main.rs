@@ -543,6 +543,18 @@ const ACCEPTED: &[(&str, &str)] = &[
         "an ovsConfig uplink compared with an interfaceConfig entry",
     ),
     (
+        "pf-driver-two-templates",
+        "two templates' sriovConfig entries for one PF: only the merge of both sees it",
+    ),
+    (
+        "pf-driver-vfio-nic-also-vlan-parent",
+        "an sriovConfig pfDriver compared with an interfaceConfig entry",
+    ),
+    (
+        "pf-driver-vfio-with-vfs",
+        "pfDriver compared with numVfs, another field (a CEL rule could say it)",
+    ),
+    (
         "route-gateway-off-link",
         "a gateway inside a subnet of the link's addresses: arithmetic across fields",
     ),

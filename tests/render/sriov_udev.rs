@@ -20,6 +20,7 @@ use crate::common::*;
 use plumber_render::distro::Distro;
 use plumber_render::render::Artifact;
 
+mod nic_driver;
 mod vf_mtu;
 
 const RULES: &str = "/81-plumber-sriov.rules";
@@ -870,8 +871,8 @@ fn every_rule_of_every_case_drives_the_helper() {
                 .map(|p| p.value.clone())
                 .unwrap_or_else(|| "0000:01:00.0".into());
             let args = run_args(&rule, &pci, &name);
-            if args[2] == "vf" {
-                // The VF rule: `vf_mtu`.
+            if args[2] == "vf" || args[2] == "driver" {
+                // The VF rule: `vf_mtu`; a NIC's own driver: `nic_driver`.
                 continue;
             }
             let numvfs: u32 = args[2].parse().unwrap_or(0);

@@ -21,10 +21,14 @@ pub(crate) struct Show {
     /// OVSDB's unix socket (default: ovs-vsctl's own). OVS bridges are shown when OVSDB answers.
     #[arg(long)]
     ovsdb_socket: Option<PathBuf>,
-    /// The root the SR-IOV device plugin's configuration (`/etc/pcidp/config.json`) is read under, for
-    /// `status.pools`.
+    /// The root the state directory and the SR-IOV device plugin's configuration
+    /// (`/etc/pcidp/config.json`, for `status.pools`) are read under.
     #[arg(long, default_value = "/")]
     root: PathBuf,
+    /// The state directory of `plumber apply` (under --root), whose record names the NICs it bound to
+    /// vfio-pci (they have no network interface left to name them).
+    #[arg(long, default_value = plumber::node::install::DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -50,6 +54,11 @@ fn show(c: Show) -> anyhow::Result<()> {
     })?;
     let node = c.node_name.unwrap_or_else(plumber::node::show::node_name);
     let mut hn = plumber::node::show::host_network(&node, &state, &c.sysfs)?;
+    // Under the root, as `plumber apply --state-dir` is.
+    let state_dir = c
+        .root
+        .join(c.state_dir.strip_prefix("/").unwrap_or(&c.state_dir));
+    plumber::node::show::name_bound_nics(&mut hn, &state_dir);
     plumber::node::show::set_pools(&c.root, &mut hn.status).map_err(anyhow::Error::msg)?;
     let db = super::ovsdb(c.ovsdb_socket.as_deref());
     if db.reachable() {

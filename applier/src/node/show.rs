@@ -33,6 +33,16 @@ pub fn set_pools(root: &Path, status: &mut HostNetworkStatus) -> Result<(), Stri
     Ok(())
 }
 
+/// Names the NICs plumber bound to a userspace driver (they have no network interface left) as the
+/// state directory `state_dir` recorded them, in `hn` as [`host_network`] made it.
+pub fn name_bound_nics(hn: &mut HostNetwork, state_dir: &Path) {
+    let bound = crate::node::apply::bound::read(state_dir);
+    crate::node::sysfs::nic::name_bound(&mut hn.status.interface_status, &bound);
+    hn.status
+        .interface_status
+        .sort_by(|a, b| a.pf_name.cmp(&b.pf_name));
+}
+
 /// Assemble the published object from a netlink snapshot and the sysfs NIC list.
 pub fn host_network(
     node: &str,

@@ -9,6 +9,7 @@
 
 mod claims;
 mod links;
+mod nic_driver;
 mod ovs;
 mod ovs_names;
 mod pools;
@@ -36,6 +37,27 @@ use sriov::PfB;
 /// selectors and DPDK uplinks to real devices and bounds `numVfs` by `totalVfs`.
 pub fn merge(templates: &[&Loaded], inventory: Option<&HostNetwork>) -> Result<NodeConfig> {
     merge_reusing(templates, inventory, None).0
+}
+
+/// [`merge`] with `inventory` (the node's discovery) used only to find the PCI address of DPDK uplinks
+/// named by interface, everything else merged as without an inventory: what the agent checks before
+/// applying, so that a template's own contradictions (an SR-IOV entry against an interface entry) are
+/// reported alike on every node, also on one that lacks the PF, while `nodeInterface: eno2, dpdk: true`
+/// resolves by the same rule as in [`merge`] (and as `plumber apply` merges on the node).
+pub fn merge_resolving_uplinks(
+    templates: &[&Loaded],
+    inventory: Option<&HostNetwork>,
+) -> Result<NodeConfig> {
+    let order = merge_order(templates);
+    let mut m = Merger {
+        uplinks: inventory,
+        ..Default::default()
+    };
+    for t in &order {
+        m.template(t);
+    }
+    let part = m.sriov_part();
+    m.finish(&order, part)
 }
 
 /// [`merge`] for many nodes at once (fleet mode), which share most of their SR-IOV merges: expanding
@@ -87,6 +109,9 @@ fn merge_order<'t>(templates: &[&'t Loaded]) -> Vec<&'t Loaded> {
 #[derive(Default)]
 struct Merger<'a> {
     inventory: Option<&'a HostNetwork>,
+    /// Where DPDK uplinks named by interface are looked up when there is no `inventory`
+    /// ([`merge_resolving_uplinks`]).
+    uplinks: Option<&'a HostNetwork>,
     links: BTreeMap<String, LinkB>,
     pfs: BTreeMap<crate::node::PfSelector, PfB>,
     ovs: BTreeMap<String, OvsB>,
@@ -102,7 +127,12 @@ struct Merger<'a> {
     skipped: Vec<Skipped>,
 }
 
-impl Merger<'_> {
+impl<'a> Merger<'a> {
+    /// The inventory DPDK uplinks named by interface are resolved from.
+    fn uplink_inventory(&self) -> Option<&'a HostNetwork> {
+        self.inventory.or(self.uplinks)
+    }
+
     /// A claim of `value` at `path` by the template `t` being merged.
     fn c<T>(&self, t: &Loaded, path: String, value: T) -> Claim<T> {
         Claim {
@@ -153,8 +183,24 @@ impl Merger<'_> {
         self.skipped = part.skipped;
         let sriov = sriov::unify_mtu(part.pfs, &mut links, order, &mut self.conflicts);
         let (ovs, uplink_origins) = self.ovs_done(&links.links);
+        let nic_drivers = nic_driver::nic_drivers(
+            &sriov,
+            &ovs,
+            &uplink_origins,
+            &links.links,
+            self.uplink_inventory(),
+            &mut self.errors,
+        );
+        let sriov: Vec<_> = sriov.into_iter().map(|(pf, _)| pf).collect();
         ovs::check_dpdk_not_sriov(&ovs, &sriov, &uplink_origins, &mut self.errors);
         ovs_names::check_unique(&ovs, &uplink_origins, &mut self.errors);
+        nic_driver::check_dpdk_not_skipped_pf(
+            order,
+            &ovs,
+            &sriov,
+            &uplink_origins,
+            &mut self.errors,
+        );
         if !self.conflicts.is_empty() {
             return Err(Error::Conflicts(self.conflicts));
         }
@@ -175,6 +221,7 @@ impl Merger<'_> {
             links: links.links,
             sriov,
             ovs,
+            nic_drivers,
             skipped: self.skipped,
         })
     }

@@ -176,7 +176,7 @@ impl Merger<'_> {
             }
             (Uplink::Name(n), true) => {
                 let pci = self
-                    .inventory
+                    .uplink_inventory()
                     .and_then(|inv| inv.by_name(n.as_str()))
                     .and_then(|i| i.pci_addr);
                 if pci.is_none() {

@@ -18,6 +18,19 @@ impl Merger<'_> {
             i.sriov_status.as_ref().and_then(|s| s.total_vfs)
         };
         let inv = self.inventory;
+        // A NIC given whole to a userspace driver (`pfDriver: vfio-pci`, no VFs) needs no SR-IOV.
+        let needs_vfs = !(s.pf_driver.as_ref().is_some_and(|d| d.is_userspace())
+            && s.num_vfs.is_none_or(|n| n.get() == 0));
+        // A NIC on a userspace driver (vfio-pci) has no PF driver to make VFs with: no PF either.
+        let on_userspace = |i: &crate::inventory::InterfaceStatus| {
+            i.pf_driver
+                .as_deref()
+                .and_then(|d| DriverName::parse(d).ok())
+                .filter(|d| d.is_userspace())
+        };
+        let capable = |i: &crate::inventory::InterfaceStatus| {
+            !needs_vfs || (i.sriov_capable() && on_userspace(i).is_none())
+        };
         // An entry for a device the node does not have is left out, and said so (best effort; the
         // caller refuses it under strict, see crate::best_effort). The same for every selector kind.
         // The reason does not name the node: fleet mode shares this part of a merge between nodes
@@ -37,6 +50,10 @@ impl Merger<'_> {
             (None, None) => "?".to_string(),
         };
         let no_sriov = |selector: PfSelector, nics: &[&crate::inventory::InterfaceStatus]| {
+            if let (Some(d), [_]) = (nics.first().and_then(|i| on_userspace(i)), nics) {
+                let reason = format!("is a NIC of this node on {d}, which cannot make VFs");
+                return skip(selector, &reason);
+            }
             let reason = match (&selector, nics) {
                 (PfSelector::Name(_), _) => format!("is a NIC of this node {NO_SRIOV}"),
                 (PfSelector::Pci(_), [i]) if i.pf_name.is_some() => {
@@ -60,7 +77,7 @@ impl Merger<'_> {
             match inv {
                 None => vec![(PfSelector::Name(name.clone()), Some(name), None, None)],
                 Some(inv) => match inv.by_name(&name) {
-                    Some(i) if !i.sriov_capable() => {
+                    Some(i) if !capable(i) => {
                         self.skipped.push(no_sriov(PfSelector::Name(name), &[i]));
                         vec![]
                     }
@@ -80,7 +97,7 @@ impl Merger<'_> {
             match inv {
                 None => vec![(PfSelector::Pci(a), None, Some(a), None)],
                 Some(inv) => match inv.by_pci(&a) {
-                    Some(i) if !i.sriov_capable() => {
+                    Some(i) if !capable(i) => {
                         self.skipped.push(no_sriov(PfSelector::Pci(a), &[i]));
                         vec![]
                     }
@@ -118,7 +135,7 @@ impl Merger<'_> {
                     }));
                     vec![]
                 }
-                Some(inv) if !inv.by_ids(v, d).iter().any(|i| i.sriov_capable()) => {
+                Some(inv) if !inv.by_ids(v, d).iter().any(|i| capable(i)) => {
                     let nics = inv.by_ids(v, d);
                     let ids = PfSelector::Ids {
                         vendor: v,
@@ -130,7 +147,7 @@ impl Merger<'_> {
                 Some(inv) => inv
                     .by_ids(v, d)
                     .into_iter()
-                    .filter(|i| i.sriov_capable())
+                    .filter(|i| capable(i))
                     .map(|i| {
                         let key = match (&i.pf_name, i.pci_addr) {
                             (Some(n), _) => PfSelector::Name(n.clone()),

@@ -23,6 +23,7 @@ pub(super) struct PfB {
     total_vfs: Option<u32>,
     num_vfs: Option<Claim<u32>>,
     vf_driver: Option<Claim<String>>,
+    pf_driver: Option<Claim<String>>,
     mtu: Option<Claim<u32>>,
     vfs: BTreeMap<u32, VfB>,
     owners: BTreeSet<String>,
@@ -77,6 +78,8 @@ fn pool_of(
 pub(super) struct PfDone {
     pf: SriovPf,
     mtu_side: Option<ConflictSide>,
+    /// Where `pfDriver` was set, for the checks of [`super::nic_driver`].
+    pub(super) driver_at: Option<(crate::error::Origin, String)>,
 }
 
 /// The SR-IOV part of a merge: the merged PFs and the entries skipped for devices the inventory does
@@ -222,6 +225,10 @@ impl Merger<'_> {
                 let d = d.canonical().as_str().to_string();
                 self.c(t, format!("{p}.vfDriver"), d)
             });
+            let pf_driver = s.pf_driver.as_ref().map(|d| {
+                let d = d.canonical().as_str().to_string();
+                self.c(t, format!("{p}.pfDriver"), d)
+            });
             let mtu = s.mtu.map(|m| self.c(t, format!("{p}.mtu"), m.get()));
             let entries: Vec<VfB> = s
                 .vfs
@@ -261,6 +268,8 @@ impl Merger<'_> {
             );
             let driver = || format!("vfDriver of {what}");
             claim_opt(&mut pf.vf_driver, vf_driver, driver, conflicts);
+            let driver = || format!("pfDriver of {what}");
+            claim_opt(&mut pf.pf_driver, pf_driver, driver, conflicts);
             claim_opt(&mut pf.mtu, mtu, || format!("the MTU of {what}"), conflicts);
             for (vf, new) in s.vfs.iter().zip(&entries) {
                 for id in vf.id.iter() {
@@ -289,6 +298,7 @@ impl Merger<'_> {
             .into_iter()
             .map(|(key, b)| PfDone {
                 mtu_side: b.mtu.as_ref().map(|c| c.side(c.value.to_string())),
+                driver_at: b.pf_driver.as_ref().map(|c| c.place()),
                 pf: SriovPf {
                     selector: b.selector.clone().unwrap_or(key),
                     name: b.name.clone(),
@@ -296,6 +306,10 @@ impl Merger<'_> {
                     num_vfs: b.num_vfs.as_ref().map(|c| c.value),
                     vf_driver: b
                         .vf_driver
+                        .as_ref()
+                        .map(|c| DriverName::parse(&c.value).expect("validated driver")),
+                    pf_driver: b
+                        .pf_driver
                         .as_ref()
                         .map(|c| DriverName::parse(&c.value).expect("validated driver")),
                     mtu: b.mtu.as_ref().map(|c| c.value),
@@ -329,9 +343,14 @@ pub(super) fn unify_mtu(
     done: &mut LinksDone,
     order: &[&Loaded],
     conflicts: &mut Vec<Conflict>,
-) -> Vec<SriovPf> {
+) -> Vec<(SriovPf, Option<(crate::error::Origin, String)>)> {
     let mut sriov = Vec::new();
-    for PfDone { mut pf, mtu_side } in pfs {
+    for PfDone {
+        mut pf,
+        mtu_side,
+        driver_at,
+    } in pfs
+    {
         // The other direction: a PF whose link has an MTU gets it from the udev rule too, before its
         // VFs exist (VF drivers read the PF's MTU when they start).
         let link_mtu = pf
@@ -364,8 +383,12 @@ pub(super) fn unify_mtu(
                 }
             }
         }
-        pf.mtu = pf.mtu.or(link_mtu);
-        sriov.push(pf);
+        // A PF given to a userspace driver has no interface for its link's MTU ([`super::nic_driver`]
+        // refuses that link).
+        if !pf.pf_driver.as_ref().is_some_and(|d| d.is_userspace()) {
+            pf.mtu = pf.mtu.or(link_mtu);
+        }
+        sriov.push((pf, driver_at));
     }
     sriov
 }

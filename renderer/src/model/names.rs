@@ -94,7 +94,7 @@ impl Serialize for IfName {
     }
 }
 
-/// A kernel driver name for `vfDriver` (`vfio-pci`, `iavf`, `i40evf`, `ixgbevf`, `mlx5_core`): 1 to 56
+/// A kernel driver name for `vfDriver` and `pfDriver` (`vfio-pci`, `iavf`, `i40evf`, `ixgbevf`, `mlx5_core`): 1 to 56
 /// letters, digits, `_` or `-`, as module names are.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
@@ -138,7 +138,17 @@ impl DriverName {
             None => self.clone(),
         }
     }
+
+    /// Whether the driver hands the device to userspace (DPDK, a VM, SR-IOV CNI's PF mode): a NIC bound
+    /// to it has no network interface and cannot create VFs. Any driver not among them (`vfio-pci`, `uio_pci_generic`, `igb_uio`, `pci-stub`)
+    /// (by its canonical name) is taken for a kernel network driver.
+    pub fn is_userspace(&self) -> bool {
+        USERSPACE_DRIVERS.contains(&self.canonical().as_str())
+    }
 }
+
+/// The drivers that give a PCI device to userspace, without a network interface (by canonical name).
+const USERSPACE_DRIVERS: &[&str] = &["vfio-pci", "uio_pci_generic", "igb_uio", "pci-stub"];
 
 /// Driver names as the kernel registers them (`/sys/bus/pci/drivers/<name>`) for the VF and PF drivers
 /// SR-IOV templates name: userspace (`vfio-pci`, `uio_pci_generic`, `igb_uio`, `pci-stub`), Intel
@@ -165,6 +175,12 @@ pub const KNOWN_DRIVERS: &[&str] = &[
     "qed",
     "ena",
 ];
+
+impl fmt::Display for DriverName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 impl<'de> Deserialize<'de> for DriverName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

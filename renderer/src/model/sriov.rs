@@ -23,6 +23,8 @@ use super::{
 ///     deviceId: "1528"
 ///     numVfs: 32
 ///     vfDriver: vfio-pci
+///   - pfName: ens4f0             # the whole NIC to DPDK ("PF mode")
+///     pfDriver: vfio-pci
 ///   - pciAddr: 0000:03:00.0
 ///     numVfs: 4
 ///     mtu: 9000
@@ -66,6 +68,13 @@ pub struct SriovConfig {
     pub num_vfs: Option<NumVfs>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vf_driver: Option<DriverName>,
+    /// The driver the PF itself is bound to (HostPlumber's field). A userspace driver (`vfio-pci`,
+    /// `uio_pci_generic`, `igb_uio`) gives the whole NIC to DPDK or SR-IOV CNI's "PF mode": plumber binds
+    /// it (and binds the old driver back when no template asks any more); the PF then has no network
+    /// interface, so `numVfs` above 0, `vfDriver`, `mtu` and `vfs` are refused beside it. A kernel
+    /// network driver must be the one the PF has: plumber checks it and moves nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pf_driver: Option<DriverName>,
     /// MTU of the PF, and of its VFs' network interfaces (set after the PF's: VFs cannot exceed it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<Mtu>,

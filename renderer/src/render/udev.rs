@@ -27,13 +27,17 @@
 //! helper gives the VF the MTU of the first triple that matches its PF (`physfn`). udev cannot compare the
 //! `physfn` link's target itself, so the helper does. A VF without a netdev (`vfio-pci`) has no event and
 //! no MTU to set.
+//!
+//! A NIC given whole to a userspace driver ([`NicDriver`]: a PF's `pfDriver: vfio-pci`, a DPDK uplink)
+//! gets a rule of the same kinds that runs `plumber-sriov $id $name driver DRIVER`, which binds it; bound,
+//! it has no network interface, so the rule cannot fire again (no loop).
 
 use serde::Serialize;
 use std::collections::BTreeSet;
 
 use crate::distro::Distro;
 use crate::error::{Error, Result};
-use crate::node::{NodeConfig, PfSelector, SriovPf, VfSettings};
+use crate::node::{NicDriver, NodeConfig, PfSelector, SriovPf, VfSettings};
 
 use super::{header, render_template, Artifact};
 
@@ -64,6 +68,10 @@ struct PfCtx {
     vf_match: [String; 2],
     /// `sriovConfig.mtu`, `-` when not set.
     mtu: String,
+    /// Whether the VF rule's helper looks at this PF (a NIC given whole to a driver has no VFs).
+    has_vfs: bool,
+    /// Whether the rule's comment calls the NIC a DPDK uplink (else a PF).
+    dpdk: bool,
 }
 
 #[derive(Serialize)]
@@ -116,6 +124,16 @@ fn vf_args(id: u32, v: &VfSettings, pf: &str, artifact: &str) -> Result<Vec<Stri
 }
 
 fn pf_ctx(pf: &SriovPf, artifact: &str) -> Result<PfCtx> {
+    if let Some(d) = pf.pf_driver.as_ref().filter(|d| d.is_userspace()) {
+        let nic = NicDriver {
+            selector: pf.selector.clone(),
+            name: pf.name.clone(),
+            pci: pf.pci,
+            driver: d.clone(),
+            owners: pf.owners.clone(),
+        };
+        return nic_ctx(&nic, false, artifact);
+    }
     let dash = || "-".to_string();
     let mut args = vec![
         pf.num_vfs.map(|n| n.to_string()).unwrap_or_else(dash),
@@ -161,17 +179,61 @@ fn pf_ctx(pf: &SriovPf, artifact: &str) -> Result<PfCtx> {
         mtu: args[2].clone(),
         args,
         vf_match,
+        has_vfs: true,
+        dpdk: false,
+    })
+}
+
+/// The rule of a NIC given whole to a userspace driver (a PF's `pfDriver: vfio-pci`, a DPDK uplink):
+/// the helper's `driver DRIVER` form, which binds it. Once bound the NIC has no network interface,
+/// so its rule does not fire again.
+fn nic_ctx(nic: &NicDriver, dpdk: bool, artifact: &str) -> Result<PfCtx> {
+    let (by, vendor, device) = match (&nic.name, &nic.pci, &nic.selector) {
+        (Some(_), _, _) => ("name", None, None),
+        (None, Some(_), _) => ("pci", None, None),
+        (None, None, PfSelector::Ids { vendor, device }) => {
+            ("ids", Some(vendor.to_string()), Some(device.to_string()))
+        }
+        (None, None, other) => {
+            return Err(Error::Render {
+                artifact: artifact.to_string(),
+                message: format!("the NIC {other} has neither a name nor a PCI address"),
+            })
+        }
+    };
+    Ok(PfCtx {
+        by,
+        name: nic.name.clone(),
+        pci: nic.pci.map(|p| p.to_string()),
+        vendor,
+        device,
+        args: vec!["driver".to_string(), nic.driver.as_str().to_string()],
+        vf_match: [String::new(), String::new()],
+        mtu: "-".to_string(),
+        has_vfs: false,
+        dpdk,
     })
 }
 
 pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
-    if node.sriov.is_empty() {
+    // DPDK uplinks to bind (a PF's pfDriver comes with its SR-IOV entry).
+    let dpdk: Vec<&NicDriver> = node
+        .nic_drivers
+        .iter()
+        .filter(|n| n.binds())
+        .filter(|n| !node.sriov.iter().any(|pf| pf.selector == n.selector))
+        .collect();
+    if node.sriov.is_empty() && dpdk.is_empty() {
         return Ok(Vec::new());
     }
     let owners: BTreeSet<&str> = node
         .sriov
         .iter()
         .flat_map(|pf| pf.owners.iter().map(String::as_str))
+        .chain(
+            dpdk.iter()
+                .flat_map(|n| n.owners.iter().map(String::as_str)),
+        )
         .collect();
     let head = header(owners.iter().copied());
     let helper = format!("{}/plumber-sriov", distro.paths.helpers);
@@ -181,6 +243,7 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
         .sriov
         .iter()
         .map(|pf| pf_ctx(pf, &rules_path))
+        .chain(dpdk.iter().map(|n| nic_ctx(n, true, &rules_path)))
         .collect::<Result<Vec<_>>>()?;
     // Most specific first: the first rule that matches a PF skips the rest.
     pfs.sort_by_key(|p| match p.by {
@@ -190,6 +253,7 @@ pub fn render(node: &NodeConfig, distro: &Distro) -> Result<Vec<Artifact>> {
     });
     let vf_args = if pfs.iter().any(|p| p.mtu != "-") {
         pfs.iter()
+            .filter(|p| p.has_vfs)
             .flat_map(|p| [p.vf_match[0].clone(), p.vf_match[1].clone(), p.mtu.clone()])
             .collect()
     } else {
@@ -242,6 +306,7 @@ mod tests {
             pci: None,
             num_vfs: Some(4),
             vf_driver: Some(DriverName::parse("vfio-pci").unwrap()),
+            pf_driver: None,
             mtu: None,
             vfs: BTreeMap::new(),
             pools: Default::default(),
@@ -377,6 +442,8 @@ mod tests {
                 args: vec!["4".into(), "-".into(), "-".into()],
                 vf_match: [by.into(), "eno2".into()],
                 mtu: "-".into(),
+                has_vfs: true,
+                dpdk: false,
             }],
             vf_args: vec![],
         }

@@ -101,6 +101,8 @@ pub struct Agent<H: Host> {
     clock: Clock,
     conditions: Vec<Condition>,
     discovered: inventory::HostNetworkStatus,
+    /// Whether `discovered` was observed by this process (not only read back from the server).
+    observed: bool,
     applied_templates: Vec<AppliedTemplate>,
     last_apply: Option<LastApply>,
     /// What the last apply that ran left out (best effort).
@@ -127,6 +129,7 @@ impl<H: Host> Agent<H> {
             clock: Box::new(wall_clock),
             conditions: Vec::new(),
             discovered: inventory::HostNetworkStatus::default(),
+            observed: false,
             applied_templates: Vec::new(),
             last_apply: None,
             skipped: Vec::new(),
@@ -185,7 +188,22 @@ impl<H: Host> Agent<H> {
         self.state.started();
         let mut progressing = false;
         let mut drift = false;
-        let decided = reconcile::decide(templates, labels);
+        // The templates are merged with the node's inventory (DPDK uplinks named by interface): observed
+        // once before the first decision; every pass observes the node again after its apply.
+        if !self.observed {
+            match self.host.observe().await {
+                Ok(d) => {
+                    self.discovered = d;
+                    self.observed = true;
+                }
+                Err(e) => tracing::warn!(error = %e, "discovering the node before merging"),
+            }
+        }
+        let inventory = inventory::HostNetwork {
+            status: self.discovered.clone(),
+            ..Default::default()
+        };
+        let decided = reconcile::decide(templates, labels, Some(&inventory));
         if let Decision::Apply(chosen) = &decided {
             // What plumber-render and plumber apply print as warnings (an SR-IOV entry naming its
             // PF several ways, a name kubectl refuses): logged when they change, not every pass.
@@ -267,6 +285,7 @@ impl<H: Host> Agent<H> {
         let sync_error = match self.host.observe().await {
             Ok(d) => {
                 self.discovered = d;
+                self.observed = true;
                 None
             }
             Err(e) => {

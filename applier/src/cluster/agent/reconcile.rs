@@ -80,9 +80,17 @@ pub(crate) enum Decision {
 }
 
 /// Selects the templates for a node with `labels` (templates being deleted are gone already), checks
-/// them and merges them without the node's inventory: a conflict or an invalid template refuses the
-/// whole apply, so nothing conflicting (nor anything else) is applied and nothing is let go of.
-pub(crate) fn decide(templates: &[&TemplateObject], labels: &Labels) -> Decision {
+/// them and merges them, DPDK uplinks named by interface resolved from the node's inventory (its
+/// discovered `HostNetwork` status) by the rule `plumber apply` uses (also once the NIC is on
+/// vfio-pci: discovery names the NICs plumber bound), the rest as without an inventory, so that a
+/// template's own contradictions are refused alike on every node (SR-IOV PFs are resolved by the apply
+/// on the node). A conflict or an invalid template refuses the whole apply, so nothing conflicting (nor
+/// anything else) is applied and nothing is let go of.
+pub(crate) fn decide(
+    templates: &[&TemplateObject],
+    labels: &Labels,
+    inventory: Option<&inventory::HostNetwork>,
+) -> Decision {
     let mut chosen: Vec<Loaded> = Vec::new();
     // Templates the API server accepted but the renderer cannot read (what OpenAPI cannot express):
     // reported by every node they may select, and nothing applied there.
@@ -112,7 +120,7 @@ pub(crate) fn decide(templates: &[&TemplateObject], labels: &Labels) -> Decision
         return Decision::Refuse(Verdict::Invalid(invalid.join("; ")));
     }
     let refs: Vec<&Loaded> = chosen.iter().collect();
-    match plumber_render::merge::merge(&refs, None) {
+    match plumber_render::merge::merge_resolving_uplinks(&refs, inventory) {
         Ok(_) => Decision::Apply(chosen),
         Err(plumber_render::Error::Conflicts(c)) => Decision::Refuse(Verdict::Conflict(c)),
         Err(e) => Decision::Refuse(Verdict::Invalid(e.to_string())),
@@ -181,6 +189,7 @@ impl Host for NodeHost {
         let mut hn =
             crate::node::show::host_network(&self.target.node_name, &state, &self.target.sysfs)
                 .map_err(|e| e.to_string())?;
+        crate::node::show::name_bound_nics(&mut hn, &self.state_path());
         if self.target.ovsdb.reachable() {
             match crate::node::ovs::discover(&self.target.ovsdb) {
                 Ok(db) => hn.status.set_ovs(crate::node::ovs::status(&db)),
@@ -223,7 +232,7 @@ mod tests {
             "c-other",
             "nodeSelector: {rack: r2}\ninterfaceConfig: [{name: eth0, mtu: 1500}]",
         );
-        let Decision::Apply(got) = decide(&[&a, &b, &c], &labels("rack=r1")) else {
+        let Decision::Apply(got) = decide(&[&a, &b, &c], &labels("rack=r1"), None) else {
             panic!()
         };
         let names: Vec<&str> = got.iter().map(|l| l.name()).collect();
@@ -237,7 +246,8 @@ mod tests {
         let mut bad = template("routes", "nodeSelector: {rack: r1}");
         bad.spec["interfaceConfig"] = serde_json::json!([{"name": "eth1", "ipv4": {
             "address": ["10.0.0.2/8"], "routes": [{"to": "10.1.2.3/8", "via": "10.0.0.1"}]}}]);
-        let Decision::Refuse(Verdict::Invalid(m)) = decide(&[&ok, &bad], &labels("rack=r1")) else {
+        let Decision::Refuse(Verdict::Invalid(m)) = decide(&[&ok, &bad], &labels("rack=r1"), None)
+        else {
             panic!()
         };
         assert_eq!(
@@ -246,7 +256,7 @@ mod tests {
              10.1.2.3/8 has host bits set; the network is 10.0.0.0/8"
         );
         // A node it does not select applies the rest.
-        let Decision::Apply(got) = decide(&[&ok, &bad], &labels("rack=r2")) else {
+        let Decision::Apply(got) = decide(&[&ok, &bad], &labels("rack=r2"), None) else {
             panic!()
         };
         assert_eq!(got.len(), 1);
@@ -256,7 +266,7 @@ mod tests {
     fn a_conflict_names_both_templates_and_the_field() {
         let a = template("mtu-a", "interfaceConfig: [{name: eth0, mtu: 9000}]");
         let b = template("mtu-b", "interfaceConfig: [{name: eth0, mtu: 1500}]");
-        let Decision::Refuse(Verdict::Conflict(c)) = decide(&[&a, &b], &labels("x=y")) else {
+        let Decision::Refuse(Verdict::Conflict(c)) = decide(&[&a, &b], &labels("x=y"), None) else {
             panic!()
         };
         let text = c[0].to_string();
@@ -309,7 +319,7 @@ mod tests {
             "bad",
             "interfaceConfig: [{name: eth1, vlan: [{id: 7}, {id: 7}]}]",
         );
-        let Decision::Refuse(Verdict::Invalid(m)) = decide(&[&a, &b], &Labels::new()) else {
+        let Decision::Refuse(Verdict::Invalid(m)) = decide(&[&a, &b], &Labels::new(), None) else {
             panic!()
         };
         assert!(m.contains("bad"), "{m}");

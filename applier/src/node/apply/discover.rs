@@ -28,6 +28,8 @@ pub struct Discovered {
     /// What plumber created at runtime for the templates of its last apply (the state directory's
     /// record), to let go of what the templates no longer name.
     pub(crate) owned: crate::node::plan::Owned,
+    /// The NICs plumber bound to a userspace driver (the state directory's record).
+    pub(crate) bound: crate::node::sysfs::nic::BoundNics,
     /// The templates of the last successful apply (the state directory's record), to tell which ones
     /// an apply drops.
     pub(crate) applied: selection::AppliedTemplates,
@@ -55,7 +57,8 @@ pub enum OvsFound {
 /// Reads the node: netlink and sysfs, and the state directory's records.
 pub async fn discover(handle: &rtnetlink::Handle, target: &Target) -> Result<Discovered> {
     let (state, indexes) = crate::node::netlink::discover_indexed(handle).await?;
-    let inventory = crate::node::show::host_network(&target.node_name, &state, &target.sysfs)?;
+    let mut inventory = crate::node::show::host_network(&target.node_name, &state, &target.sysfs)?;
+    crate::node::show::name_bound_nics(&mut inventory, &target.state_path());
     let bindings =
         crate::node::sysfs::node::bindings(&target.sysfs, &inventory.status.interface_status);
     Ok(Discovered {
@@ -64,6 +67,7 @@ pub async fn discover(handle: &rtnetlink::Handle, target: &Target) -> Result<Dis
         indexes,
         bindings,
         owned: owned::read(&target.state_path()),
+        bound: super::bound::read(&target.state_path()),
         applied: selection::read(&target.state_path()),
         files: None,
         ovs: None,

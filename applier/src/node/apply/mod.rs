@@ -22,6 +22,7 @@
 //!
 //! The outcome is recorded in the state directory ([`record`]) and decides the exit code.
 
+pub(crate) mod bound;
 mod change;
 mod discover;
 mod files;
@@ -216,8 +217,9 @@ impl fmt::Display for NodePlan {
             let m = mark(matches!(c, FileChange::Remove { .. }));
             writeln!(f, "{m}file: {c}")?;
         }
-        for s in &self.sriov {
-            writeln!(f, "sriov: {}", s.text)?;
+        let kept = self.sriov.len().saturating_sub(self.let_go.nics.len());
+        for (i, s) in self.sriov.iter().enumerate() {
+            writeln!(f, "{}sriov: {}", mark(i >= kept), s.text)?;
         }
         let kept = self.links.len().saturating_sub(self.let_go.links.len());
         for (i, op) in self.links.iter().enumerate() {

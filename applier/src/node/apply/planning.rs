@@ -32,6 +32,7 @@ pub fn plan_node(
     } else {
         (Vec::new(), Vec::new())
     };
+    let mut nic_released = Vec::new();
     let (sriov, counts, (links, released)) = if target.scope.runtime() {
         let nics = &found.inventory.status.interface_status;
         let counts = sysfs::node::plan_counts(&desired.node.sriov, nics)?;
@@ -49,6 +50,15 @@ pub fn plan_node(
         } else {
             lines.extend(drivers.iter().map(|p| Change::sriov(&p.step)));
         }
+        // The NICs' own drivers (pfDriver, DPDK uplinks), after the VFs and before links and OVS.
+        let nic = sysfs::nic::plan_nics(
+            &desired.node.nic_drivers,
+            nics,
+            &found.bindings,
+            &found.bound,
+        )?;
+        lines.extend(nic.steps().iter().map(|p| Change::sriov(&p.step)));
+        nic_released = nic.release.iter().map(|p| p.step.to_string()).collect();
         let links = link_ops_split(desired, found)?;
         (lines, counts, links)
     } else {
@@ -77,6 +87,7 @@ pub fn plan_node(
             .collect(),
         links: released.clone(),
         ovs: ovs_released.clone(),
+        nics: nic_released,
     };
     // What is carried out: the desired state's ops, then letting go.
     let links = [links, released].concat();

@@ -9,10 +9,10 @@ use plumber_render::parse::Loaded;
 use plumber_render::select::Labels;
 
 use super::journal::{self, Journal};
-use super::owned;
 use super::planning::{link_ops, ovs_ops};
 use super::record::{self, Outcome, Record};
 use super::selection::{self, Prune};
+use super::{bound, owned};
 use super::{
     check_guard, discover, discover_for, discover_ovs, plan_node, Change, Desired, Discovered,
     Target, VF_WAIT,
@@ -42,6 +42,11 @@ struct Done {
     links: Vec<Op>,
     /// The VF netdevs the link stage saw (and set the MTUs of); see [`verify`].
     vf_netdevs: BTreeSet<String>,
+    /// The record of the NICs bound to a userspace driver once the NIC stage is done (written at the
+    /// commit).
+    bound: Option<crate::node::sysfs::nic::BoundNics>,
+    /// The record as it was before the NIC stage wrote ahead of its steps (put back by [`undo`]).
+    bound_before: Option<crate::node::sysfs::nic::BoundNics>,
     ovs: Vec<OvsOp>,
     /// The runtime journal, written before the link stage ([`journal`]); `journaled` once on disk.
     journal: Option<Journal>,
@@ -153,6 +158,15 @@ pub async fn apply(
         }
         if target.scope.runtime() {
             owned::write(&state_path, &Owned::of(&desired.node))?;
+            // Nothing to bind or give back: the NICs still bound and asked for stay recorded.
+            let nics = &found.inventory.status.interface_status;
+            let nic = sysfs::nic::plan_nics(
+                &desired.node.nic_drivers,
+                nics,
+                &found.bindings,
+                &found.bound,
+            )?;
+            bound::write(&state_path, &nic.keep)?;
         }
         let applied = found.applied.after(target.scope, &plan.templates);
         selection::write(&state_path, &applied)?;
@@ -206,6 +220,9 @@ pub async fn apply(
             // runtime.json, then the files' commit point, then the runtime journal's ([`journal`]).
             if target.scope.runtime() {
                 owned::write(&state_path, &Owned::of(&desired.node))?;
+            }
+            if let Some(b) = &done.bound {
+                bound::write(&state_path, b)?;
             }
             if let Some(i) = done.installed.take() {
                 i.commit()?;
@@ -314,6 +331,26 @@ async fn execute(
     let drivers = sysfs::node::plan_drivers(&desired.node.sriov, nics, &current.bindings)
         .map_err(|e| StageError::new("planning VF drivers", e))?;
     run_sysfs(target, &drivers, done)?;
+    // The NICs' own drivers: bound before OVS adds their DPDK ports, given back when let go.
+    let nic = sysfs::nic::plan_nics(
+        &desired.node.nic_drivers,
+        nics,
+        &current.bindings,
+        &current.bound,
+    )
+    .map_err(|e| StageError::new("planning NIC drivers", e))?;
+    let nic_steps = nic.steps();
+    if !nic_steps.is_empty() {
+        // Recorded before the binds, so that a NIC bound by an apply killed part-way is still known
+        // (by name, with its old driver) to the next one.
+        let mut ahead = current.bound.clone();
+        ahead.extend(nic.keep.iter().map(|(pci, b)| (*pci, b.clone())));
+        bound::write(&target.state_path(), &ahead)
+            .map_err(|e| StageError::new("recording the NICs to bind", e))?;
+        done.bound_before = Some(current.bound.clone());
+    }
+    run_sysfs(target, &nic_steps, done)?;
+    done.bound = Some(nic.keep);
     // A driver bound just now may have made VF netdevs, whose MTUs the link stage sets.
     if !drivers.is_empty() && desired.node.sriov.iter().any(|p| p.mtu.is_some()) {
         current = discover(handle, target)
@@ -411,6 +448,14 @@ async fn verify(
     let drivers = sysfs::node::plan_drivers(&desired.node.sriov, nics, &found.bindings)
         .map_err(|e| StageError::new("verifying VF drivers", e))?;
     left.extend(drivers.iter().map(|p| p.step.to_string()));
+    let nic = sysfs::nic::plan_nics(
+        &desired.node.nic_drivers,
+        nics,
+        &found.bindings,
+        &found.bound,
+    )
+    .map_err(|e| StageError::new("verifying NIC drivers", e))?;
+    left.extend(nic.steps().iter().map(|p| p.step.to_string()));
     let ops = link_ops(desired, &found).map_err(|e| StageError::new("verifying links", e))?;
     let late = plan::vf_netdevs(&found.inventory.status.interface_status);
     left.extend(
@@ -501,6 +546,11 @@ async fn undo(
                 }
             }
             Err(e) => failed.push(format!("restoring VF drivers: {e}")),
+        }
+    }
+    if let Some(b) = &done.bound_before {
+        if let Err(e) = bound::write(&target.state_path(), b) {
+            failed.push(format!("restoring the record of bound NICs: {e}"));
         }
     }
     if let Some(i) = done.installed {

@@ -128,12 +128,19 @@ pub struct LetGo {
     pub(crate) links: Vec<Op>,
     /// The OVS ops that let go: the last ones of the plan's `ovs`.
     pub(crate) ovs: Vec<OvsOp>,
+    /// The steps that give NICs plumber bound to vfio-pci back to their old driver: the last ones of
+    /// the plan's SR-IOV stage.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) nics: Vec<String>,
 }
 
 impl LetGo {
     /// Whether anything on the node would be let go (files or runtime).
     fn changes_node(&self) -> bool {
-        !self.files.is_empty() || !self.links.is_empty() || !self.ovs.is_empty()
+        !self.files.is_empty()
+            || !self.links.is_empty()
+            || !self.ovs.is_empty()
+            || !self.nics.is_empty()
     }
 
     /// One line per thing let go, templates first.
@@ -145,7 +152,13 @@ impl LetGo {
         let files = self.files.iter().map(|p| format!("file: remove {p}"));
         let links = self.links.iter().map(|o| format!("link: {o}"));
         let ovs = self.ovs.iter().map(|o| format!("ovs: {o}"));
-        templates.chain(files).chain(links).chain(ovs).collect()
+        let nics = self.nics.iter().map(|s| format!("sriov: {s}"));
+        templates
+            .chain(files)
+            .chain(nics)
+            .chain(links)
+            .chain(ovs)
+            .collect()
     }
 }
 

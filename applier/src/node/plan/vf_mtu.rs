@@ -130,6 +130,7 @@ mod tests {
             pci: addr.map(pci),
             num_vfs: Some(3),
             vf_driver: None,
+            pf_driver: None,
             mtu: Some(mtu),
             vfs: Default::default(),
             pools: Default::default(),

@@ -28,8 +28,42 @@ pub fn discover_sriov(sysfs: &Path) -> Result<Vec<InterfaceStatus>> {
             out.push(status);
         }
     }
+    out.extend(without_netdev(sysfs, &out));
     out.sort_by(|a, b| a.pf_name.cmp(&b.pf_name));
     Ok(out)
+}
+
+/// PCI network controllers (class `0x02....`) that are no VF and have no network interface: a NIC
+/// bound to a userspace driver (`vfio-pci` for DPDK), or to none. Listed by PCI address with their
+/// driver; `pfName` is unknown here (the applier names the NICs it bound, see
+/// [`crate::node::sysfs::nic`]). `listed`: the NICs found through their interfaces.
+fn without_netdev(sysfs: &Path, listed: &[InterfaceStatus]) -> Vec<InterfaceStatus> {
+    let Ok(entries) = fs::read_dir(sysfs.join("bus/pci/devices")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let Some(pci) = e.file_name().to_str().and_then(|n| PciAddr::parse(n).ok()) else {
+            continue;
+        };
+        let device = e.path();
+        let network = read_parsed(&device.join("class"), |s| {
+            Some(s.trim_start_matches("0x").starts_with("02"))
+        });
+        if network != Some(true)
+            || fs::symlink_metadata(device.join("physfn")).is_ok()
+            || netdev(&device).is_some()
+            || listed.iter().any(|n| n.pci_addr == Some(pci))
+        {
+            continue;
+        }
+        out.push(InterfaceStatus {
+            pf_driver: link_basename(&device.join("driver")),
+            ..pci_nic(&device, pci)
+        });
+    }
+    out.sort_by_key(|n| n.pci_addr);
+    out
 }
 
 /// One interface, or `None` when it is virtual (no `device`) or a VF.

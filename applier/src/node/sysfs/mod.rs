@@ -1,10 +1,12 @@
 //! SR-IOV through sysfs: [`discover_sriov`] reads the NICs, PFs and their VFs in HostPlumber's `interfaceStatus`
-//! format; the [`ops`] plan and carry out VF counts, VF driver binding and `sriov_drivers_autoprobe`.
+//! format; the [`ops`] plan and carry out VF counts, VF driver binding and `sriov_drivers_autoprobe`;
+//! [`nic`] binds a NIC's own driver (`pfDriver`, DPDK uplinks).
 //!
 //! Everything takes the sysfs root (`/sys` on a host, a fixture tree in tests). VF MAC, VLAN, QoS, trust
 //! and spoofchk are netlink's, not sysfs's.
 
 mod discover;
+pub(crate) mod nic;
 pub(crate) mod node;
 mod ops;
 

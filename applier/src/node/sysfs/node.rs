@@ -57,6 +57,10 @@ pub(crate) fn plan_counts(desired: &[SriovPf], nics: &[InterfaceStatus]) -> Resu
                 pf.selector
             ))
         })?;
+        // No VFs asked of a NIC that cannot have any (a whole NIC for vfio-pci): nothing to do.
+        if want == 0 && nic.sriov_status.is_none() {
+            continue;
+        }
         let status = nic.sriov_status.as_ref().ok_or_else(|| {
             Error::Sysfs(format!(
                 "{} ({pci}) does not do SR-IOV (no sriov_totalvfs)",
@@ -150,12 +154,19 @@ pub(crate) fn plan_restore(
     plan
 }
 
-/// The binding of every VF in `nics`, read from `sysfs`.
+/// The binding of every VF in `nics`, and of every PCI NIC (whose own driver a `pfDriver` or a DPDK
+/// uplink may set), read from `sysfs`.
 pub(crate) fn bindings(sysfs: &Path, nics: &[InterfaceStatus]) -> BTreeMap<PciAddr, Binding> {
-    nics.iter()
+    let vfs = nics
+        .iter()
         .filter_map(|n| n.sriov_status.as_ref())
         .flat_map(|s| &s.vfs)
-        .filter_map(|vf| vf.pci_addr)
+        .filter_map(|vf| vf.pci_addr);
+    let pci_nics = nics
+        .iter()
+        .filter(|n| n.bus.is_none())
+        .filter_map(|n| n.pci_addr);
+    vfs.chain(pci_nics)
         .map(|pci| {
             let dev = sysfs.join(device_path(pci));
             let b = Binding {
@@ -215,6 +226,7 @@ mod tests {
             pci: Some(pci(addr)),
             num_vfs: num,
             vf_driver: driver.map(|d| DriverName::parse(d).unwrap()),
+            pf_driver: None,
             mtu: None,
             vfs: Default::default(),
             pools: Default::default(),
