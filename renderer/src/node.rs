@@ -244,6 +244,9 @@ pub struct SriovPf {
     /// The device plugin pool of each VF that has one, by VF id.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub pools: BTreeMap<u32, Pool>,
+    /// The pool the PF itself is in: a whole NIC on a userspace `pfDriver` (PF mode, no VFs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<Pool>,
     pub owners: BTreeSet<String>,
 }
 

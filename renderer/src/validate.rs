@@ -136,11 +136,13 @@ impl Validator<'_> {
             );
             self.networks(&p, &s.networks);
             if let Some(r) = &s.resource_name {
-                if s.num_vfs.map(|n| n.get()).unwrap_or(0) == 0 {
+                let pf_mode = s.pf_driver.as_ref().is_some_and(|d| d.is_userspace());
+                if s.num_vfs.map(|n| n.get()).unwrap_or(0) == 0 && !pf_mode {
                     self.err(
                         format!("{p}.resourceName"),
                         format!(
-                            "{r} is a pool of this PF's VFs and needs numVfs above 0 on the PF"
+                            "{r} is a pool of this PF's VFs and needs numVfs above 0 on the PF (or, \
+                             for the whole NIC as a pool, pfDriver: vfio-pci)"
                         ),
                     );
                 }

@@ -48,6 +48,11 @@ const ACCEPTED: &[(&str, Expect)] = &[
     ("pool-two-option-sets", Expect::Conflict),
     ("pool-vf-in-two-pools", Expect::Conflict),
     ("pool-without-vfs", Expect::Invalid),
+    ("pool-whole-nic-and-vfs", Expect::ResolvedOnTheNode),
+    (
+        "pool-whole-nic-by-name-without-inventory",
+        Expect::ResolvedOnTheNode,
+    ),
     ("network-declared-twice", Expect::Invalid),
     ("network-ipam-not-json", Expect::Invalid),
     ("networks-without-pool", Expect::Invalid),

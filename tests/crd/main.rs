@@ -447,6 +447,14 @@ const REJECTED: &[&str] = &[
 /// (`x-kubernetes-validations`) later.
 const ACCEPTED: &[(&str, &str)] = &[
     (
+        "pool-whole-nic-and-vfs",
+        "how several entries of one pool name their devices",
+    ),
+    (
+        "pool-whole-nic-by-name-without-inventory",
+        "a PF only the node's inventory resolves",
+    ),
+    (
         "network-declared-twice",
         "two entries of one list compared by name and namespace",
     ),

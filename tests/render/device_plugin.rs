@@ -151,6 +151,13 @@ fn build_sysfs(root: &Path, pfs: &[FixturePf]) -> Vec<String> {
             }
         }
     }
+    // The whole NIC on vfio-pci: a network controller without an interface, SR-IOV-capable but with
+    // no VFs, in an IOMMU group of its own.
+    let d = dev(WHOLE_NIC, "1572", "vfio-pci");
+    put(&d.join("sriov_totalvfs"), "64\n");
+    put(&d.join("sriov_numvfs"), "0\n");
+    fs::create_dir_all(root.join("kernel/iommu_groups/99/devices")).unwrap();
+    symlink("../../../kernel/iommu_groups/99", d.join("iommu_group")).unwrap();
     netdevs
 }
 
@@ -232,6 +239,9 @@ spec:
     - pfName: eno4
       numVfs: 2
       vfDriver: iavf
+    - pciAddr: 0000:af:00.3
+      pfDriver: vfio-pci
+      resourceName: pf_dpdk
 ";
 
 const INVENTORY: &str = "apiVersion: plumber.k8s.pf9.io/v1
@@ -243,6 +253,7 @@ status:
     - {pfName: eno2, pciAddr: \"0000:af:00.0\", vendorId: \"8086\", deviceId: \"1572\", sriovEnabled: true, sriovStatus: {totalVfs: 64}}
     - {pfName: eno3, pciAddr: \"0000:af:00.1\", vendorId: \"8086\", deviceId: \"1572\", sriovEnabled: true, sriovStatus: {totalVfs: 64}}
     - {pfName: eno4, pciAddr: \"0000:af:00.2\", vendorId: \"8086\", deviceId: \"1572\", sriovEnabled: true, sriovStatus: {totalVfs: 64}}
+    - {pciAddr: \"0000:af:00.3\", vendorId: \"8086\", deviceId: \"1572\", pfDriver: vfio-pci, sriovEnabled: false}
 ";
 
 const FIXTURE: &[FixturePf] = &[
@@ -266,13 +277,21 @@ const FIXTURE: &[FixturePf] = &[
     },
 ];
 
-/// The pools the template means: VFs 0-5 and 6-7 of eno2, every VF of eno3, none of eno4.
+/// The whole NIC in PF mode: on vfio-pci, no VFs, no network interface.
+const WHOLE_NIC: &str = "0000:af:00.3";
+
+/// The pools the template means: VFs 0-5 and 6-7 of eno2, every VF of eno3, none of eno4, and the
+/// whole NIC.
 fn wanted() -> BTreeMap<String, BTreeSet<String>> {
     let vfs = |pf: usize, ids: std::ops::Range<u32>| ids.map(|k| vf_pci(&FIXTURE[pf], k)).collect();
     BTreeMap::from([
         ("dpdk_a".to_string(), vfs(0, 0..6)),
         ("dpdk_b".to_string(), vfs(0, 6..8)),
         ("net_a".to_string(), vfs(1, 0..4)),
+        (
+            "pf_dpdk".to_string(),
+            BTreeSet::from([WHOLE_NIC.to_string()]),
+        ),
     ])
 }
 

@@ -1,8 +1,8 @@
 //! `status.pools` (plumber's addition): the device plugin pools of a node and the VFs each will
 //! advertise, read from the device plugin's configuration on the node (`/etc/pcidp/config.json`,
 //! plumber's or not) and resolved on the node's discovered VFs the way the device plugin (v3.6)
-//! selects: `pfNames`/`rootDevices` with `#first-last` VF lists, `drivers`, and the first pool
-//! keeping a VF another pool also selects.
+//! selects: `pfNames`/`rootDevices` with `#first-last` VF lists, `pciAddresses` (a whole NIC),
+//! `drivers`, and the first pool keeping a device another pool also selects.
 //!
 //! ```yaml
 //! pools:
@@ -50,6 +50,8 @@ struct Resource {
 struct Selectors {
     #[serde(default)]
     drivers: Vec<String>,
+    #[serde(default)]
+    pci_addresses: Vec<String>,
     #[serde(default)]
     pf_names: Vec<String>,
     #[serde(default)]
@@ -121,6 +123,22 @@ pub fn pools(config: &str, nics: &[InterfaceStatus]) -> Result<Vec<PoolStatus>, 
                 if taken.insert(addr.clone()) {
                     devices.push(addr);
                 }
+            }
+        }
+        // Whole devices by PCI address (a NIC in PF mode), on the pool's driver.
+        for addr in &sel.pci_addresses {
+            let Some(nic) = nics
+                .iter()
+                .find(|n| n.pci_addr.map(|a| a.to_string()).as_deref() == Some(addr.as_str()))
+            else {
+                continue;
+            };
+            let driver = nic.pf_driver.as_deref().unwrap_or("");
+            if !sel.drivers.is_empty() && !sel.drivers.iter().any(|d| d == driver) {
+                continue;
+            }
+            if taken.insert(addr.clone()) {
+                devices.push(addr.clone());
             }
         }
         devices.sort();
@@ -199,5 +217,17 @@ mod tests {
             ]
         );
         assert!(pools("not json", &nics).is_err());
+
+        // A whole NIC (PF mode), by PCI address and on the pool's driver only.
+        let mut whole = nic("x", "0000:af:00.3", &[]);
+        whole.pf_name = None;
+        whole.pf_driver = Some("vfio-pci".into());
+        let config = r#"{"resourceList": [
+            {"resourceName": "w", "selectors": {"drivers": ["vfio-pci"], "pciAddresses": ["0000:af:00.3", "0000:af:00.9"]}},
+            {"resourceName": "k", "selectors": {"drivers": ["i40e"], "pciAddresses": ["0000:af:00.3"]}}
+        ]}"#;
+        let p = pools(config, &[whole]).unwrap();
+        assert_eq!(p[0].devices, ["0000:af:00.3"]);
+        assert!(p[1].devices.is_empty());
     }
 }

@@ -2,8 +2,9 @@
 //! `<resourcePrefix>/<resourceName>`) has one set of options and one device type on a node, whichever
 //! PFs and templates feed it. (One VF in two pools is the per-VF claim rule of `sriov`.)
 //!
-//! The device type follows from the VF driver: `vfio-pci`, `uio_pci_generic` and `igb_uio` give a
-//! userspace device (a pod gets `/dev/vfio/N`), any kernel driver, or none, a network interface.
+//! The device type follows from the VF driver (the PF's own for a whole NIC in PF mode): `vfio-pci`,
+//! `uio_pci_generic` and `igb_uio` give a userspace device (a pod gets `/dev/vfio/N`), any kernel
+//! driver, or none, a network interface.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,11 +18,11 @@ use super::sriov::PfB;
 const USERSPACE_DRIVERS: &[&str] = &["vfio-pci", "uio_pci_generic", "igb_uio"];
 
 /// The device type a pool gets from a PF's VF driver, as shown in a conflict.
-pub(super) fn device_type(vf_driver: Option<&str>) -> String {
-    match vf_driver {
-        Some(d) if USERSPACE_DRIVERS.contains(&d) => format!("userspace (vfDriver {d})"),
-        Some(d) => format!("netdevice (vfDriver {d})"),
-        None => "netdevice (no vfDriver)".to_string(),
+pub(super) fn device_type(field: &str, driver: Option<&str>) -> String {
+    match driver {
+        Some(d) if USERSPACE_DRIVERS.contains(&d) => format!("userspace ({field} {d})"),
+        Some(d) => format!("netdevice ({field} {d})"),
+        None => format!("netdevice (no {field})"),
     }
 }
 
@@ -35,8 +36,12 @@ pub(super) fn check(pfs: &BTreeMap<PfSelector, PfB>, conflicts: &mut Vec<Conflic
     let mut first: BTreeMap<(String, String), (Claim<Pool>, String)> = BTreeMap::new();
     let mut reported: BTreeSet<(String, String, &'static str)> = BTreeSet::new();
     for pf in pfs.values() {
-        let kind = device_type(pf.vf_driver());
-        for claim in pf.pool_claims() {
+        let vf_kind = device_type("vfDriver", pf.vf_driver());
+        let vfs = pf.pool_claims().map(|c| (c, vf_kind.clone()));
+        let whole = pf
+            .pf_pool_claim()
+            .map(|(c, d)| (c, device_type("pfDriver", d)));
+        for (claim, kind) in vfs.chain(whole) {
             let key = (claim.value.prefix.clone(), claim.value.name.clone());
             let Some((seen, seen_kind)) = first.get(&key) else {
                 first.insert(key, (claim.clone(), kind.clone()));

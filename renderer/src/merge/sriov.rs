@@ -26,6 +26,8 @@ pub(super) struct PfB {
     pf_driver: Option<Claim<String>>,
     mtu: Option<Claim<u32>>,
     vfs: BTreeMap<u32, VfB>,
+    /// The pool of the PF itself (PF mode).
+    pf_pool: Option<Claim<Pool>>,
     owners: BTreeSet<String>,
 }
 
@@ -38,6 +40,12 @@ impl PfB {
     /// The pool claim of each VF that has one, by VF id.
     pub(super) fn pool_claims(&self) -> impl Iterator<Item = &Claim<Pool>> {
         self.vfs.values().filter_map(|v| v.pool.as_ref())
+    }
+
+    /// The claim of the pool the PF itself is in (PF mode), with the PF's own driver.
+    pub(super) fn pf_pool_claim(&self) -> Option<(&Claim<Pool>, Option<&str>)> {
+        let driver = self.pf_driver.as_ref().map(|c| c.value.as_str());
+        self.pf_pool.as_ref().map(|c| (c, driver))
     }
 }
 
@@ -253,6 +261,17 @@ impl Merger<'_> {
                 .filter(|vf| vf.resource_name.is_some())
                 .flat_map(|vf| vf.id.iter())
                 .collect();
+            // A whole NIC on a userspace driver, without VFs, is a pool of its own (PF mode).
+            let pf_mode = s.pf_driver.as_ref().is_some_and(|d| d.is_userspace())
+                && s.num_vfs.map_or(0, |n| n.get()) == 0;
+            let pf_pool = pool_of(
+                s.resource_name.as_ref(),
+                s.resource_prefix.as_ref(),
+                s.need_vhost_net,
+                s.is_rdma,
+            )
+            .filter(|_| pf_mode)
+            .map(|pool| self.c(t, format!("{p}.resourceName"), pool));
             let conflicts = &mut self.conflicts;
             let pf = self.pfs.entry(key.clone()).or_default();
             pf.selector.get_or_insert(key.clone());
@@ -271,6 +290,8 @@ impl Merger<'_> {
             let driver = || format!("pfDriver of {what}");
             claim_opt(&mut pf.pf_driver, pf_driver, driver, conflicts);
             claim_opt(&mut pf.mtu, mtu, || format!("the MTU of {what}"), conflicts);
+            let field = || format!("the pool of {what}");
+            claim_opt(&mut pf.pf_pool, pf_pool, field, conflicts);
             for (vf, new) in s.vfs.iter().zip(&entries) {
                 for id in vf.id.iter() {
                     let field = |f: &str| format!("{f} of VF {id} on {what}");
@@ -324,6 +345,7 @@ impl Merger<'_> {
                         .iter()
                         .filter_map(|(id, v)| v.pool.as_ref().map(|c| (*id, c.value.clone())))
                         .collect(),
+                    pool: b.pf_pool.as_ref().map(|c| c.value.clone()),
                     owners: b.owners,
                 },
             })

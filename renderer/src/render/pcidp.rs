@@ -1,7 +1,8 @@
 //! The SR-IOV network device plugin's configuration, `/etc/pcidp/config.json` (the path its DaemonSet
 //! reads by default): one `resourceList` entry per pool the templates name, the same on every distro.
 //!
-//! A pool selects exactly the VFs the templates gave it: `rootDevices` (the PF's PCI address) or
+//! A whole NIC given to a userspace `pfDriver` without VFs (PF mode) is a pool of its own device,
+//! selected by `pciAddresses`. A pool of VFs selects exactly the VFs the templates gave it: `rootDevices` (the PF's PCI address) or
 //! `pfNames` (its interface name), each with the `#first-last` VF list, never a whole PF, so VFs of one
 //! PF in two pools are never claimed twice. `drivers` is the pools' VF driver when the templates set
 //! one (a VF not yet bound to it is not advertised). The PF is named by PCI address whenever that is
@@ -58,6 +59,8 @@ struct Selectors {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     drivers: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    pci_addresses: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pf_names: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     root_devices: Vec<String>,
@@ -112,10 +115,34 @@ fn pf_ref(pf: &SriovPf, pool: &Pool) -> Result<PfRef> {
     })
 }
 
+/// A whole NIC (PF mode) as the device plugin selects it: its PCI address, which only the templates'
+/// `pciAddr` or the node's inventory give (bound, it has no interface name the plugin could match).
+fn whole_nic(pf: &SriovPf, pool: &Pool) -> Result<String> {
+    pf.pci.map(|a| a.to_string()).ok_or_else(|| Error::Render {
+        artifact: PATH.into(),
+        message: format!(
+            "pool {} is the whole NIC {}, which the device plugin finds by PCI address only: name it \
+             by pciAddr, or render with --inventory (plumber apply and the agent always know it)",
+            pool.resource(),
+            pf.selector
+        ),
+    })
+}
+
 /// The device plugin's configuration for `node`, or nothing when no VF is in a pool.
 pub(super) fn render(node: &NodeConfig) -> Result<Vec<Artifact>> {
+    // Whole NICs in a pool (PF mode), with their drivers.
+    let mut whole: BTreeMap<&Pool, Vec<&SriovPf>> = BTreeMap::new();
+    for pf in &node.sriov {
+        if let Some(pool) = &pf.pool {
+            whole.entry(pool).or_default().push(pf);
+        }
+    }
     // pool -> PF -> VF ids, and the pool's VF drivers.
     let mut pools: BTreeMap<&Pool, Vec<(&SriovPf, BTreeSet<u32>)>> = BTreeMap::new();
+    for pool in whole.keys() {
+        pools.entry(pool).or_default();
+    }
     for pf in &node.sriov {
         let mut by_pool: BTreeMap<&Pool, BTreeSet<u32>> = BTreeMap::new();
         for (id, pool) in &pf.pools {
@@ -135,11 +162,29 @@ pub(super) fn render(node: &NodeConfig) -> Result<Vec<Artifact>> {
             is_rdma: pool.is_rdma,
             ..Default::default()
         };
+        let nics = whole.get(pool).map(Vec::as_slice).unwrap_or_default();
         let drivers: Option<BTreeSet<String>> = pfs
             .iter()
-            .map(|(pf, _)| pf.vf_driver.as_ref().map(|d| d.as_str().to_string()))
+            .map(|(pf, _)| pf.vf_driver.as_ref())
+            .chain(nics.iter().map(|pf| pf.pf_driver.as_ref()))
+            .map(|d| d.map(|d| d.as_str().to_string()))
             .collect();
         sel.drivers = drivers.map(|d| d.into_iter().collect()).unwrap_or_default();
+        for pf in nics {
+            sel.pci_addresses.push(whole_nic(pf, pool)?);
+        }
+        if !sel.pci_addresses.is_empty() && !pfs.is_empty() {
+            return Err(Error::Render {
+                artifact: PATH.into(),
+                message: format!(
+                    "pool {} takes whole NICs ({}) and VFs of other PFs; the device plugin selects a \
+                     pool's devices by one or the other: give them two pools",
+                    pool.resource(),
+                    sel.pci_addresses.join(", ")
+                ),
+            });
+        }
+        sel.pci_addresses.sort();
         for (pf, ids) in pfs {
             match pf_ref(pf, pool)? {
                 PfRef::Root(a) => sel.root_devices.push(format!("{a}#{}", ranges(ids))),
@@ -171,7 +216,9 @@ pub(super) fn render(node: &NodeConfig) -> Result<Vec<Artifact>> {
     let owners: BTreeSet<&str> = pools
         .values()
         .flatten()
-        .flat_map(|(pf, _)| pf.owners.iter().map(String::as_str))
+        .map(|(pf, _)| *pf)
+        .chain(whole.values().flatten().copied())
+        .flat_map(|pf| pf.owners.iter().map(String::as_str))
         .collect();
     let comment = header(owners)
         .lines()

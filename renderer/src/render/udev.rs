@@ -310,6 +310,7 @@ mod tests {
             mtu: None,
             vfs: BTreeMap::new(),
             pools: Default::default(),
+            pool: None,
             owners: ["t".to_string()].into(),
         }
     }

@@ -134,6 +134,7 @@ mod tests {
             mtu: Some(mtu),
             vfs: Default::default(),
             pools: Default::default(),
+            pool: None,
             owners: Default::default(),
         }
     }

@@ -230,6 +230,7 @@ mod tests {
             mtu: None,
             vfs: Default::default(),
             pools: Default::default(),
+            pool: None,
             owners: Default::default(),
         }
     }

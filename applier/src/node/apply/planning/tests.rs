@@ -184,6 +184,7 @@ fn vf_drivers_are_planned_on_the_discovered_bindings() {
         mtu: None,
         vfs: Default::default(),
         pools: Default::default(),
+        pool: None,
         owners: Default::default(),
     });
     let mut node = found(InstalledFiles::default(), OvsFound::NotNeeded);
