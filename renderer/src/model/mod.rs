@@ -4,6 +4,29 @@
 //! it is read, so the error names the YAML path and the value. Rules that span several fields (one PF
 //! selector, unique VLAN ids, ...) live in [`crate::validate`].
 
+/// `Deserialize` (through the type's own `parse`, so an error names the value), `Serialize` (the text)
+/// and `Display` of a newtype around a checked `String`. Defined before the modules that use it.
+macro_rules! string_serde {
+    ($t:ty) => {
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <String as serde::Deserialize>::deserialize(d)?;
+                <$t>::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
 mod bond;
 mod bridge;
 pub(crate) mod de;

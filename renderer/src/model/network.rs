@@ -17,7 +17,7 @@
 //! ```
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use super::de::{null_as_default, yaml11_bool_opt};
 use super::VfVlan;
@@ -105,21 +105,6 @@ impl IpamJson {
     }
 }
 
-macro_rules! string_serde {
-    ($t:ty) => {
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                <$t>::parse(&s).map_err(serde::de::Error::custom)
-            }
-        }
-        impl Serialize for $t {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.0)
-            }
-        }
-    };
-}
 string_serde!(DnsLabel);
 string_serde!(IpamJson);
 

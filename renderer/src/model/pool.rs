@@ -14,9 +14,6 @@
 //!         resourceName: dpdk_b   # intel.com/dpdk_b
 //! ```
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::fmt;
-
 use crate::escape::printable;
 
 /// The device plugin's default `resourcePrefix`.
@@ -90,26 +87,6 @@ impl ResourcePrefix {
     }
 }
 
-macro_rules! string_serde {
-    ($t:ty) => {
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                <$t>::parse(&s).map_err(serde::de::Error::custom)
-            }
-        }
-        impl Serialize for $t {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.0)
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
 string_serde!(ResourceName);
 string_serde!(ResourcePrefix);
 
