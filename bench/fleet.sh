@@ -9,7 +9,9 @@
 #   floor     `cp -r` of the same output tree on the same filesystem: creating those files and
 #             directories at all, with no rendering (single-threaded)
 # Peak RSS is the largest of the runs. Needs GNU time (installed if missing).
-#   usage: bench/fleet.sh [N] [DISTRO] [RUNS] [DISK_RUNS=RUNS]
+#   usage: [POOLS=1] bench/fleet.sh [N] [DISTRO] [RUNS] [DISK_RUNS=RUNS]
+# POOLS=1: the same fleet with device plugin pools on every PF (gen_fleet.py's `pools`), which adds
+# the device plugin's config.json to every node.
 # DISK_RUNS: runs of the two disk rows (at 10,000 nodes each disk run and its removal take 0.5-1 min here).
 set -eu
 cd "$(dirname "$0")/.."
@@ -20,8 +22,13 @@ DISK_RUNS=${4:-$RUNS}
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 cargo build --release -q -p plumber-render
 BIN=$PWD/target/release/plumber-render
-IN=$PWD/.cache/bench/fleet-$N
-[ -f "$IN/nodes.yaml" ] || python3 bench/gen_fleet.py "$N" "$IN"
+if [ "${POOLS:-0}" = 1 ]; then
+    IN=$PWD/.cache/bench/fleet-$N-pools
+    [ -f "$IN/nodes.yaml" ] || python3 bench/gen_fleet.py "$N" "$IN" pools
+else
+    IN=$PWD/.cache/bench/fleet-$N
+    [ -f "$IN/nodes.yaml" ] || python3 bench/gen_fleet.py "$N" "$IN"
+fi
 LOG=$(mktemp -d)
 trap 'rm -rf "$LOG"' EXIT
 

@@ -4,12 +4,15 @@
 
 Out: DIR/templates/fleet.yaml (one fleet-wide template + one per node for its addresses),
      DIR/nodes.yaml (kubectl get nodes -o yaml shape), DIR/inventories/<node>.yaml (HostNetwork).
+With a third argument `pools`, each PF's VFs also feed two device plugin pools (0-47 `sriov_data`
+shared by the four PFs, 48-63 `fast_<pf>`), so every node also gets /etc/pcidp/config.json.
 """
 import os
 import sys
 
 n = int(sys.argv[1])
 out = sys.argv[2]
+pools = len(sys.argv) > 3 and sys.argv[3] == "pools"
 os.makedirs(os.path.join(out, "templates"), exist_ok=True)
 os.makedirs(os.path.join(out, "inventories"), exist_ok=True)
 
@@ -25,6 +28,22 @@ spec:
   sriovConfig:
 """)
 for pf in pfs:
+    if pools:
+        t.append(f"""    - pfName: {pf}
+      numVfs: 64
+      vfDriver: vfio-pci
+      mtu: 9000
+      resourceName: sriov_data
+      vfs:
+        - id: 0-47
+          trust: true
+          spoofchk: false
+        - id: 48-63
+          trust: true
+          spoofchk: false
+          resourceName: fast_{pf}
+""")
+        continue
     t.append(f"""    - pfName: {pf}
       numVfs: 64
       vfDriver: vfio-pci

@@ -1,7 +1,7 @@
 //! The NetworkAttachmentDefinitions the templates declare beside their device plugin pools
 //! ([`plumber_render::networks`]), kept in the cluster by the rollup: applied server-side with their
 //! own field manager ([`FIELD_MANAGER`]), and deleted when no template declares them any more. Only
-//! objects labelled [`MANAGED_BY`](plumber_render::networks::MANAGED_BY) are ever deleted; one written
+//! objects labelled [`MANAGED_BY`] are ever deleted; one written
 //! by hand is never touched unless a template declares its name, and then it becomes plumber's.
 //!
 //! Each template's own declarations are part of its projection (a template the renderer refuses has
