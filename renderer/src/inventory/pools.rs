@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 use super::InterfaceStatus;
+use crate::render::pcidp::{pf_and_vfs, Config};
 
 /// One pool as the device plugin will advertise it on this node.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default, JsonSchema)]
@@ -28,55 +29,6 @@ pub struct PoolStatus {
     pub devices: Vec<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Config {
-    #[serde(default)]
-    resource_list: Vec<Resource>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Resource {
-    resource_name: String,
-    #[serde(default)]
-    resource_prefix: Option<String>,
-    #[serde(default)]
-    selectors: Option<Selectors>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Selectors {
-    #[serde(default)]
-    drivers: Vec<String>,
-    #[serde(default)]
-    pci_addresses: Vec<String>,
-    #[serde(default)]
-    pf_names: Vec<String>,
-    #[serde(default)]
-    root_devices: Vec<String>,
-}
-
-/// `eno2#0-3,6` → (`eno2`, Some({0,1,2,3,6})); `eno2` → (`eno2`, None: every VF).
-fn pf_and_vfs(s: &str) -> Option<(&str, Option<BTreeSet<u32>>)> {
-    let Some((pf, list)) = s.split_once('#') else {
-        return Some((s, None));
-    };
-    let mut ids = BTreeSet::new();
-    for part in list.split(',') {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                ids.extend(a.trim().parse::<u32>().ok()?..=b.trim().parse::<u32>().ok()?)
-            }
-            None => {
-                ids.insert(part.trim().parse::<u32>().ok()?);
-            }
-        }
-    }
-    Some((pf, Some(ids)))
-}
-
 /// The pools of `config` (the device plugin's JSON) on a node whose NICs are `nics`. `Err` when the
 /// configuration is not JSON of the device plugin's shape.
 pub fn pools(config: &str, nics: &[InterfaceStatus]) -> Result<Vec<PoolStatus>, String> {
@@ -87,7 +39,7 @@ pub fn pools(config: &str, nics: &[InterfaceStatus]) -> Result<Vec<PoolStatus>, 
         let prefix = r
             .resource_prefix
             .unwrap_or_else(|| crate::model::DEFAULT_RESOURCE_PREFIX.into());
-        let sel = r.selectors.unwrap_or_default();
+        let sel = r.selectors;
         let mut devices = Vec::new();
         let wanted = sel
             .pf_names

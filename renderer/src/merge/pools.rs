@@ -9,38 +9,45 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Conflict;
+use crate::model::DriverName;
 use crate::node::{PfSelector, Pool};
 
 use super::claims::Claim;
 use super::sriov::PfB;
 
-/// Drivers that take a VF away from the kernel's network stack.
-const USERSPACE_DRIVERS: &[&str] = &["vfio-pci", "uio_pci_generic", "igb_uio"];
-
-/// The device type a pool gets from a PF's VF driver, as shown in a conflict.
-pub(super) fn device_type(field: &str, driver: Option<&str>) -> String {
-    match driver {
-        Some(d) if USERSPACE_DRIVERS.contains(&d) => format!("userspace ({field} {d})"),
-        Some(d) => format!("netdevice ({field} {d})"),
-        None => format!("netdevice (no {field})"),
-    }
+/// A pool's device type, and which driver (field and name) gave it, as shown in a conflict.
+#[derive(Clone)]
+struct DeviceType {
+    userspace: bool,
+    because: String,
 }
 
-/// Whether two device types (as [`device_type`] shows them) are the same kind.
-fn same_kind(a: &str, b: &str) -> bool {
-    a.split(' ').next() == b.split(' ').next()
+impl DeviceType {
+    /// The type `driver` (the templates' `field`, canonical, or none) gives: userspace for the drivers
+    /// [`DriverName::is_userspace`] names, a network interface for any other or none.
+    fn of(field: &str, driver: Option<&str>) -> DeviceType {
+        let userspace = driver
+            .and_then(|d| DriverName::parse(d).ok())
+            .is_some_and(|d| d.is_userspace());
+        let kind = if userspace { "userspace" } else { "netdevice" };
+        let because = match driver {
+            Some(d) => format!("{kind} ({field} {d})"),
+            None => format!("{kind} (no {field})"),
+        };
+        DeviceType { userspace, because }
+    }
 }
 
 /// A conflict for every pool fed with two sets of options or two device types.
 pub(super) fn check(pfs: &BTreeMap<PfSelector, PfB>, conflicts: &mut Vec<Conflict>) {
-    let mut first: BTreeMap<(String, String), (Claim<Pool>, String)> = BTreeMap::new();
+    let mut first: BTreeMap<(String, String), (Claim<Pool>, DeviceType)> = BTreeMap::new();
     let mut reported: BTreeSet<(String, String, &'static str)> = BTreeSet::new();
     for pf in pfs.values() {
-        let vf_kind = device_type("vfDriver", pf.vf_driver());
+        let vf_kind = DeviceType::of("vfDriver", pf.vf_driver());
         let vfs = pf.pool_claims().map(|c| (c, vf_kind.clone()));
         let whole = pf
             .pf_pool_claim()
-            .map(|(c, d)| (c, device_type("pfDriver", d)));
+            .map(|(c, d)| (c, DeviceType::of("pfDriver", d)));
         for (claim, kind) in vfs.chain(whole) {
             let key = (claim.value.prefix.clone(), claim.value.name.clone());
             let Some((seen, seen_kind)) = first.get(&key) else {
@@ -57,11 +64,13 @@ pub(super) fn check(pfs: &BTreeMap<PfSelector, PfB>, conflicts: &mut Vec<Conflic
                     second: claim.side(claim.value.options()),
                 });
             }
-            if !same_kind(seen_kind, &kind) && reported.insert((key.0.clone(), key.1, "type")) {
+            if seen_kind.userspace != kind.userspace
+                && reported.insert((key.0.clone(), key.1, "type"))
+            {
                 conflicts.push(Conflict {
                     field: format!("the device type of pool {resource}"),
-                    first: seen.side(seen_kind.clone()),
-                    second: claim.side(kind.clone()),
+                    first: seen.side(seen_kind.because.clone()),
+                    second: claim.side(kind.because.clone()),
                 });
             }
         }

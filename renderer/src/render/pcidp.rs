@@ -26,7 +26,7 @@
 //! JSON has no comments: the header's lines are the top-level `_comment`, which the device plugin
 //! ignores (Go's JSON decoding skips unknown fields; the test that runs the real plugin proves it).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Error, Result};
@@ -37,37 +37,62 @@ use super::{header, Artifact};
 /// Where the device plugin's DaemonSet reads its configuration by default (`--config-file`).
 pub const PATH: &str = "/etc/pcidp/config.json";
 
-#[derive(Serialize)]
-struct Config {
-    #[serde(rename = "_comment")]
+/// The device plugin's configuration, as plumber writes it and as `status.pools` reads any (fields
+/// plumber does not use are ignored when reading).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Config {
+    #[serde(rename = "_comment", default, skip_serializing_if = "Vec::is_empty")]
     comment: Vec<String>,
-    #[serde(rename = "resourceList")]
-    resource_list: Vec<Resource>,
+    #[serde(rename = "resourceList", default)]
+    pub(crate) resource_list: Vec<Resource>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Resource {
-    resource_name: String,
-    resource_prefix: String,
-    selectors: Selectors,
+pub(crate) struct Resource {
+    pub(crate) resource_name: String,
+    /// The device plugin's default ([`crate::model::DEFAULT_RESOURCE_PREFIX`]) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) resource_prefix: Option<String>,
+    #[serde(default)]
+    pub(crate) selectors: Selectors,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct Selectors {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    drivers: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pci_addresses: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pf_names: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    root_devices: Vec<String>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+pub(crate) struct Selectors {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) drivers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) pci_addresses: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) pf_names: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) root_devices: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     need_vhost_net: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     is_rdma: bool,
+}
+
+/// `eno2#0-3,6` → (`eno2`, Some({0,1,2,3,6})); `eno2` → (`eno2`, None: every VF); `None` when the
+/// list is not the device plugin's syntax. The inverse of [`ranges`].
+pub(crate) fn pf_and_vfs(s: &str) -> Option<(&str, Option<BTreeSet<u32>>)> {
+    let Some((pf, list)) = s.split_once('#') else {
+        return Some((s, None));
+    };
+    let mut ids = BTreeSet::new();
+    for part in list.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                ids.extend(a.trim().parse::<u32>().ok()?..=b.trim().parse::<u32>().ok()?)
+            }
+            None => {
+                ids.insert(part.trim().parse::<u32>().ok()?);
+            }
+        }
+    }
+    Some((pf, Some(ids)))
 }
 
 /// `0-3,6`: sorted VF ids as the device plugin's ranges.
@@ -208,7 +233,7 @@ pub(super) fn render(node: &NodeConfig) -> Result<Vec<Artifact>> {
         sel.root_devices.sort();
         resource_list.push(Resource {
             resource_name: pool.name.clone(),
-            resource_prefix: pool.prefix.clone(),
+            resource_prefix: Some(pool.prefix.clone()),
             selectors: sel,
         });
     }
@@ -238,11 +263,19 @@ pub(super) fn render(node: &NodeConfig) -> Result<Vec<Artifact>> {
 
 #[cfg(test)]
 mod tests {
-    use super::ranges;
+    use super::{pf_and_vfs, ranges};
+    use std::collections::BTreeSet;
 
     #[test]
-    fn vf_ids_become_the_device_plugins_ranges() {
+    fn vf_ids_become_the_device_plugins_ranges_and_back() {
         let r = |v: &[u32]| ranges(&v.iter().copied().collect());
+        for ids in [&[0, 1, 2, 3][..], &[0, 2, 3, 4, 5, 6, 7, 9], &[5]] {
+            let set: BTreeSet<u32> = ids.iter().copied().collect();
+            let text = format!("eno2#{}", r(ids));
+            assert_eq!(pf_and_vfs(&text), Some(("eno2", Some(set))));
+        }
+        assert_eq!(pf_and_vfs("eno2"), Some(("eno2", None)));
+        assert_eq!(pf_and_vfs("eno2#1-x"), None);
         assert_eq!(r(&[0, 1, 2, 3]), "0-3");
         assert_eq!(r(&[0, 2, 3, 4, 5, 6, 7, 9]), "0,2-7,9");
         assert_eq!(r(&[5]), "5");

@@ -123,6 +123,30 @@ fn vf_args(id: u32, v: &VfSettings, pf: &str, artifact: &str) -> Result<Vec<Stri
     Ok(out)
 }
 
+/// How a rule matches a device: by interface name when known, else by PCI address, else by vendor and
+/// device ids (which are returned); `what` names the device in the error for none of them.
+type RuleMatch = (&'static str, Option<String>, Option<String>);
+
+fn rule_match(
+    name: &Option<String>,
+    pci: &Option<crate::model::PciAddr>,
+    selector: &PfSelector,
+    what: &str,
+    artifact: &str,
+) -> Result<RuleMatch> {
+    match (name, pci, selector) {
+        (Some(_), _, _) => Ok(("name", None, None)),
+        (None, Some(_), _) => Ok(("pci", None, None)),
+        (None, None, PfSelector::Ids { vendor, device }) => {
+            Ok(("ids", Some(vendor.to_string()), Some(device.to_string())))
+        }
+        (None, None, other) => Err(Error::Render {
+            artifact: artifact.to_string(),
+            message: format!("the {what} {other} has neither a name nor a PCI address"),
+        }),
+    }
+}
+
 fn pf_ctx(pf: &SriovPf, artifact: &str) -> Result<PfCtx> {
     if let Some(d) = pf.pf_driver.as_ref().filter(|d| d.is_userspace()) {
         let nic = NicDriver {
@@ -147,19 +171,7 @@ fn pf_ctx(pf: &SriovPf, artifact: &str) -> Result<PfCtx> {
     for (id, v) in &pf.vfs {
         args.extend(vf_args(*id, v, &selector, artifact)?);
     }
-    let (by, vendor, device) = match (&pf.name, &pf.pci, &pf.selector) {
-        (Some(_), _, _) => ("name", None, None),
-        (None, Some(_), _) => ("pci", None, None),
-        (None, None, PfSelector::Ids { vendor, device }) => {
-            ("ids", Some(vendor.to_string()), Some(device.to_string()))
-        }
-        (None, None, other) => {
-            return Err(Error::Render {
-                artifact: artifact.to_string(),
-                message: format!("the SR-IOV PF {other} has neither a name nor a PCI address"),
-            })
-        }
-    };
+    let (by, vendor, device) = rule_match(&pf.name, &pf.pci, &pf.selector, "SR-IOV PF", artifact)?;
     let vf_match = match by {
         "name" => pf.name.clone().unwrap_or_default(),
         "pci" => pf.pci.map(|p| p.to_string()).unwrap_or_default(),
@@ -188,19 +200,7 @@ fn pf_ctx(pf: &SriovPf, artifact: &str) -> Result<PfCtx> {
 /// the helper's `driver DRIVER` form, which binds it. Once bound the NIC has no network interface,
 /// so its rule does not fire again.
 fn nic_ctx(nic: &NicDriver, dpdk: bool, artifact: &str) -> Result<PfCtx> {
-    let (by, vendor, device) = match (&nic.name, &nic.pci, &nic.selector) {
-        (Some(_), _, _) => ("name", None, None),
-        (None, Some(_), _) => ("pci", None, None),
-        (None, None, PfSelector::Ids { vendor, device }) => {
-            ("ids", Some(vendor.to_string()), Some(device.to_string()))
-        }
-        (None, None, other) => {
-            return Err(Error::Render {
-                artifact: artifact.to_string(),
-                message: format!("the NIC {other} has neither a name nor a PCI address"),
-            })
-        }
-    };
+    let (by, vendor, device) = rule_match(&nic.name, &nic.pci, &nic.selector, "NIC", artifact)?;
     Ok(PfCtx {
         by,
         name: nic.name.clone(),

@@ -374,6 +374,7 @@ impl TemplateView {
             spec: self.spec.clone(),
             status: None,
         };
+        let (invalid, networks) = checked(&object);
         Some(TemplateState {
             template: Template {
                 name: object.name().to_string(),
@@ -381,38 +382,31 @@ impl TemplateView {
                 // A selector that is not a map of strings (the schema says it is) selects every node,
                 // which then report the template as invalid, as does the rollup.
                 selector: object.node_selector().unwrap_or_default(),
-                invalid: invalid(&object),
+                invalid,
             },
             status: self.status.clone(),
-            networks: declared_networks(&object),
+            networks,
         })
     }
 }
 
-/// The NetworkAttachmentDefinitions a template declares; none when the renderer refuses it.
-fn declared_networks(object: &TemplateObject) -> Vec<plumber_render::networks::Nad> {
-    let Ok(l) = object.to_loaded() else {
-        return Vec::new();
-    };
-    if !plumber_render::validate::validate(&l).is_empty() {
-        return Vec::new();
-    }
-    plumber_render::networks::networks(&[&l]).unwrap_or_default()
-}
-
 /// What the renderer says is wrong with the template on its own (parsing, then validation), as the
-/// agents would report it: `None` when nothing is.
-fn invalid(object: &TemplateObject) -> Option<String> {
-    match object.to_loaded() {
-        Err(e) => Some(e),
-        Ok(l) => {
-            let errors: Vec<String> = plumber_render::validate::validate(&l)
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-            (!errors.is_empty()).then(|| errors.join("; "))
-        }
+/// agents would report it (`None` when nothing is), and the NetworkAttachmentDefinitions it declares
+/// (none when it is wrong): one parse for both.
+fn checked(object: &TemplateObject) -> (Option<String>, Vec<plumber_render::networks::Nad>) {
+    let l = match object.to_loaded() {
+        Err(e) => return (Some(e), Vec::new()),
+        Ok(l) => l,
+    };
+    let errors: Vec<String> = plumber_render::validate::validate(&l)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if !errors.is_empty() {
+        return (Some(errors.join("; ")), Vec::new());
     }
+    let networks = plumber_render::networks::networks(&[&l]).unwrap_or_default();
+    (None, networks)
 }
 
 /// What one [`Rollup::sync`] did.
