@@ -195,6 +195,15 @@ impl Validator<'_> {
             "{d} takes the whole NIC (no network interface, no VFs): remove pfDriver to keep the \
              PF's kernel driver, or leave numVfs out (or 0) to give the NIC to {d}"
         );
+        if s.pf_name.is_none() && s.pci_addr.is_none() {
+            self.err(
+                format!("{p}.pfDriver"),
+                format!(
+                    "{d} by vendorId and deviceId would take every NIC of that model, the node's own \
+                     uplink too, at runtime and at every boot: name the NIC by pfName or pciAddr"
+                ),
+            );
+        }
         if let Some(n) = s.num_vfs.filter(|n| n.get() > 0) {
             self.err(
                 format!("{p}.numVfs"),

@@ -250,3 +250,48 @@ fn a_pf_given_to_vfio_pci_is_bound_and_unbound_again_when_the_apply_fails() {
         }
     );
 }
+
+/// A NIC that carries addresses (here the veth `a0`, named so in the fixture too) is never given to a
+/// userspace driver: the bind would take its interface, its addresses and the routes through them
+/// (the node's own, on a management NIC). Refused before any change, naming the address and the fix.
+#[test]
+fn a_nic_with_addresses_is_refused_for_vfio_pci_and_nothing_changes() {
+    in_netns!(
+        "a_nic_with_addresses_is_refused_for_vfio_pci_and_nothing_changes",
+        || {
+            veth("a0", "a1");
+            ip(&["addr", "add", "10.9.0.2/24", "dev", "a0"]);
+            let before = yaml(&settled(&["a0", "a1"]));
+            let host = Host::new("a0", Some(8));
+            let _kernel = FakeKernel::start(host.sysfs.root(), &[nic()]);
+            for extra in [&["--dry-run"][..], &[][..]] {
+                let out = host.apply(
+                    "  sriovConfig:\n    - {pfName: a0, pfDriver: vfio-pci}\n",
+                    extra,
+                );
+                assert_eq!(
+                    out.status.code(),
+                    Some(1),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    err.contains("a0 would go to vfio-pci and has addresses: 10.9.0.2/24"),
+                    "{err}"
+                );
+            }
+            assert_eq!(host.driver().as_deref(), Some("i40e"));
+            assert_eq!(
+                read(&host.sysfs.dev(nic()).join("driver_override")),
+                "(null)\n"
+            );
+            assert!(host.bound_record().is_none());
+            assert_eq!(
+                yaml(&settled(&["a0", "a1"])),
+                before,
+                "the refusal changed links"
+            );
+        }
+    );
+}

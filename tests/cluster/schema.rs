@@ -33,6 +33,7 @@ const ACCEPTED: &[(&str, Expect)] = &[
     ("pf-driver-two-templates", Expect::Invalid),
     ("pf-driver-vfio-nic-also-vlan-parent", Expect::Invalid),
     ("pf-driver-vfio-with-vfs", Expect::Invalid),
+    ("pf-driver-vfio-by-model", Expect::Invalid),
     ("route-gateway-off-link", Expect::Invalid),
     ("routes-with-empty-address", Expect::Invalid),
     ("sriov-mtu-interface-mtu", Expect::Conflict),

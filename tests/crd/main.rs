@@ -447,6 +447,10 @@ const REJECTED: &[&str] = &[
 /// (`x-kubernetes-validations`) later.
 const ACCEPTED: &[(&str, &str)] = &[
     (
+        "pf-driver-vfio-by-model",
+        "pfDriver's value compared with which selectors are set",
+    ),
+    (
         "pool-whole-nic-and-vfs",
         "how several entries of one pool name their devices",
     ),

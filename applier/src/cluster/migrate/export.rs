@@ -13,7 +13,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -64,28 +63,15 @@ pub(super) fn to_text(templates: &[Exported]) -> String {
     out
 }
 
-/// Writes the file atomically (a temporary file beside it, synced, renamed over it).
+/// Writes the file atomically (the installer's `atomic_write`: a temporary file beside it, synced,
+/// renamed over it, removed on a failure), readable by its owner only.
 pub(super) fn write(path: &Path, templates: &[Exported]) -> Result<(), MigrateError> {
-    let io = |source| MigrateError::ExportWrite {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile_in(dir, path).map_err(io)?;
-    tmp.1.write_all(to_text(templates).as_bytes()).map_err(io)?;
-    tmp.1.sync_all().map_err(io)?;
-    std::fs::rename(&tmp.0, path).map_err(io)
-}
-
-/// A new file `.NAME.tmp` in `dir`, truncated.
-fn tempfile_in(dir: &Path, path: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let f = std::fs::File::create(&tmp)?;
-    Ok((tmp, f))
+    crate::node::install::fsutil::atomic_write(path, to_text(templates).as_bytes(), 0o600).map_err(
+        |e| MigrateError::ExportWrite {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        },
+    )
 }
 
 /// Reads the file back: every document that is a `HostNetworkTemplate`.

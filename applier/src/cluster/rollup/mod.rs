@@ -405,8 +405,10 @@ fn checked(object: &TemplateObject) -> (Option<String>, Vec<plumber_render::netw
     if !errors.is_empty() {
         return (Some(errors.join("; ")), Vec::new());
     }
-    let networks = plumber_render::networks::networks(&[&l]).unwrap_or_default();
-    (None, networks)
+    match plumber_render::networks::networks(&[&l]) {
+        Ok(networks) => (None, networks),
+        Err(e) => (Some(e.to_string()), Vec::new()),
+    }
 }
 
 /// What one [`Rollup::sync`] did.
@@ -564,8 +566,13 @@ impl Rollup {
             }
         }
         if let Some(nets) = &mut self.networks {
-            let desired =
+            let mut desired =
                 networks::desired(self.templates.items.values().map(|t| t.networks.as_slice()));
+            desired.may_delete = self
+                .templates
+                .items
+                .values()
+                .all(|t| t.template.invalid.is_none());
             let (writes, errors) = nets.sync(&desired).await;
             report.writes += writes;
             for e in &errors {

@@ -5,7 +5,8 @@
 //! by hand is never touched unless a template declares its name, and then it becomes plumber's.
 //!
 //! Each template's own declarations are part of its projection (a template the renderer refuses has
-//! none). Two templates that declare one namespace and name differently are a conflict: neither is
+//! none, and while one is refused nothing is deleted: its declarations may stand again once it is
+//! fixed). Two templates that declare one namespace and name differently are a conflict: neither is
 //! applied and the object stays as it is (`plumber-render --networks` names both).
 //!
 //! A sync with nothing changed writes nothing: what was applied is remembered, and on the first sync
@@ -13,7 +14,7 @@
 //! is deleted too. Without Multus' CRD the list answers 404: nothing is written, and it is asked again
 //! at the next sync.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -36,9 +37,9 @@ fn api_resource() -> ApiResource {
 
 /// The definitions every template declares, by key; a key two templates declare differently is left
 /// out (and logged).
-pub(super) fn desired<'a>(per_template: impl Iterator<Item = &'a [Nad]>) -> BTreeMap<Key, Nad> {
+pub(super) fn desired<'a>(per_template: impl Iterator<Item = &'a [Nad]>) -> Desired {
     let mut out: BTreeMap<Key, Nad> = BTreeMap::new();
-    let mut conflicting: BTreeMap<Key, ()> = BTreeMap::new();
+    let mut conflicting: BTreeSet<Key> = BTreeSet::new();
     for nads in per_template {
         for n in nads {
             let key = (n.namespace.clone(), n.name.clone());
@@ -56,13 +57,33 @@ pub(super) fn desired<'a>(per_template: impl Iterator<Item = &'a [Nad]>) -> BTre
                         templates = ?first.templates.iter().chain(&n.templates).collect::<Vec<_>>(),
                         "two templates declare this NetworkAttachmentDefinition differently; neither is applied"
                     );
-                    conflicting.insert(key, ());
+                    conflicting.insert(key);
                 }
             }
         }
     }
-    out.retain(|k, _| !conflicting.contains_key(k));
-    out
+    out.retain(|k, _| !conflicting.contains(k));
+    Desired {
+        nads: out,
+        conflicting,
+        may_delete: true,
+    }
+}
+
+/// What the cluster should hold: the definitions to write, the keys two templates declare differently
+/// (neither written nor deleted: the object stays as it is), and whether anything may be deleted at
+/// all (not while a template the renderer refuses may still declare what it declared before).
+pub(super) struct Desired {
+    pub(super) nads: BTreeMap<Key, Nad>,
+    conflicting: BTreeSet<Key>,
+    pub(super) may_delete: bool,
+}
+
+impl Desired {
+    /// Whether the definition `key` of plumber's is to be deleted.
+    fn deletes(&self, key: &Key) -> bool {
+        self.may_delete && !self.nads.contains_key(key) && !self.conflicting.contains(key)
+    }
 }
 
 /// The NetworkAttachmentDefinitions plumber keeps, and the client to keep them with.
@@ -118,12 +139,12 @@ impl Networks {
 
     /// Makes the cluster hold `desired` (and no other definition of plumber's); returns the writes
     /// made and the errors (`namespace/name: error`).
-    pub(super) async fn sync(&mut self, desired: &BTreeMap<Key, Nad>) -> (usize, Vec<String>) {
+    pub(super) async fn sync(&mut self, desired: &Desired) -> (usize, Vec<String>) {
         let mut errors = Vec::new();
         match self.list().await {
             Ok(true) => {}
             Ok(false) => {
-                if !desired.is_empty() {
+                if !desired.nads.is_empty() {
                     tracing::warn!(
                         "templates declare NetworkAttachmentDefinitions, but the cluster has no such \
                          kind (Multus' CRD k8s.cni.cncf.io); they are written once it does"
@@ -138,7 +159,7 @@ impl Networks {
         }
         let applied = self.applied.get_or_insert_with(BTreeMap::new);
         let mut writes = 0;
-        for (key, nad) in desired {
+        for (key, nad) in &desired.nads {
             let content = (nad.resource.clone(), nad.config.clone());
             if applied.get(key) == Some(&content) {
                 continue;
@@ -159,7 +180,7 @@ impl Networks {
         }
         let gone: Vec<Key> = applied
             .keys()
-            .filter(|k| !desired.contains_key(*k))
+            .filter(|k| desired.deletes(k))
             .cloned()
             .collect();
         for key in gone {
@@ -201,8 +222,18 @@ mod tests {
         let a = vec![nad("x", "n", "{1}", "a"), nad("x", "m", "{1}", "a")];
         let b = vec![nad("x", "n", "{1}", "b"), nad("x", "m", "{2}", "b")];
         let d = desired([a.as_slice(), b.as_slice()].into_iter());
-        assert_eq!(d.len(), 1);
-        let n = &d[&("x".to_string(), "n".to_string())];
+        assert_eq!(d.nads.len(), 1);
+        let n = &d.nads[&("x".to_string(), "n".to_string())];
         assert_eq!(n.templates, BTreeSet::from(["a".into(), "b".into()]));
+        // The conflicting one is neither written nor deleted; one no template declares is deleted,
+        // unless a template the renderer refuses may still declare it.
+        let key = |n: &str| ("x".to_string(), n.to_string());
+        assert!(!d.deletes(&key("m")) && !d.deletes(&key("n")));
+        assert!(d.deletes(&key("gone")));
+        let held = Desired {
+            may_delete: false,
+            ..desired([a.as_slice()].into_iter())
+        };
+        assert!(!held.deletes(&key("gone")));
     }
 }

@@ -50,7 +50,9 @@ pub fn plan_node(
         } else {
             lines.extend(drivers.iter().map(|p| Change::sriov(&p.step)));
         }
-        // The NICs' own drivers (pfDriver, DPDK uplinks), after the VFs and before links and OVS.
+        // The NICs' own drivers (pfDriver, DPDK uplinks), after the VFs and before links and OVS;
+        // never one that still carries addresses.
+        crate::node::ovs::check_nic_binds(&desired.node, &found.state).map_err(Error::Sysfs)?;
         let nic = sysfs::nic::plan_nics(
             &desired.node.nic_drivers,
             nics,

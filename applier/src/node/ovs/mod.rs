@@ -36,6 +36,7 @@ pub(crate) use release::release;
 pub use state::{BridgeState, IfaceState, OvsState, PortState};
 pub use status::status;
 pub(crate) use uplink_addresses::check as check_uplink_addresses;
+pub(crate) use uplink_addresses::check_nic_binds;
 
 #[cfg(test)]
 mod tests;

@@ -9,9 +9,8 @@
 //! yet (one that is already a port stays as it is), with the addresses it will have once the link stage
 //! is done: a family the templates state on it is theirs (`address: []` empties it first), else the
 //! host's as discovered. The IPv6 link-local address does not count. DPDK interfaces are not kernel
-//! interfaces and are not checked here.
-
-use std::net::IpAddr;
+//! interfaces; a NIC given to a userspace driver (a DPDK uplink, `pfDriver: vfio-pci`) loses its
+//! interface altogether, and [`check_nic_binds`] refuses one that has addresses the same way.
 
 use plumber_render::node::NodeConfig;
 
@@ -27,8 +26,70 @@ fn described(cidr: impl std::fmt::Display, dynamic: bool) -> String {
     }
 }
 
-fn link_local(a: IpAddr) -> bool {
-    matches!(a, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80)
+/// The addresses interface `name` will have once the link stage is done: a family the templates state
+/// on it is theirs (with DHCP when they ask for it), else the host's as discovered; not the IPv6
+/// link-local address.
+fn carried(name: &str, desired: &NodeConfig, links: &CurrentState) -> Vec<String> {
+    let stated = desired.links.get(name);
+    let mut found = Vec::new();
+    for v6 in [false, true] {
+        match stated.and_then(|l| l.family(v6)) {
+            Some(a) => {
+                found.extend(a.addresses.iter().map(|c| described(c, false)));
+                if a.dhcp {
+                    found.push(format!(
+                        "DHCP ({}, stated by the templates)",
+                        if v6 { "IPv6" } else { "IPv4" }
+                    ));
+                }
+            }
+            None => {
+                let have = links.links.get(name).map(|l| l.addresses.as_slice());
+                found.extend(
+                    have.unwrap_or_default()
+                        .iter()
+                        .filter(|a| a.cidr.addr.is_ipv6() == v6)
+                        .filter(|a| !a.is_link_local())
+                        .map(|a| described(a.cidr, a.dynamic)),
+                );
+            }
+        }
+    }
+    found
+}
+
+/// `Err` naming every NIC `desired` gives to a userspace driver (`pfDriver: vfio-pci`, a DPDK uplink)
+/// that still has its network interface with addresses: the bind takes the interface away, and with
+/// it the addresses and every route through them (on the node's management NIC, the node itself).
+/// Refused before any change, as an OVS uplink with addresses is; a NIC already bound has no interface.
+pub(crate) fn check_nic_binds(desired: &NodeConfig, links: &CurrentState) -> Result<(), String> {
+    let problems: Vec<String> = desired
+        .nic_drivers
+        .iter()
+        .filter(|n| n.binds())
+        .filter_map(|n| n.name.as_deref().map(|name| (n, name)))
+        .filter(|(_, name)| links.links.contains_key(*name))
+        .filter_map(|(n, name)| {
+            let found = carried(name, desired, links);
+            (!found.is_empty()).then(|| {
+                format!(
+                    "{name} would go to {} and has addresses: {}",
+                    n.driver,
+                    found.join(", ")
+                )
+            })
+        })
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}. A NIC given to a userspace driver has no network interface, so its addresses and the \
+         routes through them would go (on the node's management NIC, the node with them), and \
+         plumber does not move them: move them to another interface in the host's network \
+         configuration first, or give the templates a NIC without addresses",
+        problems.join("; ")
+    ))
 }
 
 /// `Err` naming every new kernel uplink of `desired` that would carry addresses into OVS, and the fix.
@@ -44,31 +105,7 @@ pub(crate) fn check(
                 if ovs.port_of(&i.name).is_some() {
                     continue;
                 }
-                let stated = desired.links.get(&i.name);
-                let mut found = Vec::new();
-                for v6 in [false, true] {
-                    match stated.and_then(|l| l.family(v6)) {
-                        Some(a) => {
-                            found.extend(a.addresses.iter().map(|c| described(c, false)));
-                            if a.dhcp {
-                                found.push(format!(
-                                    "DHCP ({}, stated by the templates)",
-                                    if v6 { "IPv6" } else { "IPv4" }
-                                ));
-                            }
-                        }
-                        None => {
-                            let have = links.links.get(&i.name).map(|l| l.addresses.as_slice());
-                            found.extend(
-                                have.unwrap_or_default()
-                                    .iter()
-                                    .filter(|a| a.cidr.addr.is_ipv6() == v6)
-                                    .filter(|a| !link_local(a.cidr.addr))
-                                    .map(|a| described(a.cidr, a.dynamic)),
-                            );
-                        }
-                    }
-                }
+                let found = carried(&i.name, desired, links);
                 if found.is_empty() {
                     continue;
                 }
@@ -220,6 +257,31 @@ mod tests {
         assert!(
             e.starts_with("eno2 would become a member of OVS bond bond-br-ex on bridge br-ex and has addresses: 192.0.2.7/24 (dynamic: DHCP or SLAAC)."),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_nic_with_addresses_is_never_given_to_a_userspace_driver() {
+        let spec = "  sriovConfig:\n    - {pfName: eno2, pfDriver: vfio-pci}\n";
+        let d = desired(spec);
+        let e = check_nic_binds(
+            &d,
+            &links(vec![nic("eno2", &["10.0.0.5/24", "fe80::1/64"])]),
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("eno2 would go to vfio-pci and has addresses: 10.0.0.5/24. A NIC given"),
+            "{e}"
+        );
+        // Only the link-local address, or no interface any more (bound already): nothing to refuse.
+        assert!(check_nic_binds(&d, &links(vec![nic("eno2", &["fe80::1/64"])])).is_ok());
+        assert!(check_nic_binds(&d, &links(vec![])).is_ok());
+        // A NIC the node does not name (a DPDK uplink by PCI address, no inventory) has no interface
+        // with addresses to lose here.
+        let dpdk =
+            "  ovsConfig:\n    - {bridgeName: br0, nodeInterface: \"0000:03:00.0\", dpdk: true}\n";
+        assert!(
+            check_nic_binds(&desired(dpdk), &links(vec![nic("eno3", &["10.0.0.6/24"])])).is_ok()
         );
     }
 }
