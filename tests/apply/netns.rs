@@ -205,12 +205,90 @@ fn a_failed_apply_rolls_the_namespace_back() {
         } = &**failed;
         assert_eq!(op, &ops[failing].to_string());
         assert_eq!(rollback_failed, &Vec::<String>::new(), "{err}");
-        assert_eq!(rolled_back.len(), failing, "{err}");
+        // Everything but the refused route was carried out: the ops before it, and the two routes after
+        // it, sent in the same pipelined window before its refusal came back (pipeline.rs). All of it
+        // is rolled back, those two routes too.
+        assert_eq!(ops.len() - failing, 3, "{ops:#?}");
+        assert_eq!(rolled_back.len(), ops.len() - 1, "{err}");
+        for after in ["10.99.0.0/16", "fd00:4::/64"] {
+            assert!(
+                rolled_back
+                    .iter()
+                    .any(|u| u.starts_with("remove route") && u.contains(after)),
+                "{after} not rolled back: {err}"
+            );
+        }
         assert!(err.to_string().contains(REFUSED_PREFIX), "{err}");
 
         let after = discover();
         assert_eq!(yaml(&after), yaml(&before), "{err}");
     });
+}
+
+#[test]
+fn a_plan_longer_than_the_pipeline_window_applies_in_order_or_rolls_back_whole() {
+    in_netns!(
+        "a_plan_longer_than_the_pipeline_window_applies_in_order_or_rolls_back_whole",
+        || {
+            veth("w0", "x0");
+            sh("addr add 10.70.1.44/16 dev w0");
+            let before = settled(&["w0", "x0"]);
+            // 300 one-request ops: several windows of pipelined requests (64 in flight at most).
+            let add = |i: usize| Op::AddAddress {
+                link: "w0".into(),
+                cidr: IpCidr::parse(&format!("10.70.{}.{}/16", i / 200, i % 200 + 1)).unwrap(),
+            };
+            let ops: Vec<Op> = (0..300).map(add).collect();
+            // Op 243 adds 10.70.1.44, which the link already has: EEXIST, in the fourth window,
+            // with requests after it already sent.
+            let failing = 243;
+            assert_eq!(ops[failing].to_string(), "add address 10.70.1.44/16 to w0");
+            let err = apply(&ops).unwrap_err();
+            let Error::Apply(failed) = &err else {
+                panic!("{err}")
+            };
+            assert_eq!(
+                failed.at,
+                ops[failing].to_string(),
+                "the first refusal in plan order"
+            );
+            assert!(err.to_string().contains("File exists"), "{err}");
+            assert_eq!(failed.rolled_back.len(), 299, "{err}");
+            assert_eq!(yaml(&discover()), yaml(&before), "{err}");
+
+            // Without the refused op, all of it, in plan order: the first address added to the
+            // subnet is the primary one, the others its secondaries, in the order they were sent.
+            sh("addr del 10.70.1.44/16 dev w0");
+            let ops: Vec<Op> = ops.into_iter().filter(|o| o != &add(failing)).collect();
+            let applied = apply(&ops).unwrap();
+            assert_eq!(applied.writes, 299);
+            let shown = std::process::Command::new("ip")
+                .args(["-4", "-o", "addr", "show", "dev", "w0"])
+                .output()
+                .unwrap();
+            let shown = String::from_utf8(shown.stdout).unwrap();
+            let order: Vec<String> = shown
+                .lines()
+                .map(|l| l.split_whitespace().nth(3).unwrap().to_string())
+                .collect();
+            let want: Vec<String> = ops
+                .iter()
+                .map(|o| match o {
+                    Op::AddAddress { cidr, .. } => cidr.to_string(),
+                    o => panic!("{o}"),
+                })
+                .collect();
+            assert_eq!(order, want, "{shown}");
+            assert!(
+                !shown.lines().next().unwrap().contains("secondary"),
+                "{shown}"
+            );
+            assert!(
+                shown.lines().nth(1).unwrap().contains("secondary"),
+                "{shown}"
+            );
+        },
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! `execute` one op, `apply` a plan with rollback. Links are looked up by name before every op (their
-//! indexes change when rollback recreates them); lookups are reads, and only writes are counted.
+//! `execute` one op, `apply` a plan with rollback, its one-request ops pipelined (pipeline.rs). Links
+//! are found by the indexes discovery gave, or looked up by name (an index changes when rollback
+//! recreates a link); lookups are reads, and only writes are counted.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,6 +18,7 @@ use rtnetlink::{
     RouteMessageBuilder,
 };
 
+use super::pipeline::{self, Request, Window};
 use super::{nl_msg, Indexes};
 use crate::node::plan::{rollback, Op, RouteSpec, Snapshot};
 use crate::node::state::RouteProto;
@@ -51,68 +53,111 @@ pub async fn apply(handle: &Handle, ops: &[Op]) -> Result<Applied> {
 /// [`apply`], starting from the link indexes discovery found ([`discover_indexed`]), which saves a
 /// lookup per link (an index that went stale makes its op fail, and the plan roll back).
 ///
+/// Ops that take one request each (MTU, up, addresses, routes, VF settings) are pipelined, up to
+/// [`WINDOW`](super::pipeline::WINDOW) in flight (pipeline.rs says why the order and the first-error
+/// semantics hold); an op of several requests (creating, deleting or enslaving a link) waits for every
+/// answer before it and runs alone.
+///
 /// [`discover_indexed`]: super::discover_indexed
 pub async fn apply_with(handle: &Handle, ops: &[Op], known: &Indexes) -> Result<Applied> {
     let mut ex = Exec::new(handle);
     ex.indexes = known.iter().map(|(k, v)| (k.clone(), *v)).collect();
-    // Executed ops, in the order they took effect (what a failure rolls back).
-    let mut done: Vec<Op> = Vec::with_capacity(ops.len());
-    // `SetUp` ops already carried out together with their link's `SetMtu`.
+    let mut window = Window::<Vec<Op>>::new(handle);
+    // Acknowledged ops, in the order they took effect (what a failure rolls back).
+    let mut done = Done::default();
+    // `SetUp` ops carried out together with their link's `SetMtu`.
     let mut folded = vec![false; ops.len()];
     for (i, op) in ops.iter().enumerate() {
-        if folded[i] {
+        if folded[i] || done.failed.is_some() {
             continue;
         }
-        let result = match up_after_mtu(ops, i, &folded) {
-            Some(j) => {
-                let r = ex.mtu_and_up(op).await;
-                if r.is_ok() {
+        let fold = up_after_mtu(ops, i, &folded);
+        match ex.request(op, fold.is_some()).await {
+            Some(Ok(req)) => {
+                let mut carried = vec![op.clone()];
+                if let Some(j) = fold {
                     folded[j] = true;
-                    done.push(op.clone());
-                    done.push(ops[j].clone());
+                    carried.push(ops[j].clone());
                 }
-                r
+                ex.writes += 1;
+                if let Some((carried, answer)) = window.send(carried, req).await {
+                    done.record(carried, answer);
+                }
+            }
+            Some(Err(e)) => {
+                // The requests in flight come before this op: their failure, if any, is the first.
+                done.settle(&mut window).await;
+                done.record(vec![op.clone()], Err(e));
             }
             None => {
-                let r = ex.op(op).await;
-                if r.is_ok() {
-                    done.push(op.clone());
+                done.settle(&mut window).await;
+                if done.failed.is_none() {
+                    let answer = ex.op(op).await;
+                    done.record(vec![op.clone()], answer);
                 }
-                r
-            }
-        };
-        let Err(error) = result else {
-            continue;
-        };
-        let mut rolled_back = Vec::new();
-        let mut rollback_failed = Vec::new();
-        for undo in rollback(&done) {
-            // Best effort: one failed undo does not stop the others.
-            match ex.op(&undo).await {
-                Ok(()) => rolled_back.push(undo.to_string()),
-                Err(e) => rollback_failed.push(format!("{undo}: {e}")),
             }
         }
-        let rollback = match (rolled_back.len(), rollback_failed.len()) {
-            (0, 0) => "nothing to roll back".to_string(),
-            (n, 0) => format!("rolled back the {n} changes made before it"),
-            (n, f) => format!(
-                "rolled back {n} changes, {f} failed to roll back (the node is left part-way): {}",
-                rollback_failed.join("; ")
-            ),
-        };
-        return Err(Error::Apply(Box::new(crate::node::Failed {
-            at: op.to_string(),
-            error,
-            rolled_back,
-            rollback_failed,
-            rollback,
-        })));
     }
-    Ok(Applied {
-        ops: done,
-        writes: ex.writes,
-    })
+    done.settle(&mut window).await;
+    let Some((at, error)) = done.failed else {
+        return Ok(Applied {
+            ops: done.ops,
+            writes: ex.writes,
+        });
+    };
+    let mut rolled_back = Vec::new();
+    let mut rollback_failed = Vec::new();
+    for undo in rollback(&done.ops) {
+        // Best effort: one failed undo does not stop the others.
+        match ex.op(&undo).await {
+            Ok(()) => rolled_back.push(undo.to_string()),
+            Err(e) => rollback_failed.push(format!("{undo}: {e}")),
+        }
+    }
+    let rollback = match (rolled_back.len(), rollback_failed.len()) {
+        (0, 0) => "nothing to roll back".to_string(),
+        (n, 0) => format!("rolled back the {n} changes made"),
+        (n, f) => format!(
+            "rolled back {n} changes, {f} failed to roll back (the node is left part-way): {}",
+            rollback_failed.join("; ")
+        ),
+    };
+    Err(Error::Apply(Box::new(crate::node::Failed {
+        at,
+        error,
+        rolled_back,
+        rollback_failed,
+        rollback,
+    })))
+}
+
+/// What an apply has done so far, and its first failure.
+#[derive(Default)]
+struct Done {
+    /// The acknowledged ops, in the order they took effect, including those sent after a refused one.
+    ops: Vec<Op>,
+    /// The first op refused, in plan order, and why.
+    failed: Option<(String, String)>,
+}
+
+impl Done {
+    fn record(&mut self, carried: Vec<Op>, answer: R) {
+        match answer {
+            Ok(()) => self.ops.extend(carried),
+            Err(e) => {
+                if self.failed.is_none() {
+                    self.failed = Some((carried[0].to_string(), e));
+                }
+            }
+        }
+    }
+
+    /// Waits for every answer in flight.
+    async fn settle(&mut self, window: &mut Window<Vec<Op>>) {
+        while let Some((carried, answer)) = window.next().await {
+            self.record(carried, answer);
+        }
+    }
 }
 
 /// When `ops[i]` sets a link's MTU and the same link is set up later with only other links' MTU
@@ -191,19 +236,7 @@ impl<'a> Exec<'a> {
     }
 
     async fn set_up(&mut self, index: u32, up: bool) -> R {
-        let b = LinkUnspec::new_with_index(index);
-        let b = if up { b.up() } else { b.down() };
-        self.set(b.build()).await
-    }
-
-    /// A `SetMtu` and its link's `SetUp` in one request.
-    async fn mtu_and_up(&mut self, op: &Op) -> R {
-        let Op::SetMtu { link, mtu, .. } = op else {
-            unreachable!("only a SetMtu is folded with a SetUp");
-        };
-        let i = self.index(link).await?;
-        self.set(LinkUnspec::new_with_index(i).mtu(*mtu).up().build())
-            .await
+        self.set(up_message(index, up)).await
     }
 
     async fn op(&mut self, op: &Op) -> R {
@@ -242,26 +275,41 @@ impl<'a> Exec<'a> {
             Op::SetController {
                 link, controller, ..
             } => self.set_controller(link, controller.as_deref()).await,
-            Op::SetMtu { link, mtu, .. } => {
-                let i = self.index(link).await?;
-                self.set(LinkUnspec::new_with_index(i).mtu(*mtu).build())
+            _ => {
+                let req = self
+                    .request(op, false)
                     .await
+                    .expect("every other op is one request")?;
+                self.writes += 1;
+                pipeline::send(self.handle, req).await
             }
-            Op::SetUp { link, up } => {
-                let i = self.index(link).await?;
-                self.set_up(i, *up).await
+        }
+    }
+
+    /// The one request that carries out `op` (with its link's `SetUp` when `up`, for a folded
+    /// `SetMtu`), or `None` for an op of several requests (creating, deleting, enslaving a link).
+    async fn request(&mut self, op: &Op, up: bool) -> Option<R<Request>> {
+        Some(match op {
+            Op::CreateLink { .. } | Op::DeleteLink { .. } | Op::SetController { .. } => {
+                return None
             }
-            Op::AddAddress { link, cidr } => {
-                let i = self.index(link).await?;
-                let req = self.handle.address().add(i, cidr.addr, cidr.prefix);
-                self.write(req.execute()).await
-            }
-            Op::DelAddress { link, cidr, .. } => {
-                let i = self.index(link).await?;
+            Op::SetMtu { link, mtu, .. } => self.index(link).await.map(|i| {
+                let b = LinkUnspec::new_with_index(i).mtu(*mtu);
+                Request::SetLink(if up { b.up() } else { b }.build())
+            }),
+            Op::SetUp { link, up } => self
+                .index(link)
+                .await
+                .map(|i| Request::SetLink(up_message(i, *up))),
+            Op::AddAddress { link, cidr } => self.index(link).await.map(|i| {
+                let mut req = self.handle.address().add(i, cidr.addr, cidr.prefix);
+                Request::NewAddress(req.message_mut().clone())
+            }),
+            Op::DelAddress { link, cidr, .. } => self.index(link).await.map(|i| {
                 if cidr.is_ipv4() {
                     promote_secondaries(link);
                 }
-                let msg = match cidr.addr {
+                Request::DelAddress(match cidr.addr {
                     IpAddr::V4(a) => AddressMessageBuilder::<std::net::Ipv4Addr>::new()
                         .index(i)
                         .address(a, cidr.prefix)
@@ -270,25 +318,15 @@ impl<'a> Exec<'a> {
                         .index(i)
                         .address(a, cidr.prefix)
                         .build(),
-                };
-                let req = self.handle.address().del(msg);
-                self.write(req.execute()).await
-            }
-            Op::AddRoute { route } => {
-                let msg = self.route(route, false).await?;
-                let req = self.handle.route().add(msg);
-                self.write(req.execute()).await
-            }
-            Op::DelRoute { route } => {
-                let msg = self.route(route, true).await?;
-                let req = self.handle.route().del(msg);
-                self.write(req.execute()).await
-            }
-            Op::SetVf { pf, vf, set, .. } => {
-                let i = self.index(pf).await?;
-                self.set(super::vf::set_vf_message(i, *vf, set)).await
-            }
-        }
+                })
+            }),
+            Op::AddRoute { route } => self.route(route, false).await.map(Request::NewRoute),
+            Op::DelRoute { route } => self.route(route, true).await.map(Request::DelRoute),
+            Op::SetVf { pf, vf, set, .. } => self
+                .index(pf)
+                .await
+                .map(|i| Request::SetLink(super::vf::set_vf_message(i, *vf, set))),
+        })
     }
 
     /// Creates the link down, as `plan` expects (its own `SetUp` follows). A kernel without the
@@ -477,6 +515,12 @@ fn route_message(r: &RouteSpec, oif: u32, delete: bool) -> R<RouteMessage> {
         };
     }
     Ok(msg)
+}
+
+/// Sets the link up or down.
+fn up_message(index: u32, up: bool) -> LinkMessage {
+    let b = LinkUnspec::new_with_index(index);
+    if up { b.up() } else { b.down() }.build()
 }
 
 fn is_bond(l: &LinkMessage) -> bool {

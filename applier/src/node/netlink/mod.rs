@@ -12,6 +12,7 @@ mod discover;
 pub(crate) mod events;
 mod exec;
 pub mod neigh;
+mod pipeline;
 mod unsupported;
 pub mod vf;
 
