@@ -13,6 +13,8 @@
 # hyperfine runs it without a shell (-N), so the `ip -j` peer's one `sh -c` is in its time.
 # Median and min of RUNS runs after a warm-up, by hyperfine (Debian's) or, without it, `date +%s%N`.
 #   usage: bench/apply.sh [PAIRS=500] [RUNS=5]        (needs root)
+#   BEFORE=path/to/plumber adds a row: that build's apply, measured the same way in the same run (an
+#   earlier commit's release binary, for a change's before and after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PAIRS=${1:-500}
@@ -100,6 +102,9 @@ echo "1. apply $PAIRS veth pairs"
 NEW="$LOG/newns $LOG/in/create.batch"
 measure apply "$NEW" "$IN $APPLY -f $LOG/in/apply.yaml"
 measure ip-apply "$NEW" "$IN ip -batch $LOG/in/apply.batch"
+if [ -n "${BEFORE:-}" ]; then
+    measure apply-before "$NEW" "$IN ${APPLY/#$BIN/$BEFORE} -f $LOG/in/apply.yaml"
+fi
 ip_lines=$(wc -l <"$LOG/in/apply.batch")
 
 # 2. no-op: a fresh namespace, one apply (its record gives netlink_writes and its peak RSS), then
@@ -176,6 +181,7 @@ echo "| $PAIRS veth pairs, median of $RUNS | median | min | vs. peer | peak RSS 
 echo "|---|---|---|---|---|---|"
 row apply "1. \`plumber apply --runtime-only\` ($PAIRS links)" ip-apply "$(mb "$apply_rss")" "$apply_writes writes"
 row ip-apply "   peer: \`ip -batch\` (mtu+up in one command)" "" "$(mb "$ip_rss")" "$ip_lines lines"
+[ -n "${BEFORE:-}" ] && row apply-before "   \`BEFORE\` build ($BEFORE), the same apply" ip-apply "" ""
 row noop "2. no-op re-apply, same template" noop-floor "$(mb "$noop_rss")" "$noop_writes writes"
 row noop-small "   no-op, 1-interface template, same namespace" "" "" "$noop_small_writes writes"
 row noop-floor "   floor: \`ip -j link; ip -j addr; ip -j route show table all\`, same namespace" "" "" ""

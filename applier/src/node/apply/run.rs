@@ -362,11 +362,16 @@ async fn execute(
     // Links, addresses, routes: planned on the node as it is now, and journaled before any of it.
     let ops = link_ops(desired, &current).map_err(|e| StageError::new("planning links", e))?;
     if !ops.is_empty() {
+        let t = std::time::Instant::now();
         write_journal(target, done, |j| {
             j.links = journal::links(&ops, &current.state)
         })?;
+        crate::node::timing("journal the link ops", t);
     }
-    match crate::node::netlink::apply_with(handle, &ops, &current.indexes).await {
+    let t = std::time::Instant::now();
+    let applied = crate::node::netlink::apply_with(handle, &ops, &current.indexes).await;
+    crate::node::timing("link ops (netlink)", t);
+    match applied {
         Ok(a) => {
             *writes += a.writes;
             done.links = a.ops;
