@@ -4,7 +4,8 @@
 #   - sysfs: PFs eno2 and eno3, each with 128 VFs on iavf (bench/gen_status_sysfs.py);
 #   - netlink: eno2, eno3 and the 256 VF interfaces (down), and 1,500 links named like VLANs
 #     (eno2.1000 ... eno2.1749, eno3.1000 ... eno3.1749), up, each with its IPv6 link-local address and
-#     fe80::/64 route as an up VLAN has them. This kernel has no 8021q, so they are veth pairs; the two
+#     fe80::/64 route as an up VLAN has them (the status leaves both out: only the NICs' link-local
+#     addresses are in it, in interfaceStatus). This kernel has no 8021q, so they are veth pairs; the two
 #     fields a VLAN has and a veth does not (`parent`, `vlanId`) are added to the measured JSON for
 #     the "as VLANs" row, exactly as plumber serializes them.
 # Prints the sizes of the status as the agent sends it (compact JSON) and as `kubectl get -o yaml`
@@ -72,6 +73,7 @@ print(f"status as VLANs:           {as_vlans} bytes compact JSON ({as_vlans / 10
 parts = {k: compact(v) for k, v in s.items()}
 one = [l for l in s["links"] if "." in l["name"]][0]
 print("a VLAN link: " + json.dumps(one, separators=(",", ":")))
-print("a route: " + json.dumps(s["routes"]["ipv6"][0], separators=(",", ":")))
+if routes6:
+    print("a route: " + json.dumps(s["routes"]["ipv6"][0], separators=(",", ":")))
 print("by part (compact JSON, as VLANs): " + ", ".join(f"{k} {v / 1024:.1f} KiB" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])))
 PY

@@ -53,11 +53,12 @@ pub struct InventoryMeta {
 pub struct HostNetworkStatus {
     #[serde(default)]
     pub interface_status: Vec<InterfaceStatus>,
-    /// The routing table (main and others), as HostPlumber published it.
+    /// The routing table (main and others), as HostPlumber published it, less the `fe80::/64` route
+    /// the kernel adds on every IPv6 interface.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routes: Option<RoutesStatus>,
     /// plumber: every link of the node (VLANs, bonds, bridges, veths ... as well as NICs) with its
-    /// kind, state and addresses.
+    /// kind, state and addresses (link-local IPv6 addresses only in `interfaceStatus`, for NICs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<LinkStatus>,
     /// plumber: Open vSwitch bridges and their ports, when OVSDB is reachable (see OvsBridgeStatus).

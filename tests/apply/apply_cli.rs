@@ -1457,3 +1457,86 @@ fn hostplumbers_ovs_bridges_are_adopted_by_the_first_apply_naming_them() {
         }
     );
 }
+
+/// The published status (what `plumber show` prints) leaves out what the kernel derives by itself on
+/// every IPv6 link: the `fe80::/64` route and, in `links`, the link-local address. A NIC keeps its
+/// link-local address in `interfaceStatus`, as HostPlumber published it; any other `fe80::` route (one
+/// someone added) is listed.
+#[test]
+fn show_leaves_out_the_kernel_s_link_local_routes_and_link_addresses() {
+    in_netns!(
+        "show_leaves_out_the_kernel_s_link_local_routes_and_link_addresses",
+        || {
+            veth("ens1f0", "peer0");
+            // The kernel adds each link-local address, and its fe80::/64 route, after carrier:
+            // wait for the addresses (its own state), then for the routes in the same way.
+            settled(&["ens1f0", "peer0"]);
+            sh("address add 2001:db8::5/64 dev peer0");
+            sh("route add fe80::/64 dev peer0 table 100");
+            let start = std::time::Instant::now();
+            while discover()
+                .routes
+                .iter()
+                .filter(|r| r.dst.to_string() == "fe80::/64" && r.table == 254)
+                .count()
+                < 2
+            {
+                assert!(start.elapsed() < std::time::Duration::from_secs(5));
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let host = Host::new(UBUNTU);
+            host.sysfs.pf(
+                "ens1f0",
+                PciAddr::parse("0000:01:00.0").unwrap(),
+                None,
+                "i40e",
+            );
+            let show = assert_cmd::Command::cargo_bin("plumber")
+                .unwrap()
+                .args(["show", "-o", "json", "--node-name", "node-1", "--sysfs"])
+                .arg(host.sysfs.root())
+                .output()
+                .unwrap();
+            assert!(show.status.success(), "{show:?}");
+            let hn: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+            let s = &hn["status"];
+            let link = |name: &str| {
+                s["links"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|l| l["name"] == name)
+                    .unwrap()
+                    .clone()
+            };
+            assert_eq!(
+                link("peer0")["ipv6"]["address"],
+                serde_json::json!(["2001:db8::5/64"])
+            );
+            assert!(link("ens1f0").get("ipv6").is_none(), "{s}");
+            let nic = &s["interfaceStatus"][0];
+            assert_eq!(nic["pfName"], "ens1f0");
+            let lla = nic["ipv6"]["address"][0].as_str().unwrap();
+            assert!(lla.starts_with("fe80::"), "{nic}");
+            let v6: Vec<String> = s["routes"]["ipv6"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| format!("{} {} {}", r["dev"], r["dst"], r["table"]))
+                .collect();
+            assert!(
+                v6.contains(&"\"peer0\" \"2001:db8::/64\" null".to_string()),
+                "{v6:?}"
+            );
+            assert!(
+                v6.contains(&"\"peer0\" \"fe80::/64\" 100".to_string()),
+                "{v6:?}"
+            );
+            assert_eq!(
+                v6.iter().filter(|r| r.contains("fe80::/64")).count(),
+                1,
+                "{v6:?}"
+            );
+        }
+    );
+}

@@ -9,7 +9,7 @@ use plumber_render::inventory::{
     RouteStatus, RoutesStatus, VfStatus,
 };
 
-use crate::node::state::{CurrentKind, CurrentState, VfState};
+use crate::node::state::{CurrentKind, CurrentState, RouteProto, RouteState, VfState};
 
 /// Sets `status.pools`: the SR-IOV device plugin's pools and their VFs, from its configuration under
 /// `root` (`/etc/pcidp/config.json`, plumber's or not) resolved on `status`'s NICs as the device
@@ -51,20 +51,22 @@ pub fn host_network(
 ) -> crate::node::Result<HostNetwork> {
     let mut nics = crate::node::sysfs::discover_sriov(sysfs)?;
     merge_vfs(&mut nics, state);
-    let family = |name: &str, v6: bool| -> Option<AddressStatus> {
+    // A NIC's addresses are all listed, link-local ones too (HostPlumber's `interfaceStatus` did);
+    // a link's leave out the link-local ones (see `links_and_routes_leave_out_what_the_kernel_derives`).
+    let family = |name: &str, v6: bool, link_local: bool| -> Option<AddressStatus> {
         let l = state.links.get(name)?;
         let address: Vec<String> = l
             .addresses
             .iter()
-            .filter(|a| a.cidr.is_ipv4() != v6)
+            .filter(|a| a.cidr.is_ipv4() != v6 && (link_local || !a.is_link_local()))
             .map(|a| a.cidr.to_string())
             .collect();
         (!address.is_empty()).then_some(AddressStatus { address })
     };
     for nic in &mut nics {
         if let Some(name) = nic.pf_name.clone() {
-            nic.ipv4 = family(&name, false);
-            nic.ipv6 = family(&name, true);
+            nic.ipv4 = family(&name, false, true);
+            nic.ipv6 = family(&name, true, true);
         }
     }
     let links = state
@@ -83,13 +85,13 @@ pub fn host_network(
                 parent,
                 vlan_id,
                 controller: l.controller.clone(),
-                ipv4: family(&l.name, false),
-                ipv6: family(&l.name, true),
+                ipv4: family(&l.name, false, false),
+                ipv6: family(&l.name, true, false),
             }
         })
         .collect();
     let mut routes = RoutesStatus::default();
-    for r in &state.routes {
+    for r in state.routes.iter().filter(|r| !is_kernel_link_local(r)) {
         let v6 = matches!(r.dst.addr, IpAddr::V6(_));
         let status = RouteStatus {
             dev: r.dev.clone(),
@@ -122,6 +124,19 @@ pub fn host_network(
             pools: Vec::new(),
         },
     })
+}
+
+/// The route the kernel adds by itself on every interface with IPv6 (`fe80::/64 proto kernel`, in the
+/// main table, no gateway). One per up link, it says nothing the link list does not: on a node with
+/// 1,500 VLANs it would be a quarter of the status (BENCHMARKS.md, "HostNetwork status size"), so the
+/// status leaves it out, as it leaves out the links' own link-local addresses. `ip -6 route show proto
+/// kernel` lists them on the node.
+fn is_kernel_link_local(r: &RouteState) -> bool {
+    r.proto == RouteProto::Kernel
+        && r.via.is_none()
+        && r.table == 254
+        && r.dst.prefix == 64
+        && matches!(r.dst.addr, IpAddr::V6(a) if a.segments()[..4] == [0xfe80, 0, 0, 0])
 }
 
 /// Fills each SR-IOV PF's `sriovStatus.vfs` with what netlink says of its VFs (the PF link of the same
@@ -311,5 +326,71 @@ mod tests {
         assert_eq!(yaml.matches("- trust").count(), 2, "{yaml}");
         let back: Vec<VfStatus> = serde_yaml::from_str(&yaml).unwrap();
         assert_eq!(&back, vfs);
+    }
+
+    #[test]
+    fn links_and_routes_leave_out_what_the_kernel_derives() {
+        use crate::node::state::AddressState;
+        use plumber_render::model::IpCidr;
+        let addr = |s: &str| AddressState {
+            cidr: IpCidr::parse(s).unwrap(),
+            dynamic: false,
+        };
+        let route = |dst: &str, via: Option<&str>, proto: RouteProto, table: u32| RouteState {
+            dev: "eno2.1000".into(),
+            dst: IpCidr::parse(dst).unwrap(),
+            via: via.map(|v| v.parse().unwrap()),
+            metric: Some(256),
+            table,
+            src: None,
+            proto,
+        };
+        let mut state = CurrentState::default();
+        let mut vlan = link("eno2.1000", vec![]);
+        vlan.addresses = vec![
+            addr("fe80::1/64"),
+            addr("2001:db8::5/64"),
+            addr("10.0.0.5/24"),
+        ];
+        state.links.insert(vlan.name.clone(), vlan);
+        let mut lla_only = link("eno2.1001", vec![]);
+        lla_only.addresses = vec![addr("fe80::2/64")];
+        state.links.insert(lla_only.name.clone(), lla_only);
+        state.routes = vec![
+            route("fe80::/64", None, RouteProto::Kernel, 254),
+            // Not the kernel's own: a route someone added, through a gateway, in another table.
+            route("fe80::/64", None, RouteProto::Static, 254),
+            route("fe80::/64", Some("fe80::9"), RouteProto::Kernel, 254),
+            route("fe80::/64", None, RouteProto::Kernel, 100),
+            route("fe80::/10", None, RouteProto::Kernel, 254),
+            route("2001:db8::/64", None, RouteProto::Kernel, 254),
+        ];
+        let sysfs = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(sysfs.path().join("class/net")).unwrap();
+        let hn = host_network("n", &state, sysfs.path()).unwrap();
+        let links = &hn.status.links;
+        assert_eq!(
+            links[0].ipv6,
+            Some(AddressStatus {
+                address: vec!["2001:db8::5/64".into()]
+            })
+        );
+        assert_eq!(links[0].ipv4.as_ref().unwrap().address, ["10.0.0.5/24"]);
+        assert_eq!(links[1].ipv6, None, "{links:?}");
+        let routes = &hn.status.routes.as_ref().unwrap().ipv6;
+        let shown: Vec<_> = routes
+            .iter()
+            .map(|r| (r.dst.as_deref().unwrap(), r.gw.as_deref(), r.table))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("fe80::/64", None, None),
+                ("fe80::/64", Some("fe80::9"), None),
+                ("fe80::/64", None, Some(100)),
+                ("fe80::/10", None, None),
+                ("2001:db8::/64", None, None),
+            ]
+        );
     }
 }
