@@ -11,7 +11,8 @@
 #           `ip -j link; ip -j addr; ip -j route show table all`, plus the peak RSS of each.
 # Every timed command enters its namespace with `nsenter --net=` (the `nsenter true` row is that cost);
 # hyperfine runs it without a shell (-N), so the `ip -j` peer's one `sh -c` is in its time.
-# Median and min of RUNS runs after a warm-up, by hyperfine (Debian's) or, without it, `date +%s%N`.
+# Median and min of RUNS runs after a warm-up, by hyperfine (Debian's) or, without it, `date +%s%N`;
+# the apply rows (plumber, `ip -batch`, BEFORE) alternate within each round, timed by `date +%s%N`.
 #   usage: bench/apply.sh [PAIRS=500] [RUNS=5]        (needs root)
 #   BEFORE=path/to/plumber adds a row: that build's apply, measured the same way in the same run (an
 #   earlier commit's release binary, for a change's before and after).
@@ -97,14 +98,40 @@ echo "plumber applier bench: $PAIRS veth pairs, $RUNS runs; $(nproc) cores, kern
     "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d)" \
     "$(command -v hyperfine >/dev/null && hyperfine --version || echo '(date +%s%N timing)')"
 
-# 1. apply PAIRS veth pairs, against ip -batch.
+# alternate PREPARE NAME COMMAND [NAME COMMAND ...]: RUNS rounds after a warm-up round, each round
+# running every COMMAND once (PREPARE before each, not timed), in turn, so that what the machine does
+# in the background (the kernel tearing down an earlier run's namespaces, other jobs) falls on all of
+# them alike; appends "NAME median min" (ms) for each to $LOG/results.
+alternate() {
+    local prep=$1 i k t0 t1
+    shift
+    local -a names=() cmds=()
+    while [ $# -gt 0 ]; do names+=("$1"); cmds+=("$2"); shift 2; done
+    for k in "${!names[@]}"; do : >"$LOG/${names[$k]}.t"; done
+    for ((i = 0; i <= RUNS; i++)); do
+        for k in "${!names[@]}"; do
+            sh -c "$prep"
+            t0=$(date +%s%N)
+            sh -c "${cmds[$k]}" >/dev/null || { echo "bench: ${names[$k]} failed: ${cmds[$k]}" >&2; exit 1; }
+            t1=$(date +%s%N)
+            [ "$i" -gt 0 ] && echo $(((t1 - t0) / 1000)) >>"$LOG/${names[$k]}.t"
+        done
+    done
+    for k in "${!names[@]}"; do
+        sort -n "$LOG/${names[$k]}.t" | awk -v n="${names[$k]}" '{ t[NR] = $1 }
+            END { printf "%s %.1f %.1f\n", n, t[int((NR + 1) / 2)] / 1e3, t[1] / 1e3 }' >>"$LOG/results"
+        tail -1 "$LOG/results" | awk '{ printf "  %-14s median %8.1f ms   min %8.1f ms\n", $1, $2, $3 }'
+    done
+}
+
+# 1. apply PAIRS veth pairs, against ip -batch, alternating (and the BEFORE build's apply).
 echo "1. apply $PAIRS veth pairs"
 NEW="$LOG/newns $LOG/in/create.batch"
-measure apply "$NEW" "$IN $APPLY -f $LOG/in/apply.yaml"
-measure ip-apply "$NEW" "$IN ip -batch $LOG/in/apply.batch"
+set -- apply "$IN $APPLY -f $LOG/in/apply.yaml" ip-apply "$IN ip -batch $LOG/in/apply.batch"
 if [ -n "${BEFORE:-}" ]; then
-    measure apply-before "$NEW" "$IN ${APPLY/#$BIN/$BEFORE} -f $LOG/in/apply.yaml"
+    set -- "$@" apply-before "$IN ${APPLY/#$BIN/$BEFORE} -f $LOG/in/apply.yaml"
 fi
+alternate "$NEW" "$@"
 ip_lines=$(wc -l <"$LOG/in/apply.batch")
 
 # 2. no-op: a fresh namespace, one apply (its record gives netlink_writes and its peak RSS), then
