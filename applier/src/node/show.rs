@@ -49,7 +49,17 @@ pub fn host_network(
     state: &CurrentState,
     sysfs: &Path,
 ) -> crate::node::Result<HostNetwork> {
-    let mut nics = crate::node::sysfs::discover_sriov(sysfs)?;
+    let nics = crate::node::sysfs::discover_sriov(sysfs)?;
+    Ok(host_network_of(node, state, nics))
+}
+
+/// [`host_network`] with sysfs's NIC list read already (`nics`). The NICs' addresses and VFs come from
+/// `state`'s links of the same names; the links and routes listed are `state`'s.
+pub fn host_network_of(
+    node: &str,
+    state: &CurrentState,
+    mut nics: Vec<InterfaceStatus>,
+) -> HostNetwork {
     merge_vfs(&mut nics, state);
     let family = |name: &str, v6: bool| -> Option<AddressStatus> {
         let l = state.links.get(name)?;
@@ -107,7 +117,7 @@ pub fn host_network(
             routes.ipv4.push(status);
         }
     }
-    Ok(HostNetwork {
+    HostNetwork {
         api_version: plumber_render::model::API_VERSION.to_string(),
         kind: "HostNetwork".to_string(),
         metadata: InventoryMeta {
@@ -121,7 +131,7 @@ pub fn host_network(
             ovs_status: Vec::new(),
             pools: Vec::new(),
         },
-    })
+    }
 }
 
 /// Fills each SR-IOV PF's `sriovStatus.vfs` with what netlink says of its VFs (the PF link of the same
