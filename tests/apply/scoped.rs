@@ -36,9 +36,12 @@ fn settled(links: &[String]) {
 }
 use crate::in_netns;
 
-fn scoped(names: &BTreeSet<String>) -> (CurrentState, Indexes) {
+/// The scoped discovery of `first`, then `names` (as an apply asks for the NICs' links, then for the
+/// links the templates name).
+fn scoped_after(first: &BTreeSet<String>, names: &BTreeSet<String>) -> (CurrentState, Indexes) {
     netlink::run(async {
         let mut s = netlink::Scoped::new().unwrap();
+        s.add(first).await.unwrap();
         s.add(names).await.unwrap();
         s.finish().await.unwrap()
     })
@@ -48,9 +51,14 @@ fn scoped(names: &BTreeSet<String>) -> (CurrentState, Indexes) {
 /// link it reports is the full discovery's, and so is every route through those links; the plan and
 /// the letting go made from it are the full discovery's. Returns it.
 fn equivalent(node: &NodeConfig, owned: &Owned) -> CurrentState {
+    equivalent_after(&BTreeSet::new(), node, owned)
+}
+
+/// [`equivalent`], with the links `first` asked for first.
+fn equivalent_after(first: &BTreeSet<String>, node: &NodeConfig, owned: &Owned) -> CurrentState {
     let full = discover();
     let names = scope::links_read(node, owned, &[]);
-    let (part, indexes) = scoped(&names);
+    let (part, indexes) = scoped_after(first, &names);
     for (name, l) in &part.links {
         assert_eq!(Some(l), full.links.get(name), "{name}");
         assert!(indexes.contains_key(name), "{name} has no index");
@@ -99,6 +107,7 @@ fn a_plan_from_the_scoped_discovery_is_the_full_discoverys() {
             // hostbr: the host's bridge, v1's controller (named by index only).
             sh("link add hostbr type bridge");
             sh("link set v1 master hostbr");
+            sh("link set v8 master hostbr");
             sh("link set hostbr up");
             // v0: stated by the templates; the default gateway is on it.
             sh("address add 10.1.0.1/24 dev v0");
@@ -161,6 +170,16 @@ fn a_plan_from_the_scoped_discovery_is_the_full_discoverys() {
             for want in ["br8", "v6", "10.7.0.2/24", "10.77.0.0/16"] {
                 assert!(text.contains(want), "no {want} in\n{text}");
             }
+
+            // A bridge found first as a controller (by index), then named: its ports are read all the
+            // same (replaced by a VLAN of that name, it releases them first).
+            let first: BTreeSet<String> = ["v1".to_string()].into();
+            let replaced =
+            desired("  interfaceConfig:\n    - name: v2\n      vlan:\n        - {id: 9, name: hostbr}\n");
+            let part = equivalent_after(&first, &replaced, &Owned::default());
+            assert!(part.links.contains_key("v8"), "{part:#?}");
+            let ops = plan::plan(&replaced, &part).unwrap();
+            assert!(ops.iter().any(|o| o.to_string().contains("v8")), "{ops:#?}");
 
             // A link the templates name that the node lacks: the same refusal from both.
             let missing = desired("  interfaceConfig:\n    - name: nope0\n      mtu: 1400\n");

@@ -63,6 +63,8 @@ pub struct Scoped {
     links: BTreeMap<u32, DumpedLink>,
     /// Names asked for, found or not.
     asked: BTreeSet<String>,
+    /// The links whose members and VLANs were fetched (each link asked for by name, each VLAN on one).
+    expanded: BTreeSet<u32>,
     /// Indexes asked for that are not in this namespace.
     elsewhere: BTreeSet<u32>,
     /// The namespace's VLANs, dumped once when first needed.
@@ -91,6 +93,7 @@ impl Scoped {
             conn: tokio::spawn(conn),
             links: BTreeMap::new(),
             asked: BTreeSet::new(),
+            expanded: BTreeSet::new(),
             elsewhere: BTreeSet::new(),
             vlans: None,
             addresses: BTreeMap::new(),
@@ -102,13 +105,18 @@ impl Scoped {
     pub async fn add(&mut self, names: &BTreeSet<String>) -> Result<()> {
         let new: Vec<String> = names.difference(&self.asked).cloned().collect();
         self.asked.extend(new.iter().cloned());
-        let roots = self
+        let answered = self
             .get_links(new.into_iter().map(Key::Name).collect())
             .await?;
-
-        // Hanging off the links asked for by name: members of a bond or bridge, VLANs (and VLANs on
-        // those VLANs).
-        let mut fresh = roots.clone();
+        let mut fresh: Vec<u32> = answered.iter().filter(|a| a.1).map(|a| a.0).collect();
+        // Hanging off the links asked for by name, each link once (one found by index before, a
+        // controller, can be named later): the members of a bond or bridge, the VLANs on it and on
+        // those VLANs.
+        let roots: Vec<u32> = answered
+            .into_iter()
+            .map(|(i, _)| i)
+            .filter(|i| self.expanded.insert(*i))
+            .collect();
         for &i in &roots {
             let kind = &self.links[&i].state.kind;
             if matches!(kind, CurrentKind::Bond { .. } | CurrentKind::Bridge) {
@@ -128,9 +136,10 @@ impl Scoped {
                 .collect();
             on = Vec::new();
             for v in vlans {
-                if let Some(i) = self.insert(v) {
+                let i = v.index;
+                fresh.extend(self.insert(v));
+                if self.expanded.insert(i) {
                     on.push(i);
-                    fresh.push(i);
                 }
             }
         }
@@ -147,7 +156,11 @@ impl Scoped {
                 .collect();
             named = self
                 .get_links(wanted.into_iter().map(Key::Index).collect())
-                .await?;
+                .await?
+                .into_iter()
+                .filter(|a| a.1)
+                .map(|a| a.0)
+                .collect();
             fresh.extend(named.iter().copied());
         }
         self.read_addresses(&fresh).await
@@ -222,8 +235,9 @@ impl Scoped {
         Some(i)
     }
 
-    /// Fetches the links `keys` that exist (pipelined) and keeps the new ones; their indexes.
-    async fn get_links(&mut self, keys: Vec<Key>) -> Result<Vec<u32>> {
+    /// Fetches the links `keys` that exist (pipelined) and keeps the new ones; the index of each link
+    /// found, and whether it is new.
+    async fn get_links(&mut self, keys: Vec<Key>) -> Result<Vec<(u32, bool)>> {
         let handle = self.handle.clone();
         let mut answers = futures::stream::iter(keys.into_iter().map(|key| {
             let handle = handle.clone();
@@ -256,7 +270,8 @@ impl Scoped {
                 }
                 Err(e) => return Err(Error::Netlink(format!("getting link {key}: {e}"))),
             };
-            found.extend(self.insert(link));
+            let i = link.index;
+            found.push((i, self.insert(link).is_some()));
         }
         Ok(found)
     }
