@@ -96,6 +96,26 @@ pub async fn discover_scoped(
     templates: &[plumber_render::parse::Loaded],
     labels: Option<&plumber_render::select::Labels>,
 ) -> Result<Option<(Discovered, Desired)>> {
+    scoped(target, |inventory| {
+        Desired::new(templates, labels, inventory, target).ok()
+    })
+    .await
+}
+
+/// [`discover_scoped`] for `desired`, merged already (verification: the plans that must be empty
+/// after an apply are the link, SR-IOV and OVS stages', never the guard's).
+pub async fn discover_scoped_for(target: &Target, desired: &Desired) -> Result<Option<Discovered>> {
+    Ok(scoped(target, |_| Some(desired))
+        .await?
+        .map(|(found, _)| found))
+}
+
+/// The scoped discovery for the desired state `merge` makes on the inventory of sysfs's NICs (`None`:
+/// no desired state, then no discovery either).
+async fn scoped<D: std::borrow::Borrow<Desired>>(
+    target: &Target,
+    merge: impl FnOnce(&HostNetwork) -> Option<D>,
+) -> Result<Option<(Discovered, D)>> {
     let nics = crate::node::sysfs::discover_sriov(&target.sysfs)?;
     let state_path = target.state_path();
     let owned = owned::read(&state_path);
@@ -109,11 +129,14 @@ pub async fn discover_scoped(
         let mut scoped = crate::node::netlink::Scoped::new()?;
         scoped.add(&plan::scope::nic_links(&nics)).await?;
         let inventory = inventory_of(&scoped.state());
-        let Ok(desired) = Desired::new(templates, labels, &inventory, target) else {
+        let Some(desired) = merge(&inventory) else {
             return Ok(None);
         };
-        let names =
-            plan::scope::links_read(&desired.node, &owned, &inventory.status.interface_status);
+        let names = plan::scope::links_read(
+            &desired.borrow().node,
+            &owned,
+            &inventory.status.interface_status,
+        );
         scoped.add(&names).await?;
         Ok::<_, Error>(Some((scoped.finish().await?, desired)))
     };
@@ -125,7 +148,9 @@ pub async fn discover_scoped(
             return Ok(None);
         }
         Err(_) => {
-            eprintln!("plumber: the scoped discovery took over {SCOPED_MAX:?}; discovering the whole node");
+            eprintln!(
+                "plumber: the scoped discovery took over {SCOPED_MAX:?}; discovering the whole node"
+            );
             return Ok(None);
         }
     };

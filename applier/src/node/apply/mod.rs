@@ -52,7 +52,10 @@ use crate::node::ovs::{OvsOp, Ovsdb};
 use crate::node::plan::Op;
 use crate::node::{Error, Result};
 pub use change::{Change, Stage};
-pub use discover::{discover, discover_for, discover_ovs, discover_scoped, Discovered, OvsFound};
+pub use discover::{
+    discover, discover_for, discover_ovs, discover_scoped, discover_scoped_for, Discovered,
+    OvsFound,
+};
 pub use files::{distro_of, file_changes, FileChange, InstalledFile, InstalledFiles};
 pub use planning::{check_guard, plan_node};
 pub use record::{Outcome, Record};

@@ -14,8 +14,8 @@ use super::record::{self, Outcome, Record};
 use super::selection::{self, Prune};
 use super::{bound, owned};
 use super::{
-    check_guard, discover, discover_for, discover_ovs, discover_scoped, plan_node, Change, Desired,
-    Discovered, Target, VF_WAIT,
+    check_guard, discover, discover_for, discover_ovs, discover_scoped, discover_scoped_for,
+    plan_node, Change, Desired, Discovered, Target, VF_WAIT,
 };
 use crate::node::guard;
 use crate::node::install::Installed;
@@ -481,9 +481,16 @@ async fn verify(
     if !target.scope.runtime() {
         return Ok(());
     }
-    let mut found = discover(handle, target)
+    // What verifying plans is what the scoped discovery covers (not the guard, checked after it).
+    let scoped = discover_scoped_for(target, desired)
         .await
         .map_err(|e| StageError::new("verifying", e))?;
+    let mut found = match scoped {
+        Some(found) => found,
+        None => discover(handle, target)
+            .await
+            .map_err(|e| StageError::new("verifying", e))?,
+    };
     let nics = &found.inventory.status.interface_status;
     let mut left: Vec<String> = Vec::new();
     let counts = sysfs::node::plan_counts(&desired.node.sriov, nics)
