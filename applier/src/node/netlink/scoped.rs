@@ -19,8 +19,9 @@
 //! - their addresses and routes: with few links, dumps filtered in the kernel by link
 //!   (`NETLINK_GET_STRICT_CHK`, which makes the kernel read `ifa_index` of an address dump and `RTA_OIF`
 //!   of a route dump; without it both are ignored), one per link and family; with many, one dump per
-//!   kind and family as [`discover`](super::discover) does, kept for the scoped links only (a filtered
-//!   dump walks every route of every table, and dumps cannot be pipelined: a socket has one at a time).
+//!   kind and family as [`discover`](fn@super::discover) does, kept for the scoped links only (a filtered
+//!   dump walks every route of every table, and dumps cannot be pipelined: a socket has one at a time);
+//!   route dumps ask the kernel for unicast routes only (`rtm_type`, also a strict-check filter).
 //!
 //! Every link, address and route found is exactly what a full discovery reports for it (the same
 //! requests' answers, parsed the same way). What is left out is every other link and what is on it.
@@ -32,7 +33,7 @@ use rtnetlink::packet_core::NetlinkDeserializable;
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST};
 use rtnetlink::packet_route::address::AddressMessage;
 use rtnetlink::packet_route::link::{InfoKind, LinkAttribute, LinkInfo};
-use rtnetlink::packet_route::route::{RouteAttribute, RouteMessage};
+use rtnetlink::packet_route::route::{RouteAttribute, RouteMessage, RouteType};
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::proto::ConnectionHandle;
 use rtnetlink::sys::{protocols::NETLINK_ROUTE, AsyncSocket, SocketAddr};
@@ -103,6 +104,7 @@ impl Scoped {
     /// Adds the links `names` (those not asked for before) and what hangs off them (the module doc),
     /// with their addresses.
     pub async fn add(&mut self, names: &BTreeSet<String>) -> Result<()> {
+        let t = std::time::Instant::now();
         let new: Vec<String> = names.difference(&self.asked).cloned().collect();
         self.asked.extend(new.iter().cloned());
         let answered = self
@@ -163,7 +165,11 @@ impl Scoped {
                 .collect();
             fresh.extend(named.iter().copied());
         }
-        self.read_addresses(&fresh).await
+        crate::node::timing("scoped: links", t);
+        let t = std::time::Instant::now();
+        let read = self.read_addresses(&fresh).await;
+        crate::node::timing("scoped: addresses", t);
+        read
     }
 
     /// The links and addresses found so far, without routes (for the inventory, before the templates
@@ -180,6 +186,9 @@ impl Scoped {
         for family in [AddressFamily::Inet, AddressFamily::Inet6] {
             let mut req = RouteMessage::default();
             req.header.address_family = family;
+            // Unicast only, as plumber reads them: the kernel then skips the local table's local and
+            // broadcast routes and IPv6's multicast ones (most of a node's routes) without filling them.
+            req.header.kind = RouteType::Unicast;
             if indexes.len() <= FILTERED_DUMPS_UP_TO {
                 for &i in &indexes {
                     let mut req = req.clone();
@@ -198,6 +207,10 @@ impl Scoped {
                     .dump(RouteNetlinkMessage::GetRoute(req), "routes")
                     .await?
                 {
+                    // Most of a whole dump leaves by other links (and the local table): not parsed.
+                    if !oif_of(&m).is_some_and(|i| names.contains_key(&i)) {
+                        continue;
+                    }
                     if let Some(r) = route_of(&m).and_then(|r| route_state(&r, &names)) {
                         state.routes.push(r);
                     }
@@ -319,6 +332,9 @@ impl Scoped {
             wanted.iter().map(|i| (*i, Vec::new())).collect();
         let mut keep = |msgs: Vec<NetlinkMessage<RawRtnl>>| {
             for m in &msgs {
+                if !index_of(m).is_some_and(|i| found.contains_key(&i)) {
+                    continue;
+                }
                 let Some(a) = address_of(m) else { continue };
                 if let (Some(list), Some(s)) = (found.get_mut(&a.header.index), address_state(&a)) {
                     list.push(s);
@@ -443,4 +459,40 @@ fn route_of(m: &NetlinkMessage<RawRtnl>) -> Option<RouteMessage> {
         Ok(RouteNetlinkMessage::NewRoute(r)) => Some(r),
         _ => None,
     }
+}
+
+/// `RTA_OIF`: the link a route message leaves by, read from its bytes (a route without it, multipath,
+/// is none plumber reads: [`route_state`]), so that the routes of other links are not parsed.
+fn oif_of(m: &NetlinkMessage<RawRtnl>) -> Option<u32> {
+    /// `sizeof(struct rtmsg)`, then the attributes.
+    const RTMSG_LEN: usize = 12;
+    const RTA_OIF: u16 = 4;
+    let NetlinkPayload::InnerMessage(raw) = &m.payload else {
+        return None;
+    };
+    let attrs = raw.payload.get(RTMSG_LEN..)?;
+    let mut at = 0;
+    while at + 4 <= attrs.len() {
+        let len = u16::from_ne_bytes([attrs[at], attrs[at + 1]]) as usize;
+        let kind = u16::from_ne_bytes([attrs[at + 2], attrs[at + 3]]) & 0x3fff;
+        if len < 4 || at + len > attrs.len() {
+            return None;
+        }
+        if kind == RTA_OIF && len == 8 {
+            let v = &attrs[at + 4..at + 8];
+            return Some(u32::from_ne_bytes([v[0], v[1], v[2], v[3]]));
+        }
+        at = (at + len + 3) & !3;
+    }
+    None
+}
+
+/// `ifa_index`: the link of an address message (`struct ifaddrmsg`: family, prefix length, flags,
+/// scope, then the index), read from its bytes.
+fn index_of(m: &NetlinkMessage<RawRtnl>) -> Option<u32> {
+    let NetlinkPayload::InnerMessage(raw) = &m.payload else {
+        return None;
+    };
+    let v = raw.payload.get(4..8)?;
+    Some(u32::from_ne_bytes([v[0], v[1], v[2], v[3]]))
 }
