@@ -204,7 +204,7 @@ fn an_applied_node_plans_nothing_from_the_scoped_discovery() {
             for i in 0..40 {
                 veth(&format!("v{i}"), &format!("p{i}"));
             }
-            settled(&["v3".to_string()]);
+            settled(&(0..20).map(|i| format!("v{i}")).collect::<Vec<_>>());
             let node = desired(
                 "  interfaceConfig:
     - name: v3
@@ -220,6 +220,20 @@ fn an_applied_node_plans_nothing_from_the_scoped_discovery() {
             let part = equivalent(&node, &Owned::of(&node));
             assert_eq!(part.links.keys().collect::<Vec<_>>(), ["v3"]);
             assert!(plan::plan(&node, &part).unwrap().is_empty());
+
+            // 20 links named: more than the scoped discovery reads with dumps filtered by link, so
+            // their addresses and routes come from whole dumps kept for them; the same plan again
+            // (not empty: 19 links to change), v3's routes and addresses among the rest.
+            let mut spec = String::from("  interfaceConfig:\n");
+            for i in 0..20 {
+                spec +=
+                    &format!("    - name: v{i}\n      ipv4:\n        address: [10.{i}.0.2/24]\n");
+            }
+            let many = desired(&spec);
+            let part = equivalent(&many, &Owned::of(&node));
+            assert_eq!(part.links.len(), 20);
+            assert!(part.routes.iter().any(|r| r.dev == "v3" && r.via.is_some()));
+            assert!(!plan::plan(&many, &part).unwrap().is_empty());
         }
     );
 }

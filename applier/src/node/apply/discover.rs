@@ -126,19 +126,28 @@ async fn scoped<D: std::borrow::Borrow<Desired>>(
         inventory
     };
     let scoped = async {
+        let t = std::time::Instant::now();
         let mut scoped = crate::node::netlink::Scoped::new()?;
         scoped.add(&plan::scope::nic_links(&nics)).await?;
         let inventory = inventory_of(&scoped.state());
+        crate::node::timing("scoped: the NICs' links", t);
+        let t = std::time::Instant::now();
         let Some(desired) = merge(&inventory) else {
             return Ok(None);
         };
+        crate::node::timing("scoped: merge and render", t);
+        let t = std::time::Instant::now();
         let names = plan::scope::links_read(
             &desired.borrow().node,
             &owned,
             &inventory.status.interface_status,
         );
         scoped.add(&names).await?;
-        Ok::<_, Error>(Some((scoped.finish().await?, desired)))
+        crate::node::timing("scoped: links and addresses", t);
+        let t = std::time::Instant::now();
+        let found = scoped.finish().await?;
+        crate::node::timing("scoped: routes", t);
+        Ok::<_, Error>(Some((found, desired)))
     };
     let ((state, indexes), desired) = match tokio::time::timeout(SCOPED_MAX, scoped).await {
         Ok(Ok(Some(found))) => found,

@@ -1,7 +1,7 @@
 //! The links a plan reads: what a scoped discovery must fetch so that planning on it gives exactly the
 //! plan a discovery of the whole node gives.
 //!
-//! [`plan`](super::plan), [`release`](super::release), [`sriov_mtu_ops`](super::sriov_mtu_ops) and the
+//! [`plan`](super::plan), [`release`](fn@super::release), [`sriov_mtu_ops`](super::sriov_mtu_ops) and the
 //! apply's refusals (a NIC with addresses given to a userspace driver, an OVS uplink with addresses)
 //! look a link up by name, and only these names ([`links_read`]). Beyond them they read what hangs off
 //! those links, which the kernel finds from the links themselves (the netlink side's closure,
