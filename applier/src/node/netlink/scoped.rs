@@ -9,7 +9,7 @@
 //! - the VLANs on a link fetched by name, and on those VLANs: one dump filtered by kind
 //!   (`IFLA_LINKINFO`/`IFLA_INFO_KIND` `vlan`), kept for the whole discovery. The kernel filters by kind
 //!   only when the kind's module is loaded (`linkinfo_to_kind_ops`): without 8021q it dumps every link,
-//!   so the dump is skipped when the namespace has no `/proc/net/vlan` (8021q makes it in every
+//!   so the dump is skipped when the namespace has `/proc/net` but no `/proc/net/vlan` (8021q makes it in every
 //!   namespace when loaded: without it there is no VLAN), and its answer is filtered here by kind too;
 //! - the members of a bond or bridge fetched by name: a dump filtered by `IFLA_MASTER`, which the
 //!   kernel applies whatever the kind (and checked here again);
@@ -304,7 +304,10 @@ impl Scoped {
     /// The namespace's VLANs (dumped on first use; none without 8021q, see the module doc).
     async fn vlans(&mut self) -> Result<&[DumpedLink]> {
         if self.vlans.is_none() {
-            let vlans = if std::path::Path::new("/proc/net/vlan").exists() {
+            // Skipped only when /proc says so: a /proc without `net` (not mounted) proves nothing.
+            let proc_net = std::path::Path::new("/proc/net");
+            let no_8021q = proc_net.join("dev").exists() && !proc_net.join("vlan").exists();
+            let vlans = if !no_8021q {
                 let mut get = link_request();
                 get.attributes
                     .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
