@@ -127,23 +127,13 @@ impl Scoped {
                 }
             }
         }
-        let mut on = roots;
-        while !on.is_empty() {
-            let vlans: Vec<DumpedLink> = self
-                .vlans()
-                .await?
-                .iter()
-                .filter(|v| matches!(v.vlan, Some((Some(lower), _)) if on.contains(&lower)))
-                .map(DumpedLink::clone)
-                .collect();
-            on = Vec::new();
-            for v in vlans {
-                let i = v.index;
-                fresh.extend(self.insert(v));
-                if self.expanded.insert(i) {
-                    on.push(i);
-                }
-            }
+        let stacked: Vec<DumpedLink> = stacked_on(self.vlans().await?, &roots)
+            .into_iter()
+            .cloned()
+            .collect();
+        for v in stacked {
+            self.expanded.insert(v.index);
+            fresh.extend(self.insert(v));
         }
 
         // The links named by index, until every index is known or elsewhere.
@@ -464,6 +454,24 @@ fn route_of(m: &NetlinkMessage<RawRtnl>) -> Option<RouteMessage> {
     }
 }
 
+/// The VLANs of `vlans` stacked on one of the links `roots`, and on those VLANs, at any depth; each
+/// once, nearest first.
+fn stacked_on<'a>(vlans: &'a [DumpedLink], roots: &[u32]) -> Vec<&'a DumpedLink> {
+    let mut seen: BTreeSet<u32> = roots.iter().copied().collect();
+    let mut out: Vec<&DumpedLink> = Vec::new();
+    let mut on: Vec<u32> = roots.to_vec();
+    while !on.is_empty() {
+        let next: Vec<&DumpedLink> = vlans
+            .iter()
+            .filter(|v| matches!(v.vlan, Some((Some(lower), _)) if on.contains(&lower)))
+            .filter(|v| seen.insert(v.index))
+            .collect();
+        on = next.iter().map(|v| v.index).collect();
+        out.extend(next);
+    }
+    out
+}
+
 /// `RTA_OIF`: the link a route message leaves by, read from its bytes (a route without it, multipath,
 /// is none plumber reads: [`route_state`]), so that the routes of other links are not parsed.
 fn oif_of(m: &NetlinkMessage<RawRtnl>) -> Option<u32> {
@@ -498,4 +506,50 @@ fn index_of(m: &NetlinkMessage<RawRtnl>) -> Option<u32> {
     };
     let v = raw.payload.get(4..8)?;
     Some(u32::from_ne_bytes([v[0], v[1], v[2], v[3]]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::state::LinkState;
+
+    fn vlan(index: u32, lower: u32) -> DumpedLink {
+        DumpedLink {
+            index,
+            state: LinkState {
+                name: format!("vlan{index}"),
+                kind: CurrentKind::Other {
+                    kind: "vlan".into(),
+                },
+                mtu: 1500,
+                up: true,
+                controller: None,
+                addresses: Vec::new(),
+                vfs: Vec::new(),
+            },
+            controller: None,
+            vlan: Some((Some(lower), Some(index as u16))),
+        }
+    }
+
+    /// A link that is deleted takes every VLAN stacked on it, at any depth (QinQ): all of them are
+    /// read; the VLANs of other links are not.
+    #[test]
+    fn the_vlans_stacked_on_a_link_at_any_depth_and_no_others() {
+        let vlans = [
+            vlan(10, 2),
+            vlan(11, 10),
+            vlan(12, 99),
+            vlan(13, 11),
+            vlan(14, 2),
+        ];
+        let found: Vec<u32> = stacked_on(&vlans, &[2]).iter().map(|v| v.index).collect();
+        assert_eq!(found, [10, 14, 11, 13]);
+        assert!(stacked_on(&vlans, &[3]).is_empty());
+        let both: Vec<u32> = stacked_on(&vlans, &[99, 13])
+            .iter()
+            .map(|v| v.index)
+            .collect();
+        assert_eq!(both, [12]);
+    }
 }
