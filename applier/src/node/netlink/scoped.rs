@@ -47,7 +47,9 @@ use crate::node::{Error, Result};
 
 /// `GETLINK` requests in flight at most. Each answer waits in the socket's receive buffer (208 KiB by
 /// default) until the connection reads it, and one that does not fit is dropped by the kernel: a
-/// link's message is 1 to 3 KB without statistics, a PF's grows by a few hundred bytes per VF.
+/// link's message is 1 to 3 KB without statistics, a PF's grows by a few hundred bytes per VF. A
+/// dropped answer fails the request or leaves it unanswered: the apply then gives up on the scoped
+/// discovery (at once, or after `apply::discover`'s `SCOPED_MAX`) and discovers the whole node.
 const WINDOW: usize = 16;
 
 /// Up to this many links, their addresses and routes come from dumps filtered by link; past it, from
