@@ -263,3 +263,44 @@ fn a_neighbour_answers_only_while_the_gateway_does() {
         eprintln!("neighbour timing: answered again in {took:?}");
     });
 }
+
+/// The guard reads the whole node, not only what the templates name: a plan that changes only `vc`
+/// still probes the default gateway behind `va`, a link no template names (the plan is made from a full
+/// discovery whenever it changes something; only a plan that changes nothing comes from the scoped
+/// one, and the re-apply here is that one).
+#[test]
+fn the_guard_probes_the_gateway_of_a_link_the_templates_do_not_name() {
+    in_netns!(
+        "the_guard_probes_the_gateway_of_a_link_the_templates_do_not_name",
+        || {
+            let _gw = Gateway::new("unnamed");
+            veth("vc", "vd");
+            let node = Node::new();
+            let t = node.template("  interfaceConfig: [{name: vc, mtu: 1400}]\n");
+            let (out, _) = node.plumber(&t, &[]);
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+            let rec = node.record();
+            assert_eq!(rec["result"], "applied", "{rec:#}");
+            let guard = rec["guard"].as_array().unwrap();
+            assert_eq!(guard.len(), 1, "{rec:#}");
+            let probe = guard[0].as_str().unwrap();
+            assert!(
+                probe.starts_with("default gateway 10.9.9.1 via va: answered in ")
+                    && probe.contains(" after it"),
+                "{rec:#}"
+            );
+            assert_eq!(discover().links["vc"].mtu, 1400);
+
+            // Again: nothing to do, nothing written.
+            let (out, _) = node.plumber(&t, &[]);
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+            let rec = node.record();
+            assert_eq!(rec["result"], "applied", "{rec:#}");
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains("plumber: nothing to do"),
+                "{}",
+                text(&out)
+            );
+        }
+    );
+}

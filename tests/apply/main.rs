@@ -12,6 +12,7 @@ mod netns;
 mod nic_driver;
 mod ovs;
 mod readme;
+mod scoped;
 mod sysfs;
 mod sysfs_fixture;
 mod uplink;

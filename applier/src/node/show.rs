@@ -49,7 +49,17 @@ pub fn host_network(
     state: &CurrentState,
     sysfs: &Path,
 ) -> crate::node::Result<HostNetwork> {
-    let mut nics = crate::node::sysfs::discover_sriov(sysfs)?;
+    let nics = crate::node::sysfs::discover_sriov(sysfs)?;
+    Ok(host_network_of(node, state, nics))
+}
+
+/// [`host_network`] with sysfs's NIC list read already (`nics`). The NICs' addresses and VFs come from
+/// `state`'s links of the same names; the links and routes listed are `state`'s.
+pub fn host_network_of(
+    node: &str,
+    state: &CurrentState,
+    mut nics: Vec<InterfaceStatus>,
+) -> HostNetwork {
     merge_vfs(&mut nics, state);
     // A NIC's addresses are all listed, link-local ones too (HostPlumber's `interfaceStatus` did);
     // a link's leave out the link-local ones (see `links_and_routes_leave_out_what_the_kernel_derives`).
@@ -109,7 +119,7 @@ pub fn host_network(
             routes.ipv4.push(status);
         }
     }
-    Ok(HostNetwork {
+    HostNetwork {
         api_version: plumber_render::model::API_VERSION.to_string(),
         kind: "HostNetwork".to_string(),
         metadata: InventoryMeta {
@@ -123,7 +133,7 @@ pub fn host_network(
             ovs_status: Vec::new(),
             pools: Vec::new(),
         },
-    })
+    }
 }
 
 /// The route the kernel adds by itself on every interface with IPv6 (`fe80::/64 proto kernel`, in the

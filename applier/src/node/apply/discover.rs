@@ -12,6 +12,7 @@ use plumber_render::model::PciAddr;
 use super::files::InstalledFiles;
 use super::{owned, selection, Desired, Target};
 use crate::node::ovs::{self, OvsState};
+use crate::node::plan;
 use crate::node::state::CurrentState;
 use crate::node::sysfs::node::Binding;
 use crate::node::{Error, Result};
@@ -72,6 +73,113 @@ pub async fn discover(handle: &rtnetlink::Handle, target: &Target) -> Result<Dis
         files: None,
         ovs: None,
     })
+}
+
+/// How long a scoped discovery may take before the apply gives up on it for a full one: far above
+/// what it takes (milliseconds), there only so that an answer the kernel dropped cannot hold an apply.
+const SCOPED_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// [`discover`], scoped to what planning `templates` on this node reads
+/// ([`crate::node::plan::scope`], [`crate::node::netlink::Scoped`]), with the templates merged on the
+/// node: sysfs's NICs and their links first (the inventory the templates' SR-IOV selectors resolve
+/// on), then the links the merged templates and plumber's record name, and the routes through all of
+/// them.
+///
+/// A plan made from it is the plan a full discovery gives, for the plan's links and the refusals; the
+/// connectivity guard, which reads every default route and the path to it, is not covered: an apply
+/// uses it only for a plan that changes nothing (`apply::run`). Its inventory lists the NICs as
+/// [`discover`]'s does, but only the links and routes found. `None` when the templates cannot be
+/// merged on the node, or the scoped discovery failed or took longer than [`SCOPED_MAX`]: a full
+/// discovery then says why, or does the job.
+pub async fn discover_scoped(
+    target: &Target,
+    templates: &[plumber_render::parse::Loaded],
+    labels: Option<&plumber_render::select::Labels>,
+) -> Result<Option<(Discovered, Desired)>> {
+    scoped(target, |inventory| {
+        Desired::new(templates, labels, inventory, target).ok()
+    })
+    .await
+}
+
+/// [`discover_scoped`] for `desired`, merged already (verification: the plans that must be empty
+/// after an apply are the link, SR-IOV and OVS stages', never the guard's).
+pub async fn discover_scoped_for(target: &Target, desired: &Desired) -> Result<Option<Discovered>> {
+    Ok(scoped(target, |_| Some(desired))
+        .await?
+        .map(|(found, _)| found))
+}
+
+/// The scoped discovery for the desired state `merge` makes on the inventory of sysfs's NICs (`None`:
+/// no desired state, then no discovery either).
+async fn scoped<D: std::borrow::Borrow<Desired>>(
+    target: &Target,
+    merge: impl FnOnce(&HostNetwork) -> Option<D>,
+) -> Result<Option<(Discovered, D)>> {
+    let nics = crate::node::sysfs::discover_sriov(&target.sysfs)?;
+    let state_path = target.state_path();
+    let owned = owned::read(&state_path);
+    let inventory_of = |state: &CurrentState| {
+        let mut inventory =
+            crate::node::show::host_network_of(&target.node_name, state, nics.clone());
+        crate::node::show::name_bound_nics(&mut inventory, &state_path);
+        inventory
+    };
+    let scoped = async {
+        let t = std::time::Instant::now();
+        let mut scoped = crate::node::netlink::Scoped::new()?;
+        scoped.add(&plan::scope::nic_links(&nics)).await?;
+        let inventory = inventory_of(&scoped.state());
+        crate::node::timing("scoped: the NICs' links", t);
+        let t = std::time::Instant::now();
+        let Some(desired) = merge(&inventory) else {
+            return Ok(None);
+        };
+        crate::node::timing("scoped: merge and render", t);
+        let t = std::time::Instant::now();
+        let names = plan::scope::links_read(
+            &desired.borrow().node,
+            &owned,
+            &inventory.status.interface_status,
+        );
+        scoped.add(&names).await?;
+        crate::node::timing("scoped: links and addresses", t);
+        let t = std::time::Instant::now();
+        let found = scoped.finish().await?;
+        crate::node::timing("scoped: routes", t);
+        Ok::<_, Error>(Some((found, desired)))
+    };
+    let ((state, indexes), desired) = match tokio::time::timeout(SCOPED_MAX, scoped).await {
+        Ok(Ok(Some(found))) => found,
+        Ok(Ok(None)) => return Ok(None),
+        Ok(Err(e)) => {
+            eprintln!("plumber: the scoped discovery failed ({e}); discovering the whole node");
+            return Ok(None);
+        }
+        Err(_) => {
+            eprintln!(
+                "plumber: the scoped discovery took over {SCOPED_MAX:?}; discovering the whole node"
+            );
+            return Ok(None);
+        }
+    };
+    let inventory = inventory_of(&state);
+    let bindings =
+        crate::node::sysfs::node::bindings(&target.sysfs, &inventory.status.interface_status);
+    Ok(Some((
+        Discovered {
+            state,
+            inventory,
+            indexes,
+            bindings,
+            owned,
+            bound: super::bound::read(&state_path),
+            applied: selection::read(&state_path),
+            files: None,
+            ovs: None,
+        },
+        desired,
+    )))
 }
 
 /// Adds to `found` what planning `desired` needs besides the node: the installed files (when the apply

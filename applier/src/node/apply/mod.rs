@@ -3,7 +3,9 @@
 //!
 //! 1. Take the state directory's lock; finish the runtime transaction ([`journal`]) and the file
 //!    transaction a crash left open (roll them back, unless they had committed).
-//! 2. Discover the node (netlink, sysfs; [`discover`](mod@discover)), select and merge the templates, render the files
+//! 2. Discover the node (netlink, sysfs; [`discover`](mod@discover); netlink first only as far as the
+//!    plan reads it, [`discover_scoped`], and all of it when that plan changes something), select and
+//!    merge the templates, render the files
 //!    for the distro, discover what they need (the installed files, OVSDB; [`discover_for`]), and plan
 //!    every change ([`NodePlan`]), reading nothing more. Anything impossible (a conflict, a missing
 //!    NIC, more VFs than the device has, a foreign file in the way) is refused here, before any change;
@@ -52,7 +54,10 @@ use crate::node::ovs::{OvsOp, Ovsdb};
 use crate::node::plan::Op;
 use crate::node::{Error, Result};
 pub use change::{Change, Stage};
-pub use discover::{discover, discover_for, discover_ovs, Discovered, OvsFound};
+pub use discover::{
+    discover, discover_for, discover_ovs, discover_scoped, discover_scoped_for, Discovered,
+    OvsFound,
+};
 pub use files::{distro_of, file_changes, FileChange, InstalledFile, InstalledFiles};
 pub use planning::{check_guard, plan_node};
 pub use record::{Outcome, Record};

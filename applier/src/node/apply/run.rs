@@ -14,8 +14,8 @@ use super::record::{self, Outcome, Record};
 use super::selection::{self, Prune};
 use super::{bound, owned};
 use super::{
-    check_guard, discover, discover_for, discover_ovs, plan_node, Change, Desired, Discovered,
-    Target, VF_WAIT,
+    check_guard, discover, discover_for, discover_ovs, discover_scoped, discover_scoped_for,
+    plan_node, Change, Desired, Discovered, Target, VF_WAIT,
 };
 use crate::node::guard;
 use crate::node::install::Installed;
@@ -115,19 +115,41 @@ pub async fn apply(
     }
     target.installer().recover()?;
 
+    // The node as far as the templates and plumber's record name it: enough for a plan that changes
+    // nothing, which is the plan a full discovery gives then (`plan::scope`). Any other plan, and its
+    // refusals, come from a discovery of the whole node: the connectivity guard reads every default
+    // route and the path to it, and what is carried out is planned on everything.
     let t = std::time::Instant::now();
-    let mut found = discover(handle, target).await?;
-    crate::node::timing("discover", t);
-    // The templates applied before get their own record before this apply's record replaces
-    // last-apply.json (a state directory from before templates.json).
-    selection::write(&state_path, &found.applied)?;
-    let t = std::time::Instant::now();
-    let prepared = Desired::new(templates, labels, &found.inventory, target)
-        .and_then(|d| discover_for(target, &d, &mut found).map(|()| d))
-        .and_then(|d| plan_node(target, &d, &found).map(|p| (d, p)))
-        .and_then(|(d, p)| selection::check(prune, &p.0, templates, labels).map(|()| (d, p)))
-        .and_then(|(d, p)| check_guard(target, &d, &found, &p.0).map(|()| (d, p)));
-    crate::node::timing("merge, render and plan", t);
+    let scoped = discover_scoped(target, templates, labels).await?;
+    crate::node::timing("discover (scoped)", t);
+    let mut unchanged = None;
+    if let Some((mut found, desired)) = scoped {
+        // The templates applied before get their own record before this apply's record replaces
+        // last-apply.json (a state directory from before templates.json).
+        selection::write(&state_path, &found.applied)?;
+        let t = std::time::Instant::now();
+        let prepared = prepare(target, templates, labels, prune, Ok(desired), &mut found);
+        crate::node::timing("merge, render and plan (scoped)", t);
+        if let Ok(p) = prepared {
+            if p.1 .0.is_empty() {
+                unchanged = Some((found, p));
+            }
+        }
+    }
+    let (found, prepared) = match unchanged {
+        Some((found, p)) => (found, Ok(p)),
+        None => {
+            let t = std::time::Instant::now();
+            let mut found = discover(handle, target).await?;
+            crate::node::timing("discover", t);
+            selection::write(&state_path, &found.applied)?;
+            let t = std::time::Instant::now();
+            let desired = Desired::new(templates, labels, &found.inventory, target);
+            let prepared = prepare(target, templates, labels, prune, desired, &mut found);
+            crate::node::timing("merge, render and plan", t);
+            (found, prepared)
+        }
+    };
     let (desired, (plan, counts)) = match prepared {
         Ok(x) => x,
         Err(e) => {
@@ -296,6 +318,23 @@ pub async fn apply(
     }
 }
 
+/// The plan for `desired` on the node as `found` (completed by [`discover_for`]), and the refusals of
+/// the selection guard and the connectivity guard.
+fn prepare(
+    target: &Target,
+    templates: &[Loaded],
+    labels: Option<&Labels>,
+    prune: Prune,
+    desired: Result<Desired>,
+    found: &mut Discovered,
+) -> Result<(Desired, (super::NodePlan, Vec<Planned>))> {
+    desired
+        .and_then(|d| discover_for(target, &d, found).map(|()| d))
+        .and_then(|d| plan_node(target, &d, found).map(|p| (d, p)))
+        .and_then(|(d, p)| selection::check(prune, &p.0, templates, labels).map(|()| (d, p)))
+        .and_then(|(d, p)| check_guard(target, &d, found, &p.0).map(|()| (d, p)))
+}
+
 async fn execute(
     handle: &rtnetlink::Handle,
     target: &Target,
@@ -442,9 +481,16 @@ async fn verify(
     if !target.scope.runtime() {
         return Ok(());
     }
-    let mut found = discover(handle, target)
+    // What verifying plans is what the scoped discovery covers (not the guard, checked after it).
+    let scoped = discover_scoped_for(target, desired)
         .await
         .map_err(|e| StageError::new("verifying", e))?;
+    let mut found = match scoped {
+        Some(found) => found,
+        None => discover(handle, target)
+            .await
+            .map_err(|e| StageError::new("verifying", e))?,
+    };
     let nics = &found.inventory.status.interface_status;
     let mut left: Vec<String> = Vec::new();
     let counts = sysfs::node::plan_counts(&desired.node.sriov, nics)

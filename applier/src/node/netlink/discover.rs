@@ -9,7 +9,9 @@ use rtnetlink::packet_core::{
     NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable,
     NLM_F_DUMP, NLM_F_REQUEST,
 };
-use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags};
+use rtnetlink::packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+};
 use rtnetlink::packet_route::link::{
     InfoBond, InfoData, InfoKind, InfoVlan, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo,
     LinkMessage,
@@ -71,30 +73,9 @@ pub async fn discover_indexed(handle: &Handle) -> Result<(CurrentState, Indexes)
         else {
             continue;
         };
-        let mut addr = None;
-        let mut local = None;
-        let mut flags = None;
-        for attr in &a.attributes {
-            match attr {
-                AddressAttribute::Address(ip) => addr = Some(*ip),
-                AddressAttribute::Local(ip) => local = Some(*ip),
-                AddressAttribute::Flags(f) => flags = Some(f.contains(AddressFlags::Permanent)),
-                _ => {}
-            }
+        if let Some(addr) = address_state(&a) {
+            link.addresses.push(addr);
         }
-        // IPv4 puts the node's own address in IFA_LOCAL (IFA_ADDRESS is the peer on point-to-point
-        // links); IPv6 has only IFA_ADDRESS unless a peer is set.
-        let Some(ip) = local.or(addr) else { continue };
-        // IFA_FLAGS (32 bits) when the kernel sends it, else the 8 bits of the header.
-        let permanent =
-            flags.unwrap_or_else(|| a.header.flags.contains(AddressHeaderFlags::Permanent));
-        link.addresses.push(AddressState {
-            cidr: IpCidr {
-                addr: ip,
-                prefix: a.header.prefix_len,
-            },
-            dynamic: !permanent,
-        });
     }
 
     // Dump order changes when an address is removed and added again (rollback): sort, so that two
@@ -129,21 +110,49 @@ pub async fn discover_indexed(handle: &Handle) -> Result<(CurrentState, Indexes)
     Ok((state, indexes))
 }
 
+/// A dumped address as plumber's state; `None` for a message without an address.
+pub(super) fn address_state(a: &AddressMessage) -> Option<AddressState> {
+    let mut addr = None;
+    let mut local = None;
+    let mut flags = None;
+    for attr in &a.attributes {
+        match attr {
+            AddressAttribute::Address(ip) => addr = Some(*ip),
+            AddressAttribute::Local(ip) => local = Some(*ip),
+            AddressAttribute::Flags(f) => flags = Some(f.contains(AddressFlags::Permanent)),
+            _ => {}
+        }
+    }
+    // IPv4 puts the node's own address in IFA_LOCAL (IFA_ADDRESS is the peer on point-to-point
+    // links); IPv6 has only IFA_ADDRESS unless a peer is set.
+    let ip = local.or(addr)?;
+    // IFA_FLAGS (32 bits) when the kernel sends it, else the 8 bits of the header.
+    let permanent = flags.unwrap_or_else(|| a.header.flags.contains(AddressHeaderFlags::Permanent));
+    Some(AddressState {
+        cidr: IpCidr {
+            addr: ip,
+            prefix: a.header.prefix_len,
+        },
+        dynamic: !permanent,
+    })
+}
+
 /// A dumped link, before the names of the links it refers to by index are known (they may come later
 /// in the dump).
-struct DumpedLink {
-    index: u32,
+#[derive(Clone)]
+pub(super) struct DumpedLink {
+    pub(super) index: u32,
     /// Without `controller`, and a VLAN's kind as `Other` until [`resolved`](Self::resolved).
-    state: LinkState,
-    controller: Option<u32>,
+    pub(super) state: LinkState,
+    pub(super) controller: Option<u32>,
     /// A VLAN's parent (`IFLA_LINK`) and id.
-    vlan: Option<(Option<u32>, Option<u16>)>,
+    pub(super) vlan: Option<(Option<u32>, Option<u16>)>,
 }
 
 impl DumpedLink {
     /// The link's state with its controller and VLAN parent named; an index with no link here (the
     /// parent can be in another namespace) names none.
-    fn resolved(self, names: &BTreeMap<u32, String>) -> LinkState {
+    pub(super) fn resolved(self, names: &BTreeMap<u32, String>) -> LinkState {
         let mut ls = self.state;
         ls.controller = self.controller.and_then(|i| names.get(&i).cloned());
         if let Some((lower, Some(id))) = self.vlan {
@@ -239,9 +248,9 @@ fn dumped_link(l: &LinkMessage) -> Option<DumpedLink> {
 
 /// An rtnetlink message kept as bytes: its type and the payload after the netlink header.
 #[derive(Debug, Clone)]
-struct RawRtnl {
-    kind: u16,
-    payload: Vec<u8>,
+pub(super) struct RawRtnl {
+    pub(super) kind: u16,
+    pub(super) payload: Vec<u8>,
 }
 
 impl NetlinkSerializable for RawRtnl {
@@ -269,6 +278,33 @@ impl NetlinkDeserializable for RawRtnl {
     }
 }
 
+/// An `RTM_GETLINK` for what plumber reads: VF info (`RTEXT_FILTER_VF`) without the VFs' statistics nor
+/// the link's (`RTEXT_FILTER_SKIP_STATS`).
+pub(super) fn link_request() -> LinkMessage {
+    let mut get = LinkMessage::default();
+    get.attributes.push(LinkAttribute::ExtMask(vec![
+        LinkExtentMask::Vf,
+        LinkExtentMask::SkipStats,
+    ]));
+    get
+}
+
+/// `msg` as a raw request with netlink `flags`, ready to send.
+pub(super) fn raw_request(msg: &RouteNetlinkMessage, flags: u16) -> NetlinkMessage<RawRtnl> {
+    let mut payload = vec![0u8; msg.buffer_len()];
+    msg.serialize(&mut payload);
+    let mut req = NetlinkMessage::new(
+        NetlinkHeader::default(),
+        NetlinkPayload::InnerMessage(RawRtnl {
+            kind: msg.message_type(),
+            payload,
+        }),
+    );
+    req.header.flags = flags;
+    req.finalize();
+    req
+}
+
 /// Dumps every link with its VF info (`RTEXT_FILTER_VF`, without VF stats), each parsed as a
 /// [`LinkMessage`] and turned into a [`DumpedLink`] as it arrives, with, from the same bytes, its VFs ([`vf::vfs_of_bytes`]: netlink-packet-route's parse
 /// turns the kernel's "not reported" spoofchk/trust into `false`, so the raw message is needed).
@@ -282,23 +318,10 @@ async fn dump_links() -> Result<Vec<DumpedLink>> {
         .map_err(|e| Error::Netlink(format!("{what}: opening a netlink socket: {e}")))?;
     let conn = tokio::spawn(conn);
 
-    let mut get = LinkMessage::default();
-    get.attributes.push(LinkAttribute::ExtMask(vec![
-        LinkExtentMask::Vf,
-        LinkExtentMask::SkipStats,
-    ]));
-    let get = RouteNetlinkMessage::GetLink(get);
-    let mut payload = vec![0u8; get.buffer_len()];
-    get.serialize(&mut payload);
-    let mut req = NetlinkMessage::new(
-        NetlinkHeader::default(),
-        NetlinkPayload::InnerMessage(RawRtnl {
-            kind: get.message_type(),
-            payload,
-        }),
+    let req = raw_request(
+        &RouteNetlinkMessage::GetLink(link_request()),
+        NLM_F_REQUEST | NLM_F_DUMP,
     );
-    req.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-    req.finalize();
 
     let mut replies = handle
         .request(req, SocketAddr::new(0, 0))
@@ -307,18 +330,7 @@ async fn dump_links() -> Result<Vec<DumpedLink>> {
     let mut failed = None;
     while let Some(msg) = replies.next().await {
         match msg.payload {
-            NetlinkPayload::InnerMessage(raw) => {
-                let vfs = vf::vfs_of_bytes(&raw.payload);
-                let lean = without_unused_attributes(&raw.payload);
-                if let Ok(RouteNetlinkMessage::NewLink(l)) =
-                    RouteNetlinkMessage::deserialize(&msg.header, &lean)
-                {
-                    if let Some(mut d) = dumped_link(&l) {
-                        d.state.vfs = vfs;
-                        links.push(d);
-                    }
-                }
-            }
+            NetlinkPayload::InnerMessage(raw) => links.extend(parsed_link(&msg.header, &raw)),
             NetlinkPayload::Error(e) if e.code.is_some() => {
                 failed.get_or_insert_with(|| e.to_io().to_string());
             }
@@ -331,6 +343,20 @@ async fn dump_links() -> Result<Vec<DumpedLink>> {
         Some(e) => Err(Error::Netlink(format!("{what}: {e}"))),
         None => Ok(links),
     }
+}
+
+/// A link message as a [`DumpedLink`], with its VFs read from the raw bytes ([`vf::vfs_of_bytes`]); `None`
+/// when it does not parse as a link (skipped, as rtnetlink's own dump does).
+pub(super) fn parsed_link(header: &NetlinkHeader, raw: &RawRtnl) -> Option<DumpedLink> {
+    let vfs = vf::vfs_of_bytes(&raw.payload);
+    let lean = without_unused_attributes(&raw.payload);
+    let Ok(RouteNetlinkMessage::NewLink(l)) = RouteNetlinkMessage::deserialize(header, &lean)
+    else {
+        return None;
+    };
+    let mut d = dumped_link(&l)?;
+    d.state.vfs = vfs;
+    Some(d)
 }
 
 /// Link attributes plumber does not read: `IFLA_STATS` (7), `IFLA_VFINFO_LIST` (22, read from the raw
@@ -378,7 +404,7 @@ pub(crate) fn bond_mode(n: u8) -> Option<BondMode> {
     })
 }
 
-fn route_state(r: &RouteMessage, names: &BTreeMap<u32, String>) -> Option<RouteState> {
+pub(super) fn route_state(r: &RouteMessage, names: &BTreeMap<u32, String>) -> Option<RouteState> {
     if r.header.kind != RouteType::Unicast {
         return None;
     }

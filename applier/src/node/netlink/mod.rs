@@ -13,6 +13,7 @@ pub(crate) mod events;
 mod exec;
 pub mod neigh;
 mod pipeline;
+mod scoped;
 mod unsupported;
 pub mod vf;
 
@@ -20,6 +21,7 @@ use std::future::Future;
 
 pub use discover::{discover, discover_indexed, Indexes};
 pub use exec::{apply, apply_with, execute, Applied};
+pub use scoped::Scoped;
 
 use crate::node::{Error, Result};
 

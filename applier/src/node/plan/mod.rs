@@ -22,6 +22,7 @@
 mod op;
 mod recover;
 mod release;
+pub mod scope;
 pub mod vf;
 mod vf_mtu;
 
