@@ -78,9 +78,12 @@ for t in range(10):
         json.dump(tpl, f)
 EOF
 ROOT=$LOG/root
-mkdir -p "$ROOT/etc"
+mkdir -p "$ROOT/etc" "$ROOT/usr/sbin"
 printf 'NAME="Ubuntu"\nVERSION_ID="22.04"\nID=ubuntu\nID_LIKE=debian\nVERSION_CODENAME=jammy\n' \
     >"$ROOT/etc/os-release"
+# The ubuntu profile's files are refused where netplan is not installed (node/apply/host_stack.rs): an
+# empty /usr/sbin/netplan is the evidence it looks for (nothing runs it).
+: >"$ROOT/usr/sbin/netplan"
 cat >"$LOG/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
@@ -118,7 +121,7 @@ echo "plumber agent bench: $links links in the namespace, 10 templates × $((PAI
 t_start=$(date +%s.%N)
 # shellcheck disable=SC2086
 $IN $NOPROXY env KUBECONFIG="$LOG/kubeconfig" ${AGENT_ENV:-} "$BIN" agent --node-name bench-node \
-    --host-root "$ROOT" --state-dir /var/lib/plumber --port "$PORT" --resync-secs 60 \
+    --host-root "$ROOT" --state-dir /var/lib/plumber --port "$PORT" --resync-secs 60 --metrics-access loopback \
     >"$LOG/agent.out" 2>"$LOG/agent.err" &
 agent_pid=$!
 agent_pid=$(pid_of "$agent_pid" plumber)
