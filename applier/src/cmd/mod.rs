@@ -87,6 +87,58 @@ fn trim_heap() {
     unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
+/// What the agent runs after each pass, on both threads that ran it: [`page_out_code`], then
+/// [`trim_heap`] (which also collects what `page_out_code` allocated).
+fn after_pass() {
+    page_out_code();
+    trim_heap();
+}
+
+/// Asks the kernel to reclaim the pages of this executable that the process has mapped
+/// (`madvise(MADV_PAGEOUT)` on its read-only and executable mappings): the code and read-only data a
+/// pass ran through (≈ 10 MB of a 1000-link pass) stay mapped, and counted in the RSS, while the agent
+/// sleeps until the next pass. Reclaimed clean file pages leave the page cache too (so the node gets
+/// the memory back, not only the RSS figure), and the next pass reads back what it runs (major faults,
+/// from the page cache if another process still has them, else from the image's file). Safe by
+/// construction: MADV_PAGEOUT is a reclaim hint, it never discards data (the relocated read-only data's
+/// private copies are anonymous and, without swap, stay); pages another process also maps are left
+/// alone, and where the process may not page out the file (not its owner, no CAP_FOWNER) or the kernel
+/// predates 5.4 nothing happens. BENCHMARKS.md, "Agent footprint".
+fn page_out_code() {
+    let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
+        return;
+    };
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    let exe = exe.as_os_str().to_string_lossy();
+    for line in maps.lines() {
+        // `start-end perms offset dev inode   path`
+        let mut fields = line.splitn(6, ' ');
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let path = fields.nth(3).unwrap_or("").trim_start();
+        if path != exe || perms.as_bytes().get(1) == Some(&b'w') {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+        ) else {
+            continue;
+        };
+        // SAFETY: a reclaim hint on a mapping of this process's own executable, read-only or
+        // executable (not writable): its contents stay what they are, whatever the kernel does.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_PAGEOUT);
+        }
+    }
+}
+
 /// Keeps a long-running, mostly idle service (the agent, the rollup) small (BENCHMARKS.md, "Agent
 /// footprint"): with mimalloc's defaults the agent's RSS grew from ≈ 45 to 90 MB while it slept, because
 /// * khugepaged collapsed mimalloc's partly used 2 MiB ranges into transparent huge pages (RSS rising
