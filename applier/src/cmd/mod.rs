@@ -77,14 +77,14 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 const MI_OPTION_MINIMAL_PURGE_SIZE: libmimalloc_sys::mi_option_t = 44;
 
-/// Gives the heap's free pages back to the kernel on the calling thread (the agent runs it after each
-/// pass on the main thread and on the runtime's worker): frees that other threads made into this
-/// thread's pages are collected, and pages left empty are returned at once. mimalloc otherwise does
-/// this on the thread's next allocations, which an idle agent does not make. Each call costs a walk
-/// over the thread's pages (well under a millisecond), once a pass.
+/// Gives the heap's free pages back to the kernel (the agent runs it after each pass on the main thread
+/// and on the runtime's worker): the agent allocates with glibc malloc, whose `malloc_trim(0)` returns
+/// every free page of every arena ([`crate::allocator`]); under mimalloc, frees that other threads made
+/// into the calling thread's pages are collected and pages left empty are returned at once, which
+/// mimalloc otherwise does on the thread's next allocations, which an idle agent does not make. Once a
+/// pass, well under a millisecond.
 fn trim_heap() {
-    // SAFETY: collects the calling thread's own heap; no pointer is passed.
-    unsafe { libmimalloc_sys::mi_collect(true) }
+    crate::allocator::trim();
 }
 
 /// What the agent runs after each pass, on both threads that ran it: [`page_out_code`], then
