@@ -148,6 +148,9 @@ fn page_out_code() {
 ///   allocate: purging is made immediate (a pass every minute frees its discovery at once), and down
 ///   to 64 KiB ranges (mimalloc's minimum is 2 MiB wherever the system allows THP, as Debian's and
 ///   RHEL's `madvise` setting does), with mimalloc's own huge-page advice off.
+///
+/// The agent has since moved to glibc malloc ([`crate::allocator`]), so the mimalloc options are the
+/// rollup's; THP stays off for both.
 fn lean_memory() {
     // SAFETY: prctl with constant arguments; mi_option_set only stores the value (called before any
     // other thread exists).
