@@ -78,9 +78,12 @@ for t in range(10):
         json.dump(tpl, f)
 EOF
 ROOT=$LOG/root
-mkdir -p "$ROOT/etc"
+mkdir -p "$ROOT/etc" "$ROOT/usr/sbin"
 printf 'NAME="Ubuntu"\nVERSION_ID="22.04"\nID=ubuntu\nID_LIKE=debian\nVERSION_CODENAME=jammy\n' \
     >"$ROOT/etc/os-release"
+# The ubuntu profile's files are refused where netplan is not installed (node/apply/host_stack.rs): an
+# empty /usr/sbin/netplan is the evidence it looks for (nothing runs it).
+: >"$ROOT/usr/sbin/netplan"
 cat >"$LOG/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
@@ -118,7 +121,7 @@ echo "plumber agent bench: $links links in the namespace, 10 templates × $((PAI
 t_start=$(date +%s.%N)
 # shellcheck disable=SC2086
 $IN $NOPROXY env KUBECONFIG="$LOG/kubeconfig" ${AGENT_ENV:-} "$BIN" agent --node-name bench-node \
-    --host-root "$ROOT" --state-dir /var/lib/plumber --port "$PORT" --resync-secs 60 \
+    --host-root "$ROOT" --state-dir /var/lib/plumber --port "$PORT" --resync-secs 60 --metrics-access loopback \
     >"$LOG/agent.out" 2>"$LOG/agent.err" &
 agent_pid=$!
 agent_pid=$(pid_of "$agent_pid" plumber)
@@ -212,6 +215,8 @@ cpu_pct=$(awk -v c="$cpu_s" -v s="$secs" 'BEGIN { printf "%.2f", 100 * c / s }')
 ccpu_s=$(awk -v a="$ccpu0" -v b="$ccpu1" -v t="$tck" 'BEGIN { printf "%.2f", (b - a) / t }')
 wakeups=$(awk -v a="$ctx0" -v b="$ctx1" -v s="$secs" 'BEGIN { printf "%.1f", (b - a) / s }')
 passes=$(($(metric plumber_agent_reconcile_duration_seconds_count "$m1") - $(metric plumber_agent_reconcile_duration_seconds_count "$m0")))
+pass_s=$(awk -v a="$(metric plumber_agent_reconcile_duration_seconds_sum "$m0")" \
+    -v b="$(metric plumber_agent_reconcile_duration_seconds_sum "$m1")" 'BEGIN { printf "%.3f", b - a }')
 swrites=$(($(metric plumber_agent_status_writes_total "$m1") - $(metric plumber_agent_status_writes_total "$m0")))
 read -r rss_min rss_med rss_max < <(sort -n "$LOG/rss" | awk '{ r[NR] = $1 } END { print r[1], r[int((NR + 1) / 2)], r[NR] }')
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
@@ -225,7 +230,7 @@ echo "| RSS at the end: anon / file | $(awk '/^RssAnon/ { a = $2 } /^RssFile/ { 
 echo "| threads | $(cat "$LOG/threads") |"
 echo "| CPU in the window (utime+stime) | **$cpu_s s** ($cpu_pct % of one core); children $ccpu_s s |"
 echo "| context switches (wakeups) per second | $wakeups |"
-echo "| reconcile passes in the window (/metrics) | $passes |"
+echo "| reconcile passes in the window (/metrics), their total duration | $passes, $pass_s s |"
 echo "| API requests in the window | $window_reqs |"
 echo "| API writes in the window (POST/PUT/PATCH/DELETE) | **$writes** (status writes per /metrics: $swrites) |"
 echo "| API requests before the window (start) | $start_reqs |"

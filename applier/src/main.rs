@@ -5,6 +5,7 @@
 // Everything in `cmd` is this binary's own: `pub(crate)` at most.
 #![warn(unreachable_pub)]
 
+mod allocator;
 mod cmd;
 
 use std::process::ExitCode;
@@ -12,9 +13,10 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 // Discovery allocates a message per link, address and route and frees them at once; mimalloc makes
-// that (and the page faults of glibc's growing arena) cheaper: see BENCHMARKS.md, applier.
+// that (and the page faults of glibc's growing arena) cheaper: see BENCHMARKS.md, applier. The agent,
+// which sleeps between passes, keeps less resident with glibc malloc: allocator.rs.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: allocator::Allocator = allocator::Allocator;
 
 /// The version `--version` and the man page show: the crate's, and the commit it was built from
 /// (build.rs; `unknown` outside a git checkout, as in the image's build).

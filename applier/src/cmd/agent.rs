@@ -22,6 +22,6 @@ pub(crate) fn run(c: Agent) -> u8 {
         "agent",
         format,
         &log,
-        plumber::cluster::agent::run(cfg, super::trim_heap),
+        plumber::cluster::agent::run(cfg, super::after_pass),
     )
 }

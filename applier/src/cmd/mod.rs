@@ -77,14 +77,66 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 const MI_OPTION_MINIMAL_PURGE_SIZE: libmimalloc_sys::mi_option_t = 44;
 
-/// Gives the heap's free pages back to the kernel on the calling thread (the agent runs it after each
-/// pass on the main thread and on the runtime's worker): frees that other threads made into this
-/// thread's pages are collected, and pages left empty are returned at once. mimalloc otherwise does
-/// this on the thread's next allocations, which an idle agent does not make. Each call costs a walk
-/// over the thread's pages (well under a millisecond), once a pass.
+/// Gives the heap's free pages back to the kernel (the agent runs it after each pass on the main thread
+/// and on the runtime's worker): the agent allocates with glibc malloc, whose `malloc_trim(0)` returns
+/// every free page of every arena ([`crate::allocator`]); under mimalloc, frees that other threads made
+/// into the calling thread's pages are collected and pages left empty are returned at once, which
+/// mimalloc otherwise does on the thread's next allocations, which an idle agent does not make. Once a
+/// pass, well under a millisecond.
 fn trim_heap() {
-    // SAFETY: collects the calling thread's own heap; no pointer is passed.
-    unsafe { libmimalloc_sys::mi_collect(true) }
+    crate::allocator::trim();
+}
+
+/// What the agent runs after each pass, on both threads that ran it: [`page_out_code`], then
+/// [`trim_heap`] (which also collects what `page_out_code` allocated).
+fn after_pass() {
+    page_out_code();
+    trim_heap();
+}
+
+/// Asks the kernel to reclaim the pages of this executable that the process has mapped
+/// (`madvise(MADV_PAGEOUT)` on its read-only and executable mappings): the code and read-only data a
+/// pass ran through (≈ 10 MB of a 1000-link pass) stay mapped, and counted in the RSS, while the agent
+/// sleeps until the next pass. Reclaimed clean file pages leave the page cache too (so the node gets
+/// the memory back, not only the RSS figure), and the next pass reads back what it runs (major faults,
+/// from the page cache if another process still has them, else from the image's file). Safe by
+/// construction: MADV_PAGEOUT is a reclaim hint, it never discards data (the relocated read-only data's
+/// private copies are anonymous and, without swap, stay); pages another process also maps are left
+/// alone, and where the process may not page out the file (not its owner, no CAP_FOWNER) or the kernel
+/// predates 5.4 nothing happens. BENCHMARKS.md, "Agent footprint".
+fn page_out_code() {
+    let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
+        return;
+    };
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    let exe = exe.as_os_str().to_string_lossy();
+    for line in maps.lines() {
+        // `start-end perms offset dev inode   path`
+        let mut fields = line.splitn(6, ' ');
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let path = fields.nth(3).unwrap_or("").trim_start();
+        if path != exe || perms.as_bytes().get(1) == Some(&b'w') {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+        ) else {
+            continue;
+        };
+        // SAFETY: a reclaim hint on a mapping of this process's own executable, read-only or
+        // executable (not writable): its contents stay what they are, whatever the kernel does.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_PAGEOUT);
+        }
+    }
 }
 
 /// Keeps a long-running, mostly idle service (the agent, the rollup) small (BENCHMARKS.md, "Agent
@@ -96,6 +148,9 @@ fn trim_heap() {
 ///   allocate: purging is made immediate (a pass every minute frees its discovery at once), and down
 ///   to 64 KiB ranges (mimalloc's minimum is 2 MiB wherever the system allows THP, as Debian's and
 ///   RHEL's `madvise` setting does), with mimalloc's own huge-page advice off.
+///
+/// The agent has since moved to glibc malloc ([`crate::allocator`]), so the mimalloc options are the
+/// rollup's; THP stays off for both.
 fn lean_memory() {
     // SAFETY: prctl with constant arguments; mi_option_set only stores the value (called before any
     // other thread exists).

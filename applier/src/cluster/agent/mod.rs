@@ -447,7 +447,7 @@ fn log(v: &Verdict) {
 
 /// Runs the agent until SIGTERM or SIGINT. `after_pass` runs after each pass, on the thread that ran
 /// it and, in a task, on the runtime's worker (the binary gives its allocator's free pages back to the
-/// kernel with it, on both threads that allocated them).
+/// kernel with it, on both threads that allocated them, and the code pages the pass ran through).
 pub async fn run(cfg: Config, after_pass: fn()) -> anyhow::Result<()> {
     let stop = crate::node::watch::shutdown_signal()?;
     let kube_config = kube::Config::infer()
