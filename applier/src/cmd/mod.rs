@@ -87,11 +87,47 @@ fn trim_heap() {
     crate::allocator::trim();
 }
 
-/// What the agent runs after each pass, on both threads that ran it: [`page_out_code`], then
-/// [`trim_heap`] (which also collects what `page_out_code` allocated).
+/// What the agent runs after each pass, on both threads that ran it: [`trim_heap`], and
+/// [`page_out_code`] once the agent has been idle for [`QUIET`] since ([`page_out_when_quiet`]).
 fn after_pass() {
-    page_out_code();
     trim_heap();
+    page_out_when_quiet(pass_ended());
+}
+
+/// How long the agent must have run no pass before its code is paged out. Its passes come from the
+/// resync timer (once a minute by default) and from the kernel's link, address and route events, which
+/// on a busy node (pods started and stopped, each with its veth) may come every few seconds. Each
+/// page-out makes the next pass read the code back from the binary's file, so it is done only when the
+/// agent has been idle this long: while passes come closer together the code stays resident, and the
+/// reading back happens at most once per [`QUIET`].
+const QUIET: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Passes ended so far (each of a pass's two calls of [`after_pass`] counts).
+static PASSES_ENDED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts a pass's end; returns its number.
+fn pass_ended() -> u64 {
+    PASSES_ENDED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+}
+
+/// Whether no pass has ended since the one numbered `n`.
+fn no_pass_since(n: u64) -> bool {
+    PASSES_ENDED.load(std::sync::atomic::Ordering::Relaxed) == n
+}
+
+/// Pages the code out [`QUIET`] after pass `n` ended if no pass ended since (a timer task on the
+/// agent's runtime; outside a runtime, nothing).
+fn page_out_when_quiet(n: u64) {
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    rt.spawn(async move {
+        tokio::time::sleep(QUIET).await;
+        if no_pass_since(n) {
+            page_out_code();
+            trim_heap();
+        }
+    });
 }
 
 /// Asks the kernel to reclaim the pages of this executable that the process has mapped
@@ -159,5 +195,22 @@ fn lean_memory() {
         libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
         libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0);
         libmimalloc_sys::mi_option_set(MI_OPTION_MINIMAL_PURGE_SIZE, 64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_is_paged_out_only_when_no_pass_ended_since() {
+        let a = pass_ended();
+        assert!(no_pass_since(a));
+        // The pass's second call (the worker's), or the next pass.
+        let b = pass_ended();
+        assert!(!no_pass_since(a));
+        assert!(no_pass_since(b));
+        // Outside a runtime (this test), nothing is scheduled and nothing fails.
+        page_out_when_quiet(b);
     }
 }
