@@ -118,9 +118,17 @@ pub async fn apply(
     // The node as far as the templates and plumber's record name it: enough for a plan that changes
     // nothing, which is the plan a full discovery gives then (`plan::scope`). Any other plan, and its
     // refusals, come from a discovery of the whole node: the connectivity guard reads every default
-    // route and the path to it, and what is carried out is planned on everything.
+    // route and the path to it, and what is carried out is planned on everything. So it is tried only
+    // where a plan that changes nothing is likely, after an apply that ended well (the agent's and the
+    // watch's passes, a re-apply): a first apply, or one after a failure, would pay for both.
     let t = std::time::Instant::now();
-    let scoped = discover_scoped(target, templates, labels).await?;
+    let likely_unchanged = record::read(&state_path)
+        .is_some_and(|l| matches!(l.result, Outcome::Applied | Outcome::Unchanged));
+    let scoped = if likely_unchanged {
+        discover_scoped(target, templates, labels).await?
+    } else {
+        None
+    };
     crate::node::timing("discover (scoped)", t);
     let mut unchanged = None;
     if let Some((mut found, desired)) = scoped {
