@@ -304,3 +304,53 @@ fn the_guard_probes_the_gateway_of_a_link_the_templates_do_not_name() {
         }
     );
 }
+
+/// The scoped discovery is tried only where a plan that changes nothing is likely, after an apply that
+/// ended well (README, "plans"): a first apply reads the whole node once, a re-apply after it only the
+/// links the template names, and an apply after a refusal the whole node again (`PLUMBER_TIMING` names
+/// each discovery's phases).
+#[test]
+fn the_scoped_discovery_is_tried_only_after_an_apply_that_ended_well() {
+    in_netns!(
+        "the_scoped_discovery_is_tried_only_after_an_apply_that_ended_well",
+        || {
+            veth("vc", "vd");
+            let node = Node::new();
+            let good = node.template("  interfaceConfig: [{name: vc, mtu: 1400}]\n");
+            let apply = |t: &std::path::Path| {
+                let out = assert_cmd::Command::cargo_bin("plumber")
+                    .unwrap()
+                    .env("PLUMBER_TIMING", "1")
+                    .args(["apply", "--node-name", "node-1", "-f"])
+                    .arg(t)
+                    .arg("--root")
+                    .arg(node.root())
+                    .arg("--sysfs")
+                    .arg(node.sysfs.root())
+                    .output()
+                    .unwrap();
+                let err = String::from_utf8_lossy(&out.stderr).to_string();
+                (out.status.code(), err)
+            };
+            let scoped = |err: &str| err.contains("plumber timing: discover (scoped)");
+            let full = |err: &str| err.contains("plumber timing: discover: ");
+
+            let (code, err) = apply(&good);
+            assert_eq!(code, Some(0), "{err}");
+            assert!(!scoped(&err) && full(&err), "a first apply: {err}");
+            let (code, err) = apply(&good);
+            assert_eq!(code, Some(0), "{err}");
+            assert!(scoped(&err) && !full(&err), "a re-apply: {err}");
+
+            let missing = node.template("  interfaceConfig: [{name: nosuch0, mtu: 1400}]\n");
+            let (code, err) = apply(&missing);
+            assert_eq!(code, Some(1), "{err}");
+            assert_eq!(node.record()["result"], "refused");
+            let good = node.template("  interfaceConfig: [{name: vc, mtu: 1400}]\n");
+            let (code, err) = apply(&good);
+            assert_eq!(code, Some(0), "{err}");
+            assert!(!scoped(&err) && full(&err), "after a refusal: {err}");
+            assert_eq!(discover().links["vc"].mtu, 1400);
+        }
+    );
+}

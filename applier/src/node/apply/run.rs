@@ -125,11 +125,12 @@ pub async fn apply(
     let likely_unchanged = record::read(&state_path)
         .is_some_and(|l| matches!(l.result, Outcome::Applied | Outcome::Unchanged));
     let scoped = if likely_unchanged {
-        discover_scoped(target, templates, labels).await?
+        let scoped = discover_scoped(target, templates, labels).await?;
+        crate::node::timing("discover (scoped)", t);
+        scoped
     } else {
         None
     };
-    crate::node::timing("discover (scoped)", t);
     let mut unchanged = None;
     if let Some((mut found, desired)) = scoped {
         // The templates applied before get their own record before this apply's record replaces
