@@ -34,7 +34,7 @@ use crate::node::install::fsutil;
 use crate::node::{Error, Result};
 
 /// The file name of the record in the state directory.
-const RECORD: &str = "last-apply.json";
+pub(crate) const RECORD: &str = "last-apply.json";
 const LOCK: &str = "lock";
 
 /// How an apply ended.
@@ -178,12 +178,16 @@ pub(crate) fn read(state_dir: &Path) -> Option<Record> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// Writes `record` to `state_dir` atomically (mode 0644).
+/// Writes `record` to `state_dir` atomically (mode 0644), without an fsync: the record is
+/// informational ([`read`] takes a damaged or missing one for none), so a power cut may take it back to
+/// the one before or lose it, and what that costs is one full discovery (the scoped one is tried only
+/// after a record of an apply that ended well). What must survive a power cut (`runtime.json`,
+/// `templates.json`, the runtime journal) is written durably.
 pub(crate) fn write(state_dir: &Path, record: &Record) -> Result<()> {
     fsutil::create_dir_all(state_dir, true)?;
     let mut text = serde_json::to_string_pretty(record).expect("a record serializes");
     text.push('\n');
-    fsutil::atomic_write(&state_dir.join(RECORD), text.as_bytes(), 0o644)
+    fsutil::atomic_replace(&state_dir.join(RECORD), text.as_bytes(), 0o644)
 }
 
 /// An exclusive lock on the state directory, released on drop.

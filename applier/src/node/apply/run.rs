@@ -135,7 +135,7 @@ pub async fn apply(
     if let Some((mut found, desired)) = scoped {
         // The templates applied before get their own record before this apply's record replaces
         // last-apply.json (a state directory from before templates.json).
-        selection::write(&state_path, &found.applied)?;
+        selection::keep(&state_path, &found.applied)?;
         let t = std::time::Instant::now();
         let prepared = prepare(target, templates, labels, prune, Ok(desired), &mut found);
         crate::node::timing("merge, render and plan (scoped)", t);
@@ -151,7 +151,7 @@ pub async fn apply(
             let t = std::time::Instant::now();
             let mut found = discover(handle, target).await?;
             crate::node::timing("discover", t);
-            selection::write(&state_path, &found.applied)?;
+            selection::keep(&state_path, &found.applied)?;
             let t = std::time::Instant::now();
             let desired = Desired::new(templates, labels, &found.inventory, target);
             let prepared = prepare(target, templates, labels, prune, desired, &mut found);

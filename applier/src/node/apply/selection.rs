@@ -116,6 +116,17 @@ pub(crate) fn write(state_dir: &Path, applied: &AppliedTemplates) -> Result<()> 
     fsutil::atomic_write(&path, text.as_bytes(), 0o644)
 }
 
+/// Gives the templates applied before, as [`read`] found them, their own `templates.json` when they
+/// came from `last-apply.json` (a state directory from before `templates.json`), before this apply's
+/// record replaces it. Nothing to write when `templates.json` is there (that is what `applied` was read
+/// from) or when nothing was applied before (an absent file reads as none).
+pub(crate) fn keep(state_dir: &Path, applied: &AppliedTemplates) -> Result<()> {
+    if state_dir.join(FILE).exists() || *applied == AppliedTemplates::default() {
+        return Ok(());
+    }
+    write(state_dir, applied)
+}
+
 /// What an apply lets go of: templates it no longer selects, and what plumber made earlier that no
 /// selected template names any more (whether a template was dropped or an entry of one).
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -431,5 +442,33 @@ nothing was changed: pass --prune to let go of these, or give the --node-labels 
         );
         std::fs::write(state.join(FILE), "{").unwrap();
         assert_eq!(read(state), AppliedTemplates::default());
+    }
+
+    #[test]
+    fn keep_writes_only_what_last_apply_json_alone_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path();
+        // A fresh state directory: nothing applied before, nothing to write.
+        keep(state, &read(state)).unwrap();
+        assert!(!state.join(FILE).exists());
+        // A state directory from before templates.json: the successful record's templates get theirs.
+        let r = record::Record {
+            templates: vec![plumber_render::node::TemplateRef {
+                name: "net".into(),
+                priority: 0,
+                generation: None,
+            }],
+            ..record::Record::new(Outcome::Applied, 1)
+        };
+        record::write(state, &r).unwrap();
+        let before = read(state);
+        keep(state, &before).unwrap();
+        assert!(state.join(FILE).exists());
+        std::fs::remove_file(state.join(record::RECORD)).unwrap();
+        assert_eq!(read(state), before);
+        // templates.json there: it is what was read, and it is left as it is.
+        let other = before.after(Scope::All, &["other".to_string()]);
+        keep(state, &other).unwrap();
+        assert_eq!(read(state), before);
     }
 }
