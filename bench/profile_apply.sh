@@ -6,6 +6,7 @@
 # messages in user space...), in milliseconds of CPU per run. The profile behind BENCHMARKS.md's
 # "what bounds it" for issue 17's goals 1 and 2.
 #   usage: sudo bash bench/profile_apply.sh [PAIRS=20] [RUNS=10] [MODE=apply]
+#   TOP=K lists each category's K busiest symbols under it.
 #   MODE=apply  a first apply of bench/gen_apply.py's template (PAIRS interfaceConfig entries) in a fresh
 #               namespace, against `ip -batch` of the same changes (bench/apply.sh's row 1)
 #   MODE=noop   the no-op re-apply of the same template in one applied namespace with the 1000 links
@@ -66,4 +67,4 @@ echo "plumber apply profile: $MODE, $PAIRS pairs, $RUNS runs; $(nproc) cores, ke
 perf record -q -F "$FREQ" -g -o "$LOG/perf.data" -- sh "$LOG/run.sh" 2>"$LOG/perf.err" ||
     { cat "$LOG/perf.err" >&2; exit 1; }
 perf script -i "$LOG/perf.data" -F comm,ip,sym,dso 2>/dev/null |
-    python3 bench/profile_sort.py --freq "$FREQ" --runs "$RUNS" plumber ip
+    python3 bench/profile_sort.py --freq "$FREQ" --runs "$RUNS" --top "${TOP:-0}" plumber ip

@@ -6,7 +6,8 @@ A sample in the kernel is sorted by its call chain (the kernel's own frames are 
 in user space by its own symbol and object (Rust's release builds have no frame pointers, so the user
 call chain above the leaf is not reliable).
 
-usage: perf script ... | profile_sort.py --freq HZ --runs N COMM [COMM ...]
+usage: perf script ... | profile_sort.py --freq HZ --runs N [--top K] COMM [COMM ...]
+  --top K: under each category, its K leaf symbols with the most samples
 """
 
 import argparse
@@ -108,9 +109,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--freq", type=float, required=True)
     ap.add_argument("--runs", type=int, required=True)
+    ap.add_argument("--top", type=int, default=0)
     ap.add_argument("comms", nargs="+")
     a = ap.parse_args()
     counts = {c: collections.Counter() for c in a.comms}
+    leaves = {c: collections.defaultdict(collections.Counter) for c in a.comms}
     for comm, chain in samples(sys.stdin):
         if comm not in counts or not chain:
             continue
@@ -120,6 +123,7 @@ def main():
         else:
             cat = user_category(leaf_sym, leaf_dso)
         counts[comm][cat] += 1
+        leaves[comm][cat][leaf_sym[:100]] += 1
     ms = 1e3 / a.freq / a.runs
     for comm in a.comms:
         c = counts[comm]
@@ -131,6 +135,8 @@ def main():
         print("|---|---|---|")
         for cat, n in sorted(c.items(), key=lambda kv: -kv[1]):
             print(f"| {cat} | {n * ms:.2f} | {100 * n / total:.1f} % |")
+            for sym, k in leaves[comm][cat].most_common(a.top):
+                print(f"|   `{sym}` | {k * ms:.2f} | |")
 
 
 if __name__ == "__main__":

@@ -122,8 +122,8 @@ pub async fn apply(
     // where a plan that changes nothing is likely, after an apply that ended well (the agent's and the
     // watch's passes, a re-apply): a first apply, or one after a failure, would pay for both.
     let t = std::time::Instant::now();
-    let likely_unchanged = record::read(&state_path)
-        .is_some_and(|l| matches!(l.result, Outcome::Applied | Outcome::Unchanged));
+    let last = record::read_head(&state_path);
+    let likely_unchanged = last.as_ref().is_some_and(record::Head::ended_well);
     let scoped = if likely_unchanged {
         let scoped = discover_scoped(target, templates, labels).await?;
         crate::node::timing("discover (scoped)", t);
@@ -179,12 +179,13 @@ pub async fn apply(
         ..Record::new(Outcome::Unchanged, record::now())
     };
     if plan.is_empty() {
-        // Recorded only when the configuration changed, so that a watch loop does not write the disk.
-        let last = record::read(&state_path);
+        // Recorded only when the configuration changed, so that a watch loop does not write the disk
+        // (`last` is still the record on disk: nothing since the lock wrote it).
         rec.took(started);
-        if last.as_ref().is_none_or(|l| {
-            l.digest != rec.digest || !matches!(l.result, Outcome::Applied | Outcome::Unchanged)
-        }) {
+        if last
+            .as_ref()
+            .is_none_or(|l| l.digest != rec.digest || !l.ended_well())
+        {
             record::write(&state_path, &rec)?;
         }
         if target.scope.runtime() {
