@@ -257,39 +257,50 @@ fn print_applied(a: &apply::Applied, output: PlanFormat) {
     match output {
         PlanFormat::Yaml => print!("{}", structured(&a.record, true)),
         PlanFormat::Json => print!("{}", structured(&a.record, false)),
-        PlanFormat::Text => {
-            let r = &a.record;
-            let names: Vec<&str> = r.templates.iter().map(|t| t.name.as_str()).collect();
-            let names = if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            };
-            for s in &r.skipped {
-                println!("skipped: {s}");
+        // One string, one write: `println!` per line is a write(2) per line (stdout flushes at every
+        // newline), 2000 of them after a 500-interface apply.
+        PlanFormat::Text => print!("{}", applied_text(a)),
+    }
+}
+
+/// The text output of an apply: what was skipped, the changes, the guard's probes, a summary line.
+fn applied_text(a: &apply::Applied) -> String {
+    use std::fmt::Write as _;
+    let r = &a.record;
+    let names: Vec<&str> = r.templates.iter().map(|t| t.name.as_str()).collect();
+    let names = if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    };
+    let mut out = String::new();
+    for s in &r.skipped {
+        let _ = writeln!(out, "skipped: {s}");
+    }
+    match a.outcome {
+        Outcome::Unchanged => {
+            let _ = writeln!(out, "plumber: nothing to do (templates: {names})");
+        }
+        _ => {
+            let (files, ops): (Vec<_>, Vec<_>) =
+                r.changes.iter().partition(|c| c.stage == Stage::File);
+            for f in &files {
+                let _ = writeln!(out, "file: {}", f.text);
             }
-            match a.outcome {
-                Outcome::Unchanged => println!("plumber: nothing to do (templates: {names})"),
-                _ => {
-                    let (files, ops): (Vec<_>, Vec<_>) =
-                        r.changes.iter().partition(|c| c.stage == Stage::File);
-                    for f in &files {
-                        println!("file: {}", f.text);
-                    }
-                    for o in &ops {
-                        println!("done: {}", o.text);
-                    }
-                    for g in &r.guard {
-                        println!("guard: {g}");
-                    }
-                    println!(
-                        "plumber: applied {} file changes and {} runtime changes (templates: {})",
-                        files.len(),
-                        ops.len(),
-                        names
-                    );
-                }
+            for o in &ops {
+                let _ = writeln!(out, "done: {}", o.text);
             }
+            for g in &r.guard {
+                let _ = writeln!(out, "guard: {g}");
+            }
+            let _ = writeln!(
+                out,
+                "plumber: applied {} file changes and {} runtime changes (templates: {})",
+                files.len(),
+                ops.len(),
+                names
+            );
         }
     }
+    out
 }
