@@ -6,6 +6,7 @@
 #     (at 10,000 nodes the two disk rows get 1 run after the warm-up: with 5, writing and removing
 #     170,000 files 12 times onto this disk made fleet.sh alone take 17 min)
 #   apply.sh 500 5, apply.sh 20 10                                             Applier (issue 3)
+#   profile_apply.sh 500 3, 20 10, 500 20 noop (perf, ≈ 1.5 min)                Applier, issue 17
 #   peers.sh 10000 100 5 500                                                   Peers (issue 6)
 #   peers/scaling.sh 3 (the 10000:100:500 point taken from the peers.sh run    Peers, scaling; writes
 #     above; 1000:10:50 and 3000:30:150 run here)                               bench/peers/scaling.svg
@@ -13,7 +14,7 @@
 #   cluster.sh 20 300 (20 agents, 300 s idle; ≈ 5.5 min)                       Fleet load (issue 14)
 # and the machine: nproc, kernel, CPU model, memory, load average at the start and the end of every step.
 # A step that fails is reported and the others still run (exit status 1 at the end).
-# Duration on the project's 2-core machine: ≈ 27 min (≈ 21 min before cluster.sh, 5.5 min). The run of
+# Duration on the project's 2-core machine: ≈ 29 min (≈ 21 min before cluster.sh, 5.5 min, and the 1.5 min of profile_apply.sh). The run of
 # 2026-11-23 23:34 took 34.5 min, with the 10,000-node disk rows still at 5 runs (fleet.sh 10000 alone
 # 17 min; 3.7 min with 1); the other steps: build 2 min, fleet.sh 1000 ×2 2.3 min, apply.sh ×2 2 min, peers.sh 6.3 min, scaling 3.6 min,
 # agent.sh 1.2 min. The peers (cloud-init, nmstatectl gc, netplan generate) are timed on 100 nodes and
@@ -79,6 +80,10 @@ step fleet-$FS-ubuntu bash bench/fleet.sh $FS ubuntu 3
 step fleet-$FS-rhel9 bash bench/fleet.sh $FS rhel9 3
 step apply-$A bash bench/apply.sh $A $AR
 step apply-20 bash bench/apply.sh 20 10
+# where an apply's CPU goes, plumber next to ip -batch, and the no-op's (issue 17)
+step profile-apply-$A env TOP=3 bash bench/profile_apply.sh $A 3
+step profile-apply-20 env TOP=3 bash bench/profile_apply.sh 20 10
+step profile-noop-$A env TOP=3 bash bench/profile_apply.sh $A 20 noop
 mkdir -p "$RESULTS/scaling"
 step peers env PEERS_RESULTS="$RESULTS/scaling/$PN-$PS-$PP.txt" bash bench/peers.sh $PN $PS $PR $PP
 # the other sizes of the plot; the NODES:SAMPLE:PAIRS point of the peers.sh run above is reused
