@@ -415,14 +415,7 @@ nothing was changed: pass --prune to let go of these, or give the --node-labels 
         let state = dir.path();
         assert_eq!(read(state), AppliedTemplates::default());
         // Before templates.json: a successful last-apply.json names them; a refused one does not.
-        let mut r = record::Record {
-            templates: vec![plumber_render::node::TemplateRef {
-                name: "net".into(),
-                priority: 0,
-                generation: None,
-            }],
-            ..record::Record::new(Outcome::Applied, 1)
-        };
+        let mut r = applied_net();
         record::write(state, &r).unwrap();
         let old = read(state);
         assert_eq!(old.in_scope(Scope::All), BTreeSet::from(["net"]));
@@ -444,6 +437,18 @@ nothing was changed: pass --prune to let go of these, or give the --node-labels 
         assert_eq!(read(state), AppliedTemplates::default());
     }
 
+    /// The record of an apply that applied the template `net`.
+    fn applied_net() -> record::Record {
+        record::Record {
+            templates: vec![plumber_render::node::TemplateRef {
+                name: "net".into(),
+                priority: 0,
+                generation: None,
+            }],
+            ..record::Record::new(Outcome::Applied, 1)
+        }
+    }
+
     #[test]
     fn keep_writes_only_what_last_apply_json_alone_holds() {
         let dir = tempfile::tempdir().unwrap();
@@ -452,14 +457,7 @@ nothing was changed: pass --prune to let go of these, or give the --node-labels 
         keep(state, &read(state)).unwrap();
         assert!(!state.join(FILE).exists());
         // A state directory from before templates.json: the successful record's templates get theirs.
-        let r = record::Record {
-            templates: vec![plumber_render::node::TemplateRef {
-                name: "net".into(),
-                priority: 0,
-                generation: None,
-            }],
-            ..record::Record::new(Outcome::Applied, 1)
-        };
+        let r = applied_net();
         record::write(state, &r).unwrap();
         let before = read(state);
         keep(state, &before).unwrap();
