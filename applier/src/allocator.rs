@@ -13,13 +13,17 @@
 //! allocating; every allocation of the process then goes to that one allocator, so a block is always
 //! freed by the allocator that made it. Without /proc, mimalloc.
 //!
-//! A process that uses mimalloc also turns transparent huge pages off for itself
-//! (`PR_SET_THP_DISABLE`, what mimalloc's own `MIMALLOC_ALLOW_THP=0` does). mimalloc asks for huge pages
-//! on its arena (`MADV_HUGEPAGE`), so the first touch of any byte of a 2 MiB stretch of it made the
-//! kernel map and zero all 2 MiB: resident memory a command that lives milliseconds never uses. Peak
-//! RSS without: `plumber show` of 1001 links 33 → 22 MB, a 20-pair apply 21.7 → 14.3 MB; the wall time is
-//! the same within noise (BENCHMARKS.md, issue 17). Inherited by the tools plumber runs (ovs-vsctl, ...),
-//! which are as short-lived.
+//! Every process also turns transparent huge pages off for itself at that first allocation
+//! (`PR_SET_THP_DISABLE`, which is what mimalloc's own `MIMALLOC_ALLOW_THP=0` does), whatever its allocator:
+//! - the one-shot commands: mimalloc asks for huge pages on its arena (`MADV_HUGEPAGE`), so the first
+//!   touch of any byte of a 2 MiB stretch of it made the kernel map and zero all 2 MiB, resident memory
+//!   a command that lives milliseconds never uses. Peak RSS without: `plumber show` of 1001 links 33 →
+//!   22 MB, a 20-pair apply 21.7 → 14.3 MB; the wall time is the same within noise (BENCHMARKS.md,
+//!   issue 17);
+//! - the services (the agent, the rollup): khugepaged collapsed their partly used heap ranges into huge
+//!   pages while they slept (`cmd::lean_memory`, BENCHMARKS.md, "Agent footprint").
+//!
+//! Inherited by the tools plumber runs (ovs-vsctl, ...), which are as short-lived.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -37,17 +41,30 @@ const SYSTEM_FOR: &[u8] = b"agent";
 pub(crate) struct Allocator;
 
 /// Whether this process allocates with the system allocator (decides it if no allocation has yet).
+/// Inlined into every allocation: one relaxed load once decided.
+#[inline(always)]
 pub(crate) fn system() -> bool {
     match KIND.load(Ordering::Relaxed) {
-        0 => {
-            let k = decide();
-            // Every caller decides the same from the same command line; the first store stands.
-            match KIND.compare_exchange(0, k, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => k == SYSTEM,
-                Err(stored) => stored == SYSTEM,
-            }
-        }
+        0 => decided(),
         k => k == SYSTEM,
+    }
+}
+
+/// The first allocation's [`system`]: turns huge pages off, decides, and stores what was decided.
+#[cold]
+#[inline(never)]
+fn decided() -> bool {
+    // Huge pages off (the module doc), before the allocator touches any memory.
+    // SAFETY: a flag of this process's memory map; no pointer is passed. A kernel without it (EINVAL)
+    // leaves huge pages on, which only costs memory.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+    let k = decide();
+    // Every caller decides the same from the same command line; the first store stands.
+    match KIND.compare_exchange(0, k, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => k == SYSTEM,
+        Err(stored) => stored == SYSTEM,
     }
 }
 
@@ -76,11 +93,6 @@ fn decide() -> u8 {
     if args.next() == Some(SYSTEM_FOR) {
         SYSTEM
     } else {
-        // SAFETY: a flag of this process's memory map; no pointer is passed. A kernel without it
-        // (EINVAL) leaves huge pages on, which only costs time.
-        unsafe {
-            libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-        }
         MIMALLOC
     }
 }

@@ -10,6 +10,7 @@ use plumber::node::state::CurrentState;
 use plumber_render::node::NodeConfig;
 
 use crate::common::{desired, discover, sh, veth};
+use crate::in_netns;
 
 /// Waits until each of `links` has its IPv6 link-local address and the route of its prefix, which
 /// the kernel adds asynchronously after the link gets carrier (two discoveries in a row must see the
@@ -34,7 +35,6 @@ fn settled(links: &[String]) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
-use crate::in_netns;
 
 /// The scoped discovery of `first`, then `names` (as an apply asks for the NICs' links, then for the
 /// links the templates name).

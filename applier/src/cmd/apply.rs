@@ -243,7 +243,11 @@ fn dry_run(
     apply::discover_for(target, &desired, &mut found)?;
     let (plan, _) = apply::plan_node(target, &desired, &found)?;
     match output {
-        PlanFormat::Text => print!("{plan}"),
+        PlanFormat::Text => {
+            // Formatted first, then one write (as the apply's output: `print_applied`).
+            let text = plan.to_string();
+            print!("{text}");
+        }
         PlanFormat::Yaml => print!("{}", structured(&plan, true)),
         PlanFormat::Json => print!("{}", structured(&plan, false)),
     }

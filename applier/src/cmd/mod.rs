@@ -63,7 +63,7 @@ where
 /// the netlink connections while the agent's pass (which may block on sysfs or ovs-vsctl) runs on the
 /// main thread. One, not more: memory a thread allocated and another freed goes back to the allocator
 /// only when the allocating thread next runs the allocator, and an idle worker does not; with one
-/// worker, [`trim_heap`] reaches it (BENCHMARKS.md, "Agent footprint").
+/// worker, [`crate::allocator::trim`] reaches it (BENCHMARKS.md, "Agent footprint").
 fn service_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -77,20 +77,12 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 const MI_OPTION_MINIMAL_PURGE_SIZE: libmimalloc_sys::mi_option_t = 44;
 
-/// Gives the heap's free pages back to the kernel (the agent runs it after each pass on the main thread
-/// and on the runtime's worker): the agent allocates with glibc malloc, whose `malloc_trim(0)` returns
-/// every free page of every arena ([`crate::allocator`]); under mimalloc, frees that other threads made
-/// into the calling thread's pages are collected and pages left empty are returned at once, which
-/// mimalloc otherwise does on the thread's next allocations, which an idle agent does not make. Once a
-/// pass, well under a millisecond.
-fn trim_heap() {
-    crate::allocator::trim();
-}
-
-/// What the agent runs after each pass, on both threads that ran it: [`trim_heap`], and
+/// What the agent runs after each pass, on both threads that ran it: [`crate::allocator::trim`] (glibc's
+/// `malloc_trim(0)` in the agent: every free page of every arena back to the kernel, well under a
+/// millisecond), and
 /// [`page_out_code`] once the agent has been idle for [`QUIET`] since ([`page_out_when_quiet`]).
 fn after_pass() {
-    trim_heap();
+    crate::allocator::trim();
     page_out_when_quiet(pass_ended());
 }
 
@@ -125,7 +117,7 @@ fn page_out_when_quiet(n: u64) {
         tokio::time::sleep(QUIET).await;
         if no_pass_since(n) {
             page_out_code();
-            trim_heap();
+            crate::allocator::trim();
         }
     });
 }
@@ -185,13 +177,11 @@ fn page_out_code() {
 ///   to 64 KiB ranges (mimalloc's minimum is 2 MiB wherever the system allows THP, as Debian's and
 ///   RHEL's `madvise` setting does), with mimalloc's own huge-page advice off.
 ///
-/// The agent has since moved to glibc malloc ([`crate::allocator`]), so the mimalloc options are the
-/// rollup's; THP stays off for both.
+/// The agent has since moved to glibc malloc, and every plumber process turns THP off for itself at its
+/// first allocation ([`crate::allocator`]), so what is left here are the rollup's mimalloc options.
 fn lean_memory() {
-    // SAFETY: prctl with constant arguments; mi_option_set only stores the value (called before any
-    // other thread exists).
+    // SAFETY: mi_option_set only stores the value (called before any other thread exists).
     unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
         libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
         libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0);
         libmimalloc_sys::mi_option_set(MI_OPTION_MINIMAL_PURGE_SIZE, 64);

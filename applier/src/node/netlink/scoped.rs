@@ -436,22 +436,25 @@ fn links_of(msgs: &[NetlinkMessage<RawRtnl>]) -> impl Iterator<Item = DumpedLink
     })
 }
 
-fn address_of(m: &NetlinkMessage<RawRtnl>) -> Option<AddressMessage> {
+/// A raw answer parsed as the rtnetlink message it is (`None` for a control message or one that does
+/// not parse).
+fn parsed(m: &NetlinkMessage<RawRtnl>) -> Option<RouteNetlinkMessage> {
     let NetlinkPayload::InnerMessage(raw) = &m.payload else {
         return None;
     };
-    match RouteNetlinkMessage::deserialize(&m.header, &raw.payload) {
-        Ok(RouteNetlinkMessage::NewAddress(a)) => Some(a),
+    RouteNetlinkMessage::deserialize(&m.header, &raw.payload).ok()
+}
+
+fn address_of(m: &NetlinkMessage<RawRtnl>) -> Option<AddressMessage> {
+    match parsed(m)? {
+        RouteNetlinkMessage::NewAddress(a) => Some(a),
         _ => None,
     }
 }
 
 fn route_of(m: &NetlinkMessage<RawRtnl>) -> Option<RouteMessage> {
-    let NetlinkPayload::InnerMessage(raw) = &m.payload else {
-        return None;
-    };
-    match RouteNetlinkMessage::deserialize(&m.header, &raw.payload) {
-        Ok(RouteNetlinkMessage::NewRoute(r)) => Some(r),
+    match parsed(m)? {
+        RouteNetlinkMessage::NewRoute(r) => Some(r),
         _ => None,
     }
 }
