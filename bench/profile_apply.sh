@@ -17,6 +17,8 @@ cd "$(dirname "$0")/.."
 PAIRS=${1:-20}
 RUNS=${2:-10}
 MODE=${3:-apply}
+case "$PAIRS$RUNS" in *[!0-9]*) echo "bench/profile_apply.sh: PAIRS and RUNS are numbers, not $PAIRS, $RUNS" >&2; exit 2 ;; esac
+case "$MODE" in apply | noop) ;; *) echo "bench/profile_apply.sh: MODE is apply or noop, not $MODE" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "bench/profile_apply.sh: needs root (network namespaces)" >&2; exit 1; }
 command -v perf >/dev/null || apt-get install -y -qq linux-perf >/dev/null
 cargo build --release -q -p plumber
